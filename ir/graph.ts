@@ -1,7 +1,7 @@
 // A graph: named inputs, named outputs, and every node the outputs reach.
 
 import type { Node } from './node.ts';
-import { INPUT_OP } from './node.ts';
+import { CONST_OP, INPUT_OP } from './node.ts';
 
 export interface GraphOutput {
   readonly name: string;
@@ -46,8 +46,9 @@ export class Graph {
 
 /**
  * Deterministic post-order: the graph inputs in their order, then a depth-first walk from
- * each output visiting a node's inputs left to right. Iterative, so 10^5-node graphs do
- * not overflow the stack.
+ * each output visiting a node's inputs left to right. Constants are placed just before
+ * their first user, so a printed graph reads top to bottom. Iterative, so 10^5-node graphs
+ * do not overflow the stack.
  */
 export function topoOrder(inputs: readonly Node[], roots: readonly Node[]): Node[] {
   const order: Node[] = [];
@@ -56,24 +57,37 @@ export function topoOrder(inputs: readonly Node[], roots: readonly Node[]): Node
     done.add(i);
     order.push(i);
   }
+  const emit = (n: Node): void => {
+    for (const i of n.inputs) {
+      if (i.op === CONST_OP && !done.has(i)) {
+        done.add(i);
+        order.push(i);
+      }
+    }
+    done.add(n);
+    order.push(n);
+  };
   const stack: { node: Node; next: number }[] = [];
   for (const root of roots) {
     if (done.has(root)) continue;
+    if (root.op === CONST_OP || root.inputs.length === 0) {
+      emit(root);
+      continue;
+    }
     stack.push({ node: root, next: 0 });
     const onStack = new Set<Node>([root]);
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
       if (top.next < top.node.inputs.length) {
         const child = top.node.inputs[top.next++]!;
-        if (done.has(child)) continue;
+        if (done.has(child) || child.op === CONST_OP) continue;
         if (onStack.has(child)) throw new Error(`cycle through node ${child.id} (${child.op})`);
         onStack.add(child);
         stack.push({ node: child, next: 0 });
       } else {
         stack.pop();
         onStack.delete(top.node);
-        done.add(top.node);
-        order.push(top.node);
+        emit(top.node);
       }
     }
   }

@@ -1,0 +1,22 @@
+// `npm run bench [filter...]`: runs every benchmark case whose "benchmark/case" name contains
+// one of the filters (all cases without filters). Benchmarks print; they never fail the run.
+
+import type { Benchmark } from './benchmark.ts';
+import { frontendBenchmark } from './frontend.ts';
+
+const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark];
+
+const filters = process.argv.slice(2);
+if (filters.includes('--help') || filters.includes('-h')) {
+  console.log('usage: npm run bench [-- filter...]   e.g. npm run bench -- frontend/bert-tiny');
+  for (const b of BENCHMARKS) console.log(`  ${b.name}: ${b.summary}; cases: ${b.cases.join(', ')}`);
+} else {
+  let ran = 0;
+  for (const b of BENCHMARKS) {
+    const cases = b.cases.filter((c) => filters.length === 0 || filters.some((f) => `${b.name}/${c}`.includes(f)));
+    if (cases.length === 0) continue;
+    await b.run(cases);
+    ran += cases.length;
+  }
+  if (ran === 0) console.log(`no benchmark case matches ${filters.join(' ')} (try --help)`);
+}

@@ -22,6 +22,18 @@ import { Tile } from './tile.ts';
 import { Transpose } from './transpose.ts';
 import { Identity, UNARY_OPS } from './unary.ts';
 import { Where } from './where.ts';
+import { AttentionContext } from './transformer/attention-context.ts';
+import { AttentionMask } from './transformer/attention-mask.ts';
+import { AttentionScores } from './transformer/attention-scores.ts';
+import { AttentionSoftmax } from './transformer/attention-softmax.ts';
+import { Embedding } from './transformer/embedding.ts';
+import { Gelu } from './transformer/gelu.ts';
+import { GeluMix } from './transformer/gelu-mix.ts';
+import { LayerNorm } from './transformer/layer-norm.ts';
+import { Linear } from './transformer/linear.ts';
+import { MergeHeads } from './transformer/merge-heads.ts';
+import { Pooler } from './transformer/pooler.ts';
+import { SplitHeads } from './transformer/split-heads.ts';
 
 export const BUILTIN_OPS: readonly OpDef[] = [
   // element-wise
@@ -34,6 +46,9 @@ export const BUILTIN_OPS: readonly OpDef[] = [
   Reshape, Transpose, Concat, Slice, Gather, Expand, Tile, Shape, Range,
   // reductions and normalization
   ReduceMean, ReduceSum, ReduceMax, ReduceMin, Softmax, LogSoftmax, LayerNormalization,
+  // transformer level (produced by raising, expanded again by ONNX export)
+  LayerNorm, Gelu, GeluMix, Linear, Embedding, AttentionMask, SplitHeads, AttentionScores,
+  AttentionSoftmax, AttentionContext, MergeHeads, Pooler,
 ];
 
 for (const def of BUILTIN_OPS) registerOp(def);

@@ -49,23 +49,42 @@ export const LayerNormalization: OpDef = {
     const B = bias === undefined ? undefined : floatData(bias);
     const ib = bias === undefined ? undefined : broadcastIndex(bias.shape, tail);
     const Y = new Float64Array(X.length);
-    for (let o = 0; o < outer; o++) {
-      const base = o * inner;
-      let mean = 0;
-      for (let j = 0; j < inner; j++) mean += X[base + j]!;
-      mean /= inner;
-      let v = 0;
-      for (let j = 0; j < inner; j++) {
-        const c = X[base + j]! - mean;
-        v += c * c;
-      }
-      const inv = 1 / Math.sqrt(v / inner + eps);
-      for (let j = 0; j < inner; j++) {
-        let y = (X[base + j]! - mean) * inv * S[is === undefined ? j : is[j]!]!;
-        if (B !== undefined) y += B[ib === undefined ? j : ib[j]!]!;
-        Y[base + j] = y;
-      }
-    }
+    layerNormRows(X, Y, outer, inner, eps, S, is, B, ib);
     return new Tensor(out.elem, out.shape, Y);
   },
 };
+
+/**
+ * Normalizes `outer` consecutive rows of `inner` elements of X into Y with the biased
+ * variance, then scales and shifts. `is`/`ib` map a row position to the scale/bias element
+ * (undefined: the identity).
+ */
+export function layerNormRows(
+  X: ArrayLike<number>,
+  Y: Float64Array,
+  outer: number,
+  inner: number,
+  eps: number,
+  S: ArrayLike<number>,
+  is: Int32Array | undefined,
+  B: ArrayLike<number> | undefined,
+  ib: Int32Array | undefined,
+): void {
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner;
+    let mean = 0;
+    for (let j = 0; j < inner; j++) mean += X[base + j]!;
+    mean /= inner;
+    let v = 0;
+    for (let j = 0; j < inner; j++) {
+      const c = X[base + j]! - mean;
+      v += c * c;
+    }
+    const inv = 1 / Math.sqrt(v / inner + eps);
+    for (let j = 0; j < inner; j++) {
+      let y = (X[base + j]! - mean) * inv * S[is === undefined ? j : is[j]!]!;
+      if (B !== undefined) y += B[ib === undefined ? j : ib[j]!]!;
+      Y[base + j] = y;
+    }
+  }
+}

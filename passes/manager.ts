@@ -1,10 +1,10 @@
 // Runs a pipeline: each pass, then the verifier, then whatever the user asked to see.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ig3dcError, isIg3dcError } from '../ir/diagnostics.ts';
 import type { Graph } from '../ir/graph.ts';
-import { printGraph } from '../ir/printer.ts';
+import { printGraph, writeIrFile } from '../ir/printer.ts';
 import { verifyGraph } from '../ir/verifier.ts';
 import type { PassContext } from './pass.ts';
 import type { PipelineStep } from './pipeline.ts';
@@ -16,7 +16,10 @@ export interface PipelineOptions {
   readonly printAfter?: string;
   /** Where printed stages go (default: stderr, like mlir-opt). */
   readonly print?: (text: string) => void;
-  /** Write one numbered .ir file per stage into this directory (00-input.ir, 01-raise-bert.ir, ...). */
+  /**
+   * Write one numbered .ir file per stage into this directory (00-input.ir, 01-raise-bert.ir,
+   * ...), large constants in a `.weights` file beside each, so every stage parses and runs again.
+   */
   readonly dumpDir?: string;
   readonly resources?: ReadonlyMap<string, unknown>;
   readonly onNote?: (pass: string, message: string) => void;
@@ -37,6 +40,11 @@ export interface PipelineRun {
 export function runPipeline(input: Graph, steps: readonly PipelineStep[], options: PipelineOptions = {}): PipelineRun {
   const verify = options.verify ?? true;
   const print = options.print ?? ((t: string) => process.stderr.write(t));
+  const printAfter = options.printAfter;
+  if (printAfter !== undefined && printAfter !== 'all' && !steps.some((s) => s.pass.name === printAfter)) {
+    const inPipeline = [...new Set(steps.map((s) => s.pass.name))];
+    throw new Ig3dcError('usage', `--print-ir-after '${printAfter}' names no pass of the pipeline (it runs: ${inPipeline.join(', ') || 'nothing'}; or use 'all')`);
+  }
   const notes: { pass: string; message: string }[] = [];
   const ctx: PassContext = {
     resources: options.resources ?? new Map(),
@@ -57,18 +65,23 @@ export function runPipeline(input: Graph, steps: readonly PipelineStep[], option
   let graph = input;
   steps.forEach((step, k) => {
     const t0 = performance.now();
-    graph = step.pass.run(graph, step.options, ctx);
+    try {
+      graph = step.pass.run(graph, step.options, ctx);
+    } catch (e) {
+      if (isIg3dcError(e)) throw new Ig3dcError(e.kind, `in pass ${step.text}: ${e.detail}`, e.place);
+      throw e;
+    }
     const seconds = (performance.now() - t0) / 1000;
     if (verify) {
       try {
         verifyGraph(graph);
       } catch (e) {
-        if (isIg3dcError(e)) throw new Ig3dcError('verify', `after pass ${step.text}: ${e.message}`, {});
+        if (isIg3dcError(e)) throw new Ig3dcError('verify', `the IR after pass ${step.text} is invalid: ${e.detail}`, e.place);
         throw e;
       }
     }
     stages.push({ step: step.text, seconds, nodes: graph.nodes().length });
-    if (options.printAfter === 'all' || options.printAfter === step.pass.name) {
+    if (printAfter === 'all' || printAfter === step.pass.name) {
       print(`// ----- IR after ${step.text} -----\n${printGraph(graph)}`);
     }
     if (options.dumpDir !== undefined) dumpStage(options.dumpDir, k + 1, step.pass.name, graph);
@@ -78,9 +91,5 @@ export function runPipeline(input: Graph, steps: readonly PipelineStep[], option
 
 function dumpStage(dir: string, index: number, name: string, graph: Graph): void {
   const file = join(dir, `${String(index).padStart(2, '0')}-${name}.ir`);
-  try {
-    writeFileSync(file, printGraph(graph));
-  } catch (e) {
-    throw new Ig3dcError('io', `cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file });
-  }
+  writeIrFile(graph, file);
 }

@@ -1,7 +1,9 @@
 // `ig3dc opt FILE --passes PIPELINE`: run passes on a model (text IR or ONNX), print the result.
 
-import { writeFileSync } from 'node:fs';
-import { Ig3dcError } from '../../../ir/diagnostics.ts';
+import { existsSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Ig3dcError, isIg3dcError } from '../../../ir/diagnostics.ts';
 import { printGraph } from '../../../ir/printer.ts';
 import { parsePipeline, runPipeline } from '../../../passes/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
@@ -13,9 +15,37 @@ export interface OptOptions extends DimBinding {
   printIrAfter?: string;
   dumpDir?: string;
   verify?: boolean;
+  loadPass?: readonly string[];
+}
+
+/** Commander collector for a repeatable option. */
+export function collect(value: string, previous: readonly string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * Imports pass modules (TypeScript or JavaScript files that call registerPass), in order,
+ * so their passes can be named in a pipeline. A file that is missing or fails to load is
+ * an error naming it.
+ */
+export async function loadPassModules(files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    const path = resolve(file);
+    if (!existsSync(path)) throw new Ig3dcError('io', 'pass module not found', { file });
+    try {
+      await import(pathToFileURL(path).href);
+    } catch (e) {
+      if (isIg3dcError(e)) throw new Ig3dcError(e.kind, `while loading this pass module: ${e.message}`, { file });
+      const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      // tsx loads a .ts file outside an ESM package as CommonJS, which cannot import the pass API
+      const hint = /require\(\) ES Module/.test(msg) ? ' (name the file .mts, or put it in a package whose package.json says "type": "module")' : '';
+      throw new Ig3dcError('io', `cannot load pass module: ${msg}${hint}`, { file });
+    }
+  }
 }
 
 export async function optCommand(model: string, opts: OptOptions): Promise<void> {
+  await loadPassModules(opts.loadPass ?? []);
   const steps = parsePipeline(opts.passes, '--passes');
   const graph = loadModel(model, opts);
   const run = runPipeline(graph, steps, {

@@ -1,0 +1,149 @@
+// The backend driver: IR graph -> scheduled, leakage-checked circuit with its static cost.
+//
+// An ONNX-level graph is raised first (`raise-bert,canonicalize`, configurable), then the
+// user's passes run, then range analysis, lowering with the chosen protocols, scheduling,
+// the cost model and the leakage checker.
+
+import type { Circuit } from '../../ir/circuit/circuit.ts';
+import { circuitCost, type CircuitCost } from '../../ir/circuit/cost.ts';
+import { checkLeakage } from '../../ir/circuit/leakage.ts';
+import { schedule, type Schedule } from '../../ir/circuit/schedule.ts';
+import { Ig3dcError } from '../../ir/diagnostics.ts';
+import type { Graph } from '../../ir/graph.ts';
+import type { Tensor } from '../../ir/tensor.ts';
+import { parsePipeline, runPipeline, type PipelineStep } from '../../passes/index.ts';
+import '../../passes/raise/index.ts';
+import '../../passes/ig3d/index.ts';
+import { lowerGraph } from './lower/index.ts';
+import { PRESETS, protocolConfig, type ProtocolConfig } from './protocols/index.ts';
+import { checkRanges } from './range.ts';
+
+/** Ops that only exist after raising: a graph holding one is already transformer level. */
+const RAISED_OPS: ReadonlySet<string> = new Set([
+  'LayerNorm',
+  'Gelu',
+  'GeluMix',
+  'Linear',
+  'Embedding',
+  'AttentionMask',
+  'SplitHeads',
+  'AttentionScores',
+  'AttentionSoftmax',
+  'AttentionContext',
+  'MergeHeads',
+  'Pooler',
+]);
+
+export const DEFAULT_RAISE = 'raise-bert,canonicalize';
+
+export interface CompileOptions {
+  /** `crypten` (default), `best`, a preset with overrides (`crypten,maxMethod=tree`), or a config. */
+  readonly protocols?: string | ProtocolConfig;
+  /** Passes after raising (a pipeline string or parsed steps). */
+  readonly passes?: string | readonly PipelineStep[];
+  /**
+   * Raising of an ONNX-level graph: 'auto' (default) runs `raise-bert,canonicalize` when the
+   * graph has no transformer-level op; true always; false never; or the steps to run.
+   */
+  readonly raise?: 'auto' | boolean | string | readonly PipelineStep[];
+  /** Fractional bits (default 16). */
+  readonly f?: number;
+  /** Verify the IR after every pass (default true). */
+  readonly verify?: boolean;
+  /** Pass resources, e.g. the importance annotation. */
+  readonly resources?: ReadonlyMap<string, unknown>;
+  readonly onNote?: (pass: string, message: string) => void;
+}
+
+export interface CompileTimings {
+  readonly passes: number;
+  readonly range: number;
+  readonly lower: number;
+  readonly schedule: number;
+  readonly cost: number;
+  readonly leakage: number;
+  readonly total: number;
+}
+
+export interface Compiled {
+  /** The IR that was lowered (after raising and the passes). */
+  readonly graph: Graph;
+  readonly circuit: Circuit;
+  readonly schedule: Schedule;
+  readonly cost: CircuitCost;
+  /** The server's weights by input name (write them with writeWeightsBundle). */
+  readonly weights: Map<string, Tensor>;
+  readonly protocols: ProtocolConfig;
+  /** The pipeline that ran, as text. */
+  readonly pipeline: readonly string[];
+  readonly warnings: readonly string[];
+  /** Seconds per stage. */
+  readonly timings: CompileTimings;
+}
+
+/** A protocol configuration from a name (with optional overrides) or as given. */
+export function resolveProtocols(p: string | ProtocolConfig | undefined): ProtocolConfig {
+  if (p === undefined) return PRESETS['crypten']!;
+  if (typeof p !== 'string') return p;
+  try {
+    return protocolConfig(p);
+  } catch (e) {
+    if (e instanceof Ig3dcError) throw new Ig3dcError('usage', `--protocols: ${e.detail}`);
+    throw e;
+  }
+}
+
+function steps(p: string | readonly PipelineStep[] | undefined, what: string): readonly PipelineStep[] {
+  if (p === undefined) return [];
+  return typeof p === 'string' ? (p.trim() === '' ? [] : parsePipeline(p, what)) : p;
+}
+
+export function isRaised(graph: Graph): boolean {
+  return graph.nodes().some((n) => RAISED_OPS.has(n.op));
+}
+
+/** The raising steps `compileModel` runs on this graph. */
+export function raiseSteps(graph: Graph, raise: CompileOptions['raise'] = 'auto'): readonly PipelineStep[] {
+  if (raise === false) return [];
+  if (raise === 'auto') return isRaised(graph) ? [] : parsePipeline(DEFAULT_RAISE, 'raise');
+  if (raise === true) return parsePipeline(DEFAULT_RAISE, 'raise');
+  return steps(raise, 'raise');
+}
+
+export function compileModel(input: Graph, options: CompileOptions = {}): Compiled {
+  const t0 = performance.now();
+  const protocols = resolveProtocols(options.protocols);
+  const f = options.f ?? 16;
+  const pipeline = [...raiseSteps(input, options.raise), ...steps(options.passes, '--passes')];
+  const graph =
+    pipeline.length === 0
+      ? input
+      : runPipeline(input, pipeline, {
+          verify: options.verify ?? true,
+          ...(options.resources !== undefined ? { resources: options.resources } : {}),
+          ...(options.onNote !== undefined ? { onNote: options.onNote } : {}),
+        }).graph;
+  const t1 = performance.now();
+  const range = checkRanges(graph, { f });
+  const t2 = performance.now();
+  const { circuit, weights } = lowerGraph(graph, { config: protocols, f, known: range.known });
+  const t3 = performance.now();
+  const sched = schedule(circuit);
+  const t4 = performance.now();
+  const cost = circuitCost(circuit, sched);
+  const t5 = performance.now();
+  checkLeakage(circuit);
+  const t6 = performance.now();
+  const s = (a: number, b: number): number => (b - a) / 1000;
+  return {
+    graph,
+    circuit,
+    schedule: sched,
+    cost,
+    weights,
+    protocols,
+    pipeline: pipeline.map((p) => p.text),
+    warnings: range.warnings,
+    timings: { passes: s(t0, t1), range: s(t1, t2), lower: s(t2, t3), schedule: s(t3, t4), cost: s(t4, t5), leakage: s(t5, t6), total: s(t0, t6) },
+  };
+}

@@ -1,0 +1,39 @@
+// Attention: SplitHeads and MergeHeads (local reshapes and transposes), AttentionScores
+// (q k^T, a secret x secret batched matmul, times the public scale) and AttentionContext
+// (probs @ v).
+
+import { floatAttr } from '../../../ir/op.ts';
+import { secretValue } from './context.ts';
+import { mulPublic, scalarTensor } from './local.ts';
+import type { LoweringTable } from './lowering.ts';
+import { matmulValues } from './linear.ts';
+
+export const ATTENTION_LOWERINGS: LoweringTable = {
+  SplitHeads: {
+    lower: (ctx, node, [x]) => {
+      const [B, H, S, d] = node.type.shape as [number, number, number, number];
+      const xs = ctx.share(x!);
+      return secretValue(ctx.b.withProtocol('local', () => ctx.b.transpose(ctx.b.reshape(xs, [B, S, H, d]), [0, 2, 1, 3])));
+    },
+  },
+  MergeHeads: {
+    lower: (ctx, node, [x]) => {
+      const xs = ctx.share(x!);
+      return secretValue(ctx.b.withProtocol('local', () => ctx.b.reshape(ctx.b.transpose(xs, [0, 2, 1, 3]), node.type.shape)));
+    },
+  },
+  AttentionScores: {
+    opKind: 'attention-matmul',
+    lower: (ctx, node, [q, k]) => {
+      const ks = ctx.share(k!);
+      const kt = ctx.b.withProtocol('local', () => ctx.b.transpose(ks, [0, 1, 3, 2]));
+      const scores = matmulValues(ctx, q!, secretValue(kt), node.type.shape);
+      const scale = floatAttr(node.attrs, 'scale');
+      return secretValue(scale === 1 ? scores : mulPublic(ctx, scores, scalarTensor(scale)));
+    },
+  },
+  AttentionContext: {
+    opKind: 'attention-matmul',
+    lower: (ctx, node, [p, v]) => secretValue(matmulValues(ctx, p!, v!, node.type.shape)),
+  },
+};

@@ -1,0 +1,122 @@
+// Protocol options. `CRYPTEN` reproduces CrypTen's default configuration (its algorithms,
+// constants and iteration counts, so costs can be compared op by op); `BEST` selects the
+// better variants. Every variant has a name; the names are stamped on the circuit's
+// instructions (provenance `protocol`) and so appear in cost reports.
+
+import { Ig3dcError } from '../../../ir/diagnostics.ts';
+
+/** How `where(c, x, y)` multiplies: CrypTen's x*c + y*(1-c) (two products) or c*(x-y) + y (one). */
+export type WhereMethod = 'two-mul' | 'one-mul';
+export type ReciprocalMethod = 'nr' | 'goldschmidt';
+export type MaxMethod = 'log-reduction' | 'tree';
+export type ErfMethod = 'taylor' | 'erf-tree';
+export type GeluForm = 'erf' | 'tanh' | 'puma';
+export type LayerNormMethod = 'crypten' | 'fused';
+
+export interface ProtocolConfig {
+  /** Preset name (`crypten`, `best`, or a user's). */
+  readonly name: string;
+  /** exp: (1 + x/2^n)^(2^n) with n squarings. CrypTen: exp_iterations = 8. */
+  readonly expIterations: number;
+  /** reciprocal: Newton–Raphson (CrypTen) or Goldschmidt. */
+  readonly reciprocalMethod: ReciprocalMethod;
+  /** Iterations of the reciprocal (CrypTen: reciprocal_nr_iters = 10). */
+  readonly reciprocalIterations: number;
+  /** Inverse square root Newton–Raphson iterations (CrypTen: sqrt_nr_iters = 3). */
+  readonly sqrtIterations: number;
+  /** erf Taylor terms after x (CrypTen: erf_iterations = 8, i.e. up to x^17). */
+  readonly erfIterations: number;
+  /** erf powers: each by CrypTen's square-and-multiply `pow` (taylor), or one shared tree (erf-tree). */
+  readonly erfMethod: ErfMethod;
+  /** GELU form used when the caller does not name one. */
+  readonly geluForm: GeluForm;
+  readonly maxMethod: MaxMethod;
+  /**
+   * CrypTen's max over a dimension also computes the one-hot argmax (an equality test against
+   * the max and a randomized tie-break), even when only the max is used. Keep it to match
+   * CrypTen's costs; drop it when only the value is needed.
+   */
+  readonly maxComputesArgmax: boolean;
+  readonly whereMethod: WhereMethod;
+  readonly layerNorm: LayerNormMethod;
+  /**
+   * Skip the propagate product of the adder's last level (it is never used; CrypTen computes
+   * it: 32 bytes per element).
+   */
+  readonly trimAdder: boolean;
+}
+
+export const CRYPTEN: ProtocolConfig = Object.freeze({
+  name: 'crypten',
+  expIterations: 8,
+  reciprocalMethod: 'nr',
+  reciprocalIterations: 10,
+  sqrtIterations: 3,
+  erfIterations: 8,
+  erfMethod: 'taylor',
+  geluForm: 'erf',
+  maxMethod: 'log-reduction',
+  maxComputesArgmax: true,
+  whereMethod: 'two-mul',
+  layerNorm: 'crypten',
+  trimAdder: false,
+});
+
+export const BEST: ProtocolConfig = Object.freeze({
+  ...CRYPTEN,
+  name: 'best',
+  reciprocalMethod: 'goldschmidt',
+  erfMethod: 'erf-tree',
+  maxMethod: 'tree',
+  maxComputesArgmax: false,
+  whereMethod: 'one-mul',
+  layerNorm: 'fused',
+  trimAdder: true,
+});
+
+export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({ crypten: CRYPTEN, best: BEST });
+
+const CHOICES: Readonly<Record<string, readonly string[]>> = {
+  reciprocalMethod: ['nr', 'goldschmidt'],
+  erfMethod: ['taylor', 'erf-tree'],
+  geluForm: ['erf', 'tanh', 'puma'],
+  maxMethod: ['log-reduction', 'tree'],
+  whereMethod: ['two-mul', 'one-mul'],
+  layerNorm: ['crypten', 'fused'],
+};
+
+/**
+ * A preset by name, optionally with overrides `key=value` (e.g. `crypten,maxMethod=tree`).
+ * Unknown presets, keys or values are user errors.
+ */
+export function protocolConfig(spec: string): ProtocolConfig {
+  const [head, ...rest] = spec.split(',').map((s) => s.trim());
+  const base = PRESETS[head ?? ''];
+  if (base === undefined) {
+    throw new Ig3dcError('usage', `unknown protocol preset '${head}' (known: ${Object.keys(PRESETS).join(', ')})`, {});
+  }
+  const out: Record<string, unknown> = { ...base };
+  for (const kv of rest) {
+    const eq = kv.indexOf('=');
+    const key = eq < 0 ? kv : kv.slice(0, eq);
+    const value = eq < 0 ? '' : kv.slice(eq + 1);
+    if (!(key in base) || key === 'name') {
+      throw new Ig3dcError('usage', `unknown protocol option '${key}' (known: ${Object.keys(base).filter((k) => k !== 'name').join(', ')})`, {});
+    }
+    const cur = (base as unknown as Record<string, unknown>)[key];
+    if (typeof cur === 'number') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0 || n > 64) throw new Ig3dcError('usage', `protocol option ${key} needs an integer in 0..64, got '${value}'`, {});
+      out[key] = n;
+    } else if (typeof cur === 'boolean') {
+      if (value !== 'true' && value !== 'false') throw new Ig3dcError('usage', `protocol option ${key} needs true or false, got '${value}'`, {});
+      out[key] = value === 'true';
+    } else {
+      const allowed = CHOICES[key] ?? [];
+      if (!allowed.includes(value)) throw new Ig3dcError('usage', `protocol option ${key} must be one of ${allowed.join(', ')}, got '${value}'`, {});
+      out[key] = value;
+    }
+  }
+  out['name'] = spec;
+  return Object.freeze(out) as unknown as ProtocolConfig;
+}

@@ -1,0 +1,12 @@
+// The protocol library: every nonlinear op of the IR as a protocol over shares, emitted
+// through a CircuitBuilder. Functions take share registers (scale f unless noted) and return
+// registers; the ProtocolConfig (last argument, default CRYPTEN) picks the variants.
+
+export * from './config.ts';
+export { addConst, matmul, matmulPublic, mul, mulConst, mulPublic, rescale, rsubConst, square, sum, toFixed } from './arith.ts';
+export { andMany, b2aBit, eqz, ge, gt, lt, ltz, relu, where } from './compare.ts';
+export { erf, exp, gelu, invSqrt, powCrypten, powerTree, reciprocal, sigmoid, sqrt, tanh, type GeluOptions, type ReciprocalOptions } from './nonlinear.ts';
+export { argmax, max } from './max.ts';
+export { polySoftmax, softmax, twoQuad, type PolySoftmaxOptions } from './softmax.ts';
+export { layerNorm } from './layernorm.ts';
+export { embeddingOneHot } from './embedding.ts';

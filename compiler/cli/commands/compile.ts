@@ -1,0 +1,119 @@
+// `ig3dc MODEL [--passes P] [--protocols crypten|best] [-o out.circuit] [--report cost.json]
+// [--report-html F] [--compare]`: compile a model to a scheduled secret-sharing circuit, print
+// the model summary line and the cost table, and write the circuit, the server's weights and
+// the reports.
+
+import { writeFileSync } from 'node:fs';
+import { writeCircuitFile } from '../../../ir/circuit/file.ts';
+import { Ig3dcError } from '../../../ir/diagnostics.ts';
+import type { Graph } from '../../../ir/graph.ts';
+import { parsePipeline } from '../../../passes/index.ts';
+import { IMPORTANCE_RESOURCE } from '../../../passes/ig3d/index.ts';
+import { compileModel, resolveProtocols, type Compiled } from '../../backend/compile.ts';
+import { weightsPathFor, writeWeightsBundle } from '../../backend/lower/weights.ts';
+import { costJson, formatComparison, formatCostTable, renderHtmlReport } from '../../backend/report/index.ts';
+import { loadModel, type DimBinding } from '../../load.ts';
+import { modelInfo } from '../../model-info.ts';
+import { writeOut } from '../run-command.ts';
+import { loadPassModules } from './opt.ts';
+
+export interface CompileCommandOptions extends DimBinding {
+  /** Passes after raise-bert (which runs first on an ONNX-level model). */
+  passes?: string;
+  /** `crypten` (default), `best`, or a preset with overrides `crypten,maxMethod=tree`. */
+  protocols?: string;
+  /** The circuit file to write (its weights go beside it: NAME.weights.json + .bin). */
+  output?: string;
+  /** cost.json to write. */
+  report?: string;
+  /** Self-contained HTML report to write. */
+  reportHtml?: string;
+  /** Also compile the baseline (raise-bert only, crypten protocols) and compare. */
+  compare?: boolean;
+  /** Importance annotation file for the IG-3D passes. */
+  importance?: string;
+  /** Commander's --no-raise: false skips raise-bert,canonicalize. */
+  raise?: boolean;
+  /** Fractional bits (default 16). */
+  fracBits?: number;
+  verify?: boolean;
+  loadPass?: readonly string[];
+}
+
+function write(path: string, data: string | Uint8Array): void {
+  try {
+    writeFileSync(path, data);
+  } catch (e) {
+    throw new Ig3dcError('io', `cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: path });
+  }
+}
+
+/** One line: what the model is and how it is bound. */
+export function modelSummaryLine(graph: Graph): string {
+  const info = modelInfo(graph);
+  const q = (v: number | undefined): string => (v === undefined ? '?' : String(v));
+  const ids = graph.inputs[0]?.type.shape;
+  const binding = ids !== undefined && ids.length === 2 ? `batch ${ids[0]}, seq ${ids[1]}` : `inputs ${graph.inputs.map((i) => `${i.name}[${i.type.shape.join(',')}]`).join(' ')}`;
+  const params = info.parameters >= 1e6 ? `${(info.parameters / 1e6).toFixed(2)} M` : `${(info.parameters / 1e3).toFixed(1)} k`;
+  return `model ${info.name}: ${q(info.layers)} layers x ${q(info.heads)} heads, hidden ${q(info.hidden)}, intermediate ${q(info.intermediate)}, vocab ${q(info.vocab)}; ${params} parameters; ${binding}`;
+}
+
+export interface CompileCommandResult {
+  readonly optimized: Compiled;
+  readonly baseline?: Compiled;
+  /** What was printed. */
+  readonly text: string;
+}
+
+export async function compileCommand(model: string, opts: CompileCommandOptions = {}): Promise<CompileCommandResult> {
+  await loadPassModules(opts.loadPass ?? []);
+  // check the cheap things before the (slow) load
+  const passes = opts.passes !== undefined ? parsePipeline(opts.passes, '--passes') : [];
+  const protocols = resolveProtocols(opts.protocols ?? 'crypten');
+  const graph = loadModel(model, opts);
+  const resources = new Map<string, unknown>();
+  if (opts.importance !== undefined) resources.set(IMPORTANCE_RESOURCE, opts.importance);
+  const common = {
+    raise: opts.raise === false ? false : ('auto' as const),
+    ...(opts.fracBits !== undefined ? { f: opts.fracBits } : {}),
+    verify: opts.verify !== false,
+    resources,
+    onNote: (pass: string, message: string) => process.stderr.write(`ig3dc: note: ${pass}: ${message}\n`),
+  };
+  const run = (p: typeof protocols, steps: typeof passes): Compiled => {
+    try {
+      return compileModel(graph, { ...common, protocols: p, passes: steps });
+    } catch (e) {
+      if (e instanceof Ig3dcError) throw e.within({ file: model });
+      throw e;
+    }
+  };
+  const optimized = run(protocols, passes);
+  const baseline = opts.compare ? run(resolveProtocols('crypten'), []) : undefined;
+
+  const lines: string[] = [modelSummaryLine(graph), formatCostTable(optimized)];
+  if (baseline !== undefined) lines.push(formatComparison(baseline, optimized));
+  if (opts.output !== undefined) {
+    try {
+      writeCircuitFile(opts.output, optimized.circuit);
+    } catch (e) {
+      if (e instanceof Ig3dcError) throw e;
+      throw new Ig3dcError('io', `cannot write: ${String(e)}`, { file: opts.output });
+    }
+    const wpath = weightsPathFor(opts.output);
+    const w = writeWeightsBundle(wpath, optimized.weights, { circuit: opts.output, model });
+    lines.push(`wrote ${opts.output} and the server's weights ${wpath} (+ ${w.bin}, ${(w.bytes / 1e6).toFixed(1)} MB)`);
+  }
+  if (opts.report !== undefined) {
+    const json = { ...costJson(optimized, graph.name), ...(baseline !== undefined ? { baseline: costJson(baseline, graph.name) } : {}) };
+    write(opts.report, `${JSON.stringify(json, null, 1)}\n`);
+    lines.push(`wrote ${opts.report}`);
+  }
+  if (opts.reportHtml !== undefined) {
+    write(opts.reportHtml, renderHtmlReport({ model: graph.name, optimized, ...(baseline !== undefined ? { baseline } : {}) }));
+    lines.push(`wrote ${opts.reportHtml}`);
+  }
+  const text = `${lines.join('\n')}\n`;
+  await writeOut(text);
+  return { optimized, ...(baseline !== undefined ? { baseline } : {}), text };
+}

@@ -1,0 +1,317 @@
+// CircuitBuilder: how the backend's protocol library emits circuit instructions.
+//
+// Every emit checks kinds, shapes and scales at once against the op table, so a protocol bug
+// is reported where it is made (with the provenance of the IR node being lowered), and stamps
+// the current provenance (set with withProvenance) on the instruction.
+
+import { Ig3dcError } from '../diagnostics.ts';
+import type { Tensor } from '../tensor.ts';
+import { isFloatType, numel, type Shape } from '../types.ts';
+import { DEFAULT_FRACTIONAL_BITS, inputsOf, type Circuit, type CircuitOutput } from './circuit.ts';
+import { encodeFixedArray, encodeIntArray } from './fixed.ts';
+import { completeCircuitAttrs, findCircuitOp, inferInstruction } from './ops.ts';
+import { NO_PROVENANCE, type CAttrs, type InputEncoding, type Instruction, type Party, type Provenance, type Reg, type RegType } from './types.ts';
+import { verifyCircuit } from './verify.ts';
+
+export interface BuilderOptions {
+  readonly name?: string;
+  /** Fractional bits (default 16). */
+  readonly f?: number;
+}
+
+export interface InputOptions {
+  readonly encoding?: InputEncoding;
+  /** Number of classes of a onehot encoding (appended as the last axis). */
+  readonly classes?: number;
+}
+
+/** Dealer instructions: correlated randomness (no P0-P1 communication). */
+export interface DealerOps {
+  /** (a, b, c = a*b); scales default to (f, f), c at their sum. */
+  beaver(shape: Shape, scales?: readonly [number, number]): [Reg, Reg, Reg];
+  /** (r, r*r); r at scale (default f), r*r at twice that. */
+  beaverSquare(shape: Shape, scale?: number): [Reg, Reg];
+  /** (A [..batch,m,k], B [..batch,k,n], C = A@B). */
+  beaverMatmul(m: number, k: number, n: number, batch?: Shape, scales?: readonly [number, number]): [Reg, Reg, Reg];
+  /** (a, b, c = a AND b) on 64-bit XOR-shared words. */
+  beaverAnd(shape: Shape): [Reg, Reg, Reg];
+  /** (r_a, r_b): one random bit, arithmetically and XOR-shared. */
+  randBit(shape: Shape): [Reg, Reg];
+}
+
+export class CircuitBuilder {
+  readonly name: string;
+  readonly f: number;
+  readonly dealer: DealerOps;
+  #registers: RegType[] = [];
+  #instructions: Instruction[] = [];
+  #outputs: CircuitOutput[] = [];
+  /** Per register: 1 when it depends on a client (party 1) input. */
+  #client: number[] = [];
+  #prov: Provenance = NO_PROVENANCE;
+
+  constructor(opts: BuilderOptions = {}) {
+    this.name = opts.name ?? 'circuit';
+    this.f = opts.f ?? DEFAULT_FRACTIONAL_BITS;
+    const f = this.f;
+    this.dealer = {
+      beaver: (shape, scales = [f, f]) => this.#three('beaver', { shape: [...shape], scales: [...scales] }),
+      beaverSquare: (shape, scale = f) => this.#two('beaver_square', { shape: [...shape], scale }),
+      beaverMatmul: (m, k, n, batch = [], scales = [f, f]) =>
+        this.#three('beaver_matmul', { m, k, n, batch: [...batch], scales: [...scales] }),
+      beaverAnd: (shape) => this.#three('beaver_and', { shape: [...shape] }),
+      randBit: (shape) => this.#two('rand_bit', { shape: [...shape] }),
+    };
+  }
+
+  /** The provenance stamped on instructions emitted now. */
+  get provenance(): Provenance {
+    return this.#prov;
+  }
+
+  /** True when the register depends on a client input (so opening it is online, not preprocessing). */
+  dependsOnClient(r: Reg): boolean {
+    return this.#client[r.id] === 1;
+  }
+
+  /** Runs `fn` with provenance fields overridden (nested calls merge; restored afterwards). */
+  withProvenance<T>(p: Partial<Provenance>, fn: () => T): T {
+    const saved = this.#prov;
+    this.#prov = { ...saved, ...p };
+    try {
+      return fn();
+    } finally {
+      this.#prov = saved;
+    }
+  }
+
+  /** Like withProvenance for the protocol name only, and only if none is set (outer protocols win). */
+  withProtocol<T>(protocol: string, fn: () => T): T {
+    return this.#prov.protocol === '' ? this.withProvenance({ protocol }, fn) : fn();
+  }
+
+  /** The generic emitter: checks the instruction and returns the registers it defines. */
+  emit(op: string, inputs: readonly Reg[], attrs: CAttrs = {}, data?: BigUint64Array): Reg[] {
+    const def = findCircuitOp(op);
+    if (def === undefined) throw new Ig3dcError('verify', `unknown circuit op '${op}'`, this.#place());
+    let full: CAttrs;
+    let types: RegType[];
+    try {
+      full = completeCircuitAttrs(def, attrs);
+      types = inferInstruction(def, inputs, full, this.f);
+    } catch (e) {
+      if (e instanceof Ig3dcError) throw new Ig3dcError('verify', e.detail, this.#place());
+      throw e;
+    }
+    const client = (op === 'input' && full['party'] === 1) || inputs.some((r) => this.#client[r.id] === 1) ? 1 : 0;
+    const outs: Reg[] = types.map((t) => {
+      const id = this.#registers.length;
+      this.#registers.push(t);
+      this.#client.push(client);
+      return { id, ...t };
+    });
+    const ins: Instruction = {
+      op,
+      inputs: inputs.map((r) => r.id),
+      outputs: outs.map((r) => r.id),
+      attrs: full,
+      prov: this.#prov,
+      ...(data === undefined ? {} : { data }),
+    };
+    this.#instructions.push(ins);
+    return outs;
+  }
+
+  #place(): { node?: string } {
+    return this.#prov.irNode === '' ? {} : { node: this.#prov.irNode };
+  }
+
+  #one(op: string, inputs: readonly Reg[], attrs: CAttrs = {}): Reg {
+    return this.emit(op, inputs, attrs)[0]!;
+  }
+  #two(op: string, attrs: CAttrs): [Reg, Reg] {
+    const r = this.emit(op, [], attrs);
+    return [r[0]!, r[1]!];
+  }
+  #three(op: string, attrs: CAttrs): [Reg, Reg, Reg] {
+    const r = this.emit(op, [], attrs);
+    return [r[0]!, r[1]!, r[2]!];
+  }
+
+  // ── sources
+  /** A party's input: party 0 = server (weights), party 1 = client. */
+  input(name: string, party: Party, shape: Shape, opts: InputOptions = {}): Reg {
+    return this.#one('input', [], {
+      party,
+      name,
+      encoding: opts.encoding ?? 'fixed',
+      shape: [...shape],
+      classes: opts.classes ?? 0,
+    });
+  }
+
+  /**
+   * A public constant at `scale` fractional bits (default f): a number (scalar, or filled
+   * into `shape`), a list of numbers, or a tensor (floats are rounded, integers exact).
+   */
+  constant(value: Tensor | number | readonly number[], scale: number = this.f, shape?: Shape): Reg {
+    let data: BigUint64Array;
+    let s: readonly number[];
+    const enc = (xs: ArrayLike<number>): BigUint64Array => {
+      try {
+        return encodeFixedArray(xs, scale);
+      } catch (e) {
+        throw new Ig3dcError('verify', `constant: ${(e as Error).message}`, this.#place());
+      }
+    };
+    if (typeof value === 'number') {
+      s = shape ?? [];
+      data = enc(new Float64Array(numel(s)).fill(value));
+    } else if (Array.isArray(value)) {
+      const list = value as readonly number[];
+      s = shape ?? [list.length];
+      data = enc(list);
+    } else {
+      const t = value as Tensor;
+      s = shape ?? t.shape;
+      data = isFloatType(t.dtype) ? enc(t.toFloat64()) : encodeIntArray(t.data, scale);
+    }
+    if (numel(s) !== data.length) throw new Ig3dcError('verify', `constant has ${data.length} elements, shape [${s.join(',')}] needs ${numel(s)}`, this.#place());
+    return this.emit('const', [], { shape: [...s], scale }, data)[0]!;
+  }
+
+  /** A constant from ring elements as they are (already encoded at `scale`). */
+  constantRing(data: BigUint64Array, shape: Shape, scale: number): Reg {
+    return this.emit('const', [], { shape: [...shape], scale }, data)[0]!;
+  }
+
+  // ── local arithmetic on shares
+  add(x: Reg, y: Reg): Reg {
+    return this.#one('add', [x, y]);
+  }
+  sub(x: Reg, y: Reg): Reg {
+    return this.#one('sub', [x, y]);
+  }
+  neg(x: Reg): Reg {
+    return this.#one('neg', [x]);
+  }
+  addPub(x: Reg, p: Reg): Reg {
+    return this.#one('add_pub', [x, p]);
+  }
+  subPub(x: Reg, p: Reg): Reg {
+    return this.#one('sub_pub', [x, p]);
+  }
+  /** p - x. */
+  rsubPub(p: Reg, x: Reg): Reg {
+    return this.#one('rsub_pub', [x, p]);
+  }
+  mulPub(x: Reg, p: Reg): Reg {
+    return this.#one('mul_pub', [x, p]);
+  }
+  /** A share times a public matrix; the side is read off the argument order (share @ pub or pub @ share). */
+  matmulPub(a: Reg, b: Reg): Reg {
+    if (a.kind === 'pub' && b.kind === 'ashr') return this.#one('matmul_pub', [b, a], { side: 'left' });
+    return this.#one('matmul_pub', [a, b], { side: 'right' });
+  }
+  trunc(x: Reg, bits: number = this.f): Reg {
+    return this.#one('trunc', [x], { bits });
+  }
+
+  // ── public arithmetic
+  addPP(p: Reg, q: Reg): Reg {
+    return this.#one('add_pp', [p, q]);
+  }
+  subPP(p: Reg, q: Reg): Reg {
+    return this.#one('sub_pp', [p, q]);
+  }
+  negPP(p: Reg): Reg {
+    return this.#one('neg_pp', [p]);
+  }
+  mulPP(p: Reg, q: Reg): Reg {
+    return this.#one('mul_pp', [p, q]);
+  }
+  matmulPP(p: Reg, q: Reg): Reg {
+    return this.#one('matmul_pp', [p, q]);
+  }
+  truncPP(p: Reg, bits: number = this.f): Reg {
+    return this.#one('trunc_pp', [p], { bits });
+  }
+
+  // ── data movement (any kind)
+  reshape(x: Reg, shape: Shape): Reg {
+    return this.#one('reshape', [x], { shape: [...shape] });
+  }
+  transpose(x: Reg, perm: readonly number[] = []): Reg {
+    return this.#one('transpose', [x], { perm: [...perm] });
+  }
+  slice(x: Reg, starts: readonly number[], ends: readonly number[], axes: readonly number[] = [], steps: readonly number[] = []): Reg {
+    return this.#one('slice', [x], { starts: [...starts], ends: [...ends], axes: [...axes], steps: [...steps] });
+  }
+  concat(xs: readonly Reg[], axis: number): Reg {
+    return this.#one('concat', xs, { axis });
+  }
+  expand(x: Reg, shape: Shape): Reg {
+    return this.#one('expand', [x], { shape: [...shape] });
+  }
+  gather(x: Reg, indices: Reg, axis = 0): Reg {
+    return this.#one('gather', [x, indices], { axis });
+  }
+  reduceSum(x: Reg, axes: readonly number[] = [], keepdims = true): Reg {
+    return this.#one('reduce_sum', [x], { axes: [...axes], keepdims });
+  }
+
+  // ── binary shares
+  xor(x: Reg, y: Reg): Reg {
+    return this.#one('xor', [x, y]);
+  }
+  andPub(x: Reg, p: Reg): Reg {
+    return this.#one('and_pub', [x, p]);
+  }
+  xorPub(x: Reg, p: Reg): Reg {
+    return this.#one('xor_pub', [x, p]);
+  }
+  andPP(p: Reg, q: Reg): Reg {
+    return this.#one('and_pp', [p, q]);
+  }
+  xorPP(p: Reg, q: Reg): Reg {
+    return this.#one('xor_pp', [p, q]);
+  }
+  shl(x: Reg, bits: number): Reg {
+    return this.#one('shl', [x], { bits });
+  }
+  shr(x: Reg, bits: number): Reg {
+    return this.#one('shr', [x], { bits });
+  }
+  a2bOwn(x: Reg, party: Party): Reg {
+    return this.#one('a2b_own', [x], { party });
+  }
+
+  // ── communication
+  /** Opens arithmetic shares (one protocol step; the schedule merges steps of one round). */
+  open(xs: readonly Reg[]): Reg[] {
+    return this.emit('open', xs);
+  }
+  openB(xs: readonly Reg[]): Reg[] {
+    return this.emit('open_b', xs);
+  }
+  /** Reveals x to the client as the declared output `name`. */
+  output(x: Reg, name: string): void {
+    if (this.#outputs.some((o) => o.name === name)) throw new Ig3dcError('verify', `output '${name}' is declared twice`, this.#place());
+    this.emit('output', [x], { name });
+    this.#outputs.push({ name, reg: x.id });
+  }
+
+  /** The circuit so far, verified. */
+  build(): Circuit {
+    const c: Circuit = {
+      name: this.name,
+      f: this.f,
+      registers: [...this.#registers],
+      instructions: [...this.#instructions],
+      inputs: inputsOf(this.#instructions),
+      outputs: [...this.#outputs],
+    };
+    verifyCircuit(c);
+    return c;
+  }
+}

@@ -1,0 +1,73 @@
+// The leakage checker: a structural proof that the parties learn nothing but masked values
+// and declared outputs.
+//
+// Rule: every input of an `open` is `sub(x, a)` (of an `open_b`, `xor(x, a)`) where `a` is a
+// uniformly random dealer output of the same shape (no broadcast, which would reuse mask
+// elements), and no mask serves two opens or is opened itself. Every `output` reveals a
+// declared output. rand_bit's outputs are random bits, so they hide only one-bit values:
+// the checker accepts them as masks and trusts the protocol to open only bits with them.
+
+import { Ig3dcError } from '../diagnostics.ts';
+import { shapesEqual } from '../types.ts';
+import { definingInstruction, type Circuit } from './circuit.ts';
+
+/** Dealer outputs that are uniformly random (and so may mask): op -> output positions. */
+const MASK_OUTPUTS: Readonly<Record<string, readonly number[]>> = {
+  beaver: [0, 1],
+  beaver_square: [0],
+  beaver_matmul: [0, 1],
+  beaver_and: [0, 1],
+  rand_bit: [0, 1],
+};
+
+export interface LeakageViolation {
+  /** Index of the offending instruction. */
+  readonly instruction: number;
+  readonly message: string;
+}
+
+/** All violations of the leakage rule (empty when the circuit is safe). */
+export function findLeaks(c: Circuit): LeakageViolation[] {
+  const def = definingInstruction(c);
+  const out: LeakageViolation[] = [];
+  const maskUse = new Map<number, number>();
+  const declared = new Set(c.outputs.map((o) => o.name));
+  c.instructions.forEach((ins, i) => {
+    if (ins.op === 'output') {
+      const name = ins.attrs['name'] as string;
+      if (!declared.has(name)) out.push({ instruction: i, message: `output '${name}' reveals %${ins.inputs[0]} but is not a declared output` });
+      return;
+    }
+    if (ins.op !== 'open' && ins.op !== 'open_b') return;
+    const combine = ins.op === 'open' ? 'sub' : 'xor';
+    for (const r of ins.inputs) {
+      const d = c.instructions[def[r]!]!;
+      if (d.op !== combine) {
+        out.push({ instruction: i, message: `${ins.op} reveals %${r}, defined by ${d.op}, not a ${combine} with a dealer mask` });
+        continue;
+      }
+      const mask = d.inputs[1]!;
+      const m = c.instructions[def[mask]!]!;
+      const pos = m.outputs.indexOf(mask);
+      if (!(MASK_OUTPUTS[m.op] ?? []).includes(pos)) {
+        out.push({ instruction: i, message: `${ins.op} reveals %${r} = ${combine}(%${d.inputs[0]}, %${mask}) but %${mask} (from ${m.op}) is not a random dealer mask` });
+        continue;
+      }
+      if (!shapesEqual(c.registers[mask]!.shape, c.registers[r]!.shape)) {
+        out.push({ instruction: i, message: `${ins.op} reveals %${r} with mask %${mask} broadcast over it (mask elements would be reused)` });
+        continue;
+      }
+      maskUse.set(mask, (maskUse.get(mask) ?? 0) + 1);
+      if (maskUse.get(mask) === 2) out.push({ instruction: i, message: `mask %${mask} is used by more than one open` });
+    }
+  });
+  return out;
+}
+
+/** Throws an Ig3dcError('verify') listing every violation. */
+export function checkLeakage(c: Circuit, file?: string): void {
+  const leaks = findLeaks(c);
+  if (leaks.length === 0) return;
+  const lines = leaks.map((l) => `instruction ${l.instruction}: ${l.message}`);
+  throw new Ig3dcError('verify', `leakage check failed (${leaks.length}):\n  ${lines.join('\n  ')}`, file === undefined ? {} : { file });
+}

@@ -1,0 +1,350 @@
+// `ig3dc run CIRCUIT|MODEL --inputs FILE`: secure inference. Runs a circuit (or an ONNX / .ir
+// model compiled on the fly) on every case of an inputs file with two parties and a dealer,
+// then prints the outputs, their error against the plaintext evaluator (or the cases file's
+// expected outputs), the argmax agreement, and the measured cost next to the static one.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Circuit } from '../../../ir/circuit/circuit.ts';
+import { circuitCost, costSummary, type CostSummary } from '../../../ir/circuit/cost.ts';
+import { decodeCircuitFile, encodeCircuit } from '../../../ir/circuit/file.ts';
+import { Ig3dcError } from '../../../ir/diagnostics.ts';
+import { coerceInput, evaluate } from '../../../ir/evaluate.ts';
+import type { Graph } from '../../../ir/graph.ts';
+import type { Tensor } from '../../../ir/tensor.ts';
+import { readCasesFile, readTensorBundle, tensorToJson, type Case, type TensorJson } from '../../../ir/tensor-json.ts';
+import { runCircuit, runCircuitWorkers, type RunResult, type Step } from '../../../runtime/index.ts';
+import { loadModel, type DimBinding } from '../../load.ts';
+import { writeOut } from '../run-command.ts';
+
+export interface RunCommandOptions extends DimBinding {
+  readonly inputs: string;
+  /** The server's weights bundle (default: CIRCUIT.weights.json next to a circuit). */
+  readonly weights?: string;
+  /** Master seed as hex (default: fresh randomness). */
+  readonly seed?: string;
+  readonly json?: boolean;
+  /** 2 (default): one worker thread per party; 1: both parties in this thread. */
+  readonly threads?: number;
+  /** The plaintext model to compare a circuit's outputs with (.onnx or .ir). */
+  readonly model?: string;
+  /** Protocol preset when compiling a model on the fly. */
+  readonly protocols?: string;
+  /** Passes when compiling a model on the fly. */
+  readonly passes?: string;
+  /** Show the progress bar even when stderr is not a terminal (never with --json on a pipe). */
+  readonly progress?: boolean;
+}
+
+export interface Target {
+  readonly circuit: Circuit;
+  readonly weights: ReadonlyMap<string, Tensor>;
+  /** The plaintext graph to compare against, when known. */
+  readonly graph?: Graph;
+  readonly source: 'circuit' | 'model';
+}
+
+export interface CaseReport {
+  readonly name: string;
+  readonly outputs: Record<string, TensorJson>;
+  /** Max |secure - reference| per output (absent without a reference). */
+  readonly maxAbsError: Record<string, number>;
+  /** Rows whose argmax over the last axis agrees with the reference / rows. */
+  readonly argmax: { readonly agree: number; readonly rows: number };
+  readonly wallSeconds: number;
+  /** This case's measured cost (cases of other shapes compile to other circuits). */
+  readonly measured: CostJson;
+  readonly countsMatch: boolean;
+}
+
+export interface RunReport {
+  readonly circuit: string;
+  readonly mode: 'workers' | 'in-process';
+  readonly reference: 'evaluator' | 'cases-file' | null;
+  /** The first case's outputs (every case is in `cases`). */
+  readonly outputs: Record<string, TensorJson>;
+  readonly maxAbsError: number | null;
+  readonly argmaxAgreement: number | null;
+  readonly measured: CostJson;
+  readonly static: CostJson;
+  readonly countsMatch: boolean;
+  readonly wallSeconds: number;
+  readonly plaintextSeconds: number | null;
+  readonly peakRssBytes: number;
+  readonly cases: readonly CaseReport[];
+}
+
+interface CostJson {
+  readonly rounds: number;
+  readonly preprocessingRounds: number;
+  readonly bytesPerParty: readonly [number, number];
+  readonly bytesTotal: number;
+  readonly dealerBytes: number;
+}
+
+function costJson(c: CostSummary): CostJson {
+  const s = costSummary(c);
+  return { rounds: s.rounds, preprocessingRounds: s.preprocessingRounds, bytesPerParty: s.bytesPerParty, bytesTotal: s.bytesTotal, dealerBytes: s.dealerBytes };
+}
+
+/** The seed bytes of a --seed value (hex). */
+export function parseSeed(hex: string | undefined): Uint8Array | undefined {
+  if (hex === undefined) return undefined;
+  const h = hex.startsWith('0x') ? hex.slice(2) : hex;
+  if (!/^[0-9a-fA-F]+$/.test(h) || h.length % 2 !== 0 || h.length < 2) throw new Ig3dcError('usage', `--seed: expected an even number of hex digits, got '${hex}'`);
+  return new Uint8Array(Buffer.from(h, 'hex'));
+}
+
+export function isCircuitFile(path: string): boolean {
+  return extname(path).toLowerCase() === '.circuit';
+}
+
+/** The default weights bundle of a circuit file: `out.circuit` -> `out.weights.json` (as the compile driver writes it), else `out.circuit.weights.json`. */
+export function defaultWeightsPath(circuitPath: string): string {
+  const stripped = `${circuitPath.replace(/\.circuit$/i, '')}.weights.json`;
+  const appended = `${circuitPath}.weights.json`;
+  return existsSync(stripped) || !existsSync(appended) ? stripped : appended;
+}
+
+/** The batch/seq binding a case implies (its first input's leading dimensions), unless given. */
+function bindingFor(c: Case | undefined, opts: DimBinding): DimBinding {
+  const first = c === undefined ? undefined : [...c.inputs.values()][0];
+  if (first === undefined || first.shape.length < 2) return opts;
+  return { ...opts, batch: opts.batch ?? first.shape[0]!, seq: opts.seq ?? first.shape[1]! };
+}
+
+/** Loads what `run` and `serve` execute (`skipWeights`: the client side, which never reads the server's weights). */
+export async function loadTarget(path: string, opts: RunCommandOptions, firstCase?: Case, skipWeights = false): Promise<Target & { hash: string }> {
+  if (isCircuitFile(path)) {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      throw new Ig3dcError('io', `cannot read the circuit file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: path });
+    }
+    const { circuit, header } = decodeCircuitFile(bytes, path);
+    const wpath = opts.weights ?? defaultWeightsPath(path);
+    const needsWeights = !skipWeights && circuit.inputs.some((i) => i.party === 0);
+    let weights: ReadonlyMap<string, Tensor> = new Map();
+    if (needsWeights) {
+      if (!existsSync(wpath)) {
+        throw new Ig3dcError('io', `the circuit needs the server's weights: no weights bundle at ${wpath} (give one with --weights FILE)`, { file: path });
+      }
+      weights = readTensorBundle(wpath).tensors;
+    }
+    const graph = opts.model !== undefined ? loadModel(opts.model, bindingFor(firstCase, opts)) : undefined;
+    return { circuit, weights, ...(graph !== undefined ? { graph } : {}), source: 'circuit', hash: header.hash };
+  }
+  // A model: compile it now (the compiler's backend is only reached from the CLI).
+  const { compileModel } = await import('../../backend/compile.ts');
+  const g = loadModel(path, bindingFor(firstCase, opts));
+  const compiled = compileModel(g, {
+    ...(opts.protocols !== undefined ? { protocols: opts.protocols } : {}),
+    ...(opts.passes !== undefined ? { passes: opts.passes } : {}),
+  });
+  const hash = decodeCircuitFile(encodeCircuit(compiled.circuit)).header.hash;
+  return { circuit: compiled.circuit, weights: compiled.weights, graph: compiled.graph, source: 'model', hash };
+}
+
+/** The client's inputs of a case, checked against the circuit's party-1 inputs. */
+export function clientInputs(c: Circuit, cs: Case, file?: string): Map<string, Tensor> {
+  const wanted = c.inputs.filter((i) => i.party === 1);
+  const place = file !== undefined ? { file } : {};
+  for (const name of cs.inputs.keys()) {
+    if (!wanted.some((i) => i.name === name)) {
+      throw new Ig3dcError('input', `case '${cs.name}' has an input '${name}' that the circuit does not take (it takes: ${wanted.map((i) => i.name).join(', ') || 'none'})`, place);
+    }
+  }
+  for (const i of wanted) {
+    if (!cs.inputs.has(i.name)) throw new Ig3dcError('input', `case '${cs.name}' lacks the input '${i.name}' the circuit needs`, place);
+  }
+  return new Map(cs.inputs);
+}
+
+/** Plaintext outputs of the graph on a case (inputs coerced to the graph's types). */
+function plaintext(graph: Graph, cs: Case): Map<string, Tensor> {
+  const inputs = new Map<string, Tensor>();
+  for (const input of graph.inputs) {
+    const t = cs.inputs.get(input.name!);
+    if (t !== undefined) inputs.set(input.name!, coerceInput(t, input.type, input.name));
+  }
+  return evaluate(graph, inputs);
+}
+
+function maxAbs(got: Tensor, want: Tensor): number {
+  if (got.size !== want.size) return Number.NaN;
+  let m = 0;
+  for (let i = 0; i < got.size; i++) {
+    const d = Math.abs(got.at(i) - want.at(i));
+    if (Number.isNaN(d)) return Number.NaN;
+    if (d > m) m = d;
+  }
+  return m;
+}
+
+function argmaxRows(t: Tensor): number[] {
+  const last = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1]!;
+  const rows = last === 0 ? 0 : t.size / last;
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < last; j++) if (t.at(r * last + j) > t.at(r * last + best)) best = j;
+    out.push(best);
+  }
+  return out;
+}
+
+function progressBar(enabled: boolean): { onRound: (done: number, total: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => void; stop: () => void } {
+  if (!enabled) return { onRound: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    { format: 'secure inference |{bar}| round {value}/{total} {phase} {layer}', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    onRound: (done, total, st, layer) => {
+      const payload = { phase: st.phase === 'pre' ? '(preprocessing)' : '', layer: layer === undefined ? '' : `layer ${layer}` };
+      if (!started) {
+        bar.start(total, done, payload);
+        started = true;
+      } else bar.update(done, payload);
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+/** Runs every case; returns the report (what --json prints). */
+export async function runCases(path: string, opts: RunCommandOptions): Promise<RunReport> {
+  const cases = readCasesFile(opts.inputs);
+  if (cases.length === 0) throw new Ig3dcError('input', 'the inputs file has no cases', { file: opts.inputs });
+  // A circuit has fixed shapes; a model is compiled once per distinct set of input shapes.
+  const targets = new Map<string, Target & { hash: string }>();
+  const shapeKey = (cs: Case): string => (isCircuitFile(path) ? '' : JSON.stringify([...cs.inputs].map(([k, t]) => [k, t.shape])));
+  const targetFor = async (cs: Case): Promise<Target & { hash: string }> => {
+    let t = targets.get(shapeKey(cs));
+    if (t === undefined) targets.set(shapeKey(cs), (t = await loadTarget(path, opts, cs)));
+    return t;
+  };
+  const first = await targetFor(cases[0]!);
+  const staticCost = circuitCost(first.circuit);
+  const seed = parseSeed(opts.seed);
+  const threads = opts.threads ?? 2;
+  if (threads !== 1 && threads !== 2) throw new Ig3dcError('usage', `--threads: expected 1 or 2, got ${threads}`);
+  const bar = progressBar(opts.progress ?? process.stderr.isTTY === true);
+  const reports: CaseReport[] = [];
+  let measured: CostSummary | undefined;
+  let countsMatch = true;
+  let wall = 0;
+  let plainSeconds: number | null = first.graph !== undefined ? 0 : null;
+  let reference: RunReport['reference'] = first.graph !== undefined ? 'evaluator' : null;
+  try {
+    for (const cs of cases) {
+      const target = await targetFor(cs);
+      const c = target.circuit;
+      const layerOf = (st: Extract<Step, { kind: 'round' }>): number | undefined => (st.comms.length > 0 ? c.instructions[st.comms[0]!]!.prov.layer : undefined);
+      const inputs = clientInputs(c, cs, opts.inputs);
+      const caseCost = target === first ? staticCost : circuitCost(c);
+      const t0 = performance.now();
+      const runOpts = { inputs, weights: target.weights, transcript: false, ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
+      let r: RunResult;
+      try {
+        r = threads === 2 ? await runCircuitWorkers(c, runOpts) : runCircuit(c, runOpts);
+      } catch (e) {
+        if (e instanceof Ig3dcError && e.kind === 'input') throw new Ig3dcError('input', `case '${cs.name}': ${e.detail}`, { file: opts.inputs });
+        throw e;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      wall += seconds;
+      const m = costSummary(r.cost);
+      const caseMatch = JSON.stringify(m) === JSON.stringify(costSummary(caseCost));
+      if (!caseMatch) countsMatch = false;
+      measured ??= m;
+      let ref: Map<string, Tensor> | undefined;
+      if (target.graph !== undefined) {
+        const p0 = performance.now();
+        ref = plaintext(target.graph, cs);
+        plainSeconds! += (performance.now() - p0) / 1000;
+      } else if (cs.expected !== undefined) {
+        ref = cs.expected;
+        reference = 'cases-file';
+      }
+      const outputs: Record<string, TensorJson> = {};
+      const err: Record<string, number> = {};
+      let agree = 0;
+      let rows = 0;
+      for (const [name, t] of r.outputs) {
+        outputs[name] = tensorToJson(t);
+        const want = ref?.get(name);
+        if (want === undefined) continue;
+        err[name] = maxAbs(t, want);
+        const a = argmaxRows(t);
+        const b = argmaxRows(want);
+        rows += a.length;
+        a.forEach((v, i) => (agree += v === b[i] ? 1 : 0));
+      }
+      reports.push({ name: cs.name, outputs, maxAbsError: err, argmax: { agree, rows }, wallSeconds: seconds, measured: costJson(m), countsMatch: caseMatch });
+    }
+  } finally {
+    bar.stop();
+  }
+  const errs = reports.flatMap((r) => Object.values(r.maxAbsError));
+  const rows = reports.reduce((a, r) => a + r.argmax.rows, 0);
+  return {
+    circuit: first.source === 'circuit' ? path : `${path} (compiled)`,
+    mode: threads === 2 ? 'workers' : 'in-process',
+    reference: errs.length > 0 ? reference : null,
+    outputs: reports[0]!.outputs,
+    maxAbsError: errs.length > 0 ? Math.max(...errs) : null,
+    argmaxAgreement: rows > 0 ? reports.reduce((a, r) => a + r.argmax.agree, 0) / rows : null,
+    measured: costJson(measured!),
+    static: costJson(staticCost),
+    countsMatch,
+    wallSeconds: wall,
+    plaintextSeconds: plainSeconds,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    cases: reports,
+  };
+}
+
+const MB = (b: number): string => `${(b / 1e6).toFixed(2)} MB`;
+
+function formatTensor(t: TensorJson): string {
+  const data = t.data.map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v));
+  return `[${t.shape.join(',')}] ${JSON.stringify(data.length > 16 ? [...data.slice(0, 16), '...'] : data)}`;
+}
+
+export function formatRunReport(r: RunReport): string {
+  const lines: string[] = [];
+  lines.push(`secure inference of ${r.circuit} (${r.mode}), ${r.cases.length} case(s)`);
+  for (const cs of r.cases) {
+    lines.push(`case ${cs.name}  (${cs.wallSeconds.toFixed(2)} s)`);
+    for (const [name, t] of Object.entries(cs.outputs)) {
+      const e = cs.maxAbsError[name];
+      lines.push(`  ${name} = ${formatTensor(t)}${e !== undefined ? `   max abs error ${e.toExponential(2)}` : ''}`);
+    }
+    if (cs.argmax.rows > 0) lines.push(`  argmax agrees on ${cs.argmax.agree}/${cs.argmax.rows} row(s)`);
+  }
+  if (r.reference === null) lines.push('no plaintext reference (give --model, or expected outputs in the inputs file): error columns skipped');
+  else {
+    lines.push(`reference: ${r.reference === 'evaluator' ? 'plaintext evaluator' : 'expected outputs of the inputs file'}`);
+    lines.push(`max abs error ${r.maxAbsError!.toExponential(3)}, argmax agreement ${(100 * r.argmaxAgreement!).toFixed(1)}%`);
+  }
+  const row = (label: string, m: CostJson, s: CostJson, f: (c: CostJson) => string): string => `  ${label.padEnd(22)} ${f(m).padStart(16)} ${f(s).padStart(16)}`;
+  lines.push(`cost of one inference (case ${r.cases[0]!.name}) ${'measured'.padStart(16)} ${'static'.padStart(16)}`);
+  lines.push(row('online rounds', r.measured, r.static, (c) => String(c.rounds)));
+  lines.push(row('preprocessing rounds', r.measured, r.static, (c) => String(c.preprocessingRounds)));
+  lines.push(row('bytes sent by P0', r.measured, r.static, (c) => MB(c.bytesPerParty[0])));
+  lines.push(row('bytes sent by P1', r.measured, r.static, (c) => MB(c.bytesPerParty[1])));
+  lines.push(row('bytes total', r.measured, r.static, (c) => MB(c.bytesTotal)));
+  lines.push(row('dealer bytes', r.measured, r.static, (c) => MB(c.dealerBytes)));
+  lines.push(`  measured ${r.countsMatch ? '==' : '!='} static${r.cases.length > 1 ? ' on every case' : ''}${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
+  lines.push(`wall time ${r.wallSeconds.toFixed(2)} s${r.plaintextSeconds !== null ? ` (plaintext evaluator ${r.plaintextSeconds.toFixed(2)} s)` : ''}, peak memory ${MB(r.peakRssBytes)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runCommand(path: string, opts: RunCommandOptions): Promise<void> {
+  const report = await runCases(path, opts);
+  await writeOut(opts.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
+  if (!report.countsMatch) process.exitCode = 1;
+}

@@ -1,0 +1,10 @@
+// The circuit runtime: everything a circuit file needs to run (no compiler imports).
+
+export * from './interpreter.ts';
+export { runCircuitWorkers } from './workers.ts';
+export { runPartyTcp, PROTOCOL_VERSION, type TcpPartyOptions, type TcpPartyResult, type HostPort } from './tcp.ts';
+export { ringStats, ringMatmul, ringBinary, ringNeg, ringSar, ringNegSarNeg, ringShl, ringShr, reduceSum, transpose } from './kernels.ts';
+export { ringKernelModule } from './ring-wasm.ts';
+export { deriveSeeds, type PartySeeds } from './prg.ts';
+export type { MeasuredRound } from './transport.ts';
+export type { Step } from './plan.ts';

@@ -1,0 +1,118 @@
+// The in-process interpreter: party 0, party 1 and the dealer in one thread. The two party
+// programs (party.ts) run in lockstep: each runs until it has built its message for the
+// round, the messages are counted and swapped, and both continue. Costs are measured from
+// the messages actually built.
+
+import type { Tensor } from '../ir/tensor.ts';
+import type { Circuit } from '../ir/circuit/circuit.ts';
+import type { CostSummary } from '../ir/circuit/cost.ts';
+import { schedule } from '../ir/circuit/schedule.ts';
+import { verifyCircuit } from '../ir/circuit/verify.ts';
+import { Dealer } from './dealer.ts';
+import { checkPartyInputs, partyProgram, type PartyResult } from './party.ts';
+import { planParty, type Step } from './plan.ts';
+import { deriveSeeds } from './prg.ts';
+import { ringStats } from './kernels.ts';
+import { LocalTransport, type MeasuredRound } from './transport.ts';
+
+type Ring = BigUint64Array;
+
+export interface RunOptions {
+  /** The client's (party 1) inputs by name. */
+  readonly inputs: ReadonlyMap<string, Tensor>;
+  /** The server's (party 0) weights by name. */
+  readonly weights: ReadonlyMap<string, Tensor>;
+  /** Master seed of all randomness (default: fresh random). */
+  readonly seed?: Uint8Array;
+  /** Registers whose two shares (or public copies) to keep and return. */
+  readonly captureShares?: readonly number[];
+  /** Hash the transcript (default true; off saves a pass over every message). */
+  readonly transcript?: boolean;
+  /** Called after each round (by party 1's progress). */
+  readonly onRound?: (done: number, total: number, round: Extract<Step, { kind: 'round' }>, layer?: number) => void;
+}
+
+export interface MeasuredCost extends CostSummary {
+  readonly byRound: readonly MeasuredRound[];
+}
+
+export interface RunResult {
+  /** Declared outputs, decoded at their scale. */
+  readonly outputs: Map<string, Tensor>;
+  readonly cost: MeasuredCost;
+  /** sha256 of every message, in order (the same seed gives the same transcript). */
+  readonly transcriptHash: string;
+  /** Captured registers: [P0's share, P1's share]. */
+  readonly shares: Map<number, readonly [Ring, Ring]>;
+  /** Ring multiply-accumulates of all matmuls (both parties and the dealer). */
+  readonly ringMacs: number;
+}
+
+/** Executes a circuit with both parties and the dealer in this process. */
+export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
+  verifyCircuit(c);
+  checkPartyInputs(c, 0, opts.weights);
+  checkPartyInputs(c, 1, opts.inputs);
+  const s = schedule(c);
+  const macs0 = ringStats.macs;
+  const seeds = deriveSeeds(opts.seed);
+  const net = new LocalTransport(opts.transcript !== false);
+  const dealer = new Dealer(seeds.s0d, seeds.s1d);
+  const keep = new Set(opts.captureShares ?? []);
+  const captured: [Map<number, Ring>, Map<number, Ring>] = [new Map(), new Map()];
+  const totalRounds = s.rounds + s.preprocessingRounds;
+  let roundsDone = 0;
+  const programs = ([0, 1] as const).map((p) =>
+    partyProgram({
+      circuit: c,
+      party: p,
+      plan: planParty(c, p, keep, s),
+      tensors: p === 0 ? opts.weights : opts.inputs,
+      s01: seeds.s01,
+      sd: p === 0 ? seeds.s0d : seeds.s1d,
+      ...(p === 1 ? { correction: (ins) => net.dealerToP1(dealer.correction(ins, c.registers)) } : {}),
+      ...(keep.size > 0 ? { onDefine: (r: number, v: Ring) => void (keep.has(r) && captured[p].set(r, v.slice())) } : {}),
+      ...(p === 1 && opts.onRound ? { onRound: (_k: number, st: Extract<Step, { kind: 'round' }>) => opts.onRound!(++roundsDone, totalRounds, st, c.instructions[st.comms[0]!]?.prov.layer) } : {}),
+    }),
+  );
+  const roundKey: { phase: 'pre' | 'online'; round: number }[] = [];
+  // Drive both: P0 to its next message, P1 to its next message, swap.
+  let r0 = programs[0]!.next(new Uint8Array(0));
+  let r1 = programs[1]!.next(new Uint8Array(0));
+  while (!r0.done || !r1.done) {
+    if (r0.done || r1.done) throw new Error('the parties disagree on the number of rounds');
+    net.post(0, r0.value);
+    net.post(1, r1.value);
+    const idx = roundKey.length;
+    roundKey.push({ phase: 'online', round: idx });
+    const [toP0, toP1] = net.exchangeRaw();
+    r0 = programs[0]!.next(toP0);
+    r1 = programs[1]!.next(toP1);
+  }
+  const result: PartyResult = r1.value;
+  const shares = new Map<number, readonly [Ring, Ring]>();
+  for (const r of keep) {
+    const a = captured[0].get(r);
+    const b = captured[1].get(r);
+    if (a !== undefined && b !== undefined) shares.set(r, [a, b]);
+  }
+  // Label the measured rounds with their phase (the schedule's order: preprocessing first).
+  const byRound: MeasuredRound[] = net.rounds.map((m, i) =>
+    i < s.preprocessingRounds ? { ...m, phase: 'pre', round: i + 1 } : { ...m, phase: 'online', round: i - s.preprocessingRounds + 1 },
+  );
+  const count = (ph: 'pre' | 'online'): number => byRound.filter((m) => m.phase === ph).length;
+  return {
+    outputs: result.outputs,
+    cost: {
+      rounds: count('online'),
+      preprocessingRounds: count('pre'),
+      bytesPerParty: [net.sent[0], net.sent[1]],
+      bytesTotal: net.sent[0] + net.sent[1],
+      dealerBytes: net.dealerBytes,
+      byRound,
+    },
+    transcriptHash: net.transcriptHash(),
+    shares,
+    ringMacs: ringStats.macs - macs0,
+  };
+}

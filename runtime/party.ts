@@ -1,0 +1,298 @@
+// One party's side of a circuit run, as a generator: it does its local work and, at each
+// round, yields the message it sends and resumes with the message it receives. The same
+// program runs in-process (two generators driven in lockstep), in two worker threads
+// (MessagePort) and in two processes (TCP), so every mode computes and sends the same bytes.
+
+import { Ig3dcError } from '../ir/diagnostics.ts';
+import { Tensor } from '../ir/tensor.ts';
+import { numel, type Shape } from '../ir/types.ts';
+import type { Circuit } from '../ir/circuit/circuit.ts';
+import { decodeFixedArray, encodeFixedArray } from '../ir/circuit/fixed.ts';
+import { findCircuitOp } from '../ir/circuit/ops.ts';
+import { resolveAxes, resolvePerm, resolveSlice } from '../ir/circuit/shape-rules.ts';
+import type { Instruction, RegType } from '../ir/circuit/types.ts';
+import { dealerShares } from './dealer.ts';
+import * as K from './kernels.ts';
+import type { PartyPlan, Step } from './plan.ts';
+import { prgRing } from './prg.ts';
+
+type Ring = BigUint64Array;
+
+export interface PartyContext {
+  readonly circuit: Circuit;
+  readonly party: 0 | 1;
+  readonly plan: PartyPlan;
+  /** This party's own tensors: the weights (P0) or the model inputs (P1). */
+  readonly tensors: ReadonlyMap<string, Tensor>;
+  /** Seed shared by P0 and P1 (input sharing). */
+  readonly s01: Uint8Array;
+  /** Seed shared by this party and the dealer. */
+  readonly sd: Uint8Array;
+  /** P1 only: the dealer's correction words for a dealer instruction. */
+  readonly correction?: (ins: Instruction) => Ring;
+  /** Called with every register this party defines (for capturing shares). */
+  readonly onDefine?: (reg: number, value: Ring) => void;
+  /** Called after each round with the step index. */
+  readonly onRound?: (step: number, round: Extract<Step, { kind: 'round' }>) => void;
+}
+
+export interface PartyResult {
+  /** Declared outputs (party 1 only; party 0 learns nothing). */
+  readonly outputs: Map<string, Tensor>;
+}
+
+function inputError(detail: string, name: string): never {
+  throw new Ig3dcError('input', detail, { node: name });
+}
+
+/** Checks that every input this party owns is present with the circuit's shape and a usable type. */
+export function checkPartyInputs(c: Circuit, party: 0 | 1, tensors: ReadonlyMap<string, Tensor>): void {
+  for (const ins of c.instructions) {
+    if (ins.op === 'input' && ins.attrs['party'] === party) encodeInput(ins, tensors.get(ins.attrs['name'] as string), c.f);
+  }
+}
+
+/** The ring value a party supplies for an input instruction. */
+export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number): Ring {
+  const name = ins.attrs['name'] as string;
+  const party = ins.attrs['party'] as number;
+  if (t === undefined) inputError(`missing ${party === 0 ? 'weight' : 'input'} '${name}'`, name);
+  const shape = ins.attrs['shape'] as readonly number[];
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    inputError(`'${name}' has shape [${t.shape.join(',')}], the circuit expects [${shape.join(',')}]`, name);
+  }
+  const one = 1n << BigInt(f);
+  const enc = ins.attrs['encoding'];
+  if (enc !== 'fixed' && t.dtype === 'bool') inputError(`'${name}' is bool, the circuit expects integers (encoding '${String(enc)}')`, name);
+  switch (enc) {
+    case 'fixed': {
+      try {
+        return encodeFixedArray(t.toFloat64(), f);
+      } catch (e) {
+        inputError(`'${name}': ${(e as Error).message}`, name);
+      }
+    }
+    case 'int': {
+      const out = new BigUint64Array(t.size);
+      for (let i = 0; i < t.size; i++) {
+        const v = t.data[i]!;
+        if (typeof v === 'number' && !Number.isInteger(v)) inputError(`'${name}' element ${i} is ${v}, not an integer`, name);
+        out[i] = t.bigAt(i);
+      }
+      return out;
+    }
+    case 'onehot': {
+      const classes = ins.attrs['classes'] as number;
+      const out = new BigUint64Array(t.size * classes);
+      for (let i = 0; i < t.size; i++) {
+        const id = t.at(i);
+        if (!Number.isInteger(id) || id < 0 || id >= classes) inputError(`'${name}' element ${i} is ${id}, outside 0..${classes - 1}`, name);
+        out[i * classes + id] = one;
+      }
+      return out;
+    }
+    case 'keepmask': {
+      const out = new BigUint64Array(t.size);
+      for (let i = 0; i < t.size; i++) {
+        const v = t.at(i);
+        if (Number.isNaN(v)) inputError(`'${name}' element ${i} is NaN`, name);
+        if (v !== 0) out[i] = one;
+      }
+      return out;
+    }
+    default:
+      inputError(`unknown encoding '${String(enc)}'`, name);
+  }
+}
+
+/** One party's local instruction on its own registers. */
+export function runLocal(ins: Instruction, p: 0 | 1, regs: readonly RegType[], get: (r: number) => Ring): Ring[] {
+  const a = ins.attrs;
+  const x = (i: number): Ring => get(ins.inputs[i]!);
+  const s = (i: number): Shape => regs[ins.inputs[i]!]!.shape;
+  const outShape = (): Shape => regs[ins.outputs[0]!]!.shape;
+  const bin = (op: K.BinaryOp): Ring[] => [K.ringBinary(x(0), s(0), x(1), s(1), op)];
+  /** P0 combines with the public value; P1 keeps its share (broadcast to the result's shape). */
+  const p0Only = (op: K.BinaryOp, p1: (v: Ring) => Ring = (v) => v): Ring[] => (p === 0 ? bin(op) : [p1(K.expandTo(x(0), s(0), outShape()))]);
+  switch (ins.op) {
+    case 'add':
+    case 'add_pp':
+      return bin('add');
+    case 'sub':
+    case 'sub_pp':
+      return bin('sub');
+    case 'neg':
+    case 'neg_pp':
+      return [K.ringNeg(x(0))];
+    case 'add_pub':
+      return p0Only('add');
+    case 'sub_pub':
+      return p0Only('sub');
+    case 'rsub_pub':
+      // p - x: P0 computes p - x0, P1 computes -x1.
+      return p === 0 ? [K.ringBinary(x(1), s(1), x(0), s(0), 'sub')] : [K.ringNeg(K.expandTo(x(0), s(0), outShape()))];
+    case 'mul_pub':
+    case 'mul_pp':
+      return bin('mul');
+    case 'matmul_pub':
+      return a['side'] === 'right' ? [K.ringBatchedMatmul(x(0), s(0), x(1), s(1))] : [K.ringBatchedMatmul(x(1), s(1), x(0), s(0))];
+    case 'matmul_pp':
+      return [K.ringBatchedMatmul(x(0), s(0), x(1), s(1))];
+    case 'trunc':
+      return [p === 0 ? K.ringSar(x(0), a['bits'] as number) : K.ringNegSarNeg(x(0), a['bits'] as number)];
+    case 'trunc_pp':
+      return [K.ringSar(x(0), a['bits'] as number)];
+    case 'reshape':
+      return [x(0)];
+    case 'transpose':
+      return [K.transpose(x(0), s(0), resolvePerm(s(0).length, a['perm'] as readonly number[]))];
+    case 'slice': {
+      const r = resolveSlice('slice', s(0), a['starts'] as number[], a['ends'] as number[], a['axes'] as number[], a['steps'] as number[]);
+      return [K.slice(x(0), s(0), r)];
+    }
+    case 'concat': {
+      const axis = (a['axis'] as number) < 0 ? (a['axis'] as number) + s(0).length : (a['axis'] as number);
+      return [K.concat(ins.inputs.map((r) => get(r)), ins.inputs.map((r) => regs[r]!.shape), axis)];
+    }
+    case 'expand':
+      return [K.expandTo(x(0), s(0), outShape())];
+    case 'gather': {
+      const axis = (a['axis'] as number) < 0 ? (a['axis'] as number) + s(0).length : (a['axis'] as number);
+      const out = K.gather(x(0), s(0), x(1), axis);
+      if (out === undefined) throw new Ig3dcError('eval', `gather index out of range for axis of size ${s(0)[axis]}`, { node: `%${ins.outputs[0]}` });
+      return [out];
+    }
+    case 'reduce_sum':
+      return [K.reduceSum(x(0), s(0), resolveAxes('reduce_sum', s(0).length, a['axes'] as number[]))];
+    case 'xor':
+    case 'xor_pp':
+      return bin('xor');
+    case 'and_pub':
+    case 'and_pp':
+      return bin('and');
+    case 'xor_pub':
+      return p0Only('xor');
+    case 'shl':
+      return [K.ringShl(x(0), a['bits'] as number)];
+    case 'shr':
+      return [K.ringShr(x(0), a['bits'] as number)];
+    case 'a2b_own':
+      return [p === a['party'] ? x(0) : new BigUint64Array(x(0).length)];
+    default:
+      throw new Error(`runLocal: '${ins.op}' is not a local op`);
+  }
+}
+
+/** Elements party `from` sends in a round (its shares of every opened register; P0's of every output). */
+export function roundWords(c: Circuit, comms: readonly number[], from: 0 | 1): number {
+  let n = 0;
+  for (const i of comms) {
+    const ins = c.instructions[i]!;
+    if (ins.op === 'output' && from === 1) continue;
+    for (const r of ins.inputs) n += numel(c.registers[r]!.shape);
+  }
+  return n;
+}
+
+/** A received message as aligned ring words. */
+function words(msg: Uint8Array): Ring {
+  if (msg.byteOffset % 8 === 0 && msg.byteLength % 8 === 0) return new BigUint64Array(msg.buffer, msg.byteOffset, msg.byteLength / 8);
+  const copy = new Uint8Array(msg.byteLength - (msg.byteLength % 8));
+  copy.set(msg.subarray(0, copy.length));
+  return new BigUint64Array(copy.buffer);
+}
+
+/** The party program: yields each round's outgoing message, resumes with the peer's. */
+export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyResult, Uint8Array> {
+  const { circuit: c, party: p, plan } = ctx;
+  const regs = c.registers;
+  const state = new Map<number, Ring>();
+  const outputs = new Map<string, Tensor>();
+  const get = (r: number): Ring => {
+    const v = state.get(r);
+    if (v === undefined) throw new Error(`register %${r} is not live on party ${p}`);
+    return v;
+  };
+  const define = (r: number, v: Ring): void => {
+    state.set(r, v);
+    ctx.onDefine?.(r, v);
+  };
+
+  const runStep = (i: number): void => {
+    const ins = c.instructions[i]!;
+    const cls = findCircuitOp(ins.op)!.cls;
+    if (ins.op === 'input') {
+      const owner = ins.attrs['party'] as 0 | 1;
+      const r = ins.outputs[0]!;
+      const other = prgRing(ctx.s01, r, numel(regs[r]!.shape)); // the non-owner's share, known to both
+      define(r, owner === p ? K.ringSub(encodeInput(ins, ctx.tensors.get(ins.attrs['name'] as string), c.f), other) : other);
+    } else if (ins.op === 'const') {
+      define(ins.outputs[0]!, ins.data!);
+    } else if (cls === 'dealer') {
+      const corr = p === 1 ? ctx.correction!(ins) : undefined;
+      dealerShares(ins, regs, p, ctx.sd, corr).forEach((v, j) => define(ins.outputs[j]!, v));
+    } else {
+      runLocal(ins, p, regs, get).forEach((v, j) => define(ins.outputs[j]!, v));
+    }
+  };
+
+  const release = (k: number, list: readonly number[]): void => {
+    for (const i of list) {
+      const ins = c.instructions[i]!;
+      for (const r of ins.inputs) if (plan.lastUse[r]! <= k) state.delete(r);
+      for (const r of ins.outputs) if (plan.lastUse[r]! <= k) state.delete(r);
+    }
+  };
+
+  const steps = plan.steps;
+  for (let k = 0; k < steps.length; k++) {
+    const st = steps[k]!;
+    if (st.kind === 'local') {
+      runStep(st.ins);
+      release(k, [st.ins]);
+      continue;
+    }
+    // A round: one message out (this party's shares in instruction order), one in.
+    const out = new BigUint64Array(roundWords(c, st.comms, p));
+    let at = 0;
+    for (const i of st.comms) {
+      const ins = c.instructions[i]!;
+      if (ins.op === 'output' && p === 1) continue;
+      for (const r of ins.inputs) {
+        const v = get(r);
+        out.set(v, at);
+        at += v.length;
+      }
+    }
+    const received = yield new Uint8Array(out.buffer);
+    const expect = roundWords(c, st.comms, p === 0 ? 1 : 0);
+    if (received.byteLength !== expect * 8) {
+      throw new Ig3dcError('decode', `malformed message in ${st.phase} round ${st.round}: ${received.byteLength} bytes, expected ${expect * 8}`);
+    }
+    const peer = words(received);
+    at = 0;
+    for (const i of st.comms) {
+      const ins = c.instructions[i]!;
+      if (ins.op === 'output') {
+        const r = ins.inputs[0]!;
+        const n = numel(regs[r]!.shape);
+        if (p === 1) {
+          const value = K.ringAdd(get(r), peer.subarray(at, at + n));
+          at += n;
+          const t = regs[r]!;
+          outputs.set(ins.attrs['name'] as string, new Tensor('f64', t.shape, decodeFixedArray(value, t.scale)));
+        }
+        continue;
+      }
+      ins.inputs.forEach((r, j) => {
+        const n = numel(regs[r]!.shape);
+        const theirs = peer.subarray(at, at + n);
+        at += n;
+        define(ins.outputs[j]!, ins.op === 'open' ? K.ringAdd(get(r), theirs) : K.ringXor(get(r), theirs));
+      });
+    }
+    release(k, st.comms);
+    ctx.onRound?.(k, st);
+  }
+  return { outputs };
+}

@@ -1,0 +1,99 @@
+// Two worker threads, one per party: both cores work at once (each party's local work between
+// rounds runs in parallel), each worker holds only its own shares, and round messages go
+// worker to worker through a MessagePort (transferred, not copied). Same outputs and counts
+// as runCircuit.
+
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { Ig3dcError, type ErrorKind, type SourcePlace } from '../ir/diagnostics.ts';
+import type { Circuit } from '../ir/circuit/circuit.ts';
+import { schedule } from '../ir/circuit/schedule.ts';
+import { verifyCircuit } from '../ir/circuit/verify.ts';
+import type { RunOptions, RunResult } from './interpreter.ts';
+import { checkPartyInputs } from './party.ts';
+import type { WorkerInput, WorkerReply } from './party-worker.ts';
+import type { MeasuredRound } from './transport.ts';
+import { fromWire, toWire } from './wire-tensor.ts';
+
+/** Worker source: registers the TypeScript loader in the new thread, then loads party-worker.ts. */
+function bootCode(): string {
+  const here = fileURLToPath(import.meta.url);
+  const api = createRequire(here).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs');
+  const entry = pathToFileURL(fileURLToPath(new URL('./party-worker.ts', import.meta.url))).href;
+  return `import(${JSON.stringify(pathToFileURL(api).href)})
+    .then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(entry)}); })
+    .catch((e) => { require('node:worker_threads').parentPort.postMessage({ type: 'error', detail: 'worker start failed: ' + (e && e.stack || e) }); });`;
+}
+
+function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number): Error {
+  if (reply.kind !== undefined) return new Ig3dcError(reply.kind as ErrorKind, reply.detail, (reply.place ?? {}) as SourcePlace);
+  return new Error(`party ${party} worker: ${reply.detail}`);
+}
+
+/** Runs a circuit with each party in its own worker thread (captureShares is not supported here). */
+export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<RunResult> {
+  verifyCircuit(c);
+  checkPartyInputs(c, 0, opts.weights);
+  checkPartyInputs(c, 1, opts.inputs);
+  const s = schedule(c);
+  const seed = opts.seed ?? new Uint8Array(randomBytes(16));
+  const { port1, port2 } = new MessageChannel();
+  const code = bootCode();
+  const workers = ([0, 1] as const).map((party) => {
+    const data: WorkerInput = {
+      circuit: c,
+      party,
+      tensors: toWire(party === 0 ? opts.weights : opts.inputs),
+      seed,
+      peer: party === 0 ? port1 : port2,
+      progress: opts.onRound !== undefined,
+      transcript: opts.transcript !== false,
+    };
+    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer] });
+  });
+  try {
+    const replies = await Promise.all(
+      workers.map(
+        (w, party) =>
+          new Promise<Extract<WorkerReply, { type: 'done' }>>((resolve, reject) => {
+            w.on('message', (m: WorkerReply) => {
+              if (m.type === 'done') resolve(m);
+              else if (m.type === 'error') reject(errorFrom(m, party));
+              else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [] }, m.layer);
+            });
+            w.on('error', (e) => reject(e));
+            w.on('exit', (code) => reject(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
+          }),
+      ),
+    );
+    const [r0, r1] = replies as [Extract<WorkerReply, { type: 'done' }>, Extract<WorkerReply, { type: 'done' }>];
+    if (r0.sentPerRound.length !== r1.sentPerRound.length) throw new Error('the parties disagree on the number of rounds');
+    const byRound: MeasuredRound[] = r0.sentPerRound.map((b0, i) => ({
+      phase: i < s.preprocessingRounds ? 'pre' : 'online',
+      round: i < s.preprocessingRounds ? i + 1 : i - s.preprocessingRounds + 1,
+      bytesP0: b0,
+      bytesP1: r1.sentPerRound[i]!,
+    }));
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+    const b0 = sum(r0.sentPerRound);
+    const b1 = sum(r1.sentPerRound);
+    return {
+      outputs: fromWire(r1.outputs),
+      cost: {
+        rounds: byRound.filter((r) => r.phase === 'online').length,
+        preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,
+        bytesPerParty: [b0, b1],
+        bytesTotal: b0 + b1,
+        dealerBytes: r1.dealerBytes,
+        byRound,
+      },
+      transcriptHash: r1.transcript,
+      shares: new Map(),
+      ringMacs: r0.macs + r1.macs,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

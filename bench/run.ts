@@ -2,9 +2,11 @@
 // one of the filters (all cases without filters). Benchmarks print; they never fail the run.
 
 import type { Benchmark } from './benchmark.ts';
+import { evaluatorBenchmark } from './evaluator.ts';
 import { frontendBenchmark } from './frontend.ts';
+import { compileBenchmark } from './compile.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

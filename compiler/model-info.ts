@@ -11,6 +11,8 @@ export interface ModelInfo {
   readonly name: string;
   readonly layers?: number;
   readonly heads?: number;
+  /** Heads per layer, when they differ (after pruning). */
+  readonly headsPerLayer?: readonly number[];
   readonly headDim?: number;
   readonly hidden?: number;
   readonly intermediate?: number;
@@ -45,26 +47,29 @@ export function modelInfo(graph: Graph): ModelInfo {
       parameters += numel(n.type.shape);
       if (isWeight(n)) parameterBytes += numel(n.type.shape) * elemBytes(n.type.elem);
     }
-    if (n.op === 'Softmax') softmaxes.push(n);
-    if (n.op === 'Gather' && wordEmbedding === undefined) {
+    if (n.op === 'Softmax' || n.op === 'AttentionSoftmax') softmaxes.push(n);
+    if ((n.op === 'Gather' || n.op === 'Embedding') && wordEmbedding === undefined) {
       const [table, ids] = n.inputs;
       if (table !== undefined && ids !== undefined && isWeight(table) && table.type.shape.length === 2 && ids.type.vis === 'client') {
         wordEmbedding = table;
       }
     }
-    if ((n.op === 'MatMul' || n.op === 'Gemm') && n.inputs.some(isWeight)) {
+    if ((n.op === 'MatMul' || n.op === 'Gemm' || n.op === 'Linear') && n.inputs.some(isWeight)) {
       const last = n.type.shape[n.type.shape.length - 1];
       if (last !== undefined && (intermediate === undefined || last > intermediate)) intermediate = last;
     }
   }
-  const scores = softmaxes[0]?.type.shape;
-  const heads = scores !== undefined && scores.length === 4 ? scores[1] : undefined;
+  // scores are [B, H, S, S]: the head count is axis 1 (it shrinks per layer after pruning)
+  const perLayer = softmaxes.map((s) => (s.type.shape.length === 4 ? s.type.shape[1]! : undefined));
+  const heads = perLayer[0];
+  const uneven = perLayer.some((h) => h !== heads);
   const hidden = wordEmbedding?.type.shape[1];
-  const headDim = heads !== undefined && hidden !== undefined && hidden % heads === 0 ? hidden / heads : undefined;
+  const headDim = heads !== undefined && !uneven && hidden !== undefined && hidden % heads === 0 ? hidden / heads : undefined;
   return {
     name: graph.name,
     ...(softmaxes.length > 0 ? { layers: softmaxes.length } : {}),
-    ...(heads !== undefined ? { heads } : {}),
+    ...(heads !== undefined && !uneven ? { heads } : {}),
+    ...(uneven && perLayer.every((h) => h !== undefined) ? { headsPerLayer: perLayer as number[] } : {}),
     ...(headDim !== undefined ? { headDim } : {}),
     ...(hidden !== undefined ? { hidden } : {}),
     ...(intermediate !== undefined && hidden !== undefined && intermediate > hidden ? { intermediate } : {}),
@@ -99,7 +104,8 @@ export function formatModelInfo(info: ModelInfo): string {
   const q = (v: number | undefined): string => (v === undefined ? '?' : String(v));
   const lines: string[] = [];
   lines.push(`model ${info.name}`);
-  lines.push(`  layers ${q(info.layers)}, heads ${q(info.heads)} (head size ${q(info.headDim)}), hidden ${q(info.hidden)}, intermediate ${q(info.intermediate)}, vocab ${q(info.vocab)}`);
+  const heads = info.headsPerLayer !== undefined ? `${info.headsPerLayer.join('/')} per layer` : `${q(info.heads)} (head size ${q(info.headDim)})`;
+  lines.push(`  layers ${q(info.layers)}, heads ${heads}, hidden ${q(info.hidden)}, intermediate ${q(info.intermediate)}, vocab ${q(info.vocab)}`);
   lines.push(`  parameters ${formatCount(info.parameters)} (${(info.parameterBytes / 2 ** 20).toFixed(1)} MiB stored)`);
   lines.push('inputs');
   for (const i of info.inputs) lines.push(`  ${i.name}: ${formatType(i.type)}`);

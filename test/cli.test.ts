@@ -38,7 +38,7 @@ function file(name: string, content: string | Uint8Array): string {
 
 describe.skipIf(!haveFixtures)('ig3dc on good input', () => {
   it('prints a model summary with bound shapes', () => {
-    const r = ig3dc(TINY, '--batch', '2', '--seq', '16');
+    const r = ig3dc('summary', TINY, '--batch', '2', '--seq', '16');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/layers 2, heads 2 \(head size 64\), hidden 128, intermediate 512, vocab 2000/);
     expect(r.stdout).toMatch(/input_ids: i64\[2,16\] secret\(client\)/);
@@ -46,8 +46,18 @@ describe.skipIf(!haveFixtures)('ig3dc on good input', () => {
     expect(r.stdout).toMatch(/MatMul\s+16/);
   });
 
+  it('compiles by default and prints the cost of private inference', () => {
+    const r = ig3dc(TINY, '--seq', '16');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/model bert-tiny: 2 layers x 2 heads/);
+    const rounds = /online rounds \(scheduled, merged\)\s+(\d+)/.exec(r.stdout);
+    const bound = /critical-path bound\s+(\d+)/.exec(r.stdout);
+    expect(rounds).not.toBeNull();
+    expect(rounds![1]).toBe(bound![1]);
+  });
+
   it('summary --json has the architecture and the op histogram', () => {
-    const r = ig3dc(TINY, '--json');
+    const r = ig3dc('summary', TINY, '--json');
     const info = JSON.parse(r.stdout) as { layers: number; heads: number; hidden: number; opCounts: Record<string, number>; inputs: { shape: number[] }[] };
     expect(info.layers).toBe(2);
     expect(info.heads).toBe(2);

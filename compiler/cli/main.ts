@@ -7,12 +7,22 @@ import { dumpCommand } from './commands/dump.ts';
 import { parseCommand } from './commands/parse.ts';
 import { evalCommand } from './commands/eval.ts';
 import { opsCommand } from './commands/ops.ts';
-import { optCommand } from './commands/opt.ts';
+import { collect, optCommand } from './commands/opt.ts';
 import { passesCommand } from './commands/passes.ts';
+import { exportCommand } from './commands/export.ts';
+import { compileCommand } from './commands/compile.ts';
+import { runCommand } from './commands/run.ts';
+import { serveCommand } from './commands/serve.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
   return n;
 }
 
@@ -39,7 +49,28 @@ export function makeProgram(): Command {
 
   withBindingOptions(
     program
-      .command('summary <model>', { isDefault: true })
+      .command('compile <model>', { isDefault: true })
+      .description('compile a model to a scheduled two-party circuit and print what private inference costs (the default command)')
+      .option('--passes <pipeline>', "passes to run after raising, e.g. 'prune-heads{ratio=0.3},softmax-to-poly{ratio=0.5}'")
+      .option('--protocols <spec>', "protocol set: crypten (default) or best, with overrides like 'crypten,maxMethod=tree'")
+      .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
+      .option('-o, --output <file>', 'write the circuit to FILE (the server weights go to FILE.weights.json/.bin)')
+      .option('--report <file>', 'write the cost report as JSON')
+      .option('--report-html <file>', 'write a self-contained HTML cost report')
+      .option('--compare', 'also compile the baseline (raise-bert only, crypten protocols) and print both side by side')
+      .option('--no-raise', 'do not run raise-bert,canonicalize first')
+      .option('--frac-bits <n>', 'fixed-point fractional bits (default 16)', positiveInt)
+      .option('--no-verify', 'do not run the verifier after every pass')
+      .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect),
+  ).action(
+    action(async (model: string, opts: Parameters<typeof compileCommand>[1]) => {
+      await compileCommand(model, opts);
+    }),
+  );
+
+  withBindingOptions(
+    program
+      .command('summary <model>')
       .description('print a model summary: layers, heads, sizes, parameters, inputs and outputs with bound shapes, ops by kind')
       .option('--json', 'print the summary as one JSON object'),
   ).action(action(summaryCommand));
@@ -86,10 +117,60 @@ export function makeProgram(): Command {
       .option('-o, --output <file>', 'write the IR to FILE instead of stdout')
       .option('--print-ir-after <pass>', "print the IR to stderr after the named pass, or after every pass with 'all'")
       .option('--dump-dir <dir>', 'write one numbered .ir file per stage into DIR')
-      .option('--no-verify', 'do not run the verifier after every pass'),
+      .option('--no-verify', 'do not run the verifier after every pass')
+      .option('--load-pass <file>', 'import a pass module (.ts or .js) that registers passes, before the pipeline is parsed (repeatable)', collect),
   ).action(action(optCommand));
 
-  program.command('passes').description('list the registered passes with their options').action(action(passesCommand));
+  withBindingOptions(
+    program
+      .command('export <model>')
+      .description('write a model (.onnx or .ir), optionally after passes, as a standard ONNX model')
+      .requiredOption('-o, --output <file>', 'the ONNX file to write')
+      .option('--passes <pipeline>', 'passes to run first, e.g. raise-bert')
+      .option('--opset <n>', 'default-domain opset to write, 11-18 (default 17)', positiveInt)
+      .option('--producer <name>', 'producer_name of the model (default ig3dc)')
+      .option('--no-verify', 'do not run the verifier after every pass'),
+  ).action(action(exportCommand));
+
+  withBindingOptions(
+    program
+      .command('run <circuit>')
+      .description('run a circuit (or an .onnx/.ir model, compiled on the fly) with two parties and a dealer; report outputs, error and measured cost')
+      .requiredOption('--inputs <file>', 'client inputs: an ig3dc-cases/1 file or {name: {dtype, shape, data}}')
+      .option('--weights <file>', "the server's weights bundle (default: next to the circuit)")
+      .option('--seed <hex>', 'master seed for the dealer and input sharing (default: fresh randomness)')
+      .option('--threads <n>', '2: one worker thread per party (default); 1: both parties in this thread', positiveInt)
+      .option('--model <file>', "the plaintext model to compare a circuit's outputs with (.onnx or .ir)")
+      .option('--protocols <spec>', 'protocols when compiling a model on the fly (default crypten)')
+      .option('--passes <pipeline>', 'passes when compiling a model on the fly')
+      .option('--progress', 'show the progress bar even when stderr is not a terminal')
+      .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
+  ).action(action(runCommand));
+
+  withBindingOptions(
+    program
+      .command('serve <circuit>')
+      .description('run one party of a circuit over TCP (party 0 = server with the weights, party 1 = client with the inputs)')
+      .requiredOption('--party <n>', '0 (server) or 1 (client)')
+      .option('--listen <host:port>', 'wait for the peer on HOST:PORT')
+      .option('--connect <host:port>', 'connect to the peer at HOST:PORT')
+      .option('--weights <file>', "party 0: the weights bundle (default: next to the circuit)")
+      .option('--inputs <file>', 'party 1: the inputs file')
+      .option('--case <name>', 'party 1: which case of the inputs file (default: the first)')
+      .option('--seed <hex>', 'the shared dealer seed as hex (trusted-dealer setting)')
+      .option('--seed-file <file>', 'read the shared dealer seed from FILE')
+      .option('--timeout <seconds>', 'how long to wait for the peer, for connecting and for each message (default 60)', positiveNumber)
+      .option('--protocols <spec>', 'protocols when compiling a model on the fly')
+      .option('--passes <pipeline>', 'passes when compiling a model on the fly')
+      .option('--json', 'print the result as one JSON object'),
+  ).action(action(serveCommand));
+
+  program
+    .command('passes')
+    .description('list the registered passes with their options')
+    .option('--rules', 'also list the rewrite rules of each pass')
+    .option('--load-pass <file>', 'import a pass module first, to list its passes (repeatable)', collect)
+    .action(action(passesCommand));
 
   return program;
 }

@@ -14,7 +14,7 @@ import { build } from '../../ir/build.ts';
 import { Graph, type GraphOutput } from '../../ir/graph.ts';
 import { CONST_OP, constNode, constValue, inputNode, type Node } from '../../ir/node.ts';
 import { evaluateNode } from '../../ir/evaluate.ts';
-import type { Tensor } from '../../ir/tensor.ts';
+import { Tensor, allocStorage, writeValues } from '../../ir/tensor.ts';
 import { isFloatType, numel, type ElemType, type Visibility } from '../../ir/types.ts';
 import { OnnxAttrs, type ImportContext } from './context.ts';
 import {
@@ -574,5 +574,9 @@ function foldIfConstant(node: Node, loc: { name: string }): Node {
     values.push(t);
   }
   const t = evaluateNode(node, values);
-  return constNode(t, { elem: node.type.elem, shape: node.type.shape, vis: 'public' }, loc);
+  // constants keep their element type's compact storage (an f32 result is rounded to f32,
+  // as the ONNX model would compute it)
+  const stored = allocStorage(node.type.elem, t.size);
+  writeValues(stored, node.type.elem, t.data);
+  return constNode(new Tensor(node.type.elem, node.type.shape, stored), { elem: node.type.elem, shape: node.type.shape, vis: 'public' }, loc);
 }

@@ -14,6 +14,9 @@ import { typeError } from '../op.ts';
 /** Indexed storage of either number domain, for code that only moves elements. */
 export type AnyArray = { [i: number]: number | bigint; readonly length: number };
 
+/** Float storage as the kernels read it (f32 is widened exactly on read). */
+export type FloatArray = Float32Array | Float64Array;
+
 /** Mutable numeric view used by integer kernels (all non-bigint storages). */
 type NumArray = { [i: number]: number; readonly length: number };
 
@@ -110,24 +113,143 @@ export function unaryFloat(x: Tensor, outElem: ElemType, f: (v: number) => numbe
   return new Tensor(outElem, x.shape, data);
 }
 
+/**
+ * How an operand of shape `src` is read when broadcast to `out`, when its non-broadcast
+ * axes form one contiguous run of `out`'s axes (the common cases: same shape, a scalar, a
+ * bias over the trailing axes, a per-row value): output element k reads
+ * src[floor(k / inner) % mid]. Undefined for other patterns (e.g. an outer product).
+ */
+interface Run {
+  readonly mid: number;
+  readonly inner: number;
+}
+
+function runOf(src: Shape, out: Shape): Run | undefined {
+  const pad = out.length - src.length;
+  let first = -1;
+  let last = -1;
+  let mid = 1;
+  for (let a = 0; a < out.length; a++) {
+    const d = out[a]!;
+    if (d === 1) continue;
+    const s = a < pad ? 1 : src[a - pad]!;
+    if (s === 1) {
+      if (first >= 0 && last < 0) last = a; // the run ended at a broadcast axis
+      continue;
+    }
+    if (last >= 0) return undefined; // a second run
+    if (first < 0) first = a;
+    mid *= d;
+  }
+  if (first < 0) return { mid: 1, inner: numel(out) };
+  const end = last < 0 ? out.length : last;
+  let inner = 1;
+  for (let a = end; a < out.length; a++) inner *= out[a]!;
+  return { mid, inner };
+}
+
+/** Element-wise arithmetic the float kernels inline (no per-element closure call). */
+export type FloatArith = 'add' | 'sub' | 'mul' | 'div';
+const ARITH_CODE: Record<FloatArith, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+
+/** x (op) y for an arithmetic code; a small monomorphic function the JIT inlines. */
+function arith(code: number, x: number, y: number): number {
+  return code === 0 ? x + y : code === 1 ? x - y : code === 2 ? x * y : x / y;
+}
+
 /** Float64 binary map with broadcasting; integer operands are read as numbers. */
 export function binaryFloat(a: Tensor, b: Tensor, outElem: ElemType, outShape: Shape, f: (x: number, y: number) => number): Tensor {
+  return binaryFloatImpl(a, b, outElem, outShape, f, -1);
+}
+
+/** binaryFloat for + - * / with the operation inlined into the loop (same results). */
+export function arithFloat(a: Tensor, b: Tensor, outElem: ElemType, outShape: Shape, op: FloatArith): Tensor {
+  return binaryFloatImpl(a, b, outElem, outShape, undefined, ARITH_CODE[op]);
+}
+
+function binaryFloatImpl(
+  a: Tensor,
+  b: Tensor,
+  outElem: ElemType,
+  outShape: Shape,
+  f: ((x: number, y: number) => number) | undefined,
+  code: number,
+): Tensor {
   const n = numel(outShape);
   const data = new Float64Array(n);
   const A = floatData(a);
   const B = floatData(b);
+  const ra = runOf(a.shape, outShape);
+  const rb = runOf(b.shape, outShape);
+  if (ra !== undefined && rb !== undefined) {
+    if (f === undefined) arithRuns(A, ra, B, rb, data, n, code);
+    else mapRuns(A, ra, B, rb, data, n, f);
+    return new Tensor(outElem, outShape, data);
+  }
+  const g = f ?? ((x: number, y: number): number => arith(code, x, y));
   const ia = broadcastIndex(a.shape, outShape);
   const ib = broadcastIndex(b.shape, outShape);
-  if (ia === undefined && ib === undefined) {
-    for (let k = 0; k < n; k++) data[k] = f(A[k]!, B[k]!);
-  } else if (ia === undefined) {
-    for (let k = 0; k < n; k++) data[k] = f(A[k]!, B[ib![k]!]!);
+  if (ia === undefined) {
+    for (let k = 0; k < n; k++) data[k] = g(A[k]!, B[ib![k]!]!);
   } else if (ib === undefined) {
-    for (let k = 0; k < n; k++) data[k] = f(A[ia[k]!]!, B[k]!);
+    for (let k = 0; k < n; k++) data[k] = g(A[ia[k]!]!, B[k]!);
   } else {
-    for (let k = 0; k < n; k++) data[k] = f(A[ia[k]!]!, B[ib[k]!]!);
+    for (let k = 0; k < n; k++) data[k] = g(A[ia[k]!]!, B[ib[k]!]!);
   }
   return new Tensor(outElem, outShape, data);
+}
+
+/*
+ * The run loops walk each operand with a counter instead of a per-element index array:
+ * `ca` counts the repeats of the current element A[ma], and ma wraps at the run length.
+ */
+
+function arithRuns(A: FloatArray, ra: Run, B: FloatArray, rb: Run, data: Float64Array, n: number, code: number): void {
+  const { mid: Ma, inner: Ia } = ra;
+  const { mid: Mb, inner: Ib } = rb;
+  if (Ia === 1 && Ib === 1 && Ma === n && Mb === n) {
+    for (let k = 0; k < n; k++) data[k] = arith(code, A[k]!, B[k]!);
+    return;
+  }
+  let ma = 0;
+  let ca = 0;
+  let mb = 0;
+  let cb = 0;
+  for (let k = 0; k < n; k++) {
+    data[k] = arith(code, A[ma]!, B[mb]!);
+    if (++ca === Ia) {
+      ca = 0;
+      if (++ma === Ma) ma = 0;
+    }
+    if (++cb === Ib) {
+      cb = 0;
+      if (++mb === Mb) mb = 0;
+    }
+  }
+}
+
+function mapRuns(A: FloatArray, ra: Run, B: FloatArray, rb: Run, data: Float64Array, n: number, f: (x: number, y: number) => number): void {
+  const { mid: Ma, inner: Ia } = ra;
+  const { mid: Mb, inner: Ib } = rb;
+  if (Ia === 1 && Ib === 1 && Ma === n && Mb === n) {
+    for (let k = 0; k < n; k++) data[k] = f(A[k]!, B[k]!);
+    return;
+  }
+  let ma = 0;
+  let ca = 0;
+  let mb = 0;
+  let cb = 0;
+  for (let k = 0; k < n; k++) {
+    data[k] = f(A[ma]!, B[mb]!);
+    if (++ca === Ia) {
+      ca = 0;
+      if (++ma === Ma) ma = 0;
+    }
+    if (++cb === Ib) {
+      cb = 0;
+      if (++mb === Mb) mb = 0;
+    }
+  }
 }
 
 /**
@@ -203,6 +325,7 @@ export function mapFloat(inputs: readonly Tensor[], outElem: ElemType, outShape:
  */
 export function stridedCopy(src: Tensor, outElem: ElemType, outShape: Shape, offset: number, strides: readonly number[]): Tensor {
   const n = numel(outShape);
+  if (isFloatType(src.dtype) && isFloatType(outElem)) return new Tensor(outElem, outShape, stridedCopyFloat(floatData(src), n, outShape, offset, strides));
   const S = (isFloatType(src.dtype) ? floatData(src) : src.data) as AnyArray;
   const data = allocComputeStorage(outElem, n) as unknown as AnyArray;
   const out = new Tensor(outElem, outShape, data as unknown as Storage);
@@ -232,6 +355,41 @@ export function stridedCopy(src: Tensor, outElem: ElemType, outShape: Shape, off
     if (a < 0) break;
   }
   return out;
+}
+
+/** stridedCopy between float storages: monomorphic reads, contiguous rows copied whole. */
+function stridedCopyFloat(S: FloatArray, n: number, outShape: Shape, offset: number, strides: readonly number[]): Float64Array {
+  const data = new Float64Array(n);
+  const rank = outShape.length;
+  if (n === 0) return data;
+  if (rank === 0) {
+    data[0] = S[offset]!;
+    return data;
+  }
+  const last = outShape[rank - 1]!;
+  const lastStride = strides[rank - 1]!;
+  const counter = new Array<number>(rank).fill(0);
+  let base = offset;
+  let k = 0;
+  while (k < n) {
+    if (lastStride === 1) {
+      data.set(S.subarray(base, base + last), k);
+      k += last;
+    } else {
+      let o = base;
+      for (let j = 0; j < last; j++, o += lastStride) data[k++] = S[o]!;
+    }
+    let a = rank - 2;
+    for (; a >= 0; a--) {
+      counter[a]!++;
+      base += strides[a]!;
+      if (counter[a]! < outShape[a]!) break;
+      base -= strides[a]! * counter[a]!;
+      counter[a] = 0;
+    }
+    if (a < 0) break;
+  }
+  return data;
 }
 
 /** `[2,3,4]` for messages. */

@@ -9,18 +9,22 @@ import { evalError } from '../op.ts';
 import { Tensor } from '../tensor.ts';
 import { isFloatType, type ElemType, type Shape, type ValueType } from '../types.ts';
 import {
+  arithFloat,
   binaryBigInt,
   binaryFloat,
   binarySmallInt,
   broadcastAll,
   isBigElem,
   asComputed,
+  type FloatArith,
 } from './broadcast.ts';
 import { convertStorage } from './cast.ts';
 import { requireNumeric, requireSameElem } from './check.ts';
 
 interface ArithKernels {
   readonly float: (x: number, y: number) => number;
+  /** The same float operation, inlined by the float kernel (no per-element call). */
+  readonly inline?: FloatArith;
   readonly small: (x: number, y: number) => number;
   readonly big: (x: bigint, y: bigint) => bigint;
 }
@@ -44,7 +48,7 @@ function minFloat(x: number, y: number): number {
 
 /** Applies a kernel set to two same-typed operands, choosing the number domain by element type. */
 function applyArith(k: ArithKernels, a: Tensor, b: Tensor, elem: ElemType, shape: Shape): Tensor {
-  if (isFloatType(elem)) return binaryFloat(a, b, elem, shape, k.float);
+  if (isFloatType(elem)) return k.inline !== undefined ? arithFloat(a, b, elem, shape, k.inline) : binaryFloat(a, b, elem, shape, k.float);
   if (isBigElem(elem)) return binaryBigInt(a, b, elem, shape, k.big);
   return binarySmallInt(a, b, elem, shape, k.small);
 }
@@ -68,24 +72,28 @@ function arith(name: string, summary: string, k: ArithKernels): OpDef {
 
 export const Add = arith('Add', 'a + b, element-wise with broadcasting (integers wrap)', {
   float: (x, y) => x + y,
+  inline: 'add',
   small: (x, y) => x + y,
   big: (x, y) => x + y,
 });
 
 export const Sub = arith('Sub', 'a - b, element-wise with broadcasting (integers wrap)', {
   float: (x, y) => x - y,
+  inline: 'sub',
   small: (x, y) => x - y,
   big: (x, y) => x - y,
 });
 
 export const Mul = arith('Mul', 'a * b, element-wise with broadcasting (integers wrap)', {
   float: (x, y) => x * y,
+  inline: 'mul',
   small: (x, y) => Math.imul(x, y),
   big: (x, y) => x * y,
 });
 
 export const Div = arith('Div', 'a / b, element-wise with broadcasting (integer division truncates)', {
   float: (x, y) => x / y,
+  inline: 'div',
   small: divSmall,
   big: divBig,
 });

@@ -5,9 +5,9 @@ import type { OpDef } from '../op.ts';
 import { floatAttr, intAttr, typeError } from '../op.ts';
 import { Tensor } from '../tensor.ts';
 import { broadcastShapes, shapesEqual, type Shape } from '../types.ts';
-import { broadcastIndex, float64Data, fmtShape } from './broadcast.ts';
+import { broadcastIndex, float64Data, floatData, fmtShape } from './broadcast.ts';
 import { requireFloat, requireSameElem } from './check.ts';
-import { matmulFloatInto } from './matmul.ts';
+import { matmulFloatInto, matmulPackedInto, packRight } from './matmul.ts';
 
 function gemmDims(a: Shape, b: Shape, transA: number, transB: number): { M: number; K: number; N: number } {
   if (a.length !== 2 || b.length !== 2) typeError(`Gemm needs 2-D A and B, got ${fmtShape(a)} and ${fmtShape(b)}`);
@@ -17,12 +17,6 @@ function gemmDims(a: Shape, b: Shape, transA: number, transB: number): { M: numb
     typeError(`Gemm inner dimensions differ: A ${fmtShape(a)}${transA ? ' (transposed)' : ''} x B ${fmtShape(b)}${transB ? ' (transposed)' : ''}`);
   }
   return { M, K, N };
-}
-
-function transpose2d(x: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = x[i * cols + j]!;
-  return out;
 }
 
 export const Gemm: OpDef = {
@@ -52,10 +46,12 @@ export const Gemm: OpDef = {
     const alpha = floatAttr(attrs, 'alpha');
     const beta = floatAttr(attrs, 'beta');
     const { M, K, N } = gemmDims(a!.shape, b!.shape, transA, transB);
-    const A = transA ? transpose2d(float64Data(a!), K, M) : float64Data(a!);
-    const B = transB ? transpose2d(float64Data(b!), N, K) : float64Data(b!);
+    const A = floatData(a!);
+    const B = floatData(b!);
     const data = new Float64Array(M * N);
-    matmulFloatInto(A, 0, B, 0, data, 0, M, K, N);
+    if (!transA && !transB) matmulFloatInto(A, 0, B, 0, data, 0, M, K, N);
+    // transposed operands are read with swapped strides while packing
+    else matmulPackedInto(A, 0, M, packRight(B, 0, transB ? 1 : N, transB ? K : 1, K, N), data, 0, transA ? 1 : K, transA ? M : 1);
     if (alpha !== 1) for (let i = 0; i < data.length; i++) data[i]! *= alpha;
     if (c !== undefined) {
       const C = float64Data(c);

@@ -2,7 +2,7 @@
 // (explicit; negative axes count from the end; an empty list reduces nothing).
 
 import type { OpDef } from '../op.ts';
-import { intAttr, intsAttr, typeError } from '../op.ts';
+import { evalError, intAttr, intsAttr, typeError } from '../op.ts';
 import { Tensor, allocComputeStorage, type BigStorage } from '../tensor.ts';
 import { isFloatType, numel, type Shape } from '../types.ts';
 import { bigData, broadcastIndex, floatData, fmtShape, isBigElem } from './broadcast.ts';
@@ -86,6 +86,7 @@ function reduceOp(name: string, kind: Kind, summary: string): OpDef {
           else if (kind === 'max') acc[o] = v > a ? v : a;
           else acc[o] = v < a ? v : a;
         }
+        if (kind === 'mean' && count === 0 && nOut > 0) evalError('ReduceMean over an empty axis has no mean');
         const data = allocComputeStorage(out.elem, nOut) as BigStorage;
         for (let o = 0; o < nOut; o++) {
           const a = acc[o] ?? 0n;

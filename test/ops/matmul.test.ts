@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { build } from '../../ir/build.ts';
 import { inputNode } from '../../ir/node.ts';
 import type { Tensor } from '../../ir/tensor.ts';
+import { matmulFloatInto, matmulPackedInto, packRight } from '../../ir/ops/matmul.ts';
 import { numel, type ElemType } from '../../ir/types.ts';
 import { expectClose, f, ravel, run, t, tensorArb, unravel, vals } from './helpers.ts';
 
@@ -129,5 +130,147 @@ describe('Gemm', () => {
     expect(() => build('Gemm', [input('f32', [2, 3]), input('f32', [2, 3], 'b')])).toThrow(/Gemm inner dimensions differ/);
     expect(() => build('Gemm', [input('f32', [2, 3]), input('f32', [3, 4], 'b'), input('f32', [3], 'c')])).toThrow(/does not broadcast to \[2,4\]/);
     expect(() => build('Gemm', [input('f32', [2, 3, 1]), input('f32', [3, 4], 'b')])).toThrow(/2-D/);
+  });
+});
+
+/** Uniform floats in [-1, 1) from a seed (xorshift32), with every exponent class of small values. */
+function randomFloats(n: number, seed: number): Float64Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** out[i,j] = init[i,j] + sum_k A[i,k] B[k,j], summed in increasing k, A(i,k) and B(k,j) given as functions. */
+function tripleLoop(M: number, K: number, N: number, A: (i: number, k: number) => number, B: (k: number, j: number) => number, init?: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = init === undefined ? 0 : init[i * N + j]!;
+      for (let k = 0; k < K; k++) s += A(i, k) * B(k, j);
+      out[i * N + j] = s;
+    }
+  return out;
+}
+
+/** |got - want| <= 1e-12 * sum_k |a_ik b_kj| (a relative bound that survives cancellation). */
+function expectRelClose(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i]! - want[i]!);
+    if (!(err <= 1e-12 * Math.max(scale[i]!, Number.MIN_VALUE))) expect.fail(`element ${i}: got ${got[i]}, want ${want[i]}`);
+  }
+}
+
+describe('the blocked float matmul kernel', () => {
+  it('MatMul equals a naive triple loop within 1e-12 relative on random odd shapes with batch broadcast (property)', () => {
+    const arb = fc.record({
+      // odd sizes around the 4x4 register tile, and K / N past one cache block (256 / 128)
+      M: fc.oneof(fc.integer({ min: 1, max: 13 }), fc.integer({ min: 14, max: 70 })),
+      K: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 250, max: 300 })),
+      N: fc.oneof(fc.integer({ min: 1, max: 13 }), fc.integer({ min: 120, max: 140 })),
+      batch: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+      aOnes: fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }),
+      bOnes: fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }),
+      bDrop: fc.integer({ min: 0, max: 2 }),
+      f32: fc.boolean(),
+      seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    });
+    fc.assert(
+      fc.property(arb, (r) => {
+        const ab = r.batch.map((d, i) => (r.aOnes[i] ? 1 : d));
+        const bb = r.batch.map((d, i) => (r.bOnes[i] ? 1 : d)).slice(r.bDrop);
+        const as = [...ab, r.M, r.K];
+        const bs = [...bb, r.K, r.N];
+        const a = t(r.f32 ? 'f32' : 'f64', as, randomFloats(numel(as), r.seed));
+        const b = t(r.f32 ? 'f32' : 'f64', bs, randomFloats(numel(bs), r.seed + 1));
+        const got = run('MatMul', [a, b]);
+        // batch broadcast by hand: pad to the output rank, stride 0 on size-1 axes
+        const batch = got.shape.slice(0, -2);
+        const pa = [...new Array<number>(batch.length - ab.length).fill(1), ...ab];
+        const pb = [...new Array<number>(batch.length - bb.length).fill(1), ...bb];
+        const want: number[] = [];
+        const scale: number[] = [];
+        for (let p = 0; p < numel(batch); p++) {
+          const bi = unravel(p, batch);
+          const ao = ravel(bi.map((v, i) => (pa[i] === 1 ? 0 : v)), pa) * r.M * r.K;
+          const bo = ravel(bi.map((v, i) => (pb[i] === 1 ? 0 : v)), pb) * r.K * r.N;
+          want.push(...tripleLoop(r.M, r.K, r.N, (i, k) => a.at(ao + i * r.K + k), (k, j) => b.at(bo + k * r.N + j)));
+          scale.push(...tripleLoop(r.M, r.K, r.N, (i, k) => Math.abs(a.at(ao + i * r.K + k)), (k, j) => Math.abs(b.at(bo + k * r.N + j))));
+        }
+        expect(got.shape).toEqual([...batch, r.M, r.N]);
+        expectRelClose(got.data as Float64Array, want, scale);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('keeps the i-k-j summation order: bit-identical to the textbook loop, from a non-zero start, at offsets', () => {
+    for (const [M, K, N] of [[37, 301, 131], [4, 4, 4], [5, 257, 9], [130, 64, 3], [3, 500, 200]] as const) {
+      const A = randomFloats(7 + M * K, M);
+      const B64 = randomFloats(5 + K * N, K);
+      const B32 = Float32Array.from(B64);
+      const init = randomFloats(M * N, N);
+      const want = tripleLoop(M, K, N, (i, k) => A[7 + i * K + k]!, (k, j) => B64[5 + k * N + j]!, init);
+      const want32 = tripleLoop(M, K, N, (i, k) => A[7 + i * K + k]!, (k, j) => B32[5 + k * N + j]!, init);
+      const out = new Float64Array(3 + M * N);
+      out.set(init, 3);
+      matmulFloatInto(A, 7, B64, 5, out, 3, M, K, N);
+      expect(out.subarray(3)).toEqual(want);
+      out.set(init, 3);
+      matmulFloatInto(A, 7, B32, 5, out, 3, M, K, N);
+      expect(out.subarray(3)).toEqual(want32);
+      expect(out[0]).toBe(0); // nothing written before the output block
+    }
+  });
+
+  it('reads strided (transposed) operands while packing', () => {
+    const [M, K, N] = [19, 70, 23];
+    const At = randomFloats(K * M, 3); // stored [K, M]
+    const Bt = randomFloats(N * K, 4); // stored [N, K]
+    const want = tripleLoop(M, K, N, (i, k) => At[k * M + i]!, (k, j) => Bt[j * K + k]!);
+    const out = new Float64Array(M * N);
+    matmulPackedInto(At, 0, M, packRight(Bt, 0, 1, K, K, N), out, 0, 1, M);
+    expect(out).toEqual(want);
+  });
+
+  it('a non-finite value only reaches its own row and column (padding of ragged tiles stays private)', () => {
+    const [M, K, N] = [6, 9, 7];
+    const A = randomFloats(M * K, 5);
+    const B = randomFloats(K * N, 6);
+    A[5 * K + 2] = Infinity; // last row, in the ragged row tile
+    B[3 * N + 6] = NaN; // last column, in the ragged column tile
+    const out = new Float64Array(M * N);
+    matmulFloatInto(A, 0, B, 0, out, 0, M, K, N);
+    expect(out).toEqual(tripleLoop(M, K, N, (i, k) => A[i * K + k]!, (k, j) => B[k * N + j]!));
+    for (let i = 0; i < M - 1; i++) for (let j = 0; j < N - 1; j++) expect(Number.isFinite(out[i * N + j])).toBe(true);
+  });
+
+  it('Gemm with transposed operands and AttentionScores (q k^T) agree with the triple loop on odd shapes', () => {
+    const [M, K, N] = [21, 45, 34];
+    const A = t('f32', [K, M], randomFloats(K * M, 8));
+    const B = t('f32', [N, K], randomFloats(N * K, 9));
+    const C = t('f32', [N], randomFloats(N, 10));
+    const got = run('Gemm', [A, B, C], { transA: 1, transB: 1, alpha: 0.5, beta: 2 });
+    const prod = tripleLoop(M, K, N, (i, k) => A.at(k * M + i), (k, j) => B.at(j * K + k));
+    expect(got.shape).toEqual([M, N]);
+    expect(vals(got)).toEqual([...prod].map((v, i) => v * 0.5 + 2 * C.at(i % N)));
+
+    const [Bn, H, S, d] = [2, 3, 13, 7];
+    const q = t('f64', [Bn, H, S, d], randomFloats(Bn * H * S * d, 11));
+    const k = t('f64', [Bn, H, S, d], randomFloats(Bn * H * S * d, 12));
+    const scores = run('AttentionScores', [q, k], { scale: 0.375 });
+    const want: number[] = [];
+    for (let p = 0; p < Bn * H; p++) {
+      const o = p * S * d;
+      want.push(...[...tripleLoop(S, d, S, (i, c) => q.at(o + i * d + c), (c, j) => k.at(o + j * d + c))].map((v) => v * 0.375));
+    }
+    expect(vals(scores)).toEqual(want);
   });
 });

@@ -54,7 +54,7 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', "passes to run after raising, e.g. 'prune-heads{ratio=0.3},softmax-to-poly{ratio=0.5}'")
       .option('--protocols <spec>', "protocol set: crypten (default) or best, with overrides like 'crypten,maxMethod=tree'")
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
-      .option('-o, --output <file>', 'write the circuit to FILE (the server weights go to FILE.weights.json/.bin)')
+      .option('-o, --output <file>', 'write the circuit to FILE (the server weights go next to it: NAME.weights.json and NAME.weights.bin)')
       .option('--report <file>', 'write the cost report as JSON')
       .option('--report-html <file>', 'write a self-contained HTML cost report')
       .option('--compare', 'also compile the baseline (raise-bert only, crypten protocols) and print both side by side')
@@ -118,7 +118,8 @@ export function makeProgram(): Command {
       .option('--print-ir-after <pass>', "print the IR to stderr after the named pass, or after every pass with 'all'")
       .option('--dump-dir <dir>', 'write one numbered .ir file per stage into DIR')
       .option('--no-verify', 'do not run the verifier after every pass')
-      .option('--load-pass <file>', 'import a pass module (.ts or .js) that registers passes, before the pipeline is parsed (repeatable)', collect),
+      .option('--load-pass <file>', 'import a pass module (.ts or .js) that registers passes, before the pipeline is parsed (repeatable)', collect)
+      .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)'),
   ).action(action(optCommand));
 
   withBindingOptions(
@@ -129,6 +130,7 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes to run first, e.g. raise-bert')
       .option('--opset <n>', 'default-domain opset to write, 11-18 (default 17)', positiveInt)
       .option('--producer <name>', 'producer_name of the model (default ig3dc)')
+      .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
       .option('--no-verify', 'do not run the verifier after every pass'),
   ).action(action(exportCommand));
 

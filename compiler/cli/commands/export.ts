@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { parsePipeline, runPipeline } from '../../../passes/index.ts';
+import { IMPORTANCE_RESOURCE } from '../../../passes/ig3d/index.ts';
 import { exportOnnx } from '../../export/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 
@@ -14,6 +15,8 @@ export interface ExportCommandOptions extends DimBinding {
   opset?: number;
   producer?: string;
   verify?: boolean;
+  /** Head importance annotations (JSON or text) for the IG-3D passes. */
+  readonly importance?: string;
 }
 
 export function exportCommand(model: string, opts: ExportCommandOptions): void {
@@ -24,6 +27,7 @@ export function exportCommand(model: string, opts: ExportCommandOptions): void {
   if (steps.length > 0) {
     graph = runPipeline(graph, steps, {
       verify: opts.verify !== false,
+      ...(opts.importance !== undefined ? { resources: new Map([[IMPORTANCE_RESOURCE, opts.importance]]) } : {}),
       onNote: (pass, message) => process.stderr.write(`ig3dc: note: ${pass}: ${message}\n`),
     }).graph;
   }

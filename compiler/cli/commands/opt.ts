@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Ig3dcError, isIg3dcError } from '../../../ir/diagnostics.ts';
 import { printGraph } from '../../../ir/printer.ts';
 import { parsePipeline, runPipeline } from '../../../passes/index.ts';
+import { IMPORTANCE_RESOURCE } from '../../../passes/ig3d/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
 
@@ -16,6 +17,8 @@ export interface OptOptions extends DimBinding {
   dumpDir?: string;
   verify?: boolean;
   loadPass?: readonly string[];
+  /** Head importance annotations (JSON or text) for the IG-3D passes. */
+  importance?: string;
 }
 
 /** Commander collector for a repeatable option. */
@@ -50,6 +53,7 @@ export async function optCommand(model: string, opts: OptOptions): Promise<void>
   const graph = loadModel(model, opts);
   const run = runPipeline(graph, steps, {
     verify: opts.verify !== false,
+    ...(opts.importance !== undefined ? { resources: new Map([[IMPORTANCE_RESOURCE, opts.importance]]) } : {}),
     ...(opts.printIrAfter !== undefined ? { printAfter: opts.printIrAfter } : {}),
     ...(opts.dumpDir !== undefined ? { dumpDir: opts.dumpDir } : {}),
     onNote: (pass, message) => process.stderr.write(`ig3dc: note: ${pass}: ${message}\n`),

@@ -13,6 +13,7 @@ import { exportCommand } from './commands/export.ts';
 import { compileCommand } from './commands/compile.ts';
 import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
+import { tuneCommand, type TuneCommandOptions } from './commands/tune.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -166,6 +167,29 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--json', 'print the result as one JSON object'),
   ).action(action(serveCommand));
+
+  program
+    .command('tune <model>')
+    .description('IG-3D joint threshold search (prune heads, PolySoftmax, GELU mixing) within an accuracy-loss budget on a labelled dev set')
+    .option('--importance <file>', 'head importance file (JSON or text); repeatable: the first drives the search, all enter the --ablation method comparison', collect)
+    .option('--compare-importance <files...>', 'more importance files for the method comparison (Table 6) only')
+    .requiredOption('--data <file>', 'labelled dev set (ig3dc-tensor-bundle/1, e.g. spam-dev.json)')
+    .requiredOption('--max-acc-loss <pp>', 'accuracy loss allowed, percentage points vs the baseline (stages: eps/3, 2eps/3, eps)')
+    .option('--examples <n>', 'use the first N rows of the dev set')
+    .option('--protocols <spec>', 'protocol set of the cost model: crypten (default) or best')
+    .option('--granularity <g>', 'PolySoftmax decisions per head or per layer (default: try both)')
+    .option('--min-keep <x>', 'keep at least this fraction of heads (default 0.3)')
+    .option('--batch <n>', 'batch of the cost model (default 1)')
+    .option('--ablation', 'also print the stepwise ablation (Table 7) and the importance methods at 40% pruned (Table 6)')
+    .option('--json', 'print one JSON object')
+    .option('-o, --output <file>', 'write the annotation file that reproduces the choice')
+    .option('--evaluator', 'measure accuracy with the plaintext evaluator instead of onnxruntime-node')
+    .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .action(
+      action(async (model: string, opts: TuneCommandOptions) => {
+        await tuneCommand(model, opts);
+      }),
+    );
 
   program
     .command('passes')

@@ -1,0 +1,171 @@
+// Accuracy of a model variant on the labelled dev set: the variant is exported to ONNX and
+// run in onnxruntime-node (loaded only when needed: it is a development dependency), or, when
+// that cannot be loaded, run in the plaintext evaluator (much slower).
+//
+// The search only needs to know whether a variant stays within its accuracy budget, so a
+// measurement can stop as soon as the variant has more wrong rows than the budget allows; it
+// resumes where it stopped if a later question allows more. Results are cached by key.
+
+import { Ig3dcError } from '../../ir/diagnostics.ts';
+import { evaluate } from '../../ir/evaluate.ts';
+import type { Graph } from '../../ir/graph.ts';
+import { Tensor } from '../../ir/tensor.ts';
+import { exportOnnx } from '../export/index.ts';
+import type { DevSet } from './dev-set.ts';
+
+type Ort = typeof import('onnxruntime-node');
+
+/** Runs one batch of rows; returns the logits [batch, classes] row-major. */
+interface LogitsRunner {
+  run(feeds: ReadonlyMap<string, BigInt64Array>, batch: number, seq: number): Promise<ArrayLike<number>>;
+  release(): Promise<void>;
+}
+
+export interface AccuracyBackend {
+  readonly name: 'onnxruntime' | 'evaluator';
+  /** Why the evaluator is used, when onnxruntime was wanted. */
+  readonly fallbackReason?: string;
+  open(graph: Graph): Promise<LogitsRunner>;
+}
+
+function ortBackend(ort: Ort): AccuracyBackend {
+  return {
+    name: 'onnxruntime',
+    async open(graph) {
+      const session = await ort.InferenceSession.create(exportOnnx(graph), { graphOptimizationLevel: 'all' });
+      return {
+        async run(feeds, batch, seq) {
+          const input: Record<string, InstanceType<Ort['Tensor']>> = {};
+          for (const [name, data] of feeds) input[name] = new ort.Tensor('int64', data, [batch, seq]);
+          const out = await session.run(input);
+          const logits = out['logits'] ?? Object.values(out)[0];
+          return logits!.data as Float32Array;
+        },
+        release: () => session.release(),
+      };
+    },
+  };
+}
+
+function evaluatorBackend(fallbackReason?: string): AccuracyBackend {
+  return {
+    name: 'evaluator',
+    ...(fallbackReason !== undefined ? { fallbackReason } : {}),
+    open(graph) {
+      const out = graph.outputs.find((o) => o.name === 'logits') ?? graph.outputs[0]!;
+      return Promise.resolve({
+        run(feeds, batch, seq) {
+          const inputs = new Map([...feeds].map(([name, data]) => [name, new Tensor('i64', [batch, seq], data)]));
+          return Promise.resolve(evaluate(graph, inputs).get(out.name)!.toFloat64());
+        },
+        release: () => Promise.resolve(),
+      });
+    },
+  };
+}
+
+/**
+ * onnxruntime-node if it loads (unless `evaluatorOnly`), else the plaintext evaluator with
+ * the reason recorded.
+ */
+export async function accuracyBackend(evaluatorOnly = false): Promise<AccuracyBackend> {
+  if (evaluatorOnly) return evaluatorBackend();
+  try {
+    const ort = (await import('onnxruntime-node')) as Ort & { default?: Ort };
+    return ortBackend(ort.InferenceSession !== undefined ? ort : ort.default!);
+  } catch (e) {
+    return evaluatorBackend(`onnxruntime-node could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
+}
+
+export interface AccuracyCount {
+  /** Rows run so far (all of them when `complete`). */
+  readonly seen: number;
+  readonly correct: number;
+  readonly complete: boolean;
+}
+
+export const wrongOf = (c: AccuracyCount): number => c.seen - c.correct;
+
+/** Accuracy in percent of a complete count. */
+export const percent = (c: AccuracyCount): number => (100 * c.correct) / c.seen;
+
+export interface MeasureProgress {
+  (rowsDone: number, rowsTotal: number): void;
+}
+
+/** Measures variants of one model (all built at the same [batch, seq]) on one dev set. */
+export class AccuracyMeter {
+  readonly #backend: AccuracyBackend;
+  readonly #dev: DevSet;
+  readonly #batch: number;
+  readonly #inputs: readonly string[];
+  readonly #cache = new Map<string, AccuracyCount>();
+  /** Variants run (a resumed measurement counts again). */
+  runs = 0;
+
+  /** `graphInputs`: the input names of the variants (all of them take [batch, seq]). */
+  constructor(backend: AccuracyBackend, dev: DevSet, batch: number, graphInputs: readonly string[]) {
+    this.#backend = backend;
+    this.#dev = dev;
+    this.#batch = batch;
+    const known = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
+    const unknown = graphInputs.filter((n) => !known.has(n));
+    if (unknown.length > 0) throw new Ig3dcError('input', `the model has inputs ${unknown.map((n) => `'${n}'`).join(', ')} that a dev set does not provide (it gives input_ids, attention_mask, token_type_ids)`);
+    this.#inputs = graphInputs;
+  }
+
+  get backend(): AccuracyBackend {
+    return this.#backend;
+  }
+
+  cached(key: string): AccuracyCount | undefined {
+    return this.#cache.get(key);
+  }
+
+  /**
+   * Counts correct rows of the variant `key` (built by `build` when it must run), stopping
+   * early once more than `maxWrong` rows are wrong (Infinity: run every row).
+   */
+  async measure(key: string, build: () => Graph, maxWrong: number, progress?: MeasureProgress): Promise<AccuracyCount> {
+    let count = this.#cache.get(key) ?? { seen: 0, correct: 0, complete: false };
+    if (count.complete || wrongOf(count) > maxWrong) return count;
+    const dev = this.#dev;
+    const B = this.#batch;
+    const S = dev.seq;
+    const runner = await this.#backend.open(build());
+    this.runs++;
+    try {
+      let { seen, correct } = count;
+      while (seen < dev.rows && seen - correct <= maxWrong) {
+        const n = Math.min(B, dev.rows - seen);
+        const feeds = new Map<string, BigInt64Array>();
+        const source: Record<string, Int32Array> = { input_ids: dev.inputIds, attention_mask: dev.attentionMask, token_type_ids: dev.tokenTypeIds };
+        for (const name of this.#inputs) {
+          const data = new BigInt64Array(B * S);
+          const src = source[name]!;
+          // a short last batch repeats its last row (an all-padding row is not a valid input)
+          for (let r = 0; r < B; r++) {
+            const row = seen + Math.min(r, n - 1);
+            for (let j = 0; j < S; j++) data[r * S + j] = BigInt(src[row * S + j]!);
+          }
+          feeds.set(name, data);
+        }
+        const logits = await runner.run(feeds, B, S);
+        const classes = logits.length / B;
+        for (let r = 0; r < n; r++) {
+          let best = 0;
+          for (let j = 1; j < classes; j++) if (logits[r * classes + j]! > logits[r * classes + best]!) best = j;
+          if (best === dev.labels[seen + r]) correct++;
+        }
+        seen += n;
+        progress?.(seen, dev.rows);
+      }
+      count = { seen, correct, complete: seen === dev.rows };
+      this.#cache.set(key, count);
+      return count;
+    } finally {
+      await runner.release();
+    }
+  }
+}

@@ -14,6 +14,7 @@ import { compileCommand } from './commands/compile.ts';
 import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tuneCommand, type TuneCommandOptions } from './commands/tune.ts';
+import { importanceCommand } from './commands/importance.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -190,6 +191,23 @@ export function makeProgram(): Command {
         await tuneCommand(model, opts);
       }),
     );
+
+  program
+    .command('importance <model>')
+    .description('attention-head importance (integrated gradients as IG-3D defines it, or a baseline) from a labelled dataset, written as an annotation file')
+    .option('--data <file>', 'labelled dataset: ig3dc tensor bundle with input_ids, attention_mask, labels (not needed for --method norm)')
+    .requiredOption('-o, --output <file>', 'annotation file to write (JSON; text form if FILE ends in .txt)')
+    .option('--steps <m>', 'Riemann steps (default 16)', positiveInt)
+    .option('--examples <n>', 'first N examples (default 200)', positiveInt)
+    .addOption(new Option('--target <t>', 'logit IG attributes (default predicted)').choices(['predicted', 'gold']))
+    .addOption(new Option('--method <m>', 'ig (default), grad (gradient sensitivity), norm (weight norm) or entropy').choices(['ig', 'grad', 'norm', 'entropy']))
+    .option('--sample-alpha <k>', 'K alphas drawn uniformly from (0,1] per example instead of the m Riemann points', positiveInt)
+    .option('--seed <s>', 'seed for --sample-alpha (default 0)', (v: string) => Number.parseInt(v, 10))
+    .option('--threads <n>', 'worker threads (default: number of cores)', positiveInt)
+    .option('--compare <file>', 'report Spearman and top/bottom heads against another importance file (repeatable)', collect)
+    .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .option('--json', 'print {result, agreements} as JSON')
+    .action(action(importanceCommand));
 
   program
     .command('passes')

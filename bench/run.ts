@@ -5,8 +5,11 @@ import type { Benchmark } from './benchmark.ts';
 import { evaluatorBenchmark } from './evaluator.ts';
 import { frontendBenchmark } from './frontend.ts';
 import { compileBenchmark } from './compile.ts';
+import { runtimeBenchmark } from './runtime.ts';
+import { secureEvalBenchmark } from './secure-eval.ts';
+import { importanceBenchmark } from './importance.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, runtimeBenchmark, secureEvalBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -5,9 +5,13 @@
 //
 //   npx tsx bench/runtime.ts                 # everything (BERT-base takes minutes)
 //   npx tsx bench/runtime.ts --matmul        # only the kernel throughput
-//   npx tsx bench/runtime.ts --models tiny,mini --threads 1
+//   npx tsx bench/runtime.ts --models tiny,mini --threads 1 --protocols best
+//   npm run bench -- runtime                 # the same, as a registered benchmark
+//   npm run bench -- runtime/bert-mini
 //
-// Each model runs in a child process so that its peak RSS is its own.
+// Each model runs in a child process so that its peak RSS is its own. CPU seconds (all
+// threads of that process) are printed too: on a shared, loaded machine they say more than
+// wall time about the work done.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -16,9 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { Tensor } from '../ir/tensor.ts';
 import { ringMatmul } from '../runtime/kernels.ts';
 import { ringKernels } from '../runtime/ring-wasm.ts';
+import type { Benchmark } from './benchmark.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const FIXTURES = '/work/shared/fixtures';
 const CRYPTEN_SECONDS: Record<string, number> = { tiny: 7.0, mini: 18.9, base: 140.8 };
 
 function matmulBench(): void {
@@ -41,7 +45,7 @@ function matmulBench(): void {
   const kt: number[] = [];
   for (let r = 0; r < 7; r++) {
     const t0 = performance.now();
-    for (let j0 = 0; j0 < n; j0 += 42) K.matmul_nt(8 * (m * k + k * n) + 8 * j0, 0, 8 * m * k + 8 * k * j0, m, k, Math.min(42, n - j0), n);
+    for (let j0 = 0; j0 < n; j0 += 42) K.matmul_nt(8 * (m * k + k * n) + 8 * j0, 0, 8 * m * k + 8 * k * j0, m, k, Math.min(42, n - j0), n, k);
     kt.push((performance.now() - t0) / 1000);
   }
   const g = (t: number): string => ((m * k * n) / t / 1e9).toFixed(2);
@@ -57,6 +61,8 @@ interface ModelResult {
   compileSeconds: number;
   plaintextSeconds: number;
   secureSeconds: number;
+  secureCpuSeconds: number;
+  protocols: string;
   threads: number;
   ringMacs: number;
   rounds: number;
@@ -67,19 +73,19 @@ interface ModelResult {
   peakRssBytes: number;
 }
 
+/** The model of a short name: BERT shapes with the 30522-token vocabulary (as the CrypTen measurements), generated into bench/out when missing. */
 function modelPath(name: string): string {
-  if (name === 'tiny' || name === 'mini') return join(FIXTURES, `bert-${name}.onnx`);
-  const out = join(HERE, 'out', 'bert-base.onnx');
+  const out = join(HERE, 'out', name === 'base' ? 'bert-base.onnx' : `bert-${name}-v30522.onnx`);
   if (!existsSync(out)) {
     mkdirSync(dirname(out), { recursive: true });
-    console.error(`writing ${out} (bench/make-bert.ts --preset base)...`);
-    execFileSync(process.execPath, ['--import', 'tsx', join(HERE, 'make-bert.ts'), '--preset', 'base', '-o', out], { stdio: 'inherit' });
+    console.error(`writing ${out} (bench/make-bert.ts --preset ${name} --vocab 30522)...`);
+    execFileSync(process.execPath, ['--import', 'tsx', join(HERE, 'make-bert.ts'), '--preset', name, '--vocab', '30522', '-o', out], { stdio: 'inherit' });
   }
   return out;
 }
 
 /** One model, in this process: compile, plaintext, secure. Prints one JSON line. */
-async function oneModel(name: string, threads: number, seq: number): Promise<void> {
+async function oneModel(name: string, threads: number, seq: number, protocols: string): Promise<void> {
   const { loadModel } = await import('../compiler/load.ts');
   const { compileModel } = await import('../compiler/backend/compile.ts');
   const { evaluate } = await import('../ir/evaluate.ts');
@@ -87,9 +93,9 @@ async function oneModel(name: string, threads: number, seq: number): Promise<voi
   const { runCircuit, runCircuitWorkers } = await import('../runtime/index.ts');
   const g = loadModel(modelPath(name), { batch: 1, seq });
   const t0 = performance.now();
-  const compiled = compileModel(g);
+  const compiled = compileModel(g, { protocols });
   const compileSeconds = (performance.now() - t0) / 1000;
-  // Deterministic token ids (the fixtures' vocabulary is 2000 at least), full mask.
+  // Deterministic token ids, full mask.
   const ids = Tensor.from('i64', [1, seq], Array.from({ length: seq }, (_, i) => BigInt(i === 0 ? 101 : i === seq - 1 ? 102 : 1000 + ((i * 7919) % 997))));
   const all = new Map<string, Tensor>([
     ['input_ids', ids],
@@ -105,8 +111,10 @@ async function oneModel(name: string, threads: number, seq: number): Promise<voi
   const inputs = new Map([...all].filter(([k]) => circuitInputs.has(k)));
   const opts = { inputs, weights: compiled.weights, seed: new Uint8Array(16).fill(1), transcript: false };
   const t2 = performance.now();
+  const c2 = process.cpuUsage();
   const r = threads === 2 ? await runCircuitWorkers(compiled.circuit, opts) : runCircuit(compiled.circuit, opts);
   const secureSeconds = (performance.now() - t2) / 1000;
+  const cpu = process.cpuUsage(c2);
   const { byRound: _, ...measured } = r.cost;
   let maxAbsError = 0;
   let argmaxAgree = true;
@@ -121,6 +129,8 @@ async function oneModel(name: string, threads: number, seq: number): Promise<voi
     compileSeconds,
     plaintextSeconds,
     secureSeconds,
+    secureCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    protocols,
     threads,
     ringMacs: r.ringMacs,
     rounds: r.cost.rounds,
@@ -138,34 +148,31 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function main(): Promise<void> {
-  const threads = Number(arg('--threads') ?? 2);
-  const seq = Number(arg('--seq') ?? 128);
-  const one = arg('--one');
-  if (one !== undefined) return oneModel(one, threads, seq);
-  matmulBench();
-  if (process.argv.includes('--matmul')) return;
-  const models = (arg('--models') ?? 'tiny,mini,base').split(',');
+const NAMES: Record<string, string> = { 'bert-tiny': 'tiny', 'bert-mini': 'mini', 'bert-base': 'base' };
+
+/** Secure inference of each model (short names tiny, mini, base) in its own child process; prints the table. */
+async function runModels(models: readonly string[], threads: number, seq: number, protocols: string): Promise<void> {
   const rows: ModelResult[] = [];
   for (const name of models) {
-    console.error(`secure inference: bert-${name}, seq ${seq}, ${threads === 2 ? 'two worker threads' : 'one thread'}...`);
-    const out = execFileSync(process.execPath, ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 26,
-    });
+    console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${protocols}, ${threads === 2 ? 'two worker threads' : 'one thread'}...`);
+    const out = execFileSync(
+      process.execPath,
+      ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', protocols],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
+    );
     const line = out.split('\n').find((l) => l.startsWith('RESULT '));
     if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
     rows.push(JSON.parse(line.slice(7)) as ModelResult);
   }
-  console.log(`\nsecure inference, batch 1, seq ${seq} (CrypTen default protocols; wall seconds)`);
-  const head = ['model', 'plaintext s', 'secure s', 'CrypTen s', 'ratio', 'ring GMAC/s', 'rounds', 'MB on wire', 'peak MB', 'max err', 'argmax', 'counts'];
+  console.log(`\nsecure inference, batch 1, seq ${seq}, protocols '${protocols}' (wall seconds; cpu = all threads)`);
+  const head = ['model', 'plaintext s', 'secure s', 'cpu s', 'CrypTen s', 'ratio', 'ring GMAC/s', 'rounds', 'MB on wire', 'peak MB', 'max err', 'argmax', 'counts'];
   const table = rows.map((r) => {
     const cr = CRYPTEN_SECONDS[r.name];
     return [
       `bert-${r.name}`,
       r.plaintextSeconds.toFixed(2),
       r.secureSeconds.toFixed(2),
+      r.secureCpuSeconds.toFixed(2),
       cr !== undefined ? cr.toFixed(1) : '-',
       cr !== undefined ? (r.secureSeconds / cr).toFixed(2) : '-',
       (r.ringMacs / r.secureSeconds / 1e9).toFixed(2),
@@ -182,4 +189,26 @@ async function main(): Promise<void> {
   console.log('ratio = secure / CrypTen (target <= 0.50); ring GMAC/s = all ring multiply-accumulates (both parties and the dealer) / secure wall time');
 }
 
-await main();
+export const runtimeBenchmark: Benchmark = {
+  name: 'runtime',
+  summary: 'ring matmul throughput; secure inference (CrypTen protocols, two worker threads) vs plaintext at seq 128, ratio to CrypTen',
+  cases: ['matmul', 'bert-tiny', 'bert-mini', 'bert-base'],
+  run: async (cases) => {
+    if (cases.includes('matmul')) matmulBench();
+    const models = cases.filter((c) => c !== 'matmul').map((c) => NAMES[c]!);
+    if (models.length > 0) await runModels(models, 2, 128, 'crypten');
+  },
+};
+
+async function main(): Promise<void> {
+  const threads = Number(arg('--threads') ?? 2);
+  const seq = Number(arg('--seq') ?? 128);
+  const protocols = arg('--protocols') ?? 'crypten';
+  const one = arg('--one');
+  if (one !== undefined) return oneModel(one, threads, seq, protocols);
+  matmulBench();
+  if (process.argv.includes('--matmul')) return;
+  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

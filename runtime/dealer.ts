@@ -8,6 +8,7 @@ import { numel } from '../ir/types.ts';
 import type { Instruction, RegType } from '../ir/circuit/types.ts';
 import * as K from './kernels.ts';
 import { prgBits, prgRing } from './prg.ts';
+import { recycle } from './pool.ts';
 
 type Ring = BigUint64Array;
 
@@ -56,38 +57,51 @@ export class Dealer {
     private readonly s1d: Uint8Array,
   ) {}
 
-  correction(ins: Instruction, regs: readonly RegType[]): Ring {
+  /**
+   * P1's correction words for `ins`. `p1Own`, when given, is P1's seed-derived shares of it
+   * (dealerOwnShares for party 1): the dealer derives the same values from the same seed, so
+   * where P1 hosts the dealer they are reused instead of generated twice.
+   */
+  correction(ins: Instruction, regs: readonly RegType[], p1Own?: readonly Ring[]): Ring {
     const o = ins.outputs;
     const n = (j: number): number => numel(regs[o[j]!]!.shape);
     const r0 = (j: number): Ring => prgRing(this.s0d, o[j]!, n(j));
-    const r1 = (j: number): Ring => prgRing(this.s1d, o[j]!, n(j));
+    const r1 = (j: number): Ring => p1Own?.[j] ?? prgRing(this.s1d, o[j]!, n(j));
     let c: Ring;
     switch (ins.op) {
       case 'beaver_and': {
         const a = K.ringXor(r0(0), r1(0));
         const b = K.ringXor(r0(1), r1(1));
-        c = K.ringXor(K.ringAnd(a, b), r0(2));
+        const ab = K.ringAnd(a, b);
+        c = K.ringXor(ab, r0(2));
+        recycle(a), recycle(b), recycle(ab);
         break;
       }
       case 'beaver': {
         const a = K.ringAdd(r0(0), r1(0));
         const b = K.ringAdd(r0(1), r1(1));
-        c = K.ringSub(K.ringMul(a, b), r0(2));
+        const ab = K.ringMul(a, b);
+        c = K.ringSub(ab, r0(2));
+        recycle(a), recycle(b), recycle(ab);
         break;
       }
       case 'beaver_matmul': {
         const a = K.ringAdd(r0(0), r1(0));
         const b = K.ringAdd(r0(1), r1(1));
-        c = K.ringSub(K.ringBatchedMatmul(a, regs[o[0]!]!.shape, b, regs[o[1]!]!.shape), r0(2));
+        const ab = K.ringBatchedMatmul(a, regs[o[0]!]!.shape, b, regs[o[1]!]!.shape);
+        c = K.ringSub(ab, r0(2));
+        recycle(a), recycle(b), recycle(ab);
         break;
       }
       case 'beaver_square': {
         const r = K.ringAdd(r0(0), r1(0));
-        c = K.ringSub(K.ringMul(r, r), r0(1));
+        const rr = K.ringMul(r, r);
+        c = K.ringSub(rr, r0(1));
+        recycle(r), recycle(rr);
         break;
       }
       case 'rand_bit': {
-        const bit = K.ringXor(prgBits(this.s0d, o[1]!, n(1)), prgBits(this.s1d, o[1]!, n(1)));
+        const bit = K.ringXor(prgBits(this.s0d, o[1]!, n(1)), p1Own?.[0] ?? prgBits(this.s1d, o[1]!, n(1)));
         c = K.ringSub(bit, r0(0));
         break;
       }
@@ -99,11 +113,11 @@ export class Dealer {
   }
 }
 
-/** A party's full outputs of a dealer instruction: its seed shares, plus (P1) the correction in its slot. */
-export function dealerShares(ins: Instruction, regs: readonly RegType[], party: 0 | 1, seed: Uint8Array, correction?: Ring): Ring[] {
+/** A party's full outputs of a dealer instruction: its seed shares, plus (P1) the correction (given its own shares) in its slot. */
+export function dealerShares(ins: Instruction, regs: readonly RegType[], party: 0 | 1, seed: Uint8Array, correction?: (own: readonly Ring[]) => Ring): Ring[] {
   const own = dealerOwnShares(ins, regs, party, seed);
   if (party === 0) return own;
   const out = [...own];
-  out.splice(correctionSlot(ins.op), 0, correction!);
+  out.splice(correctionSlot(ins.op), 0, correction!(own));
   return out;
 }

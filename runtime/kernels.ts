@@ -9,6 +9,7 @@
 import { broadcastShapes, numel, stridesOf, type Shape } from '../ir/types.ts';
 import type { ResolvedSlice } from '../ir/circuit/shape-rules.ts';
 import { ringKernels, type BinaryOp, type ShiftOp } from './ring-wasm.ts';
+import { allocRing, recycle } from './pool.ts';
 
 export type Ring = BigUint64Array;
 export type { BinaryOp } from './ring-wasm.ts';
@@ -18,6 +19,8 @@ const W = ringKernels();
 const CHUNK = 1 << 19;
 /** Columns of the transposed right operand processed together: a block of about 256 KiB stays in cache. */
 const L2_BYTES = 256 * 1024;
+/** Inner-dimension block of long dot products (the embedding one-hot @ table has k = the vocabulary size). */
+const K_BLOCK = 8192;
 
 /** Makes the wasm arena at least `bytes` long. */
 function reserve(bytes: number): void {
@@ -40,7 +43,7 @@ const bytesOf = (n: number): number => n * 8;
 export const ringStats = { macs: 0 };
 
 /** C[m,n] = A[m,k] @ B[k,n] mod 2^64 (row-major), written into `out` (or a new array). */
-export function ringMatmul(a: Ring, b: Ring, m: number, k: number, n: number, out: Ring = new BigUint64Array(m * n)): Ring {
+export function ringMatmul(a: Ring, b: Ring, m: number, k: number, n: number, out: Ring = allocRing(m * n)): Ring {
   ringStats.macs += m * k * n;
   if (m === 0 || n === 0) return out;
   if (k === 0) {
@@ -55,10 +58,16 @@ export function ringMatmul(a: Ring, b: Ring, m: number, k: number, n: number, ou
   put(A, a);
   put(B, b);
   W.transpose(BT, B, k, n);
-  const kb = 8 * k;
-  let jb = Math.max(2, Math.floor(L2_BYTES / kb));
+  // Blocks: kc of the inner dimension (so a long k does not stream all of A once per column
+  // block), jb columns of B^T (a kc x jb block of about 256 KiB stays in cache).
+  const kc = k <= K_BLOCK ? k : K_BLOCK;
+  let jb = Math.max(2, Math.floor(L2_BYTES / (8 * kc)));
   jb -= jb % 2;
-  for (let j0 = 0; j0 < n; j0 += jb) W.matmul_nt(O + 8 * j0, A, BT + kb * j0, m, k, Math.min(jb, n - j0), n);
+  for (let k0 = 0; k0 < k; k0 += kc) {
+    const kn = Math.min(kc, k - k0);
+    const run = k0 === 0 ? W.matmul_nt : W.matmul_nt_acc;
+    for (let j0 = 0; j0 < n; j0 += jb) run(O + 8 * j0, A + 8 * k0, BT + 8 * (k * j0 + k0), m, kn, Math.min(jb, n - j0), n, k);
+  }
   takeInto(O, out);
   return out;
 }
@@ -102,7 +111,7 @@ function stridedIndex(outShape: Shape, st: readonly number[], base: number): Int
 }
 
 /** out[i] = a[idx[i]] through the wasm gather kernel, in chunks. */
-function gatherIndex(a: Ring, idx: Int32Array, out: Ring = new BigUint64Array(idx.length)): Ring {
+function gatherIndex(a: Ring, idx: Int32Array, out: Ring = allocRing(idx.length)): Ring {
   const A = 0;
   const I = bytesOf(a.length);
   const chunk = Math.min(CHUNK, idx.length);
@@ -124,7 +133,7 @@ function gatherIndex(a: Ring, idx: Int32Array, out: Ring = new BigUint64Array(id
  */
 export function stridedCopy(a: Ring, outShape: Shape, st: readonly number[], base: number): Ring {
   const n = numel(outShape);
-  const out = new BigUint64Array(n);
+  const out = allocRing(n);
   if (n === 0) return out;
   const rank = outShape.length;
   const last = rank === 0 ? 1 : outShape[rank - 1]!;
@@ -138,7 +147,7 @@ export function stridedCopy(a: Ring, outShape: Shape, st: readonly number[], bas
 /** Element-wise binary op on equal-length arrays (wasm, chunked). */
 function binaryFlat(a: Ring, b: Ring, op: BinaryOp): Ring {
   const n = a.length;
-  const out = new BigUint64Array(n);
+  const out = allocRing(n);
   const chunk = Math.min(CHUNK, n);
   const A = 0;
   const B = bytesOf(chunk);
@@ -157,7 +166,12 @@ function binaryFlat(a: Ring, b: Ring, op: BinaryOp): Ring {
 /** Element-wise binary op with numpy broadcast. */
 export function ringBinary(a: Ring, sa: Shape, b: Ring, sb: Shape, op: BinaryOp): Ring {
   const shape = broadcastShapes(sa, sb)!;
-  return binaryFlat(expandTo(a, sa, shape), expandTo(b, sb, shape), op);
+  const ea = expandTo(a, sa, shape);
+  const eb = expandTo(b, sb, shape);
+  const out = binaryFlat(ea, eb, op);
+  if (ea !== a) recycle(ea);
+  if (eb !== b) recycle(eb);
+  return out;
 }
 
 export function ringAdd(a: Ring, b: Ring): Ring {
@@ -182,7 +196,7 @@ export function ringAnd(a: Ring, b: Ring): Ring {
 
 function unaryFlat(a: Ring, run: (out: number, src: number, n: number) => void): Ring {
   const n = a.length;
-  const out = new BigUint64Array(n);
+  const out = allocRing(n);
   const chunk = Math.min(CHUNK, n);
   reserve(bytesOf(chunk));
   for (let s = 0; s < n; s += chunk) {
@@ -231,7 +245,7 @@ export function ringBatchedMatmul(a: Ring, sa: Shape, b: Ring, sb: Shape): Ring 
   const bb = sb.slice(0, -2);
   const batch = broadcastShapes(ba, bb)!;
   const nb = numel(batch);
-  const out = new BigUint64Array(nb * m * n);
+  const out = allocRing(nb * m * n);
   const ia = broadcastIndex(ba, batch);
   const ib = broadcastIndex(bb, batch);
   for (let t = 0; t < nb; t++) {
@@ -256,7 +270,7 @@ export function transpose(a: Ring, s: Shape, perm: readonly number[]): Ring {
     const cols = s[rank - 1]!;
     const mat = rows * cols;
     const nb = mat === 0 ? 0 : a.length / mat;
-    const out = new BigUint64Array(a.length);
+    const out = allocRing(a.length);
     reserve(bytesOf(2 * mat));
     for (let t = 0; t < nb; t++) {
       put(0, a.subarray(t * mat, (t + 1) * mat));
@@ -282,7 +296,7 @@ export function concat(parts: readonly Ring[], shapes: readonly Shape[], axis: n
   const inner = numel(first.slice(axis + 1));
   let total = 0;
   for (const p of parts) total += p.length;
-  const out = new BigUint64Array(total);
+  const out = allocRing(total);
   let at = 0;
   for (let o = 0; o < outer; o++) {
     parts.forEach((p, j) => {
@@ -306,7 +320,7 @@ export function gather(a: Ring, s: Shape, indices: Ring, axis: number): Ring | u
     if (i < 0 || i >= dim) return undefined;
     at[t] = i;
   }
-  const out = new BigUint64Array(outer * indices.length * inner);
+  const out = allocRing(outer * indices.length * inner);
   let to = 0;
   for (let o = 0; o < outer; o++) {
     for (let t = 0; t < at.length; t++) {
@@ -341,7 +355,7 @@ function reduceRange(a: Ring, shape: Shape, from: number, to: number): Ring {
   const outer = numel(shape.slice(0, from));
   const red = numel(shape.slice(from, to));
   const inner = numel(shape.slice(to));
-  const out = new BigUint64Array(outer * inner);
+  const out = allocRing(outer * inner);
   if (out.length === 0) return out;
   // Rows of `red * inner` input elements per output row: stream `outer` in chunks.
   const rowsPer = Math.max(1, Math.floor(CHUNK / Math.max(1, red * inner)));

@@ -46,10 +46,11 @@ async function main(): Promise<void> {
     tensors: fromWire(d.tensors),
     s01: seeds.s01,
     sd: d.party === 0 ? seeds.s0d : seeds.s1d,
+    recycleMessages: true,
     ...(dealer !== undefined
       ? {
-          correction: (ins) => {
-            const w = dealer.correction(ins, c.registers);
+          correction: (ins, own) => {
+            const w = dealer.correction(ins, c.registers, own);
             transcript?.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
             return w;
           },

@@ -15,6 +15,7 @@ import { dealerShares } from './dealer.ts';
 import * as K from './kernels.ts';
 import type { PartyPlan, Step } from './plan.ts';
 import { prgRing } from './prg.ts';
+import { adopt, allocRing, allocZeros, recycle } from './pool.ts';
 
 type Ring = BigUint64Array;
 
@@ -28,10 +29,16 @@ export interface PartyContext {
   readonly s01: Uint8Array;
   /** Seed shared by this party and the dealer. */
   readonly sd: Uint8Array;
-  /** P1 only: the dealer's correction words for a dealer instruction. */
-  readonly correction?: (ins: Instruction) => Ring;
+  /** P1 only: the dealer's correction words for a dealer instruction (given P1's own seed-derived shares of it). */
+  readonly correction?: (ins: Instruction, own: readonly Ring[]) => Ring;
   /** Called with every register this party defines (for capturing shares). */
   readonly onDefine?: (reg: number, value: Ring) => void;
+  /**
+   * Whether this party owns its messages once a round is done (in-process and worker links:
+   * the received buffer was transferred or copied to it, the sent one copied or transferred),
+   * so their arrays can be reused. Not for sockets, which may still hold a sent buffer.
+   */
+  readonly recycleMessages?: boolean;
   /** Called after each round with the step index. */
   readonly onRound?: (step: number, round: Extract<Step, { kind: 'round' }>) => void;
 }
@@ -177,7 +184,7 @@ export function runLocal(ins: Instruction, p: 0 | 1, regs: readonly RegType[], g
     case 'shr':
       return [K.ringShr(x(0), a['bits'] as number)];
     case 'a2b_own':
-      return [p === a['party'] ? x(0) : new BigUint64Array(x(0).length)];
+      return [p === a['party'] ? x(0) : allocZeros(x(0).length)];
     default:
       throw new Error(`runLocal: '${ins.op}' is not a local op`);
   }
@@ -213,9 +220,24 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     if (v === undefined) throw new Error(`register %${r} is not live on party ${p}`);
     return v;
   };
+  // Registers can share one array (reshape, a P1 add_pub, ...): it goes back to the pool when the last one dies.
+  const holders = new Map<Ring, number>();
   const define = (r: number, v: Ring): void => {
+    if (state.has(r)) drop(r);
     state.set(r, v);
+    holders.set(v, (holders.get(v) ?? 0) + 1);
     ctx.onDefine?.(r, v);
+  };
+  const drop = (r: number): void => {
+    const v = state.get(r);
+    if (v === undefined) return;
+    state.delete(r);
+    const n = holders.get(v)! - 1;
+    if (n > 0) holders.set(v, n);
+    else {
+      holders.delete(v);
+      recycle(v);
+    }
   };
 
   const runStep = (i: number): void => {
@@ -229,7 +251,7 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     } else if (ins.op === 'const') {
       define(ins.outputs[0]!, ins.data!);
     } else if (cls === 'dealer') {
-      const corr = p === 1 ? ctx.correction!(ins) : undefined;
+      const corr = p === 1 ? (own: readonly Ring[]): Ring => ctx.correction!(ins, own) : undefined;
       dealerShares(ins, regs, p, ctx.sd, corr).forEach((v, j) => define(ins.outputs[j]!, v));
     } else {
       runLocal(ins, p, regs, get).forEach((v, j) => define(ins.outputs[j]!, v));
@@ -239,8 +261,8 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
   const release = (k: number, list: readonly number[]): void => {
     for (const i of list) {
       const ins = c.instructions[i]!;
-      for (const r of ins.inputs) if (plan.lastUse[r]! <= k) state.delete(r);
-      for (const r of ins.outputs) if (plan.lastUse[r]! <= k) state.delete(r);
+      for (const r of ins.inputs) if (plan.lastUse[r]! <= k) drop(r);
+      for (const r of ins.outputs) if (plan.lastUse[r]! <= k) drop(r);
     }
   };
 
@@ -253,7 +275,7 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
       continue;
     }
     // A round: one message out (this party's shares in instruction order), one in.
-    const out = new BigUint64Array(roundWords(c, st.comms, p));
+    const out = ctx.recycleMessages === true ? allocRing(roundWords(c, st.comms, p)) : new BigUint64Array(roundWords(c, st.comms, p));
     let at = 0;
     for (const i of st.comms) {
       const ins = c.instructions[i]!;
@@ -292,6 +314,10 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
       });
     }
     release(k, st.comms);
+    if (ctx.recycleMessages === true) {
+      recycle(adopt(peer));
+      recycle(out); // detached (and skipped) when it was transferred
+    }
     ctx.onRound?.(k, st);
   }
   return { outputs };

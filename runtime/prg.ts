@@ -4,6 +4,7 @@
 // randomness).
 
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { allocRing } from './pool.ts';
 
 export interface PartySeeds {
   /** Shared by P0 and P1. */
@@ -23,22 +24,26 @@ export function deriveSeeds(master: Uint8Array = randomBytes(16)): PartySeeds {
   return { s01: derive(master, 'p0-p1'), s0d: derive(master, 'p0-dealer'), s1d: derive(master, 'p1-dealer') };
 }
 
-/** Zero bytes to encrypt (AES-CTR of zeros is the key stream); grown on demand, never written. */
-let zeros = Buffer.alloc(1 << 16);
+/** Zero bytes to encrypt (AES-CTR of zeros is the key stream); never written. */
+const CHUNK_BYTES = 256 * 1024;
+const zeros = Buffer.alloc(CHUNK_BYTES);
 
-/** n pseudo-random ring elements from stream (seed, id, slot). */
+/**
+ * n pseudo-random ring elements from stream (seed, id, slot). The key stream is made in
+ * 256 KiB pieces copied into a recycled array: one large `update` would hand back a fresh
+ * buffer whose first touch (page faults) costs more than the encryption.
+ */
 export function prgRing(seed: Uint8Array, id: number, n: number, slot = 0): BigUint64Array {
   const iv = Buffer.alloc(16);
   iv.writeUInt32BE(id >>> 0, 0);
   iv.writeUInt32BE(slot >>> 0, 4);
   const cipher = createCipheriv('aes-128-ctr', seed, iv);
-  const len = n * 8;
-  if (zeros.length < len) zeros = Buffer.alloc(Math.max(len, 2 * zeros.length));
-  const bytes = cipher.update(zeros.subarray(0, len));
-  // Large outputs own their (aligned) memory: view it; small ones may sit in a pool: copy.
-  if (bytes.byteOffset % 8 === 0 && bytes.byteLength === len && bytes.buffer.byteLength === len) return new BigUint64Array(bytes.buffer, 0, n);
-  const out = new BigUint64Array(n);
-  new Uint8Array(out.buffer).set(bytes.subarray(0, len));
+  const out = allocRing(n);
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, n * 8);
+  for (let at = 0; at < bytes.length; at += CHUNK_BYTES) {
+    const len = Math.min(CHUNK_BYTES, bytes.length - at);
+    bytes.set(cipher.update(len === CHUNK_BYTES ? zeros : zeros.subarray(0, len)), at);
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 // The WebAssembly ring kernels over Z_2^64 (i64 arithmetic wraps, which is exactly the ring):
-// matmul in dot-product form over a transposed right operand with 2x2 register blocking,
+// matmul in dot-product form over a transposed right operand with 2x2 register blocking
+// (storing or accumulating, over a block of the inner dimension),
 // element-wise add/sub/mul/xor/and, negation, shifts (truncation), gather by index and
 // reduction over a middle axis. Assembled at load time by wasm-encoder.ts (about 2 KB).
 //
@@ -35,18 +36,21 @@ function dot(): FuncBuilder {
 }
 
 /**
- * matmul_nt(out, a, bt, m, k, n, ldo): out[i*ldo + j] = sum_p a[i,p] * bt[j,p] for i < m, j < n.
- * 2x2 register blocks; the inner loop walks four rows at once, unrolled by two.
+ * matmul_nt(out, a, bt, m, k, n, ldo, ldk): out[i*ldo + j] (=, or += when accumulating)
+ * sum_{p<k} a[i*ldk + p] * bt[j*ldk + p] for i < m, j < n: rows of a and bt are ldk apart, so
+ * a block of the inner dimension can be taken. 2x2 register blocks; the inner loop walks
+ * four rows at once, unrolled by two.
  */
-function matmulNt(): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32], []);
-  const [out, a, bt, m, k, n, ldo] = [0, 1, 2, 3, 4, 5, 6];
+function matmulNt(accumulate: boolean): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [out, a, bt, m, k, n, ldo, ldk] = [0, 1, 2, 3, 4, 5, 6, 7];
   const L = (): number => f.local(I32);
-  const [i, j, pa0, pa1, pb0, pb1, kb, po, ob, p0, p1, p2, p3, end, end2] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L()];
+  const [i, j, pa0, pa1, pb0, pb1, kb, po, ob, p0, p1, p2, p3, end, end2, kl] = [L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L(), L()];
   const W = (): number => f.local(I64);
   const [c00, c01, c10, c11, x0, x1, y0, y1] = [W(), W(), W(), W(), W(), W(), W(), W()];
   const DOT = 0;
-  f.get(k).i32(3).op(Op.i32Shl).set(kb);
+  f.get(ldk).i32(3).op(Op.i32Shl).set(kb);
+  f.get(k).i32(3).op(Op.i32Shl).set(kl);
   f.get(ldo).i32(3).op(Op.i32Shl).set(ob);
   // po = out + (i*ldo + j) * 8
   const setPo = (g: FuncBuilder): void => {
@@ -65,6 +69,25 @@ function matmulNt(): FuncBuilder {
     mac(g, c10, x1, y0);
     mac(g, c11, x1, y1);
   };
+  // out[..] = c, or out[..] += c when accumulating (a sum over blocks of the inner dimension).
+  const store = (g: FuncBuilder, addr: () => void, off: number, c: number): void => {
+    addr();
+    if (accumulate) {
+      addr();
+      g.load64(off).get(c).op(Op.i64Add);
+    } else g.get(c);
+    g.store64(off);
+  };
+  const storeDot = (g: FuncBuilder, addr: () => void, dot: () => void): void => {
+    addr();
+    if (accumulate) {
+      addr();
+      g.load64(0);
+      dot();
+      g.op(Op.i64Add);
+    } else dot();
+    g.store64(0);
+  };
   f.i32(0).set(i);
   f.whileLoop(
     (g) => g.get(i).i32(1).op(Op.i32Add).get(m).op(Op.i32LtS),
@@ -77,7 +100,7 @@ function matmulNt(): FuncBuilder {
           h.get(bt).get(j).get(kb).op(Op.i32Mul).op(Op.i32Add).tee(pb0).get(kb).op(Op.i32Add).set(pb1);
           for (const c of [c00, c01, c10, c11]) h.i64(0n).set(c);
           h.get(pa0).set(p0).get(pa1).set(p1).get(pb0).set(p2).get(pb1).set(p3);
-          h.get(pa0).get(kb).op(Op.i32Add).tee(end).i32(8).op(Op.i32Sub).set(end2);
+          h.get(pa0).get(kl).op(Op.i32Add).tee(end).i32(8).op(Op.i32Sub).set(end2);
           h.whileLoop(
             (l) => l.get(p0).get(end2).op(Op.i32LtU),
             (l) => {
@@ -91,10 +114,10 @@ function matmulNt(): FuncBuilder {
             (l) => step(l, 0),
           );
           setPo(h);
-          h.get(po).get(c00).store64(0);
-          h.get(po).get(c01).store64(8);
-          h.get(po).get(ob).op(Op.i32Add).get(c10).store64(0);
-          h.get(po).get(ob).op(Op.i32Add).get(c11).store64(8);
+          store(h, () => h.get(po), 0, c00);
+          store(h, () => h.get(po), 8, c01);
+          store(h, () => h.get(po).get(ob).op(Op.i32Add), 0, c10);
+          store(h, () => h.get(po).get(ob).op(Op.i32Add), 8, c11);
           h.inc(j, 2);
         },
       );
@@ -104,8 +127,8 @@ function matmulNt(): FuncBuilder {
         (h) => {
           setPo(h);
           h.get(bt).get(j).get(kb).op(Op.i32Mul).op(Op.i32Add).set(pb0);
-          h.get(po).get(pa0).get(pb0).get(k).op(Op.call, DOT).store64(0);
-          h.get(po).get(ob).op(Op.i32Add).get(pa1).get(pb0).get(k).op(Op.call, DOT).store64(0);
+          storeDot(h, () => h.get(po), () => h.get(pa0).get(pb0).get(k).op(Op.call, DOT));
+          storeDot(h, () => h.get(po).get(ob).op(Op.i32Add), () => h.get(pa1).get(pb0).get(k).op(Op.call, DOT));
         },
       );
       g.inc(i, 2);
@@ -121,7 +144,7 @@ function matmulNt(): FuncBuilder {
         (h) => h.get(j).get(n).op(Op.i32LtS),
         (h) => {
           setPo(h);
-          h.get(po).get(pa0).get(bt).get(j).get(kb).op(Op.i32Mul).op(Op.i32Add).get(k).op(Op.call, DOT).store64(0);
+          storeDot(h, () => h.get(po), () => h.get(pa0).get(bt).get(j).get(kb).op(Op.i32Mul).op(Op.i32Add).get(k).op(Op.call, DOT));
           h.inc(j, 1);
         },
       );
@@ -272,7 +295,8 @@ function reduce(): FuncBuilder {
 export function ringKernelModule(): Uint8Array {
   const funcs: ModuleFunction[] = [
     { name: 'dot', fn: dot() },
-    { name: 'matmul_nt', fn: matmulNt() },
+    { name: 'matmul_nt', fn: matmulNt(false) },
+    { name: 'matmul_nt_acc', fn: matmulNt(true) },
     { name: 'transpose', fn: transpose() },
     { name: 'neg', fn: neg() },
     { name: 'gather', fn: gather() },
@@ -298,7 +322,8 @@ type Ptr = number;
 export interface RingKernelExports {
   readonly memory: WasmMemory;
   dot(pa: Ptr, pb: Ptr, k: number): bigint;
-  matmul_nt(out: Ptr, a: Ptr, bt: Ptr, m: number, k: number, n: number, ldo: number): void;
+  matmul_nt(out: Ptr, a: Ptr, bt: Ptr, m: number, k: number, n: number, ldo: number, ldk: number): void;
+  matmul_nt_acc(out: Ptr, a: Ptr, bt: Ptr, m: number, k: number, n: number, ldo: number, ldk: number): void;
   transpose(out: Ptr, a: Ptr, rows: number, cols: number): void;
   neg(out: Ptr, a: Ptr, n: number): void;
   gather(out: Ptr, a: Ptr, idx: Ptr, n: number): void;

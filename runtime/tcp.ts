@@ -306,8 +306,8 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
       sd: p === 0 ? seeds.s0d : seeds.s1d,
       ...(dealer !== undefined
         ? {
-            correction: (ins) => {
-              const w = dealer.correction(ins, c.registers);
+            correction: (ins, own) => {
+              const w = dealer.correction(ins, c.registers, own);
               transcript!.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
               return w;
             },

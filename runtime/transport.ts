@@ -3,6 +3,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import type { Phase } from '../ir/circuit/schedule.ts';
+import { allocRing } from './pool.ts';
 
 export interface MeasuredRound {
   readonly phase: Phase;
@@ -75,7 +76,7 @@ export class LocalTransport {
 function concatBytes(parts: readonly BigUint64Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new BigUint64Array(n);
+  const out = allocRing(n);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);

@@ -36,7 +36,7 @@ describe('wasm ring kernels equal a BigInt reference bit for bit', () => {
     );
   });
 
-  it('matmul across the column-block boundary (k large enough to split n)', () => {
+  it('matmul across column and inner-dimension blocks (k = 4099: several accumulated blocks, an odd last one)', () => {
     const [m, k, n] = [3, 4099, 7];
     const a = BigUint64Array.from({ length: m * k }, (_, i) => wrap(BigInt(i) * 0x9e3779b97f4a7c15n + 7n));
     const b = BigUint64Array.from({ length: k * n }, (_, i) => wrap(BigInt(i) ** 3n - 0x1234567n));

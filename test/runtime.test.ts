@@ -283,3 +283,40 @@ describe('ringMatmul', () => {
     );
   });
 });
+
+describe('recycled buffers and small-variance LayerNorm', () => {
+  it('aliased registers (reshape) keep their values while other registers are freed and reused', () => {
+    const b = new CircuitBuilder();
+    const x = b.input('x', 1, [4, 64]);
+    const r = b.reshape(x, [64, 4]);
+    let acc = b.add(x, x);
+    for (let i = 0; i < 6; i++) acc = b.add(acc, x); // frees and reallocates same-sized arrays
+    b.output(b.reshape(r, [4, 64]), 'r');
+    b.output(acc, 'acc');
+    const xs = Array.from({ length: 256 }, (_, i) => (i % 17) - 8);
+    const out = run(b.build(), { inputs: new Map([['x', t64([4, 64], xs)]]) });
+    expect(values(out.outputs.get('r'))).toEqual(xs);
+    expect(values(out.outputs.get('acc'))).toEqual(xs.map((v) => 8 * v));
+  });
+
+  it('best-preset LayerNorm is accurate at variance ~1e-3, where CrypTen\'s inv_sqrt has not converged', async () => {
+    const P = await import('../compiler/backend/protocols/index.ts');
+    const [rows, d] = [4, 128];
+    const xs = Array.from({ length: rows * d }, (_, i) => 0.03 * Math.sin(i * 1.7 + (i % 5)));
+    const lnRef = (row: number[]): number[] => {
+      const mean = row.reduce((a, c) => a + c, 0) / d;
+      const v = row.reduce((a, c) => a + (c - mean) ** 2, 0) / d;
+      return row.map((x) => (x - mean) / Math.sqrt(v + 1e-12));
+    };
+    const want = Array.from({ length: rows }, (_, i) => lnRef(xs.slice(i * d, (i + 1) * d))).flat();
+    const errOf = (cfg: typeof P.BEST): number => {
+      const b = new CircuitBuilder();
+      const x = b.input('x', 1, [rows, d]);
+      b.output(P.layerNorm(b, x, b.constant(1, 16, [d]), b.constant(0, 16, [d]), 1e-12, cfg), 'y');
+      const got = values(run(b.build(), { inputs: new Map([['x', t64([rows, d], xs)]]) }).outputs.get('y'));
+      return Math.max(...got.map((g, i) => Math.abs(g - want[i]!)));
+    };
+    expect(errOf(P.BEST)).toBeLessThan(5e-3);
+    expect(errOf(P.CRYPTEN)).toBeGreaterThan(0.1);
+  });
+});

@@ -81,13 +81,13 @@ function broadcastMul(b: CircuitBuilder, x: Reg, y: Reg, out: readonly number[])
   return z;
 }
 
-/** x * x with a square pair (r, r^2): one open of x - r, 16 bytes per element. */
-export function square(b: CircuitBuilder, x: Reg, _cfg?: ProtocolConfig): Reg {
+/** x * x with a square pair (r, r^2): one open of x - r, 16 bytes per element (`truncate` false: left at twice x's scale). */
+export function square(b: CircuitBuilder, x: Reg, _cfg?: ProtocolConfig, truncate = true): Reg {
   return b.withProtocol('beaver-square', () => {
     const [r, r2] = b.dealer.beaverSquare(x.shape, x.scale);
     const [e] = b.open([b.sub(x, r)]) as [Reg];
     const z = b.addPub(b.add(r2, b.mulPub(r, b.addPP(e, e))), b.mulPP(e, e));
-    return rescale(b, z);
+    return truncate ? rescale(b, z) : z;
   });
 }
 

@@ -9,24 +9,45 @@ import { Ig3dcError } from '../../../ir/diagnostics.ts';
 export type WhereMethod = 'two-mul' | 'one-mul';
 export type ReciprocalMethod = 'nr' | 'goldschmidt';
 export type MaxMethod = 'log-reduction' | 'tree';
-export type ErfMethod = 'taylor' | 'erf-tree';
+export type ErfMethod = 'taylor' | 'erf-tree' | 'erf-clipped';
 export type GeluForm = 'erf' | 'tanh' | 'puma';
 export type LayerNormMethod = 'crypten' | 'fused';
+export type InvSqrtMethod = 'exp-nr' | 'normalized';
+export type ExpMethod = 'limit' | 'taylor-limit';
 
 export interface ProtocolConfig {
   /** Preset name (`crypten`, `best`, or a user's). */
   readonly name: string;
   /** exp: (1 + x/2^n)^(2^n) with n squarings. CrypTen: exp_iterations = 8. */
   readonly expIterations: number;
+  /**
+   * exp's base: CrypTen's 1 + x/2^n (`limit`: relative error about x^2/2^(n+1), 5% at x = -5
+   * with n = 8, which is what softmax sees), or `taylor-limit`: 1 + y + y^2/2 + y^3/6 with
+   * y = x/2^n (error about x^4/(24 8^n) plus 2^n ulp of rounding: ~1e-3 on [-8, 0] with n = 6;
+   * y^2 and y^3 take two rounds, so n = 6 keeps CrypTen's 8).
+   */
+  readonly expMethod: ExpMethod;
   /** reciprocal: Newton–Raphson (CrypTen) or Goldschmidt. */
   readonly reciprocalMethod: ReciprocalMethod;
   /** Iterations of the reciprocal (CrypTen: reciprocal_nr_iters = 10). */
   readonly reciprocalIterations: number;
   /** Inverse square root Newton–Raphson iterations (CrypTen: sqrt_nr_iters = 3). */
   readonly sqrtIterations: number;
+  /**
+   * Inverse square root's starting point: CrypTen's 2.2 exp(-(x/2 + 0.2)) + 0.2 - x/1024
+   * (`exp-nr`: accurate on about [0.1, 100] only), or `normalized`: x scaled by a power of 4
+   * into [1, 4) (the power found by comparisons against 4^j), a linear start there, and the
+   * power's square root multiplied back (accurate on [2^-16, 4^9) at f = 16). LayerNorm then
+   * also sums the squares before truncating and divides by D inside invSqrt.
+   */
+  readonly invSqrtMethod: InvSqrtMethod;
   /** erf Taylor terms after x (CrypTen: erf_iterations = 8, i.e. up to x^17). */
   readonly erfIterations: number;
-  /** erf powers: each by CrypTen's square-and-multiply `pow` (taylor), or one shared tree (erf-tree). */
+  /**
+   * erf powers: each by CrypTen's square-and-multiply `pow` (taylor), or one shared tree
+   * (erf-tree); both diverge beyond |x| ~ 2. `erf-clipped`: a degree-13 fit on [-2.5, 2.5]
+   * from one tree, and +-1 outside (one comparison of both bounds): accurate everywhere.
+   */
   readonly erfMethod: ErfMethod;
   /** GELU form used when the caller does not name one. */
   readonly geluForm: GeluForm;
@@ -49,9 +70,11 @@ export interface ProtocolConfig {
 export const CRYPTEN: ProtocolConfig = Object.freeze({
   name: 'crypten',
   expIterations: 8,
+  expMethod: 'limit',
   reciprocalMethod: 'nr',
   reciprocalIterations: 10,
   sqrtIterations: 3,
+  invSqrtMethod: 'exp-nr',
   erfIterations: 8,
   erfMethod: 'taylor',
   geluForm: 'erf',
@@ -66,23 +89,28 @@ export const BEST: ProtocolConfig = Object.freeze({
   ...CRYPTEN,
   name: 'best',
   reciprocalMethod: 'goldschmidt',
-  erfMethod: 'erf-tree',
+  erfMethod: 'erf-clipped',
   maxMethod: 'tree',
   maxComputesArgmax: false,
   whereMethod: 'one-mul',
   layerNorm: 'fused',
   trimAdder: true,
+  invSqrtMethod: 'normalized',
+  expMethod: 'taylor-limit',
+  expIterations: 6,
 });
 
 export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({ crypten: CRYPTEN, best: BEST });
 
 const CHOICES: Readonly<Record<string, readonly string[]>> = {
   reciprocalMethod: ['nr', 'goldschmidt'],
-  erfMethod: ['taylor', 'erf-tree'],
+  erfMethod: ['taylor', 'erf-tree', 'erf-clipped'],
   geluForm: ['erf', 'tanh', 'puma'],
   maxMethod: ['log-reduction', 'tree'],
   whereMethod: ['two-mul', 'one-mul'],
   layerNorm: ['crypten', 'fused'],
+  invSqrtMethod: ['exp-nr', 'normalized'],
+  expMethod: ['limit', 'taylor-limit'],
 };
 
 /**

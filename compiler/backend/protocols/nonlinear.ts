@@ -1,7 +1,9 @@
 // Element-wise nonlinear functions by iterative approximation, with CrypTen's algorithms and
 // constants by default (crypten/common/functions/approximations.py):
 //
-//   exp         (1 + x/2^n)^(2^n), n = 8 squarings: 8 rounds, 128 B/elem.
+//   exp         (1 + x/2^n)^(2^n), n = 8 squarings: 8 rounds, 128 B/elem. Variant
+//               `taylor-limit`: (1 + y + y^2/2 + y^3/6)^(2^n), y = x/2^n, n = 6: 8 rounds,
+//               144 B/elem, ~1e-3 relative on [-8, 0] (the limit form is 5% off at -5).
 //               On [-8, 4] the relative error is about x^2/512 (the limit is ~e^(x - x^2/512):
 //               12% at -8, 3% at 4) plus up to 256 ulp from rounding 1 + x/256.
 //   reciprocal  Newton–Raphson y <- 2y - x y^2 (square, then times x), 10 iterations from
@@ -15,12 +17,17 @@
 //   invSqrt     Newton–Raphson y <- y (3 - x y^2) / 2, 3 iterations from
 //               2.2 exp(-(x/2 + 0.2)) + 0.2 - x/1024: 17 rounds, 368 B/elem; within 1% on
 //               [0.1, 100]; 3 iterations do not converge below ~0.05 (40% off at 0.01).
+//               Variant `normalized`: x scaled into [1, 4) by the power of 4 that one ltz
+//               over 16 thresholds finds, a linear start, NR in a 2-round form, the power's
+//               root multiplied back: accurate on [2^-16, 4^9) (see invSqrtNormalized).
 //   sqrt        x * invSqrt(x): 18 rounds, 400 B/elem.
 //   erf         Taylor series to x^17, each odd power by CrypTen's square-and-multiply pow
 //               (34 rounds, 752 B/elem when run one after the other; the powers are
 //               independent, so the schedule runs them side by side). The series diverges
 //               beyond |x| ~ 2 (error ~0.05 at 2, ~3.6 at 2.5). Variant `erf-tree`: all odd
 //               powers from one product tree (x^2, x^3, x^4 = (x^2)^2, ...).
+//               Variant `erf-clipped`: a degree-13 fit on [-2.5, 2.5], +-1 outside (one ltz
+//               over both bounds beside the power tree): error ~5e-4 everywhere, more bytes.
 //               CrypTen encodes the series' coefficients at 16 fractional bits and so rounds
 //               the x^15 and x^17 ones to zero; we keep them (same cost, better values).
 //   sigmoid     CrypTen's `reciprocal` method: sign by ltz, exp(-|x|) (8 squarings: CrypTen
@@ -35,12 +42,22 @@
 
 import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
-import { addConst, mul, mulConst, rsubConst, square, sum } from './arith.ts';
+import { addConst, mul, mulConst, rsubConst, square, sum, toFixed } from './arith.ts';
 import { ltz, where } from './compare.ts';
 import { CRYPTEN, type GeluForm, type ProtocolConfig } from './config.ts';
 
 /** exp(x) by the limit (1 + x/2^n)^(2^n) with n = iterations squarings. */
 export function exp(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, iterations = cfg.expIterations): Reg {
+  if (cfg.expMethod === 'taylor-limit') {
+    return b.withProtocol('exp-taylor-limit', () => {
+      const y = mulConst(b, x, 2 ** -iterations);
+      const y2 = square(b, y);
+      const y3 = mul(b, y2, y);
+      let r = addConst(b, b.add(b.add(y, mulConst(b, y2, 0.5)), mulConst(b, y3, 1 / 6)), 1);
+      for (let i = 0; i < iterations; i++) r = square(b, r);
+      return r;
+    });
+  }
   return b.withProtocol('exp-limit', () => {
     let r = addConst(b, mulConst(b, x, 2 ** -iterations), 1);
     for (let i = 0; i < iterations; i++) r = square(b, r);
@@ -75,7 +92,9 @@ function reciprocalPos(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions, cfg: 
   let start = 0;
   let y: Reg;
   if (opts.initial === undefined) {
-    y = addConst(b, mulConst(b, exp(b, rsubConst(b, 1, mulConst(b, x, 2)), cfg), 3), 0.003);
+    // The start is CrypTen's whatever exp method is configured (its (1 + x/256)^256 underflows to 0 for large x, as the start needs).
+    const startCfg = cfg.expMethod === 'limit' ? cfg : { ...cfg, expMethod: 'limit' as const, expIterations: CRYPTEN.expIterations };
+    y = addConst(b, mulConst(b, exp(b, rsubConst(b, 1, mulConst(b, x, 2)), startCfg), 3), 0.003);
   } else {
     // The first iteration with a public guess y0 is local: 2 y0 - y0^2 x.
     const y0 = opts.initial;
@@ -96,16 +115,55 @@ function reciprocalPos(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions, cfg: 
   return y;
 }
 
-/** 1/sqrt(x) for x > 0. */
-export function invSqrt(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+/** 1/sqrt(x) for x > 0, times a public constant `times` (folded into the last product by `normalized`). */
+export function invSqrt(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, times = 1): Reg {
+  if (cfg.invSqrtMethod === 'normalized') return b.withProtocol('inv-sqrt-normalized', () => invSqrtNormalized(b, x, cfg, times));
   return b.withProtocol('inv-sqrt-nr', () => {
     const e = exp(b, b.neg(addConst(b, mulConst(b, x, 0.5), 0.2)), cfg);
     let y = b.sub(addConst(b, mulConst(b, e, 2.2), 0.2), mulConst(b, x, 1 / 1024));
     for (let i = 0; i < cfg.sqrtIterations; i++) {
       y = mulConst(b, mul(b, y, rsubConst(b, 3, mul(b, x, square(b, y)))), 0.5);
     }
-    return y;
+    return times === 1 ? y : mulConst(b, y, times);
   });
+}
+
+/** Minimax linear start for 1/sqrt on [1, 4] (max relative error 8.6%; 3 iterations reach 5e-8). */
+const INV_SQRT_START = [1.067, -0.1525] as const;
+
+/**
+ * Range-normalized 1/sqrt: bits z_j = [x < 4^j] for j = L..H in one ltz; the bucket t
+ * (4^t <= x < 4^(t+1)) gives 4^-t and times 2^-t as public linear combinations of the bits
+ * (telescoping: F_t = F_H + sum_j z_j (F_(j-1) - F_j), with the F rounded to f bits first so
+ * the sum is exact; 4^-t is exact for L = -7, H = 8 at f = 16, i.e. x in [2^-16, 4^9)).
+ * x 4^-t lies in [1, 4): a linear start and NR iterations in the form
+ * y <- 1.5 y - 0.5 (x y) y^2 (x y and y^2 in one round: 2 rounds per iteration), then times
+ * the second factor. Rounds: ltz + 1 + 2 iterations + 1. Every factor stays at scale f: a
+ * product's local truncation fails with probability ~|value| 2^(2f - 63).
+ */
+function invSqrtNormalized(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig, times: number): Reg {
+  const lo = -Math.floor((b.f - 2) / 2);
+  const hi = Math.floor(b.f / 2);
+  const js = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  const lift = (v: Reg): Reg => b.reshape(v, [1, ...v.shape]);
+  const below = ltz(b, b.concat(js.map((j) => lift(addConst(b, x, -(4 ** j)))), 0), cfg); // [T, ...x.shape]
+  const coefShape = [js.length, ...x.shape.map(() => 1)];
+  const round = (v: number): number => Math.round(v * 2 ** b.f) / 2 ** b.f;
+  const factor = (of: (t: number) => number): Reg => {
+    const d = js.map((j) => round(of(j - 1)) - round(of(j)));
+    const picked = b.reduceSum(b.mulPub(below, b.constant(d, b.f, coefShape)), [0], false);
+    return b.addPub(picked, b.constant(round(of(hi)), b.f));
+  };
+  const f2 = factor((t) => 4 ** -t);
+  const f1 = factor((t) => 2 ** -t * times);
+  const xn = mul(b, x, f2); // in [1, 4)
+  let y = addConst(b, mulConst(b, xn, INV_SQRT_START[1]), INV_SQRT_START[0]);
+  for (let i = 0; i < cfg.sqrtIterations; i++) {
+    const y2 = square(b, y);
+    const xy = mul(b, xn, y);
+    y = b.sub(mulConst(b, y, 1.5), mulConst(b, mul(b, xy, y2), 0.5));
+  }
+  return mul(b, y, f1);
 }
 
 /** sqrt(x) = x * invSqrt(x). */
@@ -137,8 +195,9 @@ export function powerTree(b: CircuitBuilder, x: Reg, maxP: number): Reg[] {
   return pw;
 }
 
-/** erf(x) by its Taylor series (see the header for the range). */
+/** erf(x) by its Taylor series (see the header for the range), or clipped (`erf-clipped`). */
 export function erf(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+  if (cfg.erfMethod === 'erf-clipped') return b.withProtocol('erf-clipped', () => erfClipped(b, x, cfg));
   return b.withProtocol(cfg.erfMethod === 'taylor' ? 'erf-taylor' : 'erf-tree', () => {
     const n = cfg.erfIterations;
     const tree = cfg.erfMethod === 'erf-tree' ? powerTree(b, x, 2 * n + 1) : [];
@@ -152,6 +211,26 @@ export function erf(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): R
     }
     return mulConst(b, sum(b, terms), 2 / Math.sqrt(Math.PI));
   });
+}
+
+/** erf-clipped: the fit's range (erf(2.5) = 0.99959) and its odd coefficients in u = x / 2.5 (u, u^3, ..., u^13; max error 6e-5). */
+const ERF_CLIP = 2.5;
+const ERF_FIT = [2.8199793019225465, -5.83703080249864, 10.53661239968056, -13.747953367369254, 12.01283602169691, -6.174348083425115, 1.3895590544362555];
+
+/**
+ * erf(x) = hi - lo + (1 - hi - lo) p(x) with lo = [x < -2.5], hi = [x > 2.5] (one ltz over both)
+ * and p an odd least-squares fit on [-2.5, 2.5]: the comparison runs beside the power tree
+ * (depth 4), then one product. At f = 16 the powers' rounding gives about 5e-4.
+ */
+function erfClipped(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig): Reg {
+  const lift = (v: Reg): Reg => b.reshape(v, [1, ...v.shape]);
+  const bits = ltz(b, b.concat([lift(addConst(b, x, ERF_CLIP)), lift(rsubConst(b, ERF_CLIP, x))], 0), cfg);
+  const take = (i: number): Reg => b.reshape(b.slice(bits, [i], [i + 1], [0]), x.shape);
+  const [lo, hi] = [take(0), take(1)];
+  const pw = powerTree(b, mulConst(b, x, 1 / ERF_CLIP), 2 * ERF_FIT.length - 1);
+  const p = sum(b, ERF_FIT.map((c, i) => mulConst(b, pw[2 * i + 1]!, c)));
+  const inside = mul(b, rsubConst(b, 1, b.add(lo, hi)), p);
+  return b.add(inside, toFixed(b, b.sub(hi, lo)));
 }
 
 /** sigmoid(x), CrypTen's `reciprocal` method (see the header). */

@@ -214,11 +214,14 @@ describe('comparison protocols', () => {
 describe('nonlinear protocols', () => {
   it('exp on [-8, 4]', () => checkUnary(-8, 4, (b, x) => P.exp(b, x), Math.exp, (x) => Math.exp(x) * ((x * x) / 400 + 6e-3) + 1e-3));
 
-  it('exp with more iterations is closer', () => {
+  // The limit's error (about x^2 / 2^(n+1) relative) shrinks with n, but at 16 fractional bits
+  // x / 2^n loses precision and the rounding grows like 2^n ulp: past n ~ 9 more squarings
+  // get worse, so compare 4 with CrypTen's 8.
+  it('exp with more iterations (up to the fixed-point limit) is closer', () => {
     const xs = [-6, -3, 2, 3.5];
     const e8 = unary(xs, (b, x) => P.exp(b, x));
-    const e12 = unary(xs, (b, x) => P.exp(b, x, P.protocolConfig('crypten,expIterations=12')));
-    xs.forEach((x, i) => expect(Math.abs(e12[i]! - Math.exp(x))).toBeLessThan(Math.abs(e8[i]! - Math.exp(x))));
+    const e4 = unary(xs, (b, x) => P.exp(b, x, P.protocolConfig('crypten,expIterations=4')));
+    xs.forEach((x, i) => expect(Math.abs(e8[i]! - Math.exp(x))).toBeLessThan(Math.abs(e4[i]! - Math.exp(x))));
   });
 
   const recipBound = (x: number): number => (2e-3 + 1.5 * ULP * x * x) / Math.abs(x);

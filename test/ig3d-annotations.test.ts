@@ -20,17 +20,8 @@ import {
   readImportanceFile,
   writeImportanceText,
 } from '../passes/ig3d/index.ts';
-import { EXAMPLES, FIXTURES, haveFixtures, raisedSpamBert, runText } from './ig3d-helpers.ts';
+import { caught, EXAMPLES, FIXTURES, haveFixtures, raisedSpamBert, runText } from './ig3d-helpers.ts';
 
-function caught(f: () => unknown): Ig3dcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof Ig3dcError) return e;
-    throw e;
-  }
-  throw new Error('expected an Ig3dcError');
-}
 
 const METHOD_FILES = ['importance.json', 'importance-weightnorm.json', 'importance-gradsens.json', 'importance-entropy.json'];
 

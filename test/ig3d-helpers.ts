@@ -2,6 +2,7 @@
 // model inputs, and a test-only rewrite that zeroes heads' value projections.
 
 import { existsSync } from 'node:fs';
+import { Ig3dcError } from '../ir/diagnostics.ts';
 import { join } from 'node:path';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { evaluate } from '../ir/evaluate.ts';
@@ -113,4 +114,15 @@ export function zeroValueHeads(graph: Graph, heads: readonly (readonly [number, 
     },
   );
   return rewriteGraph(graph, [zeroed]).graph;
+}
+
+/** The Ig3dcError a function throws (any other outcome fails the test). */
+export function caught(f: () => unknown): Ig3dcError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof Ig3dcError) return e;
+    throw e;
+  }
+  throw new Error('expected an Ig3dcError');
 }

@@ -24,17 +24,8 @@ import {
 } from '../passes/ig3d/index.ts';
 import { GELU_MIX_PASS, PRUNE_HEADS_PASS, SOFTMAX_TO_POLY_PASS } from '../passes/ig3d/index.ts';
 import { parsePipeline } from '../passes/index.ts';
-import { FIXTURES, devInputs, haveFixtures, logitsOf, maxAbsDiff, raisedSpamBert, realLength, resources, runText, zeroValueHeads } from './ig3d-helpers.ts';
+import { caught, FIXTURES, devInputs, haveFixtures, logitsOf, maxAbsDiff, raisedSpamBert, realLength, resources, runText, zeroValueHeads } from './ig3d-helpers.ts';
 
-function caught(f: () => unknown): Ig3dcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof Ig3dcError) return e;
-    throw e;
-  }
-  throw new Error('expected an Ig3dcError');
-}
 
 const ig = (): ImportanceAnnotation => readImportanceFile(join(FIXTURES, 'importance.json'));
 

@@ -57,8 +57,11 @@ function checkShape(op: string, shape: readonly number[]): void {
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) typeError(`${op}: bad shape [${shape.join(',')}]`);
 }
 
-/** Element-wise binary op with broadcast and equal scales (add-like). */
-function addLike(name: string, summary: string, inputs: readonly KindSet[], out: RegKind): CircuitOpDef {
+/**
+ * Element-wise binary op with broadcast. `same`: add-like, the scales must be equal;
+ * `sum`: a ring product, the scales add.
+ */
+function binaryLocal(name: string, summary: string, inputs: readonly KindSet[], out: RegKind, scale: 'same' | 'sum'): CircuitOpDef {
   return {
     name,
     summary,
@@ -66,24 +69,13 @@ function addLike(name: string, summary: string, inputs: readonly KindSet[], out:
     inputs,
     attrs: {},
     infer([x, y]) {
-      return [reg(out, broadcastOrFail(name, x!.shape, y!.shape), sameScale(name, x!, y!))];
+      return [reg(out, broadcastOrFail(name, x!.shape, y!.shape), scale === 'same' ? sameScale(name, x!, y!) : x!.scale + y!.scale)];
     },
   };
 }
 
-/** Element-wise ring product with broadcast: scales add. */
-function mulLike(name: string, summary: string, inputs: readonly KindSet[], out: RegKind): CircuitOpDef {
-  return {
-    name,
-    summary,
-    cls: 'local',
-    inputs,
-    attrs: {},
-    infer([x, y]) {
-      return [reg(out, broadcastOrFail(name, x!.shape, y!.shape), x!.scale + y!.scale)];
-    },
-  };
-}
+const addLike = (name: string, summary: string, inputs: readonly KindSet[], out: RegKind): CircuitOpDef => binaryLocal(name, summary, inputs, out, 'same');
+const mulLike = (name: string, summary: string, inputs: readonly KindSet[], out: RegKind): CircuitOpDef => binaryLocal(name, summary, inputs, out, 'sum');
 
 function unaryLocal(name: string, summary: string, kinds: KindSet): CircuitOpDef {
   return { name, summary, cls: 'local', inputs: [kinds], attrs: {}, infer: ([x]) => [reg(x!.kind, x!.shape, x!.scale)] };

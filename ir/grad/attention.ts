@@ -8,6 +8,7 @@ import { floatData } from '../ops/broadcast.ts';
 import { expTaylor } from '../ops/transformer/attention-softmax.ts';
 import { stridedMatmulInto } from './linear-algebra.ts';
 import type { Vjp } from './vjp.ts';
+import { keptKeys } from '../ops/transformer/attention-softmax.ts';
 
 /** Y = scale q k^T: dq = scale dY k, dk = scale dY^T q. */
 export const attentionScoresVjp: Vjp = ({ node, inputs, grad, needs }) => {
@@ -61,9 +62,7 @@ export const attentionSoftmaxVjp: Vjp = ({ node, inputs, output, grad, needs }) 
   const clip = floatAttr(node.attrs, 'clip');
   const X = floatData(scores);
   const Y = floatData(output);
-  const kd = keep.data;
-  const kept = new Uint8Array(B * S);
-  for (let i = 0; i < B * S; i++) kept[i] = kd[i] !== 0 && kd[i] !== 0n ? 1 : 0;
+  const kept = keptKeys(keep, B * S);
   const g = new Float64Array(X.length);
   for (let b = 0; b < B; b++) {
     const ko = b * S;

@@ -8,6 +8,7 @@ import { axisIn } from '../ops/check.ts';
 import { broadcastIndex, floatData } from '../ops/broadcast.ts';
 import { reduceAxes } from '../ops/reduce.ts';
 import type { Vjp } from './vjp.ts';
+import { rowInvStd, rowMean } from '../ops/layer-norm.ts';
 
 /** For reductions: the input shape with reduced axes set to 1, and each input element's output index. */
 function reductionIndex(x: Tensor, axesAttr: readonly number[], op: string): Int32Array | undefined {
@@ -97,15 +98,8 @@ function layerNormBackward(
   const dxhat = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
     const base = o * inner;
-    let mean = 0;
-    for (let j = 0; j < inner; j++) mean += X[base + j]!;
-    mean /= inner;
-    let v = 0;
-    for (let j = 0; j < inner; j++) {
-      const c = X[base + j]! - mean;
-      v += c * c;
-    }
-    const rstd = 1 / Math.sqrt(v / inner + eps);
+    const mean = rowMean(X, base, inner);
+    const rstd = rowInvStd(X, base, inner, mean, eps);
     let m1 = 0;
     let m2 = 0;
     for (let j = 0; j < inner; j++) {

@@ -54,6 +54,23 @@ export const LayerNormalization: OpDef = {
   },
 };
 
+/** Mean of X[base .. base+inner). */
+export function rowMean(X: ArrayLike<number>, base: number, inner: number): number {
+  let mean = 0;
+  for (let j = 0; j < inner; j++) mean += X[base + j]!;
+  return mean / inner;
+}
+
+/** 1 / sqrt(biased variance + eps) of X[base .. base+inner) around `mean`. */
+export function rowInvStd(X: ArrayLike<number>, base: number, inner: number, mean: number, eps: number): number {
+  let v = 0;
+  for (let j = 0; j < inner; j++) {
+    const c = X[base + j]! - mean;
+    v += c * c;
+  }
+  return 1 / Math.sqrt(v / inner + eps);
+}
+
 /**
  * Normalizes `outer` consecutive rows of `inner` elements of X into Y with the biased
  * variance, then scales and shifts. `is`/`ib` map a row position to the scale/bias element
@@ -72,15 +89,8 @@ export function layerNormRows(
 ): void {
   for (let o = 0; o < outer; o++) {
     const base = o * inner;
-    let mean = 0;
-    for (let j = 0; j < inner; j++) mean += X[base + j]!;
-    mean /= inner;
-    let v = 0;
-    for (let j = 0; j < inner; j++) {
-      const c = X[base + j]! - mean;
-      v += c * c;
-    }
-    const inv = 1 / Math.sqrt(v / inner + eps);
+    const mean = rowMean(X, base, inner);
+    const inv = rowInvStd(X, base, inner, mean, eps);
     for (let j = 0; j < inner; j++) {
       let y = (X[base + j]! - mean) * inv * S[is === undefined ? j : is[j]!]!;
       if (B !== undefined) y += B[ib === undefined ? j : ib[j]!]!;

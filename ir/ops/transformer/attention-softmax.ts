@@ -68,9 +68,7 @@ export const AttentionSoftmax: OpDef = {
     const shift = boolAttr(attrs, 'shift');
     const clip = floatAttr(attrs, 'clip');
     const X = float64Data(scores!);
-    const kd = keep!.data;
-    const kept = new Uint8Array(B * S);
-    for (let i = 0; i < B * S; i++) kept[i] = kd[i] !== 0 && kd[i] !== 0n ? 1 : 0;
+    const kept = keptKeys(keep!, B * S);
     const Y = new Float64Array(X.length);
     for (let b = 0; b < B; b++) {
       const ko = b * S;
@@ -114,3 +112,11 @@ export const AttentionSoftmax: OpDef = {
     return new Tensor(out.elem, out.shape, Y);
   },
 };
+
+/** 1 where the keep mask ([B,1,1,S], any numeric type) keeps a key, 0 where it masks it. */
+export function keptKeys(keep: Tensor, n: number): Uint8Array {
+  const kd = keep.data;
+  const kept = new Uint8Array(n);
+  for (let i = 0; i < n; i++) kept[i] = kd[i] !== 0 && kd[i] !== 0n ? 1 : 0;
+  return kept;
+}

@@ -3,8 +3,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { numel } from '../ir/types.ts';
-import { differentiableOps } from '../ir/grad/index.ts';
-import { checkGradient, op, Rng, type InputSpec } from './grad-helpers.ts';
+import { differentiableOps, graphDifferentiableOps } from '../ir/grad/index.ts';
+import { checkGradient, graphRulesChecked, op, Rng, type InputSpec } from './grad-helpers.ts';
 
 const RUNS = { numRuns: 15 };
 const seed = fc.integer({ min: 1, max: 2 ** 31 - 1 });
@@ -213,7 +213,44 @@ describe('gradient rules match central differences', () => {
     checkGradient(rng, [values(rng, [B, H, S, S], () => rng.uniform(-range, range)), mask], ([x, m]) => op('AttentionSoftmax', [x!, m!], attrs));
   });
 
+  prop('AttentionSoftmax (exact heads)', (rng) => {
+    const [B, H, S] = [rng.int(1, 2), rng.int(1, 3), rng.int(1, 5)];
+    const heads = Array.from({ length: H }, (_, i) => i);
+    const keep = rng.floats(B * S, () => (rng.next() < 0.75 ? 1 : 0));
+    const mask: InputSpec = { shape: [B, 1, 1, S], values: keep, elem: 'f64', constant: true };
+    const attrs = { heads, methods: heads.map(() => 'exact') };
+    checkGradient(rng, [values(rng, [B, H, S, S], () => rng.uniform(-3, 3)), mask], ([x, m]) => op('AttentionSoftmax', [x!, m!], attrs));
+  });
+  prop('Slice (unit steps)', (rng, s) => {
+    const axes = s.map((_, i) => i).filter(() => rng.next() < 0.6);
+    const starts = axes.map((a) => rng.int(0, s[a]! - 1));
+    const ends = axes.map((a, i) => rng.int(starts[i]! + 1, s[a]!));
+    checkGradient(rng, [{ shape: s }], ([x]) => op('Slice', [x!], { starts, ends, axes }));
+  });
+  prop('MatMul (matrices, batched)', (rng) => {
+    const [M, K, N] = [rng.int(1, 3), rng.int(1, 3), rng.int(1, 3)];
+    const batch = rng.next() < 0.5 ? [] : [rng.int(1, 2)];
+    const other = rng.next() < 0.5 ? batch : [];
+    checkGradient(rng, [{ shape: [...batch, M, K] }, { shape: [...other, K, N] }], ([a, b]) => op('MatMul', [a!, b!]));
+  });
+  prop('a BERT layer (graph rules composed)', (rng) => {
+    const [B, S, H, d] = [rng.int(1, 2), rng.int(1, 4), rng.int(1, 2), rng.int(1, 3)];
+    const D = H * d;
+    const heads = Array.from({ length: H }, (_, i) => i);
+    const keep: InputSpec = { shape: [B, 1, 1, S], values: rng.floats(B * S, () => (rng.next() < 0.8 ? 1 : 0)), elem: 'f64', constant: true };
+    checkGradient(rng, [{ shape: [B, S, D] }, { shape: [D, D] }, { shape: [D, D] }, { shape: [D] }, { shape: [D] }, keep, { shape: [D, 2] }, { shape: [2] }], ([x, wq, wo, g, bt, m, wp, bp]) => {
+      const q = op('SplitHeads', [op('Linear', [x!, wq!])], { heads });
+      const p = op('AttentionSoftmax', [op('AttentionScores', [q, q], { scale: 0.7 }), m!], { heads, methods: heads.map(() => 'exact') });
+      const c = op('MergeHeads', [op('AttentionContext', [p, q], { heads })]);
+      const y = op('LayerNorm', [op('Add', [op('Linear', [c, wo!]), x!]), g!, bt!], { epsilon: 1e-3 });
+      return op('Pooler', [op('Gelu', [y]), wp!, bp!]);
+    });
+  });
+
   it('covers every op in the gradient table', () => {
     expect(differentiableOps().filter((o) => !checked.has(o))).toEqual([]);
+  });
+  it('compares every graph rule with its numeric rule', () => {
+    expect(graphDifferentiableOps().filter((o) => !graphRulesChecked.has(o))).toEqual([]);
   });
 });

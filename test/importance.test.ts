@@ -120,7 +120,7 @@ describe('integrated gradients', () => {
     const model = writeSmallBert(dir);
     const ids = [2, 21, 7, 3];
     const data = examplesBundle(dir, 'dev', [ids], [1], 6);
-    const r = await computeImportance({ model, data, steps: 2, examples: 1, threads: 1 });
+    const r = await computeImportance({ model, data, steps: 2, examples: 1, threads: 1, engine: 'evaluator' });
     const bytes = readFileSync(model);
     for (let l = 0; l < 2; l++) {
       for (let h = 0; h < 2; h++) {
@@ -137,7 +137,7 @@ describe('integrated gradients', () => {
     const ids = [2, 3];
     const data = examplesBundle(dir, 'dev', [ids, ids], [0, 0], 8);
     const out = join(dir, 'ig.json');
-    await importanceCommand(SPAM, { data, output: out, steps: 2, examples: 2, threads: 2 });
+    await importanceCommand(SPAM, { data, output: out, steps: 2, examples: 2, threads: 2, engine: 'evaluator' });
     const file = JSON.parse(readFileSync(out, 'utf8')) as { scores: number[][]; layers: number; heads: number; steps: number; examples: number };
     expect([file.layers, file.heads, file.steps, file.examples]).toEqual([4, 4, 2, 2]);
     expect(readImportanceFile(out).scores).toEqual(file.scores);
@@ -146,6 +146,29 @@ describe('integrated gradients', () => {
     const fd = igByFiniteDifferences(bytes, ids, 0, 1, 2).score;
     expect(Math.abs(file.scores[0]![1]! - fd)).toBeLessThan(1e-6 * fd);
   }, 600_000);
+
+  it('onnxruntime (the gradient graph, batched over path points, padded lengths) agrees with the evaluator', async () => {
+    const dir = tempDir();
+    const model = writeSmallBert(dir, { maxPositions: 24 });
+    // lengths 4, 9 and 13: padded to 8, 16 and 16 tokens
+    const rows = [
+      [2, 21, 7, 3],
+      [2, 30, 31, 32, 33, 34, 35, 36, 3],
+      [2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 3],
+    ];
+    const data = examplesBundle(dir, 'dev', rows, [1, 0, 1], 16);
+    for (const extra of [{ steps: 3 }, { sampleAlpha: 2, seed: 4 }]) {
+      const ort = await computeImportance({ model, data, examples: 3, threads: 1, engine: 'onnxruntime', ...extra });
+      const ref = await computeImportance({ model, data, examples: 3, threads: 1, engine: 'evaluator', ...extra });
+      expect(ort.engine).toBe('onnxruntime');
+      expect(ref.engine).toBe('evaluator');
+      const flat = ref.scores.flat();
+      const scale = Math.max(...flat);
+      ort.scores.flat().forEach((v, i) => expect(Math.abs(v - flat[i]!)).toBeLessThan(2e-4 * scale));
+      expect(ort.completeness_check!.pairs).toBe(ref.completeness_check!.pairs);
+      expect(ort.predicted_accuracy_on_examples).toBe(ref.predicted_accuracy_on_examples);
+    }
+  });
 
   it('sampled alphas are reproducible from the seed and differ between seeds', async () => {
     const dir = tempDir();

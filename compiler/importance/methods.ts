@@ -63,7 +63,7 @@ function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
-function targetClass(logits: ArrayLike<number>, target: Target, ex: Example): number {
+export function targetClass(logits: ArrayLike<number>, target: Target, ex: Example): number {
   if (target === 'predicted') return argmax(logits);
   if (ex.label === undefined) throw new Ig3dcError('input', `example ${ex.index} has no label (--target gold needs labels)`);
   return ex.label;

@@ -40,10 +40,13 @@ export class BoundModel {
   readonly #replays = new Map<number, Replay>();
   readonly #plans = new Map<string, GradientPlan>();
 
-  constructor(graph: Graph, length: number, file: string) {
+  readonly batch: number;
+
+  constructor(graph: Graph, length: number, file: string, batch = 1) {
     this.graph = graph;
     this.length = length;
-    if (graph.outputs.length !== 1 || graph.outputs[0]!.node.type.shape.length !== 2 || graph.outputs[0]!.node.type.shape[0] !== 1) {
+    this.batch = batch;
+    if (graph.outputs.length !== 1 || graph.outputs[0]!.node.type.shape.length !== 2 || graph.outputs[0]!.node.type.shape[0] !== batch) {
       const got = graph.outputs.map((o) => `${o.name} [${o.node.type.shape.join(',')}]`).join(', ');
       throw new Ig3dcError('unsupported', `importance needs a classifier with one output of logits [batch, classes]; the model's outputs are ${got}`, { file });
     }
@@ -116,7 +119,7 @@ export class ImportanceModel {
   readonly name: string;
   readonly limits: ModelLimits;
   readonly #bytes: Uint8Array;
-  readonly #bound = new Map<number, BoundModel>();
+  readonly #bound = new Map<string, BoundModel>();
 
   constructor(file: string) {
     this.file = file;
@@ -130,22 +133,23 @@ export class ImportanceModel {
     this.limits = readLimits(this.#bytes, file);
   }
 
-  /** The model bound to batch 1 and sequence length n, raised, pooler trimmed to [CLS]. */
-  at(n: number): BoundModel {
-    let m = this.#bound.get(n);
+  /** The model bound to [batch, n] (batch 1 by default), raised, pooler trimmed to [CLS]. */
+  at(n: number, batch = 1): BoundModel {
+    const key = `${batch}x${n}`;
+    let m = this.#bound.get(key);
     if (m !== undefined) return m;
     const inputShapes: Record<string, number[]> = {};
-    for (const name of this.limits.inputs) inputShapes[name] = [1, n];
+    for (const name of this.limits.inputs) inputShapes[name] = [batch, n];
     let graph: Graph;
     try {
       graph = importOnnx(this.#bytes, { file: this.file, inputShapes }).graph;
     } catch (e) {
-      if (e instanceof Ig3dcError) throw new Ig3dcError(e.kind, `binding the model to sequence length ${n} failed: ${e.detail}`, { file: this.file, ...e.place });
+      if (e instanceof Ig3dcError) throw new Ig3dcError(e.kind, `binding the model to [${batch}, ${n}] failed: ${e.detail}`, { file: this.file, ...e.place });
       throw e;
     }
     const raised = firstTokenOnly(raiseBert(graph));
-    m = new BoundModel(raised, n, this.file);
-    this.#bound.set(n, m);
+    m = new BoundModel(raised, n, this.file, batch);
+    this.#bound.set(key, m);
     return m;
   }
 

@@ -25,6 +25,8 @@ import {
   type Target,
 } from './methods.ts';
 import { ImportanceModel } from './model.ts';
+import { OrtIntegratedGradients, paddedLength } from './onnxruntime-ig.ts';
+import { loadOnnxRuntime, type Ort } from '../onnxruntime.ts';
 import { importanceOrder } from './spearman.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
@@ -41,12 +43,20 @@ export interface ImportanceOptions {
   /** Sample this many alphas uniformly from (0, 1] per example instead of the m Riemann points. */
   readonly sampleAlpha?: number;
   readonly seed?: number;
-  /** Worker threads (default: the number of cores); 1 computes in this thread. */
+  /** Worker threads, or onnxruntime's threads (default: the number of cores); 1 computes in this thread. */
   readonly threads?: number;
+  /**
+   * Where integrated gradients run: 'onnxruntime' (the gradient graph, batched over path
+   * points, in onnxruntime-node; the default when it loads) or 'evaluator' (the built-in
+   * float64 evaluator, one pass at a time, on worker threads).
+   */
+  readonly engine?: Engine;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** What a worker needs to compute one example (plain data: it crosses a thread boundary). */
+export type Engine = 'onnxruntime' | 'evaluator';
+
 export interface JobOptions {
   readonly model: string;
   readonly method: Method;
@@ -75,6 +85,8 @@ export interface ImportanceFile {
   readonly alpha_sampling?: { readonly samples: number; readonly seed: number };
   readonly completeness_check?: { readonly description: string; readonly pairs: number; readonly median: number; readonly mean: number };
   readonly predicted_accuracy_on_examples?: number;
+  /** What computed integrated gradients, and why the evaluator when onnxruntime was wanted. */
+  readonly engine?: string;
   readonly seconds: number;
 }
 
@@ -183,6 +195,21 @@ async function runInWorkers(examples: readonly Example[], job: JobOptions, threa
   return results.sort((a, b) => a.index - b.index);
 }
 
+/** Integrated gradients in onnxruntime, examples grouped by padded length so each length's graphs load once. */
+async function runOnOnnxRuntime(ort: Ort, model: ImportanceModel, examples: readonly Example[], job: JobOptions, threads: number, onUnits: (units: number) => void): Promise<ExampleResult[]> {
+  const alphasOf = (ex: Example): number[] => (job.sampleAlpha !== undefined ? sampledAlphas(job.sampleAlpha, job.seed, ex.index) : riemannAlphas(job.steps));
+  const byLength = [...examples].sort((a, b) => paddedLength(a.ids.length, model.limits.maxPositions) - paddedLength(b.ids.length, model.limits.maxPositions) || a.index - b.index);
+  const results: ExampleResult[] = [];
+  // sampled alphas differ per example, but their count (the graph's rows) does not
+  const engine = new OrtIntegratedGradients(ort, model, { steps: job.sampleAlpha ?? job.steps, target: job.target, threads });
+  try {
+    for (const ex of byLength) results.push(await engine.example(ex, alphasOf(ex), () => onUnits(1)));
+  } finally {
+    await engine.release();
+  }
+  return results.sort((a, b) => a.index - b.index);
+}
+
 function meanStd(rows: readonly number[][][]): { mean: number[][]; std: number[][] } {
   const n = rows.length;
   const mean = rows[0]!.map((r, l) => r.map((_, h) => rows.reduce((s, x) => s + x[l]![h]!, 0) / n));
@@ -236,7 +263,20 @@ export async function computeImportance(opts: ImportanceOptions): Promise<Import
     opts.onProgress?.(done, total);
   };
   opts.onProgress?.(0, total);
-  const results = threads === 1 ? examples.map((ex) => exampleResult(model, ex, job, onUnits)) : await runInWorkers(examples, job, threads, onUnits);
+  let engine: string | undefined;
+  let results: ExampleResult[] | undefined;
+  if (method === 'ig' && opts.engine !== 'evaluator') {
+    const ort = await loadOnnxRuntime();
+    if (typeof ort === 'string') {
+      if (opts.engine === 'onnxruntime') throw new Ig3dcError('unsupported', `--engine onnxruntime: ${ort}`);
+      engine = `evaluator (${ort})`;
+    } else {
+      engine = 'onnxruntime';
+      results = await runOnOnnxRuntime(ort, model, examples, job, threads, onUnits);
+    }
+  }
+  engine ??= method === 'ig' ? 'evaluator' : undefined;
+  results ??= threads === 1 ? examples.map((ex) => exampleResult(model, ex, job, onUnits)) : await runInWorkers(examples, job, threads, onUnits);
   const { mean, std } = meanStd(results.map((r) => r.scores));
   const higher = method !== 'entropy';
   const oriented = higher ? mean : mean.map((r) => r.map((s) => -s));
@@ -259,6 +299,7 @@ export async function computeImportance(opts: ImportanceOptions): Promise<Import
         }
       : {}),
     predicted_accuracy_on_examples: correct / examples.length,
+    ...(engine !== undefined ? { engine } : {}),
     seconds: (performance.now() - t0) / 1000,
   };
   return file;

@@ -13,7 +13,7 @@ import { Tensor } from '../../ir/tensor.ts';
 import { exportOnnx } from '../export/index.ts';
 import type { DevSet } from './dev-set.ts';
 
-type Ort = typeof import('onnxruntime-node');
+import { loadOnnxRuntime, type Ort } from '../onnxruntime.ts';
 
 /** Runs one batch of rows; returns the logits [batch, classes] row-major. */
 interface LogitsRunner {
@@ -70,12 +70,8 @@ function evaluatorBackend(fallbackReason?: string): AccuracyBackend {
  */
 export async function accuracyBackend(evaluatorOnly = false): Promise<AccuracyBackend> {
   if (evaluatorOnly) return evaluatorBackend();
-  try {
-    const ort = (await import('onnxruntime-node')) as Ort & { default?: Ort };
-    return ortBackend(ort.InferenceSession !== undefined ? ort : ort.default!);
-  } catch (e) {
-    return evaluatorBackend(`onnxruntime-node could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
-  }
+  const ort = await loadOnnxRuntime();
+  return typeof ort === 'string' ? evaluatorBackend(ort) : ortBackend(ort);
 }
 
 export interface AccuracyCount {

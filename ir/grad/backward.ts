@@ -16,48 +16,59 @@ import { evaluate } from '../evaluate.ts';
 import { isFloatType } from '../types.ts';
 import { findVjp } from './table.ts';
 
-interface Step {
+/** A node the backward pass visits, and which of its inputs need a gradient. */
+export interface BackwardStep {
   readonly node: Node;
   readonly needs: readonly boolean[];
+}
+
+/**
+ * The nodes on a path from some `wrt` node to some seed node, in reverse topological
+ * order, each with the inputs that lie on such a path (float values only: integers carry
+ * no gradient). `hasRule` says whether an op can be differentiated; a node on the path
+ * without a rule is an error naming it.
+ */
+export function backwardSteps(graph: Graph, wrt: readonly Node[], seeds: readonly Node[], hasRule: (op: string) => boolean): BackwardStep[] {
+  const order = graph.nodes();
+  // descendants of wrt
+  const below = new Set<Node>(wrt.filter((n) => isFloatType(n.type.elem)));
+  for (const n of order) {
+    if (below.has(n) || !isFloatType(n.type.elem)) continue;
+    if (n.inputs.some((i) => below.has(i))) below.add(n);
+  }
+  // ancestors of the seeds among them
+  const active = new Set<Node>();
+  for (const s of seeds) if (below.has(s)) active.add(s);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (!active.has(n)) continue;
+    for (const i of n.inputs) if (below.has(i)) active.add(i);
+  }
+  const steps: BackwardStep[] = [];
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (!active.has(n) || n.op === INPUT_OP || n.op === CONST_OP) continue;
+    const needs = n.inputs.map((i) => active.has(i));
+    if (!needs.some((x) => x)) continue;
+    if (!hasRule(n.op)) {
+      throw new Ig3dcError('unsupported', `no gradient rule for op ${n.op}, which lies between the differentiated values and the output`, n.loc.name !== undefined ? { node: n.loc.name } : {});
+    }
+    steps.push({ node: n, needs });
+  }
+  return steps;
 }
 
 export class GradientPlan {
   readonly wrt: readonly Node[];
   readonly seeds: readonly Node[];
-  readonly #steps: readonly Step[];
+  readonly #steps: readonly BackwardStep[];
   readonly #wrtSet: ReadonlySet<Node>;
 
   constructor(graph: Graph, wrt: readonly Node[], seeds: readonly Node[]) {
     this.wrt = wrt;
     this.seeds = seeds;
     this.#wrtSet = new Set(wrt);
-    const order = graph.nodes();
-    // descendants of wrt (float values only: integers carry no gradient)
-    const below = new Set<Node>(wrt.filter((n) => isFloatType(n.type.elem)));
-    for (const n of order) {
-      if (below.has(n) || !isFloatType(n.type.elem)) continue;
-      if (n.inputs.some((i) => below.has(i))) below.add(n);
-    }
-    // ancestors of the seeds among them
-    const active = new Set<Node>();
-    for (const s of seeds) if (below.has(s)) active.add(s);
-    for (let k = order.length - 1; k >= 0; k--) {
-      const n = order[k]!;
-      if (!active.has(n)) continue;
-      for (const i of n.inputs) if (below.has(i)) active.add(i);
-    }
-    const steps: Step[] = [];
-    for (let k = order.length - 1; k >= 0; k--) {
-      const n = order[k]!;
-      if (!active.has(n) || n.op === INPUT_OP || n.op === CONST_OP) continue;
-      const needs = n.inputs.map((i) => active.has(i));
-      if (!needs.some((x) => x)) continue;
-      if (findVjp(n.op) === undefined) {
-        throw new Ig3dcError('unsupported', `no gradient rule for op ${n.op}, which lies between the differentiated values and the output`, n.loc.name !== undefined ? { node: n.loc.name } : {});
-      }
-      steps.push({ node: n, needs });
-    }
-    this.#steps = steps;
+    this.#steps = backwardSteps(graph, wrt, seeds, (op) => findVjp(op) !== undefined);
   }
 
   /** Number of ops the backward pass visits. */

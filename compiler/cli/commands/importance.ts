@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { importanceOf, readImportanceFile, writeImportanceText, type ImportanceAnnotation } from '../../../passes/ig3d/annotations.ts';
-import { computeImportance, type ImportanceFile } from '../../importance/run.ts';
+import { computeImportance, type Engine, type ImportanceFile } from '../../importance/run.ts';
 import type { Method, Target } from '../../importance/methods.ts';
 import { importanceOrder, spearman } from '../../importance/spearman.ts';
 import { writeOut } from '../run-command.ts';
@@ -22,6 +22,7 @@ export interface ImportanceCommandOptions {
   readonly sampleAlpha?: number;
   readonly seed?: number;
   readonly threads?: number;
+  readonly engine?: string;
   /** Reference importance files to report agreement with (repeatable). */
   readonly compare?: readonly string[];
   /** Show the progress bar even when stderr is not a terminal. */
@@ -81,7 +82,15 @@ function toAnnotation(r: ImportanceFile): ImportanceAnnotation {
 function progressBar(enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
   if (!enabled) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: 'importance [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}', hideCursor: true, etaBuffer: 50 },
+    {
+      stream: process.stderr,
+      format: 'importance [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}',
+      hideCursor: true,
+      etaBuffer: 50,
+      // --progress on a pipe or file: a line every few seconds instead of redrawing
+      noTTYOutput: process.stderr.isTTY !== true,
+      notTTYSchedule: 5000,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -101,7 +110,7 @@ function progressBar(enabled: boolean): { update: (done: number, total: number) 
 function formatSummary(r: ImportanceFile, agreements: readonly Agreement[]): string {
   const lines: string[] = [];
   const what = `${r.method}${r.steps !== undefined ? `, ${r.alpha_sampling !== undefined ? `${r.steps} sampled alphas` : `m = ${r.steps}`}` : ''}`;
-  lines.push(`${r.model}: ${what}, ${r.examples} examples, ${r.seconds.toFixed(1)} s`);
+  lines.push(`${r.model}: ${what}, ${r.examples} examples, ${r.seconds.toFixed(1)} s${r.engine !== undefined ? ` (${r.engine})` : ''}`);
   const fmt = (v: number): string => (Math.abs(v) < 0.01 ? v.toExponential(3) : v.toFixed(4));
   r.scores.forEach((row, l) => lines.push(`  L${l}: ${row.map(fmt).join('  ')}`));
   lines.push(`order (most important first): ${r.importance_order.map(head).join(' ')}`);
@@ -132,6 +141,7 @@ export async function importanceCommand(model: string, opts: ImportanceCommandOp
       ...(opts.sampleAlpha !== undefined ? { sampleAlpha: opts.sampleAlpha } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.engine !== undefined ? { engine: opts.engine as Engine } : {}),
       onProgress: bar.update,
     });
   } finally {

@@ -18,7 +18,8 @@
 //   sigmoid, tanh     [-10, 10]: 5e-3; [-5, 5]: 1e-2
 //   max               scores in [-10, 10]: 1e-4
 //   softmax           scores in [-10, 10]: 5e-3 per probability; masked keys exactly 0
-//   PolySoftmax, 2Quad  5e-3 against their own plaintext definitions
+//   PolySoftmax, 2Quad  5e-3 against their own plaintext definitions; degree-2 PolySoftmax on rows
+//                     of 128 with sum/n up to ~260: 5e-3 relative per weight (best), 2e-2 (crypten)
 //   LayerNorm         rows in [-3, 3] (variance >= 0.1), gamma, beta in [-2, 2]: 5e-2
 
 import fc from 'fast-check';
@@ -338,6 +339,33 @@ describe('max, softmax and its replacements', () => {
         } else expect(Math.abs(o['s']![i * 4 + j]! - want[j]!)).toBeLessThanOrEqual(5e-3);
       }
     }
+  });
+
+  it('PolySoftmax on long rows with a wide score spread (sum/n up to ~260): weights within 0.5% (best) and 2% (crypten) relative, rows sum to 1', () => {
+    // Degree 2 without clip, as softmax-to-poly's default: q(z) = 1 + z + z^2/2 grows to 265
+    // at z = -24 (spam-bert's dev rows reach z = -24.4, sum/n = 187). Rows of 128 keys: one
+    // at the max, the rest spread around max + lo; the last two rows are padded (keep mask).
+    const S = 128;
+    const cases: [number, number][] = [[-2, S], [-10, S], [-16, S], [-20, S], [-22, S], [-24, S], [-20, 40], [-6, 3]];
+    const xs = cases.flatMap(([lo]) => Array.from({ length: S }, (_, j) => (j === 0 ? 3 : 3 + lo + 0.5 * Math.sin(j))));
+    const keep = cases.flatMap(([, kept]) => Array.from({ length: S }, (_, j) => (j < kept ? 1 : 0)));
+    const shape = [cases.length, 1, 1, S];
+    const o = run({ client: { x: { shape, values: xs }, keep: { shape, values: keep, encoding: 'keepmask' } } }, (b, r) => ({
+      best: P.polySoftmax(b, r['x']!, -1, { degree: 2, shift: true }, r['keep']!, P.BEST),
+      crypten: P.polySoftmax(b, r['x']!, -1, { degree: 2, shift: true }, r['keep']!, P.CRYPTEN),
+    }));
+    cases.forEach(([lo, kept], i) => {
+      const row = xs.slice(i * S, (i + 1) * S);
+      const mx = Math.max(...row.slice(0, kept));
+      const q = row.map((v, j) => (j < kept ? 1 + (v - mx) + (v - mx) ** 2 / 2 : 0));
+      const total = q.reduce((a, c) => a + c, 0);
+      for (const [preset, rel] of [['best', 5e-3], ['crypten', 2e-2]] as const) {
+        const got = o[preset]!.slice(i * S, (i + 1) * S);
+        const sum = got.reduce((a, c) => a + c, 0);
+        expect(Math.abs(sum - 1), `${preset}, lo ${lo}, ${kept} kept (sum/n ${(total / S).toFixed(1)}): rows sum to ${sum}`).toBeLessThanOrEqual(rel);
+        got.forEach((p, j) => expect(Math.abs(p - q[j]! / total), `${preset}, lo ${lo}, key ${j}`).toBeLessThanOrEqual(rel * (q[j]! / total) + 4 * ULP));
+      }
+    });
   });
 
   it('PolySoftmax (shifted, clipped and not) and 2Quad against their plaintext definitions', () => {

@@ -9,9 +9,12 @@
 //   reciprocal  Newton–Raphson y <- 2y - x y^2 (square, then times x), 10 iterations from
 //               3 exp(1 - 2x) + 0.003: 28 rounds, 608 B/elem with allPos; without it the sign
 //               comes from ltz and is multiplied in and back out: 38 rounds, 1104 B/elem.
-//               Converges for x in about [0.01, 600] (the initial guess must be < 2/x); at 16
+//               Converges for x in about [0.01, 180]: the initial guess must be < 2/x, which
+//               holds up to ~250 (past that the start's base 1 + (1 - 2x)/256 is below about
+//               -0.98 and its 256th power no longer underflows: goldschmidt's limit); at 16
 //               fractional bits y^2 loses precision as 1/x shrinks: relative error ~1.5 ulp x^2
-//               (12% at 90), so callers that can should scale x into (0, 1] first (softmax does).
+//               (12% at 90, 36% at 128, diverging past ~180), so callers that can should scale
+//               x into (0, 1] first (softmax does).
 //               Variant `goldschmidt`: e = 1 - x y0, then y <- y (1 + e), e <- e^2 (the two
 //               products of an iteration are independent, so one merged round each).
 //   invSqrt     Newton–Raphson y <- y (3 - x y^2) / 2, 3 iterations from

@@ -16,10 +16,17 @@
 //
 // twoQuad (MPCFormer): (x + c)^2 normalized the same way.
 //
-// Each sum is divided by a public constant k (the row length n; n c^2 for twoQuad) before the
-// reciprocal and the result by k again (both local): at f = 16 the Newton iteration's y^2
-// loses relative precision as 1/x shrinks (error about 2^-16 x^2), so a sum of 100 would come
-// out ~15% off, while sum/n lies in (0, 1] where it is accurate. Costs are unchanged.
+// Each sum is divided by a public constant k before the reciprocal and the weights by k again
+// (both local; costs are unchanged). The reciprocal is accurate only on a window: at f = 16
+// Newton's y^2 loses relative precision as 1/x shrinks (error about 1.5 ulp x^2: 1e-2 at 27;
+// it diverges past ~180), Goldschmidt's errors grow to ~5e-3 near 180 and it diverges past
+// ~250, where CrypTen's start exp(1 - 2x) (the limit form) no longer underflows; below ~0.005
+// both lose ~1e-3 and more. softmax: k = n (sum/n in [1/n, 1]). PolySoftmax: q is not bounded by 1
+// (degree 2 without clip: q(-24) = 265, and a long row of such keys has sum/n ~ 250), so k is
+// n times polyScale (a power of two putting q's bound, over POLY_SPAN when unclipped, under
+// the reciprocal's ceiling). twoQuad: k = n c^2. The weights are num * (k/sum), then / k: the
+// other order, num * ((k/sum) / k), holds 1/sum itself at 16 bits, a few ulp for a long
+// PolySoftmax row (sum ~ 24000 gives 2.7 ulp: up to ~30% off).
 
 import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
@@ -49,9 +56,10 @@ function pushMaskedDown(b: CircuitBuilder, x: Reg, keep: Reg | undefined): Reg {
 function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfig, scale = 1): Reg {
   let s = b.reduceSum(num, [axis], true);
   if (scale !== 1) s = mulConst(b, s, 1 / scale);
-  let inv = reciprocal(b, s, { allPos: true }, cfg);
-  if (scale !== 1) inv = mulConst(b, inv, 1 / scale);
-  return mul(b, num, inv);
+  const inv = reciprocal(b, s, { allPos: true }, cfg);
+  // num * (scale / sum), then / scale: 1 / sum itself can be a few ulp (see the header).
+  const w = mul(b, num, inv);
+  return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
 }
 
 /** Softmax over `axis`; `keep` (0/1 shares broadcast to x) zeroes masked entries exactly. */
@@ -72,6 +80,33 @@ export interface PolySoftmaxOptions {
   readonly shift: boolean;
   /** Clip bound B (|z| <= B); 0 or absent: no clipping. */
   readonly clip?: number;
+}
+
+/** Unclipped PolySoftmax is assumed to see |z| up to this (spam-bert's dev rows reach 24.4). */
+export const POLY_SPAN = 30;
+
+/** Largest sum/k at which the reciprocal stays within ~5e-3 (goldschmidt) / ~1e-2 (nr). */
+const RECIPROCAL_CEILING: Readonly<Record<ProtocolConfig['reciprocalMethod'], number>> = { goldschmidt: 128, nr: 32 };
+
+/** polyScale's cap: more would push short rows (sum ~ 1) below the reciprocal's window. */
+const POLY_SCALE_MAX = 8;
+
+/**
+ * The power of two c (1..8) by which PolySoftmax's sum/n is divided further, so that a row of
+ * keys at q's bound (z = -clip, or -POLY_SPAN unclipped; +-bound without the shift) lands under
+ * the reciprocal's ceiling. Degree 2 unclipped: q(-30) = 421, so 4 (goldschmidt), 8 (nr).
+ */
+export function polyScale(opts: PolySoftmaxOptions, cfg: ProtocolConfig): number {
+  const bound = (opts.clip ?? 0) > 0 ? opts.clip! : POLY_SPAN;
+  const q = (z: number): number => {
+    let t = 1;
+    let s = 1;
+    for (let k = 1; k <= opts.degree; k++) s += (t *= z / k);
+    return Math.abs(s);
+  };
+  const qMax = opts.shift ? q(-bound) : Math.max(q(-bound), q(bound));
+  const c = 2 ** Math.ceil(Math.log2(qMax / RECIPROCAL_CEILING[cfg.reciprocalMethod]));
+  return Math.min(POLY_SCALE_MAX, Math.max(1, c));
 }
 
 /** PolySoftmax over `axis`. */
@@ -96,7 +131,7 @@ export function polySoftmax(b: CircuitBuilder, x: Reg, axis: number, opts: PolyS
     }
     let q = addConst(b, sum(b, terms), 1);
     if (keep !== undefined) q = mul(b, q, keep);
-    return normalize(b, q, ax, cfg, x.shape[ax]!);
+    return normalize(b, q, ax, cfg, x.shape[ax]! * polyScale(opts, cfg));
   });
 }
 

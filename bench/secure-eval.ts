@@ -10,8 +10,10 @@
 //   npx tsx bench/secure-eval.ts --only fixtures
 //   npx tsx bench/secure-eval.ts --only dev --rows 1000 --batch 8
 //   npx tsx bench/secure-eval.ts --protocols crypten      # CrypTen's protocols (default: best)
+//   npx tsx bench/secure-eval.ts --only dev --rows 1000 --dev-models baseline --rows-file rows.jsonl [--start 400]
 //   npm run bench -- secure-eval/fixtures
 
+import { appendFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../compiler/load.ts';
@@ -44,6 +46,12 @@ export interface EvalOptions {
   readonly batch: number;
   /** IG-3D variant used for the dev-set agreement. */
   readonly devVariant: string;
+  /** Which dev-set models to run: the baseline, the IG-3D variant, or both. */
+  readonly devModels?: readonly ('baseline' | 'variant')[];
+  /** Append one JSON line per dev row (row, label, plaintext and secure logits) to this file. */
+  readonly rowsFile?: string;
+  /** First dev row (to resume a long run whose rows file holds the earlier ones). */
+  readonly start?: number;
   readonly seed?: Uint8Array;
 }
 
@@ -136,6 +144,8 @@ export async function fixtureRuns(o: EvalOptions, log: (row: FixtureRow) => void
 
 export interface DevResult {
   variant: string;
+  /** First row run, and how many. */
+  first: number;
   rows: number;
   agree: number;
   /** Agreement of the plaintext predictions with the labels (for context). */
@@ -154,6 +164,7 @@ export async function devRuns(variant: string, passes: string, o: EvalOptions, l
   const labels = dev.get('labels')!;
   const seq = ids.shape[1]!;
   const total = Math.min(o.rows, ids.shape[0]!);
+  const first = Math.min(o.start ?? 0, total);
   const compiled = new Map<number, Compiled>();
   let agree = 0;
   let plainOk = 0;
@@ -161,7 +172,7 @@ export async function devRuns(variant: string, passes: string, o: EvalOptions, l
   let err = 0;
   let match = true;
   const t0 = performance.now();
-  for (let start = 0; start < total; start += o.batch) {
+  for (let start = first; start < total; start += o.batch) {
     const b = Math.min(o.batch, total - start);
     let c = compiled.get(b);
     if (c === undefined) {
@@ -181,6 +192,15 @@ export async function devRuns(variant: string, passes: string, o: EvalOptions, l
     for (let i = 0; i < got.size; i++) err = Math.max(err, Math.abs(got.at(i) - want.at(i)));
     const gs = argmaxRows(got);
     const ws = argmaxRows(want);
+    if (o.rowsFile !== undefined) {
+      const cls = got.shape[1]!;
+      const lines = gs.map((_, i) => {
+        const row = (t: Tensor): number[] => Array.from({ length: cls }, (_, j) => t.at(i * cls + j));
+        const e = Math.max(...row(got).map((v, j) => Math.abs(v - row(want)[j]!)));
+        return JSON.stringify({ variant, row: start + i, label: Number(labels.at(start + i)), plain: row(want), secure: row(got), maxAbsError: e });
+      });
+      appendFileSync(o.rowsFile, lines.join('\n') + '\n');
+    }
     gs.forEach((g, i) => {
       const label = Number(labels.at(start + i));
       if (g === ws[i]) agree++;
@@ -189,7 +209,8 @@ export async function devRuns(variant: string, passes: string, o: EvalOptions, l
     });
     log(start + b, agree);
   }
-  return { variant, rows: total, agree, plainAccuracy: plainOk / total, secureAccuracy: secureOk / total, maxAbsError: err, countsMatch: match, seconds: (performance.now() - t0) / 1000 };
+  const ran = total - first;
+  return { variant, first, rows: ran, agree, plainAccuracy: plainOk / ran, secureAccuracy: secureOk / ran, maxAbsError: err, countsMatch: match, seconds: (performance.now() - t0) / 1000 };
 }
 
 function printFixtures(rows: readonly FixtureRow[]): void {
@@ -216,7 +237,7 @@ function printFixtures(rows: readonly FixtureRow[]): void {
 function printDev(d: DevResult): void {
   const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
   console.log(
-    `dev set, ${d.variant}: ${d.rows} rows (rows 0..${d.rows - 1}): secure == plaintext prediction on ${d.agree}/${d.rows} = ${pct(d.agree / d.rows)} ` +
+    `dev set, ${d.variant}: ${d.rows} rows (rows ${d.first}..${d.first + d.rows - 1}): secure == plaintext prediction on ${d.agree}/${d.rows} = ${pct(d.agree / d.rows)} ` +
       `(target >= ${pct(AGREEMENT)}: ${d.agree / d.rows >= AGREEMENT ? 'met' : 'NOT met'}); accuracy vs labels plaintext ${pct(d.plainAccuracy)}, secure ${pct(d.secureAccuracy)}; ` +
       `max |err| ${d.maxAbsError.toExponential(2)}; measured == static in every batch: ${d.countsMatch ? 'yes' : 'NO'}; ${d.seconds.toFixed(0)} s`,
   );
@@ -230,9 +251,10 @@ async function runCases(cases: readonly string[], o: EvalOptions): Promise<void>
   }
   if (cases.includes('dev')) {
     console.log(`dev set: ${o.rows} rows, batch ${o.batch}`);
+    const models = o.devModels ?? ['baseline', 'variant'];
     for (const [name, passes] of [
-      ['baseline', ''],
-      [o.devVariant, IG3D_VARIANTS[o.devVariant] ?? o.devVariant],
+      ...(models.includes('baseline') ? [['baseline', '']] : []),
+      ...(models.includes('variant') ? [[o.devVariant, IG3D_VARIANTS[o.devVariant] ?? o.devVariant]] : []),
     ] as const) {
       const t0 = performance.now();
       const d = await devRuns(name, passes, o, (done, agree) => console.error(`  ${name}: ${done} rows, ${agree} agree, ${((performance.now() - t0) / 1000).toFixed(0)} s`));
@@ -260,6 +282,9 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     rows: Number(arg('--rows') ?? DEFAULTS.rows),
     batch: Number(arg('--batch') ?? DEFAULTS.batch),
     devVariant: arg('--variant') ?? DEFAULTS.devVariant,
+    ...(arg('--dev-models') !== undefined ? { devModels: arg('--dev-models')!.split(',') as ('baseline' | 'variant')[] } : {}),
+    ...(arg('--rows-file') !== undefined ? { rowsFile: arg('--rows-file')! } : {}),
+    ...(arg('--start') !== undefined ? { start: Number(arg('--start')) } : {}),
   };
   const only = arg('--only');
   await runCases(only !== undefined ? only.split(',') : ['fixtures', 'dev'], o);

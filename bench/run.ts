@@ -8,8 +8,9 @@ import { compileBenchmark } from './compile.ts';
 import { runtimeBenchmark } from './runtime.ts';
 import { secureEvalBenchmark } from './secure-eval.ts';
 import { importanceBenchmark } from './importance.ts';
+import { importanceAgreementBenchmark } from './importance-agreement.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, runtimeBenchmark, secureEvalBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

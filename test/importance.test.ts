@@ -157,7 +157,8 @@ describe('integrated gradients', () => {
       [2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 3],
     ];
     const data = examplesBundle(dir, 'dev', rows, [1, 0, 1], 16);
-    for (const extra of [{ steps: 3 }, { sampleAlpha: 2, seed: 4 }]) {
+    // 40 steps on 2 heads: 82 rows per layer, run in two chunks
+    for (const extra of [{ steps: 3 }, { sampleAlpha: 2, seed: 4 }, { steps: 40 }]) {
       const ort = await computeImportance({ model, data, examples: 3, threads: 1, engine: 'onnxruntime', ...extra });
       const ref = await computeImportance({ model, data, examples: 3, threads: 1, engine: 'evaluator', ...extra });
       expect(ort.engine).toBe('onnxruntime');

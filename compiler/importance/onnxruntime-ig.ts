@@ -1,8 +1,8 @@
 // Integrated gradients on onnxruntime: per layer, one run of the graph igLayerGraph builds
-// gives every path point of every head of the layer (rows h*(m+1)+k: head h scaled by
-// alpha_k, k < m; row h*(m+1)+m: head h zeroed, for the completeness check). The float
-// engine's optimized kernels and its threads do the work the evaluator would do one pass at
-// a time, about two orders of magnitude faster on BERT-sized layers.
+// (or a few, of at most MAX_ROWS rows each) gives every path point of every head of the
+// layer (rows h*(m+1)+k: head h scaled by alpha_k, k < m; row h*(m+1)+m: head h zeroed, for
+// the completeness check). The float engine's optimized kernels and its threads do in one
+// batched pass what the evaluator does one perturbed pass at a time.
 //
 // Examples are padded to a multiple of PAD_TO tokens (the padding masked), so few lengths
 // occur and each (length, layer) graph is exported and loaded once; masked keys get exactly
@@ -20,6 +20,8 @@ import { targetClass } from './methods.ts';
 import type { ImportanceModel } from './model.ts';
 
 const PAD_TO = 8;
+/** At most this many rows per run (m = 16 on 4 heads: 68, one run per layer). */
+const MAX_ROWS = 72;
 
 type Session = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 type OrtTensor = InstanceType<Ort['Tensor']>;
@@ -66,8 +68,15 @@ export class OrtIntegratedGradients {
     this.#opts = opts;
   }
 
-  get rowsPerLayer(): number {
+  /** Rows of one layer's path points: per head, m scaled rows and one zeroed row. */
+  get #rows(): number {
     return this.#model.at(1).sites[0]!.heads.length * (this.#opts.steps + 1);
+  }
+
+  /** Rows per run: the layer's rows in equal chunks of at most MAX_ROWS. */
+  get rowsPerRun(): number {
+    const R = this.#rows;
+    return Math.ceil(R / Math.ceil(R / MAX_ROWS));
   }
 
   #session(length: number, layer: number): Promise<Session> {
@@ -80,14 +89,14 @@ export class OrtIntegratedGradients {
       return s;
     }
     // keep one length's layers loaded: examples come sorted by length, and each session's
-    // arena holds the activations of R rows, a gigabyte for BERT-mini at 128 tokens
+    // arena holds the activations of its rows, a gigabyte for BERT-mini at 128 tokens
     const keep = this.#model.at(1).sites.length;
     while (this.#sessions.size >= keep) {
       const [oldest, session] = this.#sessions.entries().next().value as [string, Promise<Session>];
       this.#sessions.delete(oldest);
       void session.then((x) => x.release());
     }
-    const graph = igLayerGraph(this.#model.at(length, this.rowsPerLayer), layer);
+    const graph = igLayerGraph(this.#model.at(length, this.rowsPerRun), layer);
     s = this.#ort.InferenceSession.create(exportOnnx(graph), {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: this.#opts.threads,
@@ -108,19 +117,22 @@ export class OrtIntegratedGradients {
     const c = targetClass(out, this.#opts.target, ex);
     const classes = out.length;
     const m = alphas.length;
-    const L = this.#model.at(n, 1).sites.length;
     const length = paddedLength(n, this.#model.limits.maxPositions);
-    const R = this.rowsPerLayer;
+    const C = this.rowsPerRun;
+    const bound = this.#model.at(length, C);
     const scores: number[][] = [];
     const completeness: [number, number][] = [];
-    for (let l = 0; l < L; l++) {
-      const bound = this.#model.at(length, R);
-      const site = bound.sites[l]!;
+    for (const site of bound.sites) {
       const [, H, , d] = site.context.type.shape as [number, number, number, number];
+      const plane = length * d;
+      // row r of the layer: head floor(r / (m+1)), path point r % (m+1) (m: zeroed)
+      const R = H * (m + 1);
+      const sums = Array.from({ length: H }, () => new Float64Array(n * d));
+      const zeroed = new Float64Array(H);
+      let O: Float32Array | undefined;
       const feeds: Record<string, OrtTensor> = {};
       for (const input of bound.graph.inputs) {
         const name = input.name!;
-        if (name === HEAD_SCALE || name === SEED) continue;
         const value =
           name === 'input_ids'
             ? (i: number) => (i % length < n ? ex.ids[i % length]! : 0)
@@ -129,33 +141,44 @@ export class OrtIntegratedGradients {
               : () => 0;
         feeds[name] = ortTensor(this.#ort, input.type.elem, input.type.shape, value);
       }
-      feeds[HEAD_SCALE] = ortTensor(this.#ort, 'f32', [R, H, 1, 1], (i) => {
-        const row = Math.floor(i / H);
-        const head = i % H;
-        const h = Math.floor(row / (m + 1));
-        const k = row % (m + 1);
-        return head !== h ? 1 : k < m ? alphas[k]! : 0;
-      });
-      feeds[SEED] = ortTensor(this.#ort, 'f32', [R, classes], (i) => (i % classes === c ? 1 : 0));
-      const session = await this.#session(length, l);
-      const result = await session.run(feeds);
-      const grad = result['grad']!.data as Float32Array;
-      const O = result['context']!.data as Float32Array;
-      const logits = result['logits']!.data as Float32Array;
-      const plane = length * d;
+      feeds[SEED] = ortTensor(this.#ort, 'f32', [C, classes], (i) => (i % classes === c ? 1 : 0));
+      const session = await this.#session(length, site.layer);
+      for (let first = 0; first < R; first += C) {
+        // rows past R (the last run's padding) keep every head at its value
+        feeds[HEAD_SCALE] = ortTensor(this.#ort, 'f32', [C, H, 1, 1], (i) => {
+          const r = first + Math.floor(i / H);
+          const h = Math.floor(r / (m + 1));
+          const k = r % (m + 1);
+          return r >= R || i % H !== h ? 1 : k < m ? alphas[k]! : 0;
+        });
+        const result = await session.run(feeds);
+        const grad = result['grad']!.data as Float32Array;
+        const logits = result['logits']!.data as Float32Array;
+        O ??= result['context']!.data as Float32Array;
+        for (let j = 0; j < C && first + j < R; j++) {
+          const r = first + j;
+          const h = Math.floor(r / (m + 1));
+          if (r % (m + 1) === m) {
+            zeroed[h] = logits[j * classes + c]!;
+            continue;
+          }
+          const g = grad.subarray((j * H + h) * plane, (j * H + h) * plane + n * d);
+          const sum = sums[h]!;
+          for (let i = 0; i < n * d; i++) sum[i]! += g[i]!;
+        }
+      }
       const row: number[] = [];
       for (let h = 0; h < H; h++) {
         let norm = 0;
         let total = 0;
+        const sum = sums[h]!;
         for (let i = 0; i < n * d; i++) {
-          let sum = 0;
-          for (let k = 0; k < m; k++) sum += grad[((h * (m + 1) + k) * H + h) * plane + i]!;
-          const ig = (O[h * plane + i]! * sum) / m;
+          const ig = (O![h * plane + i]! * sum[i]!) / m;
           norm += ig * ig;
           total += ig;
         }
         row.push(Math.sqrt(norm));
-        completeness.push([total, out[c]! - logits[(h * (m + 1) + m) * classes + c]!]);
+        completeness.push([total, out[c]! - zeroed[h]!]);
         onHead?.();
       }
       scores.push(row);

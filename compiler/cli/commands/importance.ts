@@ -64,7 +64,8 @@ export function agreement(result: ImportanceFile, ref: ImportanceAnnotation, k =
   };
 }
 
-function toAnnotation(r: ImportanceFile): ImportanceAnnotation {
+/** An importance result as the annotation the IG-3D passes read. */
+export function toAnnotation(r: ImportanceFile): ImportanceAnnotation {
   return {
     model: r.model,
     method: r.method,

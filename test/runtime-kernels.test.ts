@@ -177,7 +177,7 @@ describe('ring matmul against onnxruntime (an independent oracle, exact mod 2^64
     try {
       ort = await import('onnxruntime-node');
     } catch {
-      return; // the oracle is optional (a devDependency)
+      return; // the oracle is optional (an optional dependency)
     }
     // A one-node model: Y = MatMul(A, B) over int64, built as protobuf bytes.
     const { onnx } = (await import('onnx-proto')).default;

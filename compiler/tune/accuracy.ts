@@ -1,5 +1,5 @@
 // Accuracy of a model variant on the labelled dev set: the variant is exported to ONNX and
-// run in onnxruntime-node (loaded only when needed: it is a development dependency), or, when
+// run in onnxruntime-node (loaded only when needed: it is an optional dependency), or, when
 // that cannot be loaded, run in the plaintext evaluator (much slower).
 //
 // The search only needs to know whether a variant stays within its accuracy budget, so a

@@ -65,26 +65,19 @@ export class Dealer {
   correction(ins: Instruction, regs: readonly RegType[], p1Own?: readonly Ring[]): Ring {
     const o = ins.outputs;
     const n = (j: number): number => numel(regs[o[j]!]!.shape);
-    const r0 = (j: number): Ring => prgRing(this.s0d, o[j]!, n(j));
-    const r1 = (j: number): Ring => p1Own?.[j] ?? prgRing(this.s1d, o[j]!, n(j));
+    // Every array made here goes back to the pool once used (P1's own shares stay P1's).
+    const temps: Ring[] = [];
+    const temp = (a: Ring): Ring => (temps.push(a), a);
+    const r0 = (j: number): Ring => temp(prgRing(this.s0d, o[j]!, n(j)));
+    const r1 = (j: number): Ring => p1Own?.[j] ?? temp(prgRing(this.s1d, o[j]!, n(j)));
     let c: Ring;
     switch (ins.op) {
-      case 'beaver_and': {
-        const a = K.ringXor(r0(0), r1(0));
-        const b = K.ringXor(r0(1), r1(1));
-        const ab = K.ringAnd(a, b);
-        c = K.ringXor(ab, r0(2));
-        recycle(a), recycle(b), recycle(ab);
+      case 'beaver_and':
+        c = K.ringTriple('and', r0(0), r1(0), r0(1), r1(1), r0(2));
         break;
-      }
-      case 'beaver': {
-        const a = K.ringAdd(r0(0), r1(0));
-        const b = K.ringAdd(r0(1), r1(1));
-        const ab = K.ringMul(a, b);
-        c = K.ringSub(ab, r0(2));
-        recycle(a), recycle(b), recycle(ab);
+      case 'beaver':
+        c = K.ringTriple('mul', r0(0), r1(0), r0(1), r1(1), r0(2));
         break;
-      }
       case 'beaver_matmul': {
         const a = K.ringAdd(r0(0), r1(0));
         const b = K.ringAdd(r0(1), r1(1));
@@ -94,20 +87,19 @@ export class Dealer {
         break;
       }
       case 'beaver_square': {
-        const r = K.ringAdd(r0(0), r1(0));
-        const rr = K.ringMul(r, r);
-        c = K.ringSub(rr, r0(1));
-        recycle(r), recycle(rr);
+        const [a0, a1] = [r0(0), r1(0)];
+        c = K.ringTriple('mul', a0, a1, a0, a1, r0(1));
         break;
       }
       case 'rand_bit': {
-        const bit = K.ringXor(prgBits(this.s0d, o[1]!, n(1)), p1Own?.[0] ?? prgBits(this.s1d, o[1]!, n(1)));
+        const bit = temp(K.ringXor(temp(prgBits(this.s0d, o[1]!, n(1))), p1Own?.[0] ?? temp(prgBits(this.s1d, o[1]!, n(1)))));
         c = K.ringSub(bit, r0(0));
         break;
       }
       default:
         throw new Error(`dealer: '${ins.op}' is not a dealer op`);
     }
+    for (const t of temps) recycle(t);
     this.bytes += c.byteLength;
     return c;
   }

@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly seed?: Uint8Array;
   /** Registers whose two shares (or public copies) to keep and return. */
   readonly captureShares?: readonly number[];
+  /** Fuse Beaver combinations into single steps (default true; the outputs, shares and transcript are the same either way). */
+  readonly fuse?: boolean;
   /** Hash the transcript (default true; off saves a pass over every message). */
   readonly transcript?: boolean;
   /** Called after each round (by party 1's progress). */
@@ -66,7 +68,7 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
     partyProgram({
       circuit: c,
       party: p,
-      plan: planParty(c, p, keep, s),
+      plan: planParty(c, p, keep, s, { fuse: opts.fuse !== false }),
       tensors: p === 0 ? opts.weights : opts.inputs,
       s01: seeds.s01,
       sd: p === 0 ? seeds.s0d : seeds.s1d,

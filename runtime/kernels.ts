@@ -137,10 +137,12 @@ export function stridedCopy(a: Ring, outShape: Shape, st: readonly number[], bas
   if (n === 0) return out;
   const rank = outShape.length;
   const last = rank === 0 ? 1 : outShape[rank - 1]!;
-  if (rank === 0 || st[rank - 1] !== 1 || last < 4) return gatherIndex(a, stridedIndex(outShape, st, base), out);
+  const fill = rank > 0 && st[rank - 1] === 0 && last >= 4; // a broadcast last axis: each row is one value
+  if (rank === 0 || (st[rank - 1] !== 1 && !fill) || last < 4) return gatherIndex(a, stridedIndex(outShape, st, base), out);
   const outer = outShape.slice(0, -1);
   const starts = stridedIndex(outer, st.slice(0, -1), base);
-  for (let r = 0; r < starts.length; r++) out.set(a.subarray(starts[r]!, starts[r]! + last), r * last);
+  if (fill) for (let r = 0; r < starts.length; r++) out.fill(a[starts[r]!]!, r * last, (r + 1) * last);
+  else for (let r = 0; r < starts.length; r++) out.set(a.subarray(starts[r]!, starts[r]! + last), r * last);
   return out;
 }
 
@@ -192,6 +194,37 @@ export function ringMul(a: Ring, b: Ring): Ring {
 
 export function ringAnd(a: Ring, b: Ring): Ring {
   return binaryFlat(a, b, 'and');
+}
+
+/** A five-operand element-wise wasm kernel over equal-length arrays, in chunks (operands that are the same array are copied in once). */
+function fused5(fn: (out: number, p1: number, p2: number, p3: number, p4: number, p5: number, n: number) => void, ins: readonly Ring[]): Ring {
+  const n = ins[0]!.length;
+  const out = allocRing(n);
+  const chunk = Math.min(CHUNK, n);
+  const slot = bytesOf(chunk);
+  const distinct = [...new Set(ins)];
+  reserve((distinct.length + 1) * slot);
+  const at = ins.map((x) => (distinct.indexOf(x) + 1) * slot);
+  for (let s = 0; s < n; s += chunk) {
+    const len = Math.min(chunk, n - s);
+    distinct.forEach((x, j) => put((j + 1) * slot, x.subarray(s, s + len)));
+    fn(0, at[0]!, at[1]!, at[2]!, at[3]!, at[4]!, len);
+    takeInto(0, out, s, len);
+  }
+  return out;
+}
+
+/**
+ * The Beaver combination c + x1*p1 + x2*p2 (+ p1*p2 when `withPublic`) on equal-length arrays
+ * in one wasm pass; `and` kind: c ^ (x1&p1) ^ (x2&p2) (^ (p1&p2)).
+ */
+export function ringBeaverCombine(kind: 'mul' | 'and', withPublic: boolean, c: Ring, x1: Ring, p1: Ring, x2: Ring, p2: Ring): Ring {
+  return fused5(W[`combine_${kind}${withPublic ? '_pub' : ''}`], [c, x1, p1, x2, p2]);
+}
+
+/** The dealer's correction word (a0 + a1) * (b0 + b1) - c0, or ((a0 ^ a1) & (b0 ^ b1)) ^ c0 for `and`, in one wasm pass. */
+export function ringTriple(kind: 'mul' | 'and', a0: Ring, a1: Ring, b0: Ring, b1: Ring, c0: Ring): Ring {
+  return fused5(W[`triple_${kind}`], [a0, a1, b0, b1, c0]);
 }
 
 function unaryFlat(a: Ring, run: (out: number, src: number, n: number) => void): Ring {

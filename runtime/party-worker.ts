@@ -23,6 +23,7 @@ export interface WorkerInput {
   readonly peer: MessagePort;
   readonly progress: boolean;
   readonly transcript: boolean;
+  readonly fuse: boolean;
 }
 
 export type WorkerReply =
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const program = partyProgram({
     circuit: c,
     party: d.party,
-    plan: planParty(c, d.party, new Set(), s),
+    plan: planParty(c, d.party, new Set(), s, { fuse: d.fuse }),
     tensors: fromWire(d.tensors),
     s01: seeds.s01,
     sd: d.party === 0 ? seeds.s0d : seeds.s1d,

@@ -13,7 +13,7 @@ import { resolveAxes, resolvePerm, resolveSlice } from '../ir/circuit/shape-rule
 import type { Instruction, RegType } from '../ir/circuit/types.ts';
 import { dealerShares } from './dealer.ts';
 import * as K from './kernels.ts';
-import type { PartyPlan, Step } from './plan.ts';
+import type { Fusion, PartyPlan, Step } from './plan.ts';
 import { prgRing } from './prg.ts';
 import { adopt, allocRing, allocZeros, recycle } from './pool.ts';
 
@@ -34,9 +34,10 @@ export interface PartyContext {
   /** Called with every register this party defines (for capturing shares). */
   readonly onDefine?: (reg: number, value: Ring) => void;
   /**
-   * Whether this party owns its messages once a round is done (in-process and worker links:
-   * the received buffer was transferred or copied to it, the sent one copied or transferred),
-   * so their arrays can be reused. Not for sockets, which may still hold a sent buffer.
+   * Whether this party owns the message it receives once a round is done (in-process and
+   * worker links: the peer's buffer was handed over or transferred to it), so its array can be
+   * reused. The sent message is given up (the peer reuses it, or it was transferred). Not for
+   * sockets, which may still hold a sent buffer.
    */
   readonly recycleMessages?: boolean;
   /** Called after each round with the step index. */
@@ -55,12 +56,27 @@ function inputError(detail: string, name: string): never {
 /** Checks that every input this party owns is present with the circuit's shape and a usable type. */
 export function checkPartyInputs(c: Circuit, party: 0 | 1, tensors: ReadonlyMap<string, Tensor>): void {
   for (const ins of c.instructions) {
-    if (ins.op === 'input' && ins.attrs['party'] === party) encodeInput(ins, tensors.get(ins.attrs['name'] as string), c.f);
+    if (ins.op === 'input' && ins.attrs['party'] === party) encodeInput(ins, tensors.get(ins.attrs['name'] as string), c.f, true);
   }
 }
 
-/** The ring value a party supplies for an input instruction. */
-export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number): Ring {
+/** Whether every element of float data encodes at f fractional bits (the range test of encodeFixedArray, without encoding). */
+function fixedEncodable(xs: Float32Array | Float64Array, f: number): boolean {
+  const s = 2 ** f;
+  const lim = 2 ** 63;
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i]! * s;
+    if (!(v >= -lim && v < lim)) return false;
+  }
+  return true;
+}
+
+/**
+ * The ring value a party supplies for an input instruction. With `checkOnly`, a float tensor
+ * in fixed point is only checked (an empty array comes back when it encodes): weights are
+ * large, and they are encoded where they are used.
+ */
+export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number, checkOnly = false): Ring {
   const name = ins.attrs['name'] as string;
   const party = ins.attrs['party'] as number;
   if (t === undefined) inputError(`missing ${party === 0 ? 'weight' : 'input'} '${name}'`, name);
@@ -73,8 +89,10 @@ export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number):
   if (enc !== 'fixed' && t.dtype === 'bool') inputError(`'${name}' is bool, the circuit expects integers (encoding '${String(enc)}')`, name);
   switch (enc) {
     case 'fixed': {
+      if (checkOnly && (t.data instanceof Float64Array || t.data instanceof Float32Array) && fixedEncodable(t.data, f)) return new BigUint64Array(0);
       try {
-        return encodeFixedArray(t.toFloat64(), f);
+        // Float data as it is (the same numbers toFloat64 would give, without the copy).
+        return encodeFixedArray(t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : t.toFloat64(), f);
       } catch (e) {
         inputError(`'${name}': ${(e as Error).message}`, name);
       }
@@ -190,6 +208,21 @@ export function runLocal(ins: Instruction, p: 0 | 1, regs: readonly RegType[], g
   }
 }
 
+/** A fused Beaver combination (plan.ts): the same ring values as its instructions one by one. */
+export function runFusion(fu: Fusion, regs: readonly RegType[], get: (r: number) => Ring): Ring {
+  if (fu.kind !== 'matmul') return K.ringBeaverCombine(fu.kind, fu.withPublic, get(fu.c), get(fu.x1), get(fu.p1), get(fu.x2), get(fu.p2));
+  const shape = (r: number): Shape => regs[r]!.shape;
+  // c + p1@x1 + x2@p2 (+ p1@p2) = c + p1@(x1 [+ p2]) + x2@p2.
+  const sum = fu.withPublic ? K.ringAdd(get(fu.x1), get(fu.p2)) : get(fu.x1);
+  const m1 = K.ringBatchedMatmul(get(fu.p1), shape(fu.p1), sum, shape(fu.x1));
+  if (sum !== get(fu.x1)) recycle(sum);
+  const m2 = K.ringBatchedMatmul(get(fu.x2), shape(fu.x2), get(fu.p2), shape(fu.p2));
+  const t = K.ringAdd(get(fu.c), m1);
+  const z = K.ringAdd(t, m2);
+  recycle(m1), recycle(m2), recycle(t);
+  return z;
+}
+
 /** Elements party `from` sends in a round (its shares of every opened register; P0's of every output). */
 export function roundWords(c: Circuit, comms: readonly number[], from: 0 | 1): number {
   let n = 0;
@@ -247,21 +280,26 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
       const owner = ins.attrs['party'] as 0 | 1;
       const r = ins.outputs[0]!;
       const other = prgRing(ctx.s01, r, numel(regs[r]!.shape)); // the non-owner's share, known to both
-      define(r, owner === p ? K.ringSub(encodeInput(ins, ctx.tensors.get(ins.attrs['name'] as string), c.f), other) : other);
+      if (owner === p) {
+        define(r, K.ringSub(encodeInput(ins, ctx.tensors.get(ins.attrs['name'] as string), c.f), other));
+        recycle(other);
+      } else define(r, other);
     } else if (ins.op === 'const') {
       define(ins.outputs[0]!, ins.data!);
     } else if (cls === 'dealer') {
       const corr = p === 1 ? (own: readonly Ring[]): Ring => ctx.correction!(ins, own) : undefined;
       dealerShares(ins, regs, p, ctx.sd, corr).forEach((v, j) => define(ins.outputs[j]!, v));
     } else {
-      runLocal(ins, p, regs, get).forEach((v, j) => define(ins.outputs[j]!, v));
+      const fu = plan.fusions.get(i);
+      if (fu !== undefined) define(ins.outputs[0]!, runFusion(fu, regs, get));
+      else runLocal(ins, p, regs, get).forEach((v, j) => define(ins.outputs[j]!, v));
     }
   };
 
   const release = (k: number, list: readonly number[]): void => {
     for (const i of list) {
       const ins = c.instructions[i]!;
-      for (const r of ins.inputs) if (plan.lastUse[r]! <= k) drop(r);
+      for (const r of plan.fusions.get(i)?.leaves ?? ins.inputs) if (plan.lastUse[r]! <= k) drop(r);
       for (const r of ins.outputs) if (plan.lastUse[r]! <= k) drop(r);
     }
   };
@@ -315,8 +353,8 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     }
     release(k, st.comms);
     if (ctx.recycleMessages === true) {
+      // Only the received message: the sent one now belongs to the peer (in-process) or was transferred.
       recycle(adopt(peer));
-      recycle(out); // detached (and skipped) when it was transferred
     }
     ctx.onRound?.(k, st);
   }

@@ -1,10 +1,11 @@
 // The execution plan of one party: the schedule's order (preprocessing, then online; within a
-// phase, the local work of depth d, then round d + 1), with two changes that save time and
+// phase, the local work of depth d, then round d + 1), with three changes that save time and
 // memory without changing what is sent:
 //  - sources (inputs, consts, dealer material) run just before their first use, so triples
 //    and shared weights stream instead of all being made at depth 0;
 //  - a party skips local instructions whose results it never uses (P1 ignores the public
-//    operand of add_pub/sub_pub/rsub_pub/xor_pub, so it need not compute e.g. E@F of a Beaver matmul).
+//    operand of add_pub/sub_pub/rsub_pub/xor_pub, so it need not compute e.g. E@F of a Beaver matmul);
+//  - the local combination step of a Beaver protocol runs as one fused step (see Fusion).
 // Registers are freed after their last use in this party's plan.
 
 import type { Circuit } from '../ir/circuit/circuit.ts';
@@ -16,11 +17,39 @@ export type Step =
   | { readonly kind: 'local'; readonly ins: number }
   | { readonly kind: 'round'; readonly phase: Phase; readonly round: number; readonly comms: readonly number[] };
 
+/**
+ * A Beaver combination z = c + x1*p1 + x2*p2 (+ p1*p2 for party 0), with p1, p2 the opened
+ * values (e, f), run as one step at its root instruction (add_pub / xor_pub) instead of the
+ * five or six instructions the circuit spells it in: in one pass over the operands for
+ * element-wise products, and for matmuls (party 0) as p1@(x1 + p2) + x2@p2, one matmul fewer.
+ * Ring arithmetic is exact, so the result is the same bits; the skipped intermediates are
+ * read by nothing else.
+ */
+export interface Fusion {
+  readonly kind: 'mul' | 'and' | 'matmul';
+  /** Whether the public product p1*p2 is added (party 0). */
+  readonly withPublic: boolean;
+  readonly c: number;
+  readonly x1: number;
+  readonly p1: number;
+  readonly x2: number;
+  readonly p2: number;
+  /** The registers the fused step reads. */
+  readonly leaves: readonly number[];
+}
+
 export interface PartyPlan {
   readonly schedule: Schedule;
   readonly steps: readonly Step[];
   /** Per register: the index of the last step that reads it (-1: never read). */
   readonly lastUse: Int32Array;
+  /** Fused Beaver combinations by root instruction (their other instructions have no step). */
+  readonly fusions: ReadonlyMap<number, Fusion>;
+}
+
+export interface PlanOptions {
+  /** Fuse Beaver combinations (default true). */
+  readonly fuse?: boolean;
 }
 
 const isSource = (ins: Instruction): boolean => {
@@ -34,7 +63,71 @@ export function usedInputs(ins: Instruction, p: 0 | 1): readonly number[] {
   return ins.inputs;
 }
 
-export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new Set(), s: Schedule = schedule(c)): PartyPlan {
+const sameShape = (c: Circuit, regs: readonly number[]): boolean => {
+  const s0 = c.registers[regs[0]!]!.shape;
+  return regs.every((r) => {
+    const s = c.registers[r]!.shape;
+    return s.length === s0.length && s.every((d, i) => d === s0[i]);
+  });
+};
+
+/**
+ * The Beaver combinations of `c` party `p` can fuse: root add_pub(add(add(c, T1), T2), P) (or
+ * the xor / and_pub / and_pp form), T1 = x1*p1, T2 = x2*p2, P = p1*p2, each intermediate read
+ * only by its parent and not kept. Returns the fusions and the instructions they absorb.
+ */
+function findFusions(c: Circuit, p: 0 | 1, keep: ReadonlySet<number>, runs: Uint8Array): { fusions: Map<number, Fusion>; absorbed: Set<number> } {
+  const ins = c.instructions;
+  const readers = new Int32Array(c.registers.length);
+  const def = new Int32Array(c.registers.length).fill(-1);
+  ins.forEach((x, i) => {
+    for (const r of x.inputs) readers[r]!++;
+    for (const r of x.outputs) def[r] = i;
+  });
+  const fusions = new Map<number, Fusion>();
+  const absorbed = new Set<number>();
+  const inner = (r: number, ops: readonly string[]): number => {
+    const d = def[r]!;
+    if (d < 0 || readers[r] !== 1 || keep.has(r) || !ops.includes(ins[d]!.op) || ins[d]!.outputs.length !== 1) return -1;
+    return d;
+  };
+  ins.forEach((root, i) => {
+    if (!runs[i] || (root.op !== 'add_pub' && root.op !== 'xor_pub')) return;
+    const arith = root.op === 'add_pub';
+    const sum = arith ? ['add'] : ['xor'];
+    const prods = arith ? ['mul_pub', 'matmul_pub'] : ['and_pub'];
+    const iS = inner(root.inputs[0]!, sum);
+    const iS1 = iS < 0 ? -1 : inner(ins[iS]!.inputs[0]!, sum);
+    const iT2 = iS < 0 ? -1 : inner(ins[iS]!.inputs[1]!, prods);
+    const iT1 = iS1 < 0 ? -1 : inner(ins[iS1]!.inputs[1]!, prods);
+    const iP = inner(root.inputs[1]!, arith ? ['mul_pp', 'matmul_pp'] : ['and_pp']);
+    if (iS < 0 || iS1 < 0 || iT1 < 0 || iT2 < 0 || iP < 0) return;
+    const [T1, T2, P] = [ins[iT1]!, ins[iT2]!, ins[iP]!];
+    const matmul = T1.op === 'matmul_pub';
+    if ((T2.op === 'matmul_pub') !== matmul || (P.op === 'matmul_pp') !== matmul) return;
+    const cReg = ins[iS1]!.inputs[0]!;
+    const [x1, p1] = [T1.inputs[0]!, T1.inputs[1]!];
+    const [x2, p2] = [T2.inputs[0]!, T2.inputs[1]!];
+    if (matmul) {
+      // T1 = p1 @ x1 (public on the left), T2 = x2 @ p2, P = p1 @ p2.
+      if (T1.attrs['side'] !== 'left' || T2.attrs['side'] !== 'right' || P.inputs[0] !== p1 || P.inputs[1] !== p2) return;
+      if (!sameShape(c, [x1, p2]) || !sameShape(c, [root.outputs[0]!, cReg, T1.outputs[0]!, T2.outputs[0]!, ins[iS]!.outputs[0]!, ins[iS1]!.outputs[0]!])) return;
+      // Party 1 computes both matmuls anyway: nothing to gain.
+      if (p === 1) return;
+    } else {
+      const [q1, q2] = [P.inputs[0]!, P.inputs[1]!];
+      if (!((q1 === p1 && q2 === p2) || (q1 === p2 && q2 === p1))) return;
+      const all = [root.outputs[0]!, cReg, x1, p1, x2, p2, ...[iS, iS1, iT1, iT2, iP].map((j) => ins[j]!.outputs[0]!)];
+      if (!sameShape(c, all)) return;
+    }
+    const kind = matmul ? 'matmul' : arith ? 'mul' : 'and';
+    fusions.set(i, { kind, withPublic: p === 0, c: cReg, x1, p1, x2, p2, leaves: [...new Set([cReg, x1, p1, x2, p2])] });
+    for (const j of [iS, iS1, iT1, iT2, iP]) absorbed.add(j);
+  });
+  return { fusions, absorbed };
+}
+
+export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new Set(), s: Schedule = schedule(c), opts: PlanOptions = {}): PartyPlan {
   const order = executionOrder(c, s);
   const ins = c.instructions;
 
@@ -51,6 +144,10 @@ export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new 
     for (const r of usedInputs(x, p)) needed[r] = 1;
   }
 
+  const { fusions, absorbed } = opts.fuse === false ? { fusions: new Map<number, Fusion>(), absorbed: new Set<number>() } : findFusions(c, p, keep, runs);
+  for (const j of absorbed) runs[j] = 0;
+  const reads = (i: number): readonly number[] => fusions.get(i)?.leaves ?? usedInputs(ins[i]!, p);
+
   // Steps, with sources placed before their first reader.
   const steps: Step[] = [];
   const emitted = new Uint8Array(ins.length);
@@ -58,8 +155,8 @@ export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new 
   ins.forEach((x, i) => {
     if (isSource(x)) for (const r of x.outputs) defOf[r] = i;
   });
-  const pull = (x: Instruction): void => {
-    for (const r of usedInputs(x, p)) {
+  const pull = (i: number): void => {
+    for (const r of reads(i)) {
       const d = defOf[r]!;
       if (d >= 0 && !emitted[d]) {
         emitted[d] = 1;
@@ -75,12 +172,12 @@ export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new 
         const i = order[pos++]!;
         if (isSource(ins[i]!)) continue; // placed on demand (or at the end when never read)
         if (!runs[i]) continue;
-        pull(ins[i]!);
+        pull(i);
         steps.push({ kind: 'local', ins: i });
       }
       if (d < rounds.length) {
         const comms = rounds[d]!;
-        for (const i of comms) pull(ins[i]!);
+        for (const i of comms) pull(i);
         steps.push({ kind: 'round', phase, round: d + 1, comms });
         pos += comms.length;
       }
@@ -95,7 +192,7 @@ export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new 
   const lastUse = new Int32Array(c.registers.length).fill(-1);
   steps.forEach((st, k) => {
     const list = st.kind === 'local' ? [st.ins] : st.comms;
-    for (const i of list) for (const r of usedInputs(ins[i]!, p)) lastUse[r] = k;
+    for (const i of list) for (const r of reads(i)) lastUse[r] = k;
   });
-  return { schedule: s, steps, lastUse };
+  return { schedule: s, steps, lastUse, fusions };
 }

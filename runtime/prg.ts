@@ -50,6 +50,11 @@ export function prgRing(seed: Uint8Array, id: number, n: number, slot = 0): BigU
 /** n pseudo-random bits (0 or 1 per element) from stream (seed, id, slot). */
 export function prgBits(seed: Uint8Array, id: number, n: number, slot = 0): BigUint64Array {
   const r = prgRing(seed, id, n, slot);
-  for (let i = 0; i < n; i++) r[i] = r[i]! & 1n;
+  // The low bit of each word, through 32-bit halves (little-endian): no BigInt per element.
+  const w = new Uint32Array(r.buffer, r.byteOffset, 2 * n);
+  for (let i = 0; i < 2 * n; i += 2) {
+    w[i] = w[i]! & 1;
+    w[i + 1] = 0;
+  }
   return r;
 }

@@ -1,8 +1,8 @@
 // The WebAssembly ring kernels over Z_2^64 (i64 arithmetic wraps, which is exactly the ring):
 // matmul in dot-product form over a transposed right operand with 2x2 register blocking
 // (storing or accumulating, over a block of the inner dimension),
-// element-wise add/sub/mul/xor/and, negation, shifts (truncation), gather by index and
-// reduction over a middle axis. Assembled at load time by wasm-encoder.ts (about 2 KB).
+// element-wise add/sub/mul/xor/and, negation, shifts (truncation), gather by index,
+// reduction over a middle axis, the fused Beaver combination and the dealer's triple product. Assembled at load time by wasm-encoder.ts (about 2 KB).
 //
 // Pointers are byte offsets into the module's memory; the JS wrappers in kernels.ts copy
 // operands in, run a kernel and copy the result out (memcpy, no per-element BigInt).
@@ -153,27 +153,56 @@ function matmulNt(accumulate: boolean): FuncBuilder {
   return f;
 }
 
-/** transpose(out, a, rows, cols): out[c, r] = a[r, c]. */
+/** Side of the square tiles transpose walks (a tile's rows and columns stay in cache). */
+const TILE = 16;
+
+/** transpose(out, a, rows, cols): out[c, r] = a[r, c], tile by tile (a tall matrix's columns are far apart). */
 function transpose(): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32], []);
   const [out, a, rows, cols] = [0, 1, 2, 3];
-  const [r, c, src, dst, rb] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const L = (): number => f.local(I32);
+  const [r0, c0, r, c, rEnd, cEnd, src, dst, rb] = [L(), L(), L(), L(), L(), L(), L(), L(), L()];
   f.get(rows).i32(3).op(Op.i32Shl).set(rb);
-  f.get(a).set(src);
-  f.i32(0).set(r);
+  // min(x + TILE, limit) into `to`.
+  const clamp = (g: FuncBuilder, x: number, limit: number, to: number): void => {
+    g.get(x).i32(TILE).op(Op.i32Add).set(to);
+    g.ifThen(
+      (h) => h.get(to).get(limit).op(Op.i32GtS),
+      (h) => h.get(limit).set(to),
+    );
+  };
+  f.i32(0).set(r0);
   f.whileLoop(
-    (g) => g.get(r).get(rows).op(Op.i32LtS),
+    (g) => g.get(r0).get(rows).op(Op.i32LtS),
     (g) => {
-      g.get(out).get(r).i32(3).op(Op.i32Shl).op(Op.i32Add).set(dst);
-      g.i32(0).set(c);
+      clamp(g, r0, rows, rEnd);
+      g.i32(0).set(c0);
       g.whileLoop(
-        (h) => h.get(c).get(cols).op(Op.i32LtS),
+        (h) => h.get(c0).get(cols).op(Op.i32LtS),
         (h) => {
-          h.get(dst).get(src).load64().store64();
-          h.inc(src, 8).incBy(dst, rb).inc(c, 1);
+          clamp(h, c0, cols, cEnd);
+          h.get(r0).set(r);
+          h.whileLoop(
+            (l) => l.get(r).get(rEnd).op(Op.i32LtS),
+            (l) => {
+              // src = a + (r*cols + c0)*8, dst = out + (c0*rows + r)*8
+              l.get(a).get(r).get(cols).op(Op.i32Mul).get(c0).op(Op.i32Add).i32(3).op(Op.i32Shl).op(Op.i32Add).set(src);
+              l.get(out).get(c0).get(rows).op(Op.i32Mul).get(r).op(Op.i32Add).i32(3).op(Op.i32Shl).op(Op.i32Add).set(dst);
+              l.get(c0).set(c);
+              l.whileLoop(
+                (q) => q.get(c).get(cEnd).op(Op.i32LtS),
+                (q) => {
+                  q.get(dst).get(src).load64().store64();
+                  q.inc(src, 8).incBy(dst, rb).inc(c, 1);
+                },
+              );
+              l.inc(r, 1);
+            },
+          );
+          h.get(cEnd).set(c0);
         },
       );
-      g.inc(r, 1);
+      g.get(rEnd).set(r0);
     },
   );
   return f;
@@ -214,6 +243,50 @@ function shift(kind: ShiftOp): FuncBuilder {
       }
       g.store64();
       g.inc(out, 8).inc(a, 8);
+    },
+  );
+  return f;
+}
+
+/**
+ * combine(out, c, x1, p1, x2, p2, n): the Beaver combination out = c + x1*p1 + x2*p2, plus
+ * p1*p2 when `withPublic` (party 0; computed as c + p1*(x1 + p2) + x2*p2), in one pass. `add`
+ * and `mul` are i64 add and mul (arithmetic shares) or xor and and (binary shares).
+ */
+function combine(add: number, mul: number, withPublic: boolean): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32], []);
+  const [out, c, x1, p1, x2, p2, n] = [0, 1, 2, 3, 4, 5, 6];
+  const end = f.local(I32);
+  f.get(out).get(n).i32(3).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (g) => g.get(out).get(end).op(Op.i32LtU),
+    (g) => {
+      g.get(out).get(c).load64();
+      if (withPublic) g.get(p1).load64().get(x1).load64().get(p2).load64().op(add).op(mul);
+      else g.get(x1).load64().get(p1).load64().op(mul);
+      g.op(add).get(x2).load64().get(p2).load64().op(mul).op(add).store64();
+      g.inc(out, 8).inc(c, 8).inc(x1, 8).inc(p1, 8).inc(x2, 8).inc(p2, 8);
+    },
+  );
+  return f;
+}
+
+/**
+ * triple(out, a0, a1, b0, b1, c0, n): the dealer's correction word (a0 + a1) * (b0 + b1) - c0
+ * (arithmetic) or ((a0 ^ a1) & (b0 ^ b1)) ^ c0 (binary), in one pass.
+ */
+function triple(binaryShares: boolean): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32], []);
+  const [out, a0, a1, b0, b1, c0, n] = [0, 1, 2, 3, 4, 5, 6];
+  const [add, mul, sub] = binaryShares ? [Op.i64Xor, Op.i64And, Op.i64Xor] : [Op.i64Add, Op.i64Mul, Op.i64Sub];
+  const end = f.local(I32);
+  f.get(out).get(n).i32(3).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (g) => g.get(out).get(end).op(Op.i32LtU),
+    (g) => {
+      g.get(out).get(a0).load64().get(a1).load64().op(add).get(b0).load64().get(b1).load64().op(add).op(mul);
+      g.get(c0).load64().op(sub).store64();
+      g.inc(out, 8).inc(a0, 8).inc(a1, 8).inc(b0, 8).inc(b1, 8).inc(c0, 8);
     },
   );
   return f;
@@ -304,6 +377,11 @@ export function ringKernelModule(): Uint8Array {
   ];
   for (const [name, code] of Object.entries(BINARY_OPS)) funcs.push({ name: `bin_${name}`, fn: binary(code) });
   for (const kind of SHIFT_OPS) funcs.push({ name: `shift_${kind}`, fn: shift(kind) });
+  funcs.push({ name: 'triple_mul', fn: triple(false) }, { name: 'triple_and', fn: triple(true) });
+  for (const pub of [false, true]) {
+    funcs.push({ name: `combine_mul${pub ? '_pub' : ''}`, fn: combine(Op.i64Add, Op.i64Mul, pub) });
+    funcs.push({ name: `combine_and${pub ? '_pub' : ''}`, fn: combine(Op.i64Xor, Op.i64And, pub) });
+  }
   return encodeModule(funcs);
 }
 
@@ -330,6 +408,8 @@ export interface RingKernelExports {
   reduce(out: Ptr, a: Ptr, outer: number, red: number, inner: number): void;
   [bin: `bin_${string}`]: (out: Ptr, a: Ptr, b: Ptr, n: number) => void;
   [shift: `shift_${string}`]: (out: Ptr, a: Ptr, n: number, bits: number) => void;
+  [combine: `combine_${string}`]: (out: Ptr, c: Ptr, x1: Ptr, p1: Ptr, x2: Ptr, p2: Ptr, n: number) => void;
+  [triple: `triple_${string}`]: (out: Ptr, a0: Ptr, a1: Ptr, b0: Ptr, b1: Ptr, c0: Ptr, n: number) => void;
 }
 
 let instance: RingKernelExports | undefined;

@@ -59,12 +59,11 @@ export class LocalTransport {
     return [msgs[1], msgs[0]];
   }
 
-  /** The dealer's correction words to P1 (counted, delivered as a copy). */
+  /** The dealer's correction words to P1 (counted and delivered as they are: the dealer keeps no reference). */
   dealerToP1(words: BigUint64Array): BigUint64Array {
-    const msg = concatBytes([words]);
-    this.dealerBytes += msg.byteLength;
-    if (this.#hashing) this.#transcript.update(msg);
-    return new MessageReader(msg).next(words.length);
+    this.dealerBytes += words.byteLength;
+    if (this.#hashing) this.#transcript.update(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
+    return words;
   }
 
   /** sha256 over every message sent so far, in order. */
@@ -73,7 +72,9 @@ export class LocalTransport {
   }
 }
 
+/** The parts as one message; a single part is handed over as it is (its sender gives it up). */
 function concatBytes(parts: readonly BigUint64Array[]): Uint8Array {
+  if (parts.length === 1) return new Uint8Array(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength);
   let n = 0;
   for (const p of parts) n += p.length;
   const out = allocRing(n);

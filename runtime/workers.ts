@@ -50,6 +50,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       peer: party === 0 ? port1 : port2,
       progress: opts.onRound !== undefined,
       transcript: opts.transcript !== false,
+      fuse: opts.fuse !== false,
     };
     return new Worker(code, { eval: true, workerData: data, transferList: [data.peer] });
   });

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BERT_PRESETS, bertOnnxByteLength, writeBertOnnx, type BertOnnxConfig } from './make-bert.ts';
 import type { Benchmark } from './benchmark.ts';
+import { table } from './table.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(HERE, '..', '..', 'shared', 'fixtures');
@@ -45,12 +46,6 @@ const KERNEL_SHAPES: readonly (readonly [string, number, number, number])[] = [
   ['ffn-out', 128, 3072, 768],
   ['per-head context (probs @ v)', 128, 128, 64],
 ];
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: readonly string[]): string => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
-  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-}
 
 /** Best wall time in seconds of `runs` calls (after one untimed warm-up call). */
 function best(runs: number, f: () => void): number {

@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './benchmark.ts';
+import { table } from './table.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(HERE, '..', '..', 'shared', 'fixtures');
@@ -58,9 +59,8 @@ export async function agreementTable(examples: number, referenceSteps: number, o
     line(v.name, r);
   }
   line(`m = ${referenceSteps}`, reference);
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   console.log(`importance agreement: spam-bert, first ${examples} dev examples, integrated gradients (${reference.engine ?? 'evaluator'})`);
-  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  console.log(table(rows));
 }
 
 export const importanceAgreementBenchmark: Benchmark = {

@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './benchmark.ts';
+import { table } from './table.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(HERE, '..', '..', 'shared', 'fixtures');
@@ -30,12 +31,6 @@ const CASES: readonly ModelCase[] = [
   { name: 'bert-tiny', file: 'bert-tiny.onnx', examples: 10, evaluatorExamples: 3 },
   { name: 'spam-bert', file: 'spam-bert.onnx', examples: 10, evaluatorExamples: 1 },
 ];
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: readonly string[]): string => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
-  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-}
 
 interface Timing {
   readonly wall: number;

@@ -57,7 +57,7 @@ export function sampledAlphas(k: number, seed: number, row: number): number[] {
   return Array.from({ length: k }, () => 1 - next());
 }
 
-function argmax(x: ArrayLike<number>): number {
+export function argmax(x: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
   return best;

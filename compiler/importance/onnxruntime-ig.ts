@@ -16,7 +16,7 @@ import type { Ort } from '../onnxruntime.ts';
 import type { Example } from './dataset.ts';
 import { HEAD_SCALE, SEED, igLayerGraph } from './ig-graph.ts';
 import type { ExampleResult, Target } from './methods.ts';
-import { targetClass } from './methods.ts';
+import { argmax, targetClass } from './methods.ts';
 import type { ImportanceModel } from './model.ts';
 
 const PAD_TO = 8;
@@ -112,14 +112,27 @@ export class OrtIntegratedGradients {
     const n = ex.ids.length;
     const plain = this.#model.at(n);
     const out = evaluate(plain.graph, this.#model.feeds(plain, ex.ids)).get(plain.graph.outputs[0]!.name)!.toFloat64();
-    let predicted = 0;
-    for (let i = 1; i < out.length; i++) if (out[i]! > out[predicted]!) predicted = i;
+    const predicted = argmax(out);
     const c = targetClass(out, this.#opts.target, ex);
     const classes = out.length;
     const m = alphas.length;
     const length = paddedLength(n, this.#model.limits.maxPositions);
     const C = this.rowsPerRun;
     const bound = this.#model.at(length, C);
+    // the model's inputs (every row the example, padded) and the seed are the same for every layer
+    const feeds: Record<string, OrtTensor> = {};
+    for (const input of bound.graph.inputs) {
+      const name = input.name!;
+      if (name === HEAD_SCALE || name === SEED) continue;
+      const value =
+        name === 'input_ids'
+          ? (i: number) => (i % length < n ? ex.ids[i % length]! : 0)
+          : name === 'attention_mask'
+            ? (i: number) => (i % length < n ? 1 : 0)
+            : () => 0;
+      feeds[name] = ortTensor(this.#ort, input.type.elem, input.type.shape, value);
+    }
+    feeds[SEED] = ortTensor(this.#ort, 'f32', [C, classes], (i) => (i % classes === c ? 1 : 0));
     const scores: number[][] = [];
     const completeness: [number, number][] = [];
     for (const site of bound.sites) {
@@ -130,18 +143,6 @@ export class OrtIntegratedGradients {
       const sums = Array.from({ length: H }, () => new Float64Array(n * d));
       const zeroed = new Float64Array(H);
       let O: Float32Array | undefined;
-      const feeds: Record<string, OrtTensor> = {};
-      for (const input of bound.graph.inputs) {
-        const name = input.name!;
-        const value =
-          name === 'input_ids'
-            ? (i: number) => (i % length < n ? ex.ids[i % length]! : 0)
-            : name === 'attention_mask'
-              ? (i: number) => (i % length < n ? 1 : 0)
-              : () => 0;
-        feeds[name] = ortTensor(this.#ort, input.type.elem, input.type.shape, value);
-      }
-      feeds[SEED] = ortTensor(this.#ort, 'f32', [C, classes], (i) => (i % classes === c ? 1 : 0));
       const session = await this.#session(length, site.layer);
       for (let first = 0; first < R; first += C) {
         // rows past R (the last run's padding) keep every head at its value

@@ -74,9 +74,6 @@ export class GradBuilder {
   meanLast(x: Node): Node {
     return this.op('ReduceMean', [x], { axes: [-1], keepdims: 1 });
   }
-  sumLast(x: Node): Node {
-    return this.op('ReduceSum', [x], { axes: [-1], keepdims: 1 });
-  }
   zeros(shape: Shape): Node {
     return this.op('Expand', [this.scalar(0)], { shape: [...shape] });
   }

@@ -15,6 +15,7 @@ import { numel, type ElemType } from '../../ir/types.ts';
 import type { ImportContext } from './context.ts';
 import { OPSET_RANGE } from './decode.ts';
 import { elemFromOnnx, onnxDtypeName, SUPPORTED_ONNX_DTYPES } from './tensor-proto.ts';
+import { visionOps } from './vision-ops.ts';
 
 export interface OnnxInputSpec {
   readonly name: string;
@@ -618,6 +619,7 @@ const OPS: readonly OnnxOpSpec[] = [
       return [y, wantMean ? mean : undefined, invStd];
     },
   },
+  ...visionOps(ALL),
 ];
 
 const BY_NAME = new Map(OPS.map((o) => [o.name, o]));

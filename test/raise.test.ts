@@ -9,7 +9,7 @@ import type { Node } from '../ir/node.ts';
 import { constNode } from '../ir/node.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { findPass } from '../passes/pass.ts';
-import { ATTENTION_RULES, EMBEDDING_RULES, GELU_RULES, LAYER_NORM_RULES, LINEAR_RULES, RAISE_BERT_RULES, encoderLayers, mapGraph } from '../passes/raise/index.ts';
+import { ATTENTION_METHOD_RULES, ATTENTION_RULES, EMBEDDING_RULES, GELU_RULES, LAYER_NORM_RULES, LINEAR_RULES, RAISE_BERT_RULES, encoderLayers, mapGraph } from '../passes/raise/index.ts';
 import {
   additiveMask,
   attentionBlock,
@@ -31,7 +31,7 @@ import {
 
 describe('rules are data', () => {
   it('every rule has an "XToY" name and a one-line doc, and the pass is registered', () => {
-    const all = [...LAYER_NORM_RULES, ...GELU_RULES, ...LINEAR_RULES, ...EMBEDDING_RULES, ...ATTENTION_RULES];
+    const all = [...LAYER_NORM_RULES, ...GELU_RULES, ...LINEAR_RULES, ...EMBEDDING_RULES, ...ATTENTION_RULES, ...ATTENTION_METHOD_RULES];
     expect(RAISE_BERT_RULES.length).toBe(all.length);
     for (const r of RAISE_BERT_RULES) {
       expect(r.name).toMatch(/^[A-Z][A-Za-z0-9]*To[A-Z][A-Za-z0-9]*$/);

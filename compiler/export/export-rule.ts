@@ -102,3 +102,9 @@ export function layerNorm(ctx: ExportContext, x: string, scale: string, bias: st
   const y = ctx.emit('Mul', [ctx.emit('Div', [d, std]), scale]);
   return bias !== undefined ? ctx.emit('Add', [y, bias]) : y;
 }
+
+/** 0.5 x (1 + erf(x / sqrt 2)). */
+export function geluErf(ctx: ExportContext, x: string, elem: ElemType): string {
+  const e = ctx.emit('Erf', [ctx.emit('Mul', [x, ctx.scalar(Math.SQRT1_2, elem)])]);
+  return ctx.emit('Mul', [ctx.emit('Mul', [x, ctx.scalar(0.5, elem)]), ctx.emit('Add', [e, ctx.scalar(1, elem)])]);
+}

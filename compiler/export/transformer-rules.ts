@@ -4,17 +4,9 @@
 import { boolAttr, floatAttr, intAttr, stringAttr } from '../../ir/op.ts';
 import { Tensor } from '../../ir/tensor.ts';
 import type { ElemType } from '../../ir/types.ts';
-import { cast, layerNorm, reduce, reshape, type ExportContext, type ExportRule } from './export-rule.ts';
+import { attentionMethodExport, type SoftmaxPieces } from './attention-methods.ts';
+import { cast, geluErf, layerNorm, reduce, reshape, type ExportContext, type ExportRule } from './export-rule.ts';
 import { onnxInt, onnxInts } from './onnx-writer.ts';
-
-/** The most negative float32: an additive "minus infinity" that stays finite. */
-const FLOAT32_LOWEST = -3.4028234663852886e38;
-
-/** 0.5 x (1 + erf(x / sqrt 2)). */
-function geluErf(ctx: ExportContext, x: string, elem: ElemType): string {
-  const e = ctx.emit('Erf', [ctx.emit('Mul', [x, ctx.scalar(Math.SQRT1_2, elem)])]);
-  return ctx.emit('Mul', [ctx.emit('Mul', [x, ctx.scalar(0.5, elem)]), ctx.emit('Add', [e, ctx.scalar(1, elem)])]);
-}
 
 /** 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 function geluTanh(ctx: ExportContext, x: string, elem: ElemType): string {
@@ -35,55 +27,12 @@ function headRange(ctx: ExportContext, x: string, positions: readonly number[], 
   return ctx.emit('Gather', [x, ctx.ints(positions, 'heads')], { axis: onnxInt(1) });
 }
 
-interface SoftmaxPieces {
-  /** The keep mask as bool [B,1,1,S] (keep != 0). */
-  readonly keepBool: string;
-  /** The keep mask as exact 0/1 in the scores' element type. */
-  readonly keepFloat: string;
-  /** 1 when a batch row keeps any key, else 0: [B,1,1,1]. */
-  readonly anyKept: string;
-}
-
-/** exact: Softmax over the scores with masked keys at the lowest float, times keep (a fully masked row is 0). */
-function exactSoftmax(ctx: ExportContext, z: string, m: SoftmaxPieces, elem: ElemType): string {
-  const masked = ctx.emit('Where', [m.keepBool, z, ctx.scalar(FLOAT32_LOWEST, elem)]);
-  const p = ctx.emit('Softmax', [masked], { axis: onnxInt(3) });
-  return ctx.emit('Mul', [p, m.keepFloat]);
-}
-
-/**
- * poly: z - max over kept keys (when shift), optional clamp, q(z) = sum z^k/k! by Horner,
- * times keep, divided by the row sum (plus 1 on rows with no kept key, which are 0 / 1 = 0).
- */
-function polySoftmax(ctx: ExportContext, scores: string, m: SoftmaxPieces, elem: ElemType): string {
-  const degree = intAttr(ctx.attrs, 'degree');
-  const clip = floatAttr(ctx.attrs, 'clip');
-  let z = scores;
-  if (boolAttr(ctx.attrs, 'shift')) {
-    const masked = ctx.emit('Where', [m.keepBool, z, ctx.scalar(FLOAT32_LOWEST, elem)]);
-    // a row with no kept key would shift by the lowest float: shift by 0 there instead
-    const max = ctx.emit('Mul', [reduce(ctx, 'ReduceMax', masked, [3], 1), m.anyKept]);
-    z = ctx.emit('Sub', [z, max]);
-  }
-  if (clip > 0) z = ctx.emit('Clip', [z, ctx.scalar(-clip, elem), ctx.scalar(clip, elem)]);
-  // Horner, as the evaluator: r = 1 + r z / k for k = degree .. 1
-  let r = ctx.emit('Add', [ctx.emit('Mul', [z, ctx.scalar(1 / degree, elem)]), ctx.scalar(1, elem)]);
-  for (let k = degree - 1; k >= 1; k--) {
-    let rz = ctx.emit('Mul', [r, z]);
-    if (k !== 1) rz = ctx.emit('Mul', [rz, ctx.scalar(1 / k, elem)]);
-    r = ctx.emit('Add', [rz, ctx.scalar(1, elem)]);
-  }
-  const num = ctx.emit('Mul', [r, m.keepFloat]);
-  const sum = reduce(ctx, 'ReduceSum', num, [3], 1);
-  const den = ctx.emit('Add', [sum, ctx.emit('Sub', [ctx.scalar(1, elem), m.anyKept])]);
-  return ctx.emit('Div', [num, den]);
-}
-
 const attentionSoftmax: ExportRule = {
   op: 'AttentionSoftmax',
   onnx:
-    'per method group of heads (Slice or Gather on axis 1, Concat back in head order): exact = Softmax(Where(keep, s, lowest)) * keep; ' +
-    'poly = Where/ReduceMax shift, Clip, Horner Mul/Add, * keep, / ReduceSum',
+    'per method group of heads (Slice or Gather on axis 1, Concat back in head order), each method as in compiler/export/attention-methods.ts: ' +
+    'exact = Softmax(Where(keep, s, lowest)) * keep; poly = Where/ReduceMax shift, Clip, Horner Mul/Add, * keep, / ReduceSum; ' +
+    'rsattn, 2quad = Relu or (s + c)^2, * keep, / (ReduceSum + eps); scale, scaled-* = s or the activation, * keep, / n or Sqrt(n)',
   export(ctx) {
     const methods = ctx.attrs['methods'] as readonly string[];
     const scoresType = ctx.inputType(0);
@@ -92,7 +41,10 @@ const attentionSoftmax: ExportRule = {
     const keepType = ctx.inputType(1);
     const keepBool = keepType.elem === 'bool' ? ctx.input(1) : cast(ctx, ctx.input(1), 'bool');
     const keepFloat = cast(ctx, keepBool, elem);
-    const pieces: SoftmaxPieces = { keepBool, keepFloat, anyKept: reduce(ctx, 'ReduceMax', keepFloat, [3], 1) };
+    const anyKept = reduce(ctx, 'ReduceMax', keepFloat, [3], 1);
+    // kept keys per row, 1 on rows with none (whose weights are 0 anyway): a safe divisor
+    const count = ctx.emit('Add', [reduce(ctx, 'ReduceSum', keepFloat, [3], 1), ctx.emit('Sub', [ctx.scalar(1, elem), anyKept])]);
+    const pieces: SoftmaxPieces = { keepBool, keepFloat, anyKept, count };
     const groups = new Map<string, number[]>();
     methods.forEach((method, h) => {
       let g = groups.get(method);
@@ -103,9 +55,8 @@ const attentionSoftmax: ExportRule = {
     const order: number[] = [];
     for (const [method, positions] of groups) {
       const part = headRange(ctx, ctx.input(0), positions, H);
-      if (method === 'exact') parts.push(exactSoftmax(ctx, part, pieces, elem));
-      else if (method === 'poly') parts.push(polySoftmax(ctx, part, pieces, elem));
-      else ctx.fail(`AttentionSoftmax method "${method}" has no ONNX form`);
+      const form = attentionMethodExport(method) ?? ctx.fail(`AttentionSoftmax method "${method}" has no ONNX form`);
+      parts.push(form(ctx, part, pieces, elem));
       order.push(...positions);
     }
     if (parts.length === 1) return parts[0]!;

@@ -54,8 +54,7 @@ function importPatchConv(ctx: ImportContext): Node {
   const grid = ctx.build('Reshape', [img], { shape: [B, C, Hp, k, Wp, l] });
   const patchMajor = ctx.build('Transpose', [grid], { perm: [0, 2, 4, 1, 3, 5] });
   const patches = ctx.build('Reshape', [patchMajor], { shape: [B, Hp * Wp, C * k * l] });
-  const rows = ctx.build('Reshape', [w], { shape: [O, C * k * l] });
-  let y = ctx.build('MatMul', [patches, ctx.build('Transpose', [rows], { perm: [1, 0] })]);
+  let y = ctx.build('MatMul', [patches, patchWeight(ctx, w, O, C * k * l)]);
   if (ctx.inputs[2] !== undefined) {
     const bias = ctx.inputs[2];
     if (bias.type.shape.length !== 1 || bias.type.shape[0] !== O) ctx.fail('shape', `Conv bias must be [${O}], got [${bias.type.shape.join(',')}]`);
@@ -63,6 +62,19 @@ function importPatchConv(ctx: ImportContext): Node {
   }
   const channelsFirst = ctx.build('Transpose', [y], { perm: [0, 2, 1] });
   return ctx.build('Reshape', [channelsFirst], { shape: [B, O, Hp, Wp] });
+}
+
+/**
+ * W [O,C,k,l] as the [C*k*l, O] matrix of the patch MatMul: a constant of W's owner when W is
+ * one (so raising sees a Linear's weight), else a reshape and a transpose of the value.
+ */
+function patchWeight(ctx: ImportContext, w: Node, O: number, K: number): Node {
+  const t = constValue(w);
+  if (t === undefined) return ctx.build('Transpose', [ctx.build('Reshape', [w], { shape: [O, K] })], { perm: [1, 0] });
+  const src = t.toFloat64();
+  const out = new Float64Array(O * K);
+  for (let o = 0; o < O; o++) for (let q = 0; q < K; q++) out[q * O + o] = src[o * K + q]!;
+  return ctx.constant(Tensor.from(t.dtype, [K, O], out), w.type.vis, w.loc.name);
 }
 
 /**

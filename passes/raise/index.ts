@@ -9,6 +9,7 @@ import { type PassContext, registerPass } from '../pass.ts';
 import { type Rule, rewriteGraph } from '../rewrite.ts';
 import { annotateBert } from './annotate.ts';
 import { ATTENTION_RULES } from './attention.ts';
+import { ATTENTION_METHOD_RULES } from './attention-methods.ts';
 import { EMBEDDING_RULES } from './embedding.ts';
 import { GELU_RULES } from './gelu.ts';
 import { LAYER_NORM_RULES } from './layer-norm.ts';
@@ -18,9 +19,9 @@ import { describeUnraised, unraised } from './unraised.ts';
 export { annotateBert, encoderLayers, linearRoles } from './annotate.ts';
 export { mapGraph, type NodeUpdate } from './map-graph.ts';
 export { describeUnraised, unraised, type UnraisedOp } from './unraised.ts';
-export { ATTENTION_RULES, EMBEDDING_RULES, GELU_RULES, LAYER_NORM_RULES, LINEAR_RULES };
+export { ATTENTION_METHOD_RULES, ATTENTION_RULES, EMBEDDING_RULES, GELU_RULES, LAYER_NORM_RULES, LINEAR_RULES };
 
-export const RAISE_BERT_RULES: readonly Rule[] = [...LAYER_NORM_RULES, ...GELU_RULES, ...LINEAR_RULES, ...EMBEDDING_RULES, ...ATTENTION_RULES];
+export const RAISE_BERT_RULES: readonly Rule[] = [...LAYER_NORM_RULES, ...GELU_RULES, ...LINEAR_RULES, ...EMBEDDING_RULES, ...ATTENTION_RULES, ...ATTENTION_METHOD_RULES];
 
 export const RAISE_BERT_PASS = 'raise-bert';
 

@@ -320,7 +320,7 @@ describe('AttentionSoftmax', () => {
     const s = input('f32', [1, 2, 4, 4], 's');
     const k = input('f32', [1, 1, 1, 4], 'keep');
     const ok = build('AttentionSoftmax', [s, k], { heads: [0, 3], methods: ['exact', 'poly'] });
-    expect(ok.attrs).toEqual({ heads: [0, 3], methods: ['exact', 'poly'], degree: 2, shift: true, clip: 0 });
+    expect(ok.attrs).toEqual({ heads: [0, 3], methods: ['exact', 'poly'], degree: 2, shift: true, clip: 0, eps: 0, c: 5 });
     expect(ok.type.shape).toEqual([1, 2, 4, 4]);
     expect(() => build('AttentionSoftmax', [s, k], { heads: [0, 1, 2], methods: ['exact', 'exact', 'exact'] })).toThrow(/heads \[0,1,2\] names 3 heads but the input has 2/);
     expect(() => build('AttentionSoftmax', [s, k], { heads: [0, 1], methods: ['exact'] })).toThrow(/methods has 1 entry but heads has 2/);

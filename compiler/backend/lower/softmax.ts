@@ -1,6 +1,6 @@
 // Softmax: ONNX Softmax over an axis, and AttentionSoftmax with a per-head method. The
-// heads of one method are sliced out of the head axis and concatenated, run through one
-// softmax (or PolySoftmax) protocol call, and put back in head order; so a layer whose
+// heads of one method are sliced out of the head axis and concatenated, run through that
+// method's lowering (attention-methods.ts) once, and put back in head order; so a layer whose
 // heads are all "poly" has no exact-softmax step at all, and one protocol call covers
 // every head of a method (its rounds are paid once per layer, not per head).
 //
@@ -12,13 +12,14 @@
 // shift keeps 1 + x/256 >= 0 for score spans up to 192. (A row with every key masked gets
 // uniform weights here instead of zeros; BERT always keeps [CLS].)
 
-import { boolAttr, floatAttr, intAttr } from '../../../ir/op.ts';
+import { intAttr } from '../../../ir/op.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
+import { attentionParams } from '../../../ir/ops/transformer/attention-softmax.ts';
 import { normalizeAxis } from '../../../ir/types.ts';
+import { attentionMethodLowering, loweredAttentionMethods, type KeepMask } from './attention-methods.ts';
 import { isPublic, secretValue, type LowerContext, type LValue } from './context.ts';
-import { expandTo, mulPublic, scalarTensor, subPublic } from './local.ts';
 import type { LoweringTable } from './lowering.ts';
-import type { PolySoftmaxOptions } from './protocols.ts';
+
 
 /** Runs of consecutive heads with the same method: [start, end, method]. */
 export function headRuns(methods: readonly string[]): [number, number, string][] {
@@ -31,26 +32,14 @@ export function headRuns(methods: readonly string[]): [number, number, string][]
   return runs;
 }
 
-/** Added to the scores of masked keys of exact heads. */
-export const ADDITIVE_MASK_SHIFT = 64;
-
-/** The keep mask as shares (broadcastable to the scores), or undefined when it keeps everything. */
-function keepShares(ctx: LowerContext, keep: LValue): Reg | undefined {
+/** The keep mask as the methods take it: public, secret, or all kept. */
+function keepMask(ctx: LowerContext, keep: LValue): KeepMask {
   if (isPublic(keep)) {
     const d = keep.value;
-    let all = true;
-    for (let i = 0; i < d.size; i++) if (d.at(i) === 0) all = false;
-    if (all) return undefined;
+    for (let i = 0; i < d.size; i++) if (d.at(i) === 0) return { kind: 'public', value: d };
+    return { kind: 'all' };
   }
-  return ctx.share(keep);
-}
-
-/** scores + (keep - 1) * shift: local (the keep mask is 0/1, the shift an integer). */
-function additiveMask(ctx: LowerContext, x: Reg, keep: Reg): Reg {
-  return ctx.b.withProtocol('additive-mask', () => {
-    const shifted = subPublic(ctx, mulPublic(ctx, keep, scalarTensor(ADDITIVE_MASK_SHIFT)), scalarTensor(ADDITIVE_MASK_SHIFT));
-    return ctx.b.add(x, expandTo(ctx, shifted, x.shape));
-  });
+  return { kind: 'secret', reg: ctx.share(keep) };
 }
 
 export const SOFTMAX_LOWERINGS: LoweringTable = {
@@ -66,11 +55,8 @@ export const SOFTMAX_LOWERINGS: LoweringTable = {
     lower: (ctx, node, [scores, keepV]) => {
       const x = ctx.share(scores!);
       const methods = node.attrs['methods'] as readonly string[];
-      const poly: PolySoftmaxOptions = {
-        degree: intAttr(node.attrs, 'degree'),
-        shift: boolAttr(node.attrs, 'shift'),
-        clip: floatAttr(node.attrs, 'clip'),
-      };
+      const params = attentionParams(node.attrs);
+      const keep = keepMask(ctx, keepV!);
       const runs = headRuns(methods);
       const byMethod = new Map<string, [number, number][]>();
       for (const [s, e, m] of runs) byMethod.set(m, [...(byMethod.get(m) ?? []), [s, e]]);
@@ -81,11 +67,10 @@ export const SOFTMAX_LOWERINGS: LoweringTable = {
       // one protocol call per method, over that method's heads
       const results = new Map<string, Reg>();
       for (const [m, parts] of byMethod) {
+        const method = attentionMethodLowering(m);
+        if (method === undefined) throw ctx.error('unsupported', `attention method "${m}" has no lowering (lowered: ${loweredAttentionMethods().join(', ')})`);
         const xs = gather(x, parts);
-        const keep = keepShares(ctx, keepV!);
-        const axis = xs.shape.length - 1;
-        if (m === 'poly') results.set(m, ctx.p.polySoftmax(xs, axis, poly, keep));
-        else results.set(m, ctx.p.softmax(keep === undefined ? xs : additiveMask(ctx, xs, keep), axis));
+        results.set(m, method.lower(ctx, xs, keep, params));
       }
       if (byMethod.size === 1) return secretValue(results.get(methods[0]!)!);
       // back in head order

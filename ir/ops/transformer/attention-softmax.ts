@@ -1,7 +1,8 @@
-// AttentionSoftmax {heads, methods, degree, shift, clip}: the attention probabilities of
-// one layer, with a per-head method: "exact" softmax, or PolySoftmax (exp replaced by its
-// Taylor polynomial of `degree`, cheap under MPC). Masked keys (keep = 0) get exactly zero
-// weight in both; a row with every key masked is all zeros.
+// AttentionSoftmax {heads, methods, degree, shift, clip, eps, c}: the attention weights of
+// one layer, with a per-head method (attention-methods.ts defines each: "exact" softmax,
+// IG-3D's PolySoftmax, MPCViT's rsattn and scale, PolyTransformer's scaled-relu/-gelu/-relu2,
+// MPCFormer's 2quad). Masked keys (keep = 0) get exactly zero weight in every method; a row
+// with every key masked is all zeros.
 
 import type { OpDef } from '../../op.ts';
 import { boolAttr, floatAttr, intAttr, intsAttr, stringAttr, typeError } from '../../op.ts';
@@ -10,30 +11,40 @@ import { Tensor } from '../../tensor.ts';
 import { float64Data, fmtShape } from '../broadcast.ts';
 import { requireFloat } from '../check.ts';
 import { checkHeads, requireRank } from './check.ts';
+import { ATTENTION_METHOD_NAMES, expTaylor, findAttentionMethod, type AttentionParams } from './attention-methods.ts';
 
-export const SOFTMAX_METHODS: readonly string[] = ['exact', 'poly'];
+/** The method names, in the order of ir/ops/transformer/attention-methods.ts. */
+export const SOFTMAX_METHODS: readonly string[] = ATTENTION_METHOD_NAMES;
+
+export { expTaylor };
 
 function methodsOf(attrs: Attrs): readonly string[] {
   return attrs['methods'] as readonly string[];
 }
 
-/** sum_{k=0..degree} z^k / k!, by Horner: 1 + z(1 + z/2(1 + z/3(...))). */
-export function expTaylor(z: number, degree: number): number {
-  let r = 1;
-  for (let k = degree; k >= 1; k--) r = 1 + (r * z) / k;
-  return r;
+/** The per-layer parameters the methods read. */
+export function attentionParams(attrs: Attrs): AttentionParams {
+  return {
+    degree: intAttr(attrs, 'degree'),
+    shift: boolAttr(attrs, 'shift'),
+    clip: floatAttr(attrs, 'clip'),
+    eps: floatAttr(attrs, 'eps'),
+    c: floatAttr(attrs, 'c'),
+  };
 }
 
 export const AttentionSoftmax: OpDef = {
   name: 'AttentionSoftmax',
-  summary: 'masked softmax over keys, per head "exact" or "poly" (Taylor exp of `degree`)',
+  summary: `attention weights over the keys with a method per head (${ATTENTION_METHOD_NAMES.join(', ')}); masked keys get 0`,
   arity: [2, 2],
   attrs: {
     heads: { kind: 'ints', doc: 'original head ids of this layer, one per head' },
-    methods: { kind: 'strings', doc: '"exact" or "poly", one per head' },
+    methods: { kind: 'strings', doc: `one per head: ${ATTENTION_METHOD_NAMES.join(', ')}` },
     degree: { kind: 'int', default: 2, doc: 'degree of the Taylor polynomial of "poly"' },
     shift: { kind: 'bool', default: true, doc: '"poly": subtract the row max over kept keys first' },
     clip: { kind: 'float', default: 0, doc: '"poly": clamp z to [-clip, clip] when > 0' },
+    eps: { kind: 'float', default: 0, doc: '"rsattn", "2quad": added to the denominator' },
+    c: { kind: 'float', default: 5, doc: '"2quad": the shift c of (s + c)^2' },
   },
   infer([scores, keep], attrs) {
     requireFloat('AttentionSoftmax', scores!, 'scores');
@@ -53,60 +64,28 @@ export const AttentionSoftmax: OpDef = {
       typeError(`AttentionSoftmax: methods has ${methods.length} entr${methods.length === 1 ? 'y' : 'ies'} but heads has ${heads.length}; give one method per head`);
     }
     for (const m of methods) {
-      if (!SOFTMAX_METHODS.includes(m)) typeError(`AttentionSoftmax: unknown method "${m}" (expected "exact" or "poly")`);
+      if (findAttentionMethod(m) === undefined) typeError(`AttentionSoftmax: unknown method "${m}" (expected one of ${ATTENTION_METHOD_NAMES.map((n) => `"${n}"`).join(', ')})`);
     }
     const degree = intAttr(attrs, 'degree');
     if (degree < 1) typeError(`AttentionSoftmax: degree must be >= 1, got ${degree}`);
     const clip = floatAttr(attrs, 'clip');
     if (!(clip >= 0)) typeError(`AttentionSoftmax: clip must be >= 0 (0 disables clamping), got ${clip}`);
+    const eps = floatAttr(attrs, 'eps');
+    if (!(eps >= 0) || !Number.isFinite(eps)) typeError(`AttentionSoftmax: eps must be a finite number >= 0, got ${eps}`);
+    if (!Number.isFinite(floatAttr(attrs, 'c'))) typeError('AttentionSoftmax: c must be finite');
     return { elem: scores!.elem, shape: scores!.shape };
   },
   evaluate([scores, keep], attrs, out) {
     const [B, H, S] = scores!.shape as [number, number, number, number];
-    const methods = methodsOf(attrs);
-    const degree = intAttr(attrs, 'degree');
-    const shift = boolAttr(attrs, 'shift');
-    const clip = floatAttr(attrs, 'clip');
+    const methods = methodsOf(attrs).map((m) => findAttentionMethod(m)!);
+    const params = attentionParams(attrs);
     const X = float64Data(scores!);
     const kept = keptKeys(keep!, B * S);
     const Y = new Float64Array(X.length);
     for (let b = 0; b < B; b++) {
-      const ko = b * S;
       for (let h = 0; h < H; h++) {
-        const poly = methods[h] === 'poly';
-        for (let i = 0; i < S; i++) {
-          const row = ((b * H + h) * S + i) * S;
-          let max = -Infinity;
-          let any = false;
-          for (let j = 0; j < S; j++) {
-            if (kept[ko + j] === 0) continue;
-            any = true;
-            const v = X[row + j]!;
-            if (v > max) max = v;
-          }
-          if (!any) continue; // all keys masked: zeros
-          let sum = 0;
-          if (poly) {
-            const m = shift ? max : 0;
-            for (let j = 0; j < S; j++) {
-              if (kept[ko + j] === 0) continue;
-              let z = X[row + j]! - m;
-              if (clip > 0) z = z < -clip ? -clip : z > clip ? clip : z;
-              const e = expTaylor(z, degree);
-              Y[row + j] = e;
-              sum += e;
-            }
-          } else {
-            for (let j = 0; j < S; j++) {
-              if (kept[ko + j] === 0) continue;
-              const e = Math.exp(X[row + j]! - max);
-              Y[row + j] = e;
-              sum += e;
-            }
-          }
-          const inv = 1 / sum;
-          for (let j = 0; j < S; j++) Y[row + j]! *= inv;
-        }
+        const method = methods[h]!;
+        for (let i = 0; i < S; i++) method.row(X, Y, ((b * H + h) * S + i) * S, S, kept, b * S, params);
       }
     }
     return new Tensor(out.elem, out.shape, Y);

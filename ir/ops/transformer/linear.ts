@@ -18,6 +18,7 @@ export const LINEAR_ROLES: readonly string[] = [
   'ffn-out',
   'pooler',
   'classifier',
+  'patch-embedding',
 ];
 
 export const Linear: OpDef = {

@@ -213,6 +213,18 @@ describe('gradient rules match central differences', () => {
     checkGradient(rng, [values(rng, [B, H, S, S], () => rng.uniform(-range, range)), mask], ([x, m]) => op('AttentionSoftmax', [x!, m!], attrs));
   });
 
+  prop('AttentionSoftmax (rsattn, scale, scaled-relu/-gelu/-relu2, 2quad heads)', (rng) => {
+    const [B, H, S] = [rng.int(1, 2), rng.int(1, 3), rng.int(1, 5)];
+    const heads = Array.from({ length: H }, (_, i) => i);
+    const kinds = ['rsattn', 'scale', 'scaled-relu', 'scaled-gelu', 'scaled-relu2', '2quad'];
+    const methods = heads.map(() => kinds[rng.int(0, kinds.length - 1)]!);
+    const keep = rng.floats(B * S, () => (rng.next() < 0.75 ? 1 : 0));
+    const mask: InputSpec = { shape: [B, 1, 1, S], values: keep, elem: 'f64', constant: true };
+    const attrs = { heads, methods, eps: rng.next() < 0.5 ? 0.5 : 0, c: rng.uniform(2, 4) };
+    // scores away from ReLU's kink at 0, so finite differences see one side of it
+    checkGradient(rng, [values(rng, [B, H, S, S], () => rng.signed(0.2, 2)), mask], ([x, m]) => op('AttentionSoftmax', [x!, m!], attrs));
+  });
+
   prop('AttentionSoftmax (exact heads)', (rng) => {
     const [B, H, S] = [rng.int(1, 2), rng.int(1, 3), rng.int(1, 5)];
     const heads = Array.from({ length: H }, (_, i) => i);

@@ -181,6 +181,21 @@ export const ATTENTION_METHOD_RULES: readonly Rule[] = [
       return eps === undefined || shift === undefined || !Number.isFinite(shift) ? undefined : methodOver(c, ctx, '2quad', { eps, c: shift });
     },
   ),
+  // s / n over a whole layer is folded into AttentionScores' scale by ScaledScoresToScores:
+  // scores used directly as weights are scale attention over n times those scores
+  rule(
+    'ScoresAsWeightsToScaleAttention',
+    'MatMul(AttentionScores{c}(q, k), SplitHeads v) -> AttentionContext(AttentionSoftmax{methods = "scale"}(AttentionScores{c * n}(q, k), ones), v)',
+    op('MatMul', [op('AttentionScores', [any('q'), any('k')], { capture: 's' }), op('SplitHeads', undefined, { capture: 'v' })]),
+    (c, ctx) => {
+      const [s, v] = [cap(c, 's'), cap(c, 'v')];
+      const heads = v.attrs['heads'] as readonly number[];
+      if (heads.length !== s.type.shape[1] || s.type.elem !== v.type.elem) return undefined;
+      const unscaled = ctx.build('AttentionScores', [cap(c, 'q'), cap(c, 'k')], { scale: (s.attrs['scale'] as number) * keysOf(s) }, s.loc);
+      const weights = ctx.build('AttentionSoftmax', [unscaled, keepAll(s)], { heads: headIds(s, undefined), methods: heads.map(() => 'scale') });
+      return ctx.build('AttentionContext', [weights, v], { heads: [...heads] });
+    },
+  ),
   rule(
     'ConcatHeadPiecesToAttentionSoftmax',
     'Concat{axis = 1}(AttentionSoftmax(Slice(s, heads a..b)), AttentionSoftmax(Slice(s, b..c)), ...) covering every head of s in order -> AttentionSoftmax{methods of the pieces}(s)',

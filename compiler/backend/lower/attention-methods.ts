@@ -132,7 +132,7 @@ const LOWERINGS: Readonly<Record<string, AttentionMethodLowering>> = {
     protocol: 'poly-softmax',
     lower: (ctx, x, keep, p) => ctx.p.polySoftmax(x, x.shape.length - 1, { degree: p.degree, shift: p.shift, clip: p.clip }, keepReg(ctx, keep)),
   },
-  rsattn: named('rs-attention', (ctx, x, keep, p) => normalizeRows(ctx, zeroMasked(ctx, ctx.p.relu(x), keep), p.eps, rowLength(x))),
+  rsattn: named('rs-attention', (ctx, x, keep, p) => normalizeRows(ctx, zeroMasked(ctx, ctx.p.relu(x), keep), p.eps, Math.sqrt(rowLength(x)))),
   scale: named('scale-attention', (ctx, x, keep) => {
     const S = rowLength(x);
     return timesLengthFactor(ctx, zeroMasked(ctx, x, keep), keep, S, (n) => 1 / n, (n) => reciprocalCount(ctx, n, S));

@@ -66,9 +66,9 @@ function normalized(f: (v: number, p: AttentionParams) => number): AttentionMeth
       y[o + j] = u;
       sum += u;
     }
+    // u / den, not u * (1 / den): a subnormal den has an infinite reciprocal
     const den = sum + p.eps;
-    const inv = den === 0 ? 0 : 1 / den;
-    for (let j = 0; j < S; j++) y[o + j]! *= inv;
+    for (let j = 0; j < S; j++) if (kept[ko + j] !== 0) y[o + j] = den === 0 ? 0 : y[o + j]! / den;
   };
 }
 

@@ -9,7 +9,8 @@ import { Ig3dcError } from '../ir/diagnostics.ts';
 import { type Pass, type PassOptionSpec, type PassOptionValue, type PassOptions, allPasses, findPass } from './pass.ts';
 
 const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /\s+/, group: Lexer.SKIPPED });
-const Name = createToken({ name: 'Name', pattern: /[A-Za-z_][A-Za-z0-9_.-]*/ });
+// a name may start with digits when a letter other than an exponent's e follows (the attention method 2quad)
+const Name = createToken({ name: 'Name', pattern: /[A-Za-z_][A-Za-z0-9_.-]*|\d+[A-DF-Za-df-z_][A-Za-z0-9_.-]*/ });
 const NumberLit = createToken({ name: 'Number', pattern: /-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/ });
 // only JSON escapes, so JSON.parse of the image cannot fail
 const StringLit = createToken({ name: 'String', pattern: /"(?:[^"\\\n]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"/ });
@@ -20,7 +21,7 @@ const RBracket = createToken({ name: 'RBracket', pattern: /]/ });
 const Comma = createToken({ name: 'Comma', pattern: /,/ });
 const Equals = createToken({ name: 'Equals', pattern: /=/ });
 
-const allTokens: TokenType[] = [WhiteSpace, NumberLit, Name, StringLit, LBrace, RBrace, LBracket, RBracket, Comma, Equals];
+const allTokens: TokenType[] = [WhiteSpace, Name, NumberLit, StringLit, LBrace, RBrace, LBracket, RBracket, Comma, Equals];
 const lexer = new Lexer(allTokens, { positionTracking: 'full' });
 
 type RawValue = { readonly token: IToken; readonly value: number | string | boolean | RawValue[] };

@@ -8,7 +8,8 @@
 //   graph g { ... }
 //
 // Every `// RUN: opt FLAGS` line runs in-process: --load-pass=FILE (repeatable, relative to
-// the repository), --passes=PIPELINE, --print-ir-after=PASS|all (the stages go before the
+// the repository), --passes=PIPELINE, --importance=FILE (relative to the repository),
+// --print-ir-after=PASS|all (the stages go before the
 // final IR in the checked output), --no-verify, --check-prefix=P (check lines `// P:`,
 // `// P-NEXT:` ... instead of CHECK). The file itself is the input IR (the `//` lines are
 // comments to the IR parser). Directives, as in FileCheck, on output lines:
@@ -26,6 +27,7 @@ import { loadPassModules } from '../compiler/cli/commands/opt.ts';
 import { parseGraph } from '../ir/parser.ts';
 import { printGraph } from '../ir/printer.ts';
 import { parsePipeline, runPipeline } from '../passes/index.ts';
+import { IMPORTANCE_RESOURCE, readImportanceFile } from '../passes/ig3d/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -55,6 +57,8 @@ interface RunLine {
   readonly printAfter?: string;
   readonly verify: boolean;
   readonly prefix: string;
+  /** An importance annotation file for the IG-3D passes (relative to the repository). */
+  readonly importance?: string;
 }
 
 class CheckFileError extends Error {}
@@ -122,7 +126,7 @@ function parseRun(command: string, line: number, file: string): RunLine {
   const words = splitWords(command);
   const where = `${file}:${line}`;
   if (words[0] !== 'opt') throw new CheckFileError(`${where}: a RUN line runs 'opt', got '${words[0] ?? ''}'`);
-  const run = { line, loadPass: [] as string[], passes: undefined as string | undefined, printAfter: undefined as string | undefined, verify: true, prefix: 'CHECK' };
+  const run = { line, loadPass: [] as string[], passes: undefined as string | undefined, printAfter: undefined as string | undefined, importance: undefined as string | undefined, verify: true, prefix: 'CHECK' };
   for (let i = 1; i < words.length; i++) {
     const w = words[i]!;
     const eq = w.indexOf('=');
@@ -138,11 +142,13 @@ function parseRun(command: string, line: number, file: string): RunLine {
     else if (flag === '--print-ir-after') run.printAfter = value();
     else if (flag === '--check-prefix') run.prefix = value();
     else if (flag === '--no-verify') run.verify = false;
+    else if (flag === '--importance') run.importance = value();
     else throw new CheckFileError(`${where}: unknown RUN flag '${w}'`);
   }
   if (run.passes === undefined) throw new CheckFileError(`${where}: a RUN line needs --passes=PIPELINE`);
   if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(run.prefix)) throw new CheckFileError(`${where}: bad check prefix '${run.prefix}'`);
-  return { ...run, passes: run.passes, ...(run.printAfter !== undefined ? { printAfter: run.printAfter } : {}) };
+  const { importance, printAfter, ...rest } = run;
+  return { ...rest, passes: run.passes, ...(printAfter !== undefined ? { printAfter } : {}), ...(importance !== undefined ? { importance } : {}) };
 }
 
 const DIRECTIVE = /^\s*\/\/\s*([A-Za-z][A-Za-z0-9_-]*):(.*)$/;
@@ -312,6 +318,7 @@ async function runOpt(text: string, file: string, run: RunLine): Promise<string>
   const printed: string[] = [];
   const result = runPipeline(graph, steps, {
     verify: run.verify,
+    ...(run.importance !== undefined ? { resources: new Map([[IMPORTANCE_RESOURCE, readImportanceFile(isAbsolute(run.importance) ? run.importance : join(ROOT, run.importance))]]) } : {}),
     ...(run.printAfter !== undefined ? { printAfter: run.printAfter } : {}),
     print: (t) => printed.push(t),
   });

@@ -10,8 +10,9 @@ import { secureEvalBenchmark } from './secure-eval.ts';
 import { importanceBenchmark } from './importance.ts';
 import { importanceAgreementBenchmark } from './importance-agreement.ts';
 import { vitEvalBenchmark } from './vit-eval.ts';
+import { attentionMethodsBenchmark } from './attention-methods.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -16,8 +16,7 @@ import { compileModel } from '../compiler/backend/compile.ts';
 import { loadModel } from '../compiler/load.ts';
 import { circuitCost, costSummary } from '../ir/circuit/cost.ts';
 import { evaluate } from '../ir/evaluate.ts';
-import { Tensor } from '../ir/tensor.ts';
-import { readTensorBundle } from '../ir/tensor-json.ts';
+import { imageRows, readImageDevSet } from '../compiler/tune/index.ts';
 import { runCircuit } from '../runtime/index.ts';
 import type { Benchmark } from './benchmark.ts';
 
@@ -52,18 +51,9 @@ function argmax(d: ArrayLike<number>, o: number, n: number): number {
   return best;
 }
 
-/** Rows [start, end) of a [N, ...] tensor. */
-function rowsOf(t: Tensor, start: number, end: number): Tensor {
-  const per = t.size / t.shape[0]!;
-  const data = t.toFloat64().slice(start * per, end * per);
-  return new Tensor('f32', [end - start, ...t.shape.slice(1)], Float32Array.from(data));
-}
-
 export function evalVitDev(model: string, o: VitEvalOptions): VitEvalResult {
-  const bundle = readTensorBundle(join(FIXTURES, `${model}.dev.json`));
-  const pixels = bundle.tensors.get('pixel_values')!;
-  const labels = bundle.tensors.get('labels')!;
-  const rows = Math.min(o.rows, pixels.shape[0]!);
+  const dev = readImageDevSet(join(FIXTURES, `${model}.dev.json`), loadModel(join(FIXTURES, `${model}.onnx`), { batch: 1 }));
+  const rows = Math.min(o.rows, dev.pixels.shape[0]!);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const compiled = new Map<number, ReturnType<typeof compileModel>>();
@@ -80,7 +70,7 @@ export function evalVitDev(model: string, o: VitEvalOptions): VitEvalResult {
       c = compileModel(loadModel(join(FIXTURES, `${model}.onnx`), { batch: B }), { protocols: o.protocols });
       compiled.set(B, c);
     }
-    const inputs = new Map([['pixel_values', rowsOf(pixels, start, end)]]);
+    const inputs = new Map([['pixel_values', imageRows(dev, start, end)]]);
     const r = runCircuit(c.circuit, { inputs, weights: c.weights, transcript: false, seed: Uint8Array.of(start & 255, start >> 8) });
     const { byRound: _, ...measured } = r.cost;
     if (JSON.stringify(costSummary(measured)) !== JSON.stringify(costSummary(circuitCost(c.circuit)))) countsMatch = false;
@@ -90,7 +80,7 @@ export function evalVitDev(model: string, o: VitEvalOptions): VitEvalResult {
     for (let i = 0; i < B; i++) {
       const s = argmax(secure, i * K, K);
       const p = argmax(plain, i * K, K);
-      const label = labels.at(start + i);
+      const label = dev.labels[start + i];
       if (s === p) agree++;
       if (s === label) secureRight++;
       if (p === label) plainRight++;

@@ -6,5 +6,6 @@ export { serialSearch, type SearchPoint, type SearchStage, type FeasibilityOracl
 export { type Candidate, applyCandidate, baselineCandidate, candidateAnnotation, candidateKey, candidatePipeline } from './candidate.ts';
 export { type Thresholds, type PointCost, type TunePoint, cutPoints, thresholdPipeline } from './space.ts';
 export { type DevSet, type ModelLimits, readDevSet, modelLimits, checkDevSetFits } from './dev-set.ts';
+export { type ImageDevSet, imageRows, readImageDevSet } from './image-dev-set.ts';
 export { AccuracyMeter, accuracyBackend, type AccuracyBackend, type AccuracyCount } from './accuracy.ts';
 export { type TuneProgress, progressBar, SILENT } from './progress.ts';

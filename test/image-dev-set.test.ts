@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { imageRows, readImageDevSet } from '../compiler/tune/index.ts';
-import { Ig3dcError } from '../ir/diagnostics.ts';
+import { caught } from './ig3d-helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'shared', 'fixtures');
 const haveFixtures = existsSync(join(FIXTURES, 'vit-digits-p2.dev.json'));
@@ -28,16 +28,6 @@ function bundle(shape: number[], labels = shape[0]!, pixelsName = 'pixel_values'
   return join(dir, 'dev.json');
 }
 
-function thrown(f: () => unknown): Ig3dcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof Ig3dcError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
-
 describe.skipIf(!haveFixtures)('image dev sets', () => {
   const model = haveFixtures ? loadOnnxFile(join(FIXTURES, 'vit-digits-p2.onnx'), { batch: 1 }).graph : undefined;
 
@@ -51,15 +41,15 @@ describe.skipIf(!haveFixtures)('image dev sets', () => {
 
   it('images of another size are refused, naming the file and both shapes', () => {
     const file = bundle([4, 1, 6, 6]);
-    const e = thrown(() => readImageDevSet(file, model!));
+    const e = caught(() => readImageDevSet(file, model!));
     expect(e.kind).toBe('input');
     expect(e.message).toContain(file);
     expect(e.message).toMatch(/holds images of shape \[1, 6, 6\], but the model takes \[1, 8, 8\] \(pixel_values is \[1, 1, 8, 8\]\)/);
   });
 
   it('images with another channel count, labels of the wrong length, a missing tensor', () => {
-    expect(thrown(() => readImageDevSet(bundle([2, 3, 8, 8]), model!)).message).toMatch(/\[3, 8, 8\], but the model takes \[1, 8, 8\]/);
-    expect(thrown(() => readImageDevSet(bundle([2, 1, 8, 8], 3), model!)).message).toMatch(/'labels' must be integers \[2\], got i32\[3\]/);
-    expect(thrown(() => readImageDevSet(bundle([2, 1, 8, 8], 2, 'images'), model!)).message).toMatch(/needs 'pixel_values' \[N, C, H, W\] and 'labels' \[N\] \(it has: images, labels\)/);
+    expect(caught(() => readImageDevSet(bundle([2, 3, 8, 8]), model!)).message).toMatch(/\[3, 8, 8\], but the model takes \[1, 8, 8\]/);
+    expect(caught(() => readImageDevSet(bundle([2, 1, 8, 8], 3), model!)).message).toMatch(/'labels' must be integers \[2\], got i32\[3\]/);
+    expect(caught(() => readImageDevSet(bundle([2, 1, 8, 8], 2, 'images'), model!)).message).toMatch(/needs 'pixel_values' \[N, C, H, W\] and 'labels' \[N\] \(it has: images, labels\)/);
   });
 });

@@ -1,8 +1,8 @@
 // Secure inference on the three ViT fixtures, every reference case: the two-party runtime's
 // logits within 2e-3 of the plaintext evaluator on the same raised graph, the same argmax,
 // and the measured rounds and bytes equal to the static report. (`best` protocols: CrypTen's
-// inverse square root is accurate on [0.1, 100] only, and the first LayerNorm of these
-// models sees variances near 0.01.)
+// are not accurate on these models; e.g. its inverse square root covers about [0.1, 100] and
+// the first LayerNorm sees variances near 0.01.)
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -80,7 +80,7 @@ export class FrameReader {
       this.#pump();
     });
     socket.on('close', () => this.#fail(netError(this.#closedMessage())));
-    socket.on('error', (e) => this.#fail(netError(`connection to ${this.peer} failed: ${e.message}`)));
+    socket.on('error', (e) => this.#fail(netError(peerGone(e) ? this.#closedMessage() : `connection to ${this.peer} failed: ${e.message}`)));
   }
 
   #closedMessage(): string {
@@ -159,44 +159,58 @@ export class FrameReader {
     this.#fail(e);
   }
 
-  next(type: number, seq: number, bytes: number, what: string): Promise<Frame> {
+  /** The next frame, which must be of `type` (`timeoutMs` 0: wait as long as the connection lives). */
+  next(type: number, seq: number, bytes: number, what: string, timeoutMs = this.timeoutMs): Promise<Frame> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
+        if (timeoutMs === 0) return;
         this.#want = undefined;
         this.#failed ??= netError(`timed out after ${this.timeoutMs / 1000} s waiting for ${this.peer}'s ${what}`);
         this.socket.destroy();
         reject(this.#failed);
-      }, this.timeoutMs);
+      }, timeoutMs === 0 ? 2 ** 31 - 1 : timeoutMs);
       this.#want = { type, seq, bytes, resolve, reject, timer };
       this.#pump();
     });
   }
 }
 
+/** A socket error that means the other end went away (killed, or closed on us). */
+function peerGone(e: Error): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ERR_STREAM_DESTROYED';
+}
+
 /** Writes a buffer and waits until the socket has taken it (and, when its buffer is full, until it drains, within the time-out). */
 export function writeFrame(socket: TLSSocket, buf: Buffer, timeoutMs: number, peer: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (socket.destroyed) return reject(netError(`the connection to ${peer} is closed`));
+    if (socket.destroyed) return reject(netError(`${peer} closed the connection`));
     let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (e?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+      if (e === undefined) resolve();
+      else reject(e);
+    };
+    const onDrain = (): void => settle();
+    const onClose = (): void => settle(netError(`${peer} closed the connection`));
     const ok = socket.write(buf, (e) => {
-      if (e) {
-        clearTimeout(timer);
-        reject(netError(`cannot send to ${peer}: ${e.message}`));
-      } else if (ok) resolve();
+      if (e) settle(netError(peerGone(e) ? `${peer} closed the connection` : `cannot send to ${peer}: ${e.message}`));
+      else if (ok) settle();
     });
     if (ok) return;
-    // Flow control: the peer is not reading; wait for it, but not forever.
-    const onDrain = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
+    // Flow control: the peer is not reading; wait for it (or its going away), but not forever.
     timer = setTimeout(() => {
-      socket.off('drain', onDrain);
       socket.destroy();
-      reject(netError(`timed out after ${timeoutMs / 1000} s: ${peer} stopped reading`));
+      settle(netError(`timed out after ${timeoutMs / 1000} s: ${peer} stopped reading`));
     }, timeoutMs);
     socket.once('drain', onDrain);
+    socket.once('close', onClose);
   });
 }
 

@@ -22,9 +22,14 @@ export interface DealerOptions {
   readonly listen: HostPort;
   /** The dealer's key file. */
   readonly keys: RoleKeys;
+  /** Time-out for each write to P1 (default 60 s). */
   readonly timeoutMs?: number;
+  /** Time-out for P1 to connect (default: timeoutMs). */
+  readonly connectTimeoutMs?: number;
   readonly onListening?: (port: number) => void;
   readonly onRefused?: (why: string) => void;
+  /** Called once the session is authorized, with its (public) id. */
+  readonly onSession?: (sessionId: string) => void;
 }
 
 export interface DealerResult {
@@ -50,7 +55,7 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
   const k0d = pairKey(opts.keys, 'p0-dealer');
   const k1d = pairKey(opts.keys, 'p1-dealer');
   const key = { psk: tlsPsk(k1d, 'p1-dealer'), self: 'dealer', peer: 'party1' };
-  const p1 = new Link(await listenTls(opts.listen, key, timeoutMs, opts.onListening, opts.onRefused), 'party 1', timeoutMs);
+  const p1 = new Link(await listenTls(opts.listen, key, opts.connectTimeoutMs ?? timeoutMs, opts.onListening, opts.onRefused), 'party 1', timeoutMs);
   try {
     const h = await p1.receiveJson<DealerHello>(T_HELLO, 'hello');
     const mismatch =
@@ -63,15 +68,21 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
             : undefined;
     if (mismatch !== undefined) throw new Ig3dcError('input', `handshake failed: ${mismatch}`);
     const sid = h.sessionId!;
+    opts.onSession?.(sid);
     await p1.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash });
     const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid, opts.circuitHash), sessionSeed(k1d, 'p1-dealer', sid, opts.circuitHash));
     const order = correctionOrder(c, planParty(c, 1, new Set(), schedule(c)));
+    // P1 sends nothing more: any frame or close from now on means it stopped, and ends the stream.
+    const stopped = p1.reader.next(T_HELLO, 0, 0, 'nothing more', 0).then(() => {
+      throw new Ig3dcError('decode', 'party 1 sent a frame after the handshake');
+    });
+    stopped.catch(() => {});
     let seq = 0;
     for (const item of order.items) {
       const w = dealer.correction(c.instructions[item.ins]!, c.registers);
       const sent = p1.send(T_CORRECTION, ++seq, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
       recycle(w); // the frame holds a copy
-      await sent;
+      await Promise.race([sent, stopped]);
     }
     // Everything is sent: wait for P1 to finish with it and close.
     await new Promise<void>((resolve) => {

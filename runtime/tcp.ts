@@ -44,8 +44,10 @@ export interface TcpPartyOptions {
   readonly tensors: ReadonlyMap<string, Tensor>;
   /** This party's key file (party0 or party1). */
   readonly keys: RoleKeys;
-  /** Time-out for connecting and for each message (default 60 s). */
+  /** Time-out for each message and each write (default 60 s). */
   readonly timeoutMs?: number;
+  /** Time-out for a peer to connect or to be reachable (default: timeoutMs). */
+  readonly connectTimeoutMs?: number;
   /** Party 1: how many correction bytes to read ahead of use (default 64 MiB). */
   readonly windowBytes?: number;
   /** Called with the bound port once listening (port 0 asks the OS for one). */
@@ -140,7 +142,8 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
   const me = p === 0 ? 'party0' : 'party1';
   const other = p === 0 ? 'party1' : 'party0';
   const key = { psk: tlsPsk(pairKey(opts.keys, 'p0-p1'), 'p0-p1'), self: me, peer: other };
-  const socket = opts.listen !== undefined ? await listenTls(opts.listen, key, timeoutMs, opts.onListening, opts.onRefused) : await connectTls(opts.connect!, key, timeoutMs);
+  const connectMs = opts.connectTimeoutMs ?? timeoutMs;
+  const socket = opts.listen !== undefined ? await listenTls(opts.listen, key, connectMs, opts.onListening, opts.onRefused) : await connectTls(opts.connect!, key, connectMs);
   const peer = new Link(socket, `party ${1 - p}`, timeoutMs);
   let dealer: Link | undefined;
   try {
@@ -176,7 +179,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
       opts.onReceive?.('peer', T_TICKET, Buffer.from(JSON.stringify(t)));
       const dkey = { psk: tlsPsk(pairKey(opts.keys, 'p1-dealer'), 'p1-dealer'), self: 'party1', peer: 'dealer' };
       const window = opts.windowBytes ?? DEFAULT_WINDOW_BYTES;
-      dealer = new Link(await connectTls(opts.dealer!, dkey, timeoutMs), 'the dealer', timeoutMs, Math.min(window, 8 * 1024 * 1024));
+      dealer = new Link(await connectTls(opts.dealer!, dkey, connectMs), 'the dealer', timeoutMs, Math.min(window, 8 * 1024 * 1024));
       await dealer.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash, sessionId: sid, ticket: t.ticket });
       const dh = await dealer.receiveJson<{ protocol: string; circuitHash: string }>(T_HELLO, 'hello');
       opts.onReceive?.('dealer', T_HELLO, Buffer.from(JSON.stringify(dh)));

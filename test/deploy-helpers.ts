@@ -90,8 +90,11 @@ export async function threeRoles(c: Circuit, o: ThreeRoleOptions = {}): Promise<
     tensors: o.weights ?? smallWeights,
     keys: keys.party0,
     timeoutMs,
-    onListening: p0Port,
     ...o.p0,
+    onListening: (n) => {
+      o.p0?.onListening?.(n);
+      p0Port(n);
+    },
   });
   const dealer = runDealerTcp({
     circuit: o.dealer?.circuit ?? c,

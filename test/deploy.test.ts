@@ -1,6 +1,8 @@
+import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { circuitCost, costSummary } from '../ir/circuit/index.ts';
-import { parseKeyFile, runCircuit, runCircuitWorkers, simulatedSessionSeeds } from '../runtime/index.ts';
+import { circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
+import { connectTls, frame, T_HELLO, T_ROUND } from '../runtime/channel.ts';
+import { parseKeyFile, PROTOCOL_VERSION, runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, tlsPsk } from '../runtime/index.ts';
 import { allPairKeys, freshKeys, hashOf, reason, smallCircuit, smallInputs, smallWeights, threeRoles, value } from './deploy-helpers.ts';
 
 describe('three roles over TLS on loopback', () => {
@@ -77,5 +79,132 @@ describe('handshakes that must fail', () => {
     const c = smallCircuit();
     const a = await threeRoles(c, { p0: { keys: k.party1 }, timeoutMs: 1000 });
     expect(reason(a.p0)).toMatch(/party 0 needs the party0 key file, not the party1 one/);
+  }, 30_000);
+});
+
+describe('every role admits a circuit before running it', () => {
+  /** The small circuit with the open of W - B edited to open W itself (the server's raw weight share). */
+  function openRawWeight(): Circuit {
+    const c = smallCircuit();
+    const w = c.instructions.find((i) => i.op === 'input' && i.attrs['name'] === 'w')!.outputs[0]!;
+    const shapeOf = (r: number): string => JSON.stringify(c.registers[r]!.shape);
+    let edited = false;
+    const instructions = c.instructions.map((ins) => {
+      if (edited || ins.op !== 'open') return ins;
+      const j = ins.inputs.findIndex((r) => shapeOf(r) === shapeOf(w));
+      if (j < 0) return ins;
+      edited = true;
+      return { ...ins, inputs: ins.inputs.map((r, k) => (k === j ? w : r)) };
+    });
+    expect(edited).toBe(true);
+    // Through the file format: the hash is recomputed, as anyone editing the file can.
+    return decodeCircuit(encodeCircuit({ ...c, instructions }), 'edited.circuit');
+  }
+
+  it('a circuit that opens a raw weight share is refused by run, workers, both parties and the dealer', async () => {
+    const c = openRawWeight();
+    const leak = /leakage check failed \(1\):\s+instruction \d+: open reveals %\d+, defined by input, not a sub with a dealer mask/;
+    expect(() => runCircuit(c, { inputs: smallInputs, weights: smallWeights })).toThrow(leak);
+    await expect(runCircuitWorkers(c, { inputs: smallInputs, weights: smallWeights })).rejects.toThrow(leak);
+    const run = await threeRoles(c, { timeoutMs: 1500 });
+    expect(reason(run.p0)).toMatch(leak);
+    expect(reason(run.dealer)).toMatch(leak);
+    expect(reason(run.p1)).toMatch(leak);
+  }, 30_000);
+});
+
+describe('hostile connections', () => {
+  it('connections that grab the port first (idle, garbage, wrong key) do not block the real peer', async () => {
+    const c = smallCircuit();
+    const keys = freshKeys();
+    const refused: string[] = [];
+    const grabbers: Socket[] = [];
+    const run = await threeRoles(c, {
+      keys,
+      p0: {
+        onListening: (port: number) => {
+          grabbers.push(netConnect({ host: '127.0.0.1', port }));
+          const g = netConnect({ host: '127.0.0.1', port }, () => g.write(Buffer.from('GET / HTTP/1.0\r\n\r\n'.repeat(100))));
+          grabbers.push(g);
+          for (const s of grabbers) s.on('error', () => {});
+        },
+        onRefused: (why: string) => refused.push(why),
+      },
+    });
+    for (const s of grabbers) s.destroy();
+    expect(value(run.p1).outputs.size).toBe(2);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]).toMatch(/refused a connection that did not authenticate as party1/);
+  }, 30_000);
+
+  it('an authenticated peer sending garbage, or a frame of the wrong size, is stopped with a clear error', async () => {
+    const c = smallCircuit();
+    const keys = freshKeys();
+    const garbage = async (bytes: (hello: Buffer) => Buffer): Promise<string> => {
+      let port!: (n: number) => void;
+      const at = new Promise<number>((r) => (port = r));
+      const p0 = runPartyTcp({ circuit: c, circuitHash: hashOf(c), party: 0, listen: { host: '127.0.0.1', port: 0 }, tensors: smallWeights, keys: keys.party0, timeoutMs: 3000, onListening: port });
+      const psk = tlsPsk(keys.party1.keys.get('p0-p1')!, 'p0-p1');
+      const sock = await connectTls({ host: '127.0.0.1', port: await at }, { psk, self: 'party1', peer: 'party0' }, 3000);
+      sock.on('error', () => {});
+      const hello = frame(T_HELLO, 0, Buffer.from(JSON.stringify({ protocol: PROTOCOL_VERSION, party: 1, circuitHash: hashOf(c), nonce: 'ab'.repeat(16) })));
+      sock.write(bytes(hello));
+      const e = await p0.then(
+        () => 'finished',
+        (x: unknown) => String(x),
+      );
+      sock.destroy();
+      return e;
+    };
+    expect(await garbage(() => Buffer.alloc(64, 0x5a))).toMatch(/malformed frame from party 1: a frame without the IG3F magic/);
+    expect(await garbage((h) => Buffer.concat([h, Buffer.alloc(40, 0x11)]))).toMatch(/malformed frame from party 1: a frame of type 17 where type 4|malformed frame from party 1/);
+    expect(await garbage((h) => Buffer.concat([h, frame(T_ROUND, 1, new Uint8Array(8))]))).toMatch(/malformed frame from party 1: round 1 with 8 bytes where 1 with \d+ bytes was expected/);
+    expect(await garbage((h) => h)).toMatch(/timed out after 3 s waiting for party 1's preprocessing round 1 message/);
+  }, 30_000);
+
+  it('a recorded connection replayed to a fresh listener is refused (TLS with fresh key exchange), and the listener times out', async () => {
+    const c = smallCircuit();
+    const keys = freshKeys();
+    // A recording proxy between P1 and P0.
+    const recorded: Buffer[] = [];
+    let p0Port!: number;
+    const proxy = createServer((client) => {
+      const up = netConnect({ host: '127.0.0.1', port: p0Port });
+      client.on('data', (d: Buffer) => (recorded.push(d), up.write(d)));
+      up.on('data', (d: Buffer) => client.write(d));
+      client.on('close', () => up.destroy());
+      up.on('close', () => client.destroy());
+      client.on('error', () => {});
+      up.on('error', () => {});
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyPort = (proxy.address() as { port: number }).port;
+    const run = await threeRoles(c, {
+      keys,
+      p0: { onListening: (p: number) => void (p0Port = p) },
+      p1: { connect: { host: '127.0.0.1', port: proxyPort } },
+    });
+    proxy.close();
+    expect(value(run.p1).outputs.size).toBe(2);
+    // Replay P1's bytes to a new P0 with the same keys.
+    const refused: string[] = [];
+    let port!: (n: number) => void;
+    const at = new Promise<number>((r) => (port = r));
+    const p0 = runPartyTcp({
+      circuit: c,
+      circuitHash: hashOf(c),
+      party: 0,
+      listen: { host: '127.0.0.1', port: 0 },
+      tensors: smallWeights,
+      keys: keys.party0,
+      timeoutMs: 1500,
+      onListening: port,
+      onRefused: (w) => refused.push(w),
+    });
+    const replay = netConnect({ host: '127.0.0.1', port: await at }, () => replay.write(Buffer.concat(recorded)));
+    replay.on('error', () => {});
+    await expect(p0).rejects.toThrow(/timed out after 1.5 s waiting for party1 to connect .*refused 1 connection/);
+    replay.destroy();
+    expect(refused.length).toBe(1);
   }, 30_000);
 });

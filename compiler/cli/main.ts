@@ -166,7 +166,8 @@ export function makeProgram(): Command {
       .option('--case <name>', 'party 1: which case of the inputs file (default: the first)')
       .option('--dealer <host:port>', "party 1: the dealer's address")
       .option('--window <MiB>', "party 1: dealer corrections to read ahead, in MiB (default 64)", positiveNumber)
-      .option('--timeout <seconds>', 'how long to wait for a peer, for connecting and for each message (default 60)', positiveNumber)
+      .option('--timeout <seconds>', 'how long to wait for each message from a peer (default 60)', positiveNumber)
+      .option('--connect-timeout <seconds>', 'how long to wait for a peer to connect or be reachable (default: --timeout)', positiveNumber)
       .option('--protocols <spec>', 'protocols when compiling a model on the fly')
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--json', 'print the result as one JSON object'),
@@ -177,7 +178,8 @@ export function makeProgram(): Command {
     .description('the dealer of a three-process secure inference: streams party 1 its correlated randomness (no inputs, no weights)')
     .requiredOption('--key <file>', 'the dealer key file (dealer.key from `ig3dc keygen`)')
     .requiredOption('--listen <host:port>', 'wait for party 1 on HOST:PORT')
-    .option('--timeout <seconds>', 'how long to wait for party 1, for connecting and for each write (default 60)', positiveNumber)
+    .option('--timeout <seconds>', 'how long to wait for party 1 to take each correction (default 60)', positiveNumber)
+    .option('--connect-timeout <seconds>', 'how long to wait for party 1 to connect (default: --timeout)', positiveNumber)
     .option('--json', 'print the result as one JSON object')
     .action(action(dealerCommand));
 

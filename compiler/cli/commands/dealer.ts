@@ -12,6 +12,7 @@ export interface DealerCommandOptions {
   readonly key?: string;
   readonly listen?: string;
   readonly timeout?: number;
+  readonly connectTimeout?: number;
   readonly json?: boolean;
 }
 
@@ -30,8 +31,10 @@ export async function dealerCommand(circuitPath: string, opts: DealerCommandOpti
     listen,
     keys,
     timeoutMs: wait,
+    connectTimeoutMs: opts.connectTimeout !== undefined ? timeoutMs(opts.connectTimeout) : wait,
     onListening: (port) => process.stderr.write(`ig3dc dealer: listening on ${listen.host}:${port}\n`),
     onRefused: (why) => process.stderr.write(`ig3dc dealer: ${why}\n`),
+    onSession: (sid) => process.stderr.write(`ig3dc dealer: serving session ${sid.slice(0, 16)} to party 1\n`),
   });
   const report = { role: 'dealer', sessionId: r.sessionId, corrections: r.corrections, dealerBytes: r.bytes, wallSeconds: (performance.now() - t0) / 1000 };
   await writeOut(opts.json ? `${JSON.stringify(report)}\n` : `dealer: sent ${r.corrections} corrections, ${r.bytes} bytes, in ${report.wallSeconds.toFixed(2)} s (session ${r.sessionId.slice(0, 16)})\n`);

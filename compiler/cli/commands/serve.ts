@@ -24,8 +24,10 @@ export interface ServeCommandOptions {
   /** Party 1: the inputs file (the case given by --case, else the first). */
   readonly inputs?: string;
   readonly case?: string;
-  /** Seconds to wait for a peer (connecting, and each message). */
+  /** Seconds to wait for each message from a peer. */
   readonly timeout?: number;
+  /** Seconds to wait for a peer to connect (default: --timeout). */
+  readonly connectTimeout?: number;
   /** Party 1: MiB of dealer corrections to read ahead. */
   readonly window?: number;
   readonly json?: boolean;
@@ -89,6 +91,7 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
     tensors,
     keys,
     timeoutMs: wait,
+    connectTimeoutMs: opts.connectTimeout !== undefined ? timeoutMs(opts.connectTimeout) : wait,
     onListening: (port) => process.stderr.write(`ig3dc serve: party ${party} listening on ${parseHostPort(opts.listen!, '--listen').host}:${port}\n`),
     onRefused: (why) => process.stderr.write(`ig3dc serve: party ${party} ${why}\n`),
   });

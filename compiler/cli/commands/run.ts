@@ -16,6 +16,7 @@ import type { Tensor } from '../../../ir/tensor.ts';
 import { readCasesFile, readTensorBundle, tensorToJson, type Case, type TensorJson } from '../../../ir/tensor-json.ts';
 import { admitCircuit } from '../../../runtime/admit.ts';
 import { weakSecret } from '../../../runtime/keys.ts';
+import { quote } from '../../../ir/limits.ts';
 import { runCircuit, runCircuitWorkers, type RunResult, type Step } from '../../../runtime/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
@@ -181,11 +182,11 @@ export function clientInputs(c: Circuit, cs: Case, file?: string): Map<string, T
   const place = file !== undefined ? { file } : {};
   for (const name of cs.inputs.keys()) {
     if (!wanted.some((i) => i.name === name)) {
-      throw new Ig3dcError('input', `case '${cs.name}' has an input '${name}' that the circuit does not take (it takes: ${wanted.map((i) => i.name).join(', ') || 'none'})`, place);
+      throw new Ig3dcError('input', `case '${quote(cs.name)}' has an input '${quote(name)}' that the circuit does not take (it takes: ${wanted.map((i) => i.name).join(', ') || 'none'})`, place);
     }
   }
   for (const i of wanted) {
-    if (!cs.inputs.has(i.name)) throw new Ig3dcError('input', `case '${cs.name}' lacks the input '${i.name}' the circuit needs`, place);
+    if (!cs.inputs.has(i.name)) throw new Ig3dcError('input', `case '${quote(cs.name)}' lacks the input '${i.name}' the circuit needs`, place);
   }
   return new Map(cs.inputs);
 }

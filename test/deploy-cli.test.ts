@@ -148,7 +148,7 @@ describe('three processes', () => {
     for (const p of [s.p0, s.dealer, s.p1]) for (const sec of d.secrets) expect(p.child.spawnargs.join(' ')).not.toContain(sec);
     expectNoSecret(d, r0, rd, r1);
     for (const port of s.ports) expect(await portFree(port)).toBe(true);
-  }, 120_000);
+  }, 300_000);
 
   it('key files: missing, readable by others, short, low-entropy, of another role: clear errors, exit 1, no key printed', async () => {
     const d = await deployment();
@@ -181,7 +181,7 @@ describe('three processes', () => {
     expect(noDealer.code).toBe(2);
     expect(noDealer.stderr).toMatch(/party 1 needs the dealer's address/);
     expectNoSecret(d, missing, short, role, dealerAsParty);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('fault matrix (three processes, 127.0.0.1)', () => {
@@ -204,7 +204,7 @@ describe('fault matrix (three processes, 127.0.0.1)', () => {
     expect(r0.stderr).toMatch(/ig3dc: error: party 1 closed the connection during round \d+/);
     expect(rd.code).toBe(1);
     expect(rd.stderr).toMatch(/ig3dc: error: .*party 1 (closed the connection|stopped reading)|ig3dc: error: cannot send to party 1/);
-  }, 120_000);
+  }, 300_000);
 
   it('the dealer killed mid-run: P1 stops with a clear error, and so does P0', async () => {
     const { r0, r1 } = await faulted((s) => s.dealer.child.kill('SIGKILL'));
@@ -212,7 +212,7 @@ describe('fault matrix (three processes, 127.0.0.1)', () => {
     expect(r1.stderr).toMatch(/ig3dc: error: the dealer closed the connection before correction \d+/);
     expect(r0.code).toBe(1);
     expect(r0.stderr).toMatch(/ig3dc: error: party 1 (stopped: a peer failed|closed the connection)/);
-  }, 120_000);
+  }, 300_000);
 
   it('P0 stopped (SIGSTOP) past the time-out: P1 times out, the dealer follows; P0 resumed finds the session gone', async () => {
     const { r0, r1, rd } = await faulted(
@@ -227,6 +227,6 @@ describe('fault matrix (three processes, 127.0.0.1)', () => {
     expect(r1.seconds).toBeLessThan(60);
     expect(rd.code).toBe(1);
     expect(r0.code).toBe(1);
-    expect(r0.stderr).toMatch(/ig3dc: error: party 1 (stopped|closed the connection)/);
-  }, 120_000);
+    expect(r0.stderr).toMatch(/ig3dc: error: (party 1 (stopped|closed the connection)|timed out after 2 s waiting for party 1)/);
+  }, 300_000);
 });

@@ -30,7 +30,7 @@ export interface Running {
 
 const live = new Set<ChildProcess>();
 
-export function ig3dc(args: readonly string[], deadlineMs = 120_000, env: NodeJS.ProcessEnv = {}): Running {
+export function ig3dc(args: readonly string[], deadlineMs = 240_000, env: NodeJS.ProcessEnv = {}): Running {
   const t0 = performance.now();
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
   live.add(child);

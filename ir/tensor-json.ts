@@ -231,20 +231,29 @@ export interface TensorBundle {
 
 /** Reads an `ig3dc-tensor-bundle/1` index and its .bin (resolved next to the index). */
 export function readTensorBundle(indexPath: string): TensorBundle {
-  const json = parseJsonText(readTextFile(indexPath), indexPath);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw inputError(indexPath, '', 'expected a JSON object');
-  const obj = json as Record<string, unknown>;
-  if (obj['format'] !== 'ig3dc-tensor-bundle/1') {
-    throw inputError(indexPath, 'format', `expected "ig3dc-tensor-bundle/1", got ${describe(obj['format'])}`);
-  }
-  if (typeof obj['bin'] !== 'string') throw inputError(indexPath, 'bin', `expected the name of the .bin file, got ${describe(obj['bin'])}`);
-  const binPath = resolve(dirname(indexPath), obj['bin']);
+  const text = readTextFile(indexPath);
+  const json = parseJsonText(text, indexPath);
+  const binName = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['bin'] : undefined;
+  if (typeof binName !== 'string') return parseTensorBundle(text, new Uint8Array(0), indexPath);
+  const binPath = resolve(dirname(indexPath), binName);
   let bin: Buffer;
   try {
     bin = readFileSync(binPath);
   } catch (e) {
     throw new Ig3dcError('io', `cannot read the bundle's data file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: binPath });
   }
+  return parseTensorBundle(text, bin, indexPath);
+}
+
+/** A bundle from its index text and the bytes of its .bin. */
+export function parseTensorBundle(text: string, bin: Uint8Array, indexPath?: string): TensorBundle {
+  const json = parseJsonText(text, indexPath);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw inputError(indexPath, '', 'expected a JSON object');
+  const obj = json as Record<string, unknown>;
+  if (obj['format'] !== 'ig3dc-tensor-bundle/1') {
+    throw inputError(indexPath, 'format', `expected "ig3dc-tensor-bundle/1", got ${describe(obj['format'])}`);
+  }
+  if (typeof obj['bin'] !== 'string') throw inputError(indexPath, 'bin', `expected the name of the .bin file, got ${describe(obj['bin'])}`);
   const specs = obj['tensors'];
   if (typeof specs !== 'object' || specs === null || Array.isArray(specs)) throw inputError(indexPath, 'tensors', 'expected an object of tensor entries');
   const tensors: TensorMap = new Map();
@@ -265,7 +274,7 @@ export function readTensorBundle(indexPath: string): TensorBundle {
     if (nbytes !== want) throw inputError(indexPath, `${path}.nbytes`, `shape [${shape.join(',')}] of ${s['dtype']} needs ${want} bytes, got ${describe(nbytes)}`);
     const t = Tensor.zeros(elem, shape as number[]);
     if ((offset as number) + want > bin.length) {
-      throw inputError(indexPath, path, `bytes ${offset}..${(offset as number) + want} lie beyond the end of ${obj['bin']} (${bin.length} bytes)`);
+      throw inputError(indexPath, path, `bytes ${offset}..${(offset as number) + want} lie beyond the end of ${quote(obj['bin'] as string)} (${bin.length} bytes)`);
     }
     // copy: the bin buffer may not be aligned for the element size
     new Uint8Array(t.data.buffer, t.data.byteOffset, want).set(bin.subarray(offset as number, (offset as number) + want));

@@ -1,35 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import { Tensor } from '../ir/tensor.ts';
-import {
-  CircuitBuilder,
-  beaverMatmul,
-  beaverMul,
-  beaverSquare,
-  circuitCost,
-  costSummary,
-  decodeCircuit,
-  encodeCircuit,
-  type Circuit,
-} from '../ir/circuit/index.ts';
+import { CircuitBuilder, circuitCost, costSummary, decodeCircuit, encodeCircuit } from '../ir/circuit/index.ts';
 import { runCircuit, runCircuitWorkers, type RunResult } from '../runtime/index.ts';
+import { smallCircuit, smallInputs, smallWeights } from './deploy-helpers.ts';
 
 const t64 = (shape: number[], xs: readonly number[]): Tensor => Tensor.from('f64', shape, xs);
 
-/** A small model-like circuit: matmul with a weight (preprocessing), square, mul, data movement, outputs. */
-function circuit(): Circuit {
-  const b = new CircuitBuilder({ name: 'modes' });
-  const x = b.input('x', 1, [3, 4]);
-  const w = b.input('w', 0, [4, 5]);
-  const y = beaverMatmul(b, x, w);
-  const y2 = beaverSquare(b, y);
-  const z = beaverMul(b, y2, b.expand(b.reduceSum(y, [1], true), [3, 5]));
-  b.output(z, 'z');
-  b.output(b.transpose(y, [1, 0]), 'yT');
-  return b.build();
-}
-const inputs = new Map([['x', t64([3, 4], Array.from({ length: 12 }, (_, i) => Math.sin(i) * 0.8))]]);
-const weights = new Map([['w', t64([4, 5], Array.from({ length: 20 }, (_, i) => Math.cos(i * 1.3) * 0.5))]]);
+const circuit = smallCircuit;
+const inputs = smallInputs;
+const weights = smallWeights;
 const seed = new Uint8Array(16).fill(7);
 
 function expectSameRun(a: RunResult, b: { outputs: Map<string, Tensor>; cost: RunResult['cost']; transcriptHash: string }): void {

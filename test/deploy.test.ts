@@ -1,8 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
 import { connectTls, frame, T_HELLO, T_ROUND } from '../runtime/channel.ts';
 import { parseKeyFile, PROTOCOL_VERSION, runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, tlsPsk } from '../runtime/index.ts';
+import { loadTarget } from '../compiler/cli/commands/run.ts';
 import { allPairKeys, freshKeys, hashOf, reason, smallCircuit, smallInputs, smallWeights, threeRoles, value } from './deploy-helpers.ts';
 
 describe('three roles over TLS on loopback', () => {
@@ -106,6 +110,11 @@ describe('every role admits a circuit before running it', () => {
     const leak = /leakage check failed \(1\):\s+instruction \d+: open reveals %\d+, defined by input, not a sub with a dealer mask/;
     expect(() => runCircuit(c, { inputs: smallInputs, weights: smallWeights })).toThrow(leak);
     await expect(runCircuitWorkers(c, { inputs: smallInputs, weights: smallWeights })).rejects.toThrow(leak);
+    // The CLI's loader (run, serve, dealer) refuses the edited file too, naming it.
+    const dir = mkdtempSync(join(tmpdir(), 'ig3dc-leak-'));
+    const file = join(dir, 'edited.circuit');
+    writeFileSync(file, encodeCircuit(c));
+    await expect(loadTarget(file, { inputs: '' }, undefined, true)).rejects.toThrow(/edited.circuit: leakage check failed/);
     const run = await threeRoles(c, { timeoutMs: 1500 });
     expect(reason(run.p0)).toMatch(leak);
     expect(reason(run.dealer)).toMatch(leak);

@@ -73,11 +73,8 @@ export class FrameReader {
     socket.on('data', (d: Buffer) => {
       this.#chunks.push(d);
       this.#have += d.length;
-      if (this.#have > this.maxBuffered && !this.#paused) {
-        this.#paused = true;
-        socket.pause();
-      }
       this.#pump();
+      this.#flow();
     });
     socket.on('close', () => this.#fail(netError(this.#closedMessage())));
     socket.on('error', (e) => this.#fail(netError(peerGone(e) ? this.#closedMessage() : `connection to ${this.peer} failed: ${e.message}`)));
@@ -107,11 +104,24 @@ export class FrameReader {
     const rest = all.subarray(n);
     this.#chunks = rest.length > 0 ? [rest] : [];
     this.#have -= n;
-    if (this.#paused && this.#have <= this.maxBuffered / 2) {
+    return out;
+  }
+
+  /**
+   * Pauses the socket while more than maxBuffered bytes wait unread, unless the frame being
+   * waited for is still incomplete (a frame larger than the cap must still arrive whole).
+   */
+  #flow(): void {
+    const w = this.#want;
+    const needMore = w !== undefined && (this.#header === undefined ? this.#have < HEADER : this.#have < this.#header.length);
+    const pause = this.#have > this.maxBuffered && !needMore;
+    if (pause && !this.#paused) {
+      this.#paused = true;
+      this.socket.pause();
+    } else if (!pause && this.#paused) {
       this.#paused = false;
       this.socket.resume();
     }
-    return out;
   }
 
   #pump(): void {
@@ -172,6 +182,7 @@ export class FrameReader {
       }, timeoutMs === 0 ? 2 ** 31 - 1 : timeoutMs);
       this.#want = { type, seq, bytes, resolve, reject, timer };
       this.#pump();
+      this.#flow();
     });
   }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
-import { connectTls, frame, T_HELLO, T_ROUND } from '../runtime/channel.ts';
+import { connectTls, frame, FrameReader, listenTls, T_HELLO, T_ROUND, writeFrame } from '../runtime/channel.ts';
 import { parseKeyFile, PROTOCOL_VERSION, runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, tlsPsk } from '../runtime/index.ts';
 import { loadTarget } from '../compiler/cli/commands/run.ts';
 import { allPairKeys, freshKeys, hashOf, reason, smallCircuit, smallInputs, smallWeights, threeRoles, value } from './deploy-helpers.ts';
@@ -215,5 +215,26 @@ describe('hostile connections', () => {
     await expect(p0).rejects.toThrow(/timed out after 1.5 s waiting for party1 to connect .*refused 1 connection/);
     replay.destroy();
     expect(refused.length).toBe(1);
+  }, 30_000);
+});
+
+describe('frames and flow control', () => {
+  it('a frame larger than the read cap still arrives whole; frames past the cap wait in the sender', async () => {
+    const psk = tlsPsk(new Uint8Array(32).map((_, i) => (i * 29 + 3) & 255), 'p0-p1');
+    let port!: (n: number) => void;
+    const at = new Promise<number>((r) => (port = r));
+    const server = listenTls({ host: '127.0.0.1', port: 0 }, { psk, self: 'party0', peer: 'party1' }, 5000, port);
+    const client = await connectTls({ host: '127.0.0.1', port: await at }, { psk, self: 'party1', peer: 'party0' }, 5000);
+    const srv = await server;
+    const reader = new FrameReader(srv, 5000, 'party 1', 1024);
+    const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => i & 255);
+    const sent = Promise.all([1, 2, 3].map((k) => writeFrame(client, frame(T_ROUND, k, big), 5000, 'party 0')));
+    for (const k of [1, 2, 3]) {
+      const f = await reader.next(T_ROUND, k, big.length, `round ${k}`);
+      expect(Buffer.from(f.payload).equals(Buffer.from(big))).toBe(true);
+    }
+    await sent;
+    client.destroy();
+    srv.destroy();
   }, 30_000);
 });

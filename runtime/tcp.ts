@@ -144,7 +144,13 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
   const key = { psk: tlsPsk(pairKey(opts.keys, 'p0-p1'), 'p0-p1'), self: me, peer: other };
   const connectMs = opts.connectTimeoutMs ?? timeoutMs;
   const socket = opts.listen !== undefined ? await listenTls(opts.listen, key, connectMs, opts.onListening, opts.onRefused) : await connectTls(opts.connect!, key, connectMs);
-  const peer = new Link(socket, `party ${1 - p}`, timeoutMs);
+  // The peer has at most one round message in flight ahead of this side (it sends round k + 1
+  // only after this side's round k message), so the read cap is twice the largest one: enough
+  // never to stall the exchange, a bound on what a misbehaving peer can make this side buffer.
+  const plan = planParty(c, p, new Set(), s);
+  let largest = 0;
+  for (const st of plan.steps) if (st.kind === 'round') largest = Math.max(largest, 8 * roundWords(c, st.comms, p === 0 ? 1 : 0));
+  const peer = new Link(socket, `party ${1 - p}`, timeoutMs, 2 * (largest + 16) + 65536);
   let dealer: Link | undefined;
   try {
     // Handshake with the other party.
@@ -170,7 +176,6 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
     const dealerPair = p === 0 ? 'p0-dealer' : 'p1-dealer';
     const sd = sessionSeed(pairKey(opts.keys, dealerPair), dealerPair, sid, opts.circuitHash);
 
-    const plan = planParty(c, p, new Set(), s);
     let feed: CorrectionFeed | undefined;
     if (p === 0) {
       await peer.sendJson(T_TICKET, { ticket: dealerTicket(pairKey(opts.keys, 'p0-dealer'), sid, opts.circuitHash) });

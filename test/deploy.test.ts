@@ -3,7 +3,8 @@ import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
+import { CircuitBuilder, beaverMul, circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
+import { Tensor } from '../ir/tensor.ts';
 import { connectTls, frame, FrameReader, listenTls, T_HELLO, T_ROUND, writeFrame } from '../runtime/channel.ts';
 import { parseKeyFile, PROTOCOL_VERSION, runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, tlsPsk } from '../runtime/index.ts';
 import { loadTarget } from '../compiler/cli/commands/run.ts';
@@ -237,4 +238,17 @@ describe('frames and flow control', () => {
     client.destroy();
     srv.destroy();
   }, 30_000);
+});
+
+describe('large round messages', () => {
+  it('both parties sending a round message past the 8 MiB read cap at once do not deadlock', async () => {
+    const W = 3_000_000; // 24 MB per direction per round: more than the read cap plus both kernel buffers
+    const b = new CircuitBuilder({ name: 'wide' });
+    b.output(beaverMul(b, b.input('x', 1, [W]), b.input('w', 0, [W])), 'y');
+    const c = b.build();
+    const xs = Tensor.from('f32', [W], Array.from({ length: W }, (_, i) => ((i % 7) - 3) / 4));
+    const run = await threeRoles(c, { inputs: new Map([['x', xs]]), weights: new Map([['w', xs]]), timeoutMs: 20_000 });
+    const y = value(run.p1).outputs.get('y')!;
+    expect(y.at(5)).toBeCloseTo((((5 % 7) - 3) / 4) ** 2, 3);
+  }, 120_000);
 });

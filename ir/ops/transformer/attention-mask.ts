@@ -3,7 +3,6 @@
 
 import type { OpDef } from '../../op.ts';
 import { typeError } from '../../op.ts';
-import { Ig3dcError } from '../../diagnostics.ts';
 import { Tensor } from '../../tensor.ts';
 import { fmtShape } from '../broadcast.ts';
 
@@ -23,12 +22,7 @@ export const AttentionMask: OpDef = {
     const n = m!.size;
     const Y = new Float64Array(n);
     const d = m!.data;
-    for (let i = 0; i < n; i++) {
-      const v = d[i]!;
-      // 1 = attend, 0 = padding; anything else is a malformed mask, not a silent "attend".
-      if (v !== 0 && v !== 0n && v !== 1 && v !== 1n) throw new Ig3dcError('eval', `AttentionMask: mask element ${i} is ${String(v)}, expected 0 or 1`);
-      Y[i] = v === 0 || v === 0n ? 0 : 1;
-    }
+    for (let i = 0; i < n; i++) Y[i] = d[i] !== 0 && d[i] !== 0n ? 1 : 0;
     return new Tensor(out.elem, out.shape, Y);
   },
 };

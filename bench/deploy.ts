@@ -135,12 +135,9 @@ async function deployCase(name: string): Promise<string[] | undefined> {
   const p1 = role(['serve', circuit, '--party', '1', '--key', key('party1'), '--connect', `127.0.0.1:${pport}`, '--dealer', `127.0.0.1:${dport}`, '--inputs', m.cases, ...t]);
   const [r0, rd, r1] = await Promise.all([p0, dealer, p1]);
   const wall3 = (performance.now() - t0) / 1000;
-  for (const [who, r] of [['party 0', r0], ['dealer', rd], ['party 1', r1]] as const) {
-    if (r.code !== 0) {
-      console.log(`deploy/${name}: ${who} failed: ${r.stderr.trim().slice(0, 400)}`);
-      return undefined;
-    }
-  }
+  const failed = ([['party 0', r0], ['dealer', rd], ['party 1', r1]] as const).filter(([, r]) => r.code !== 0);
+  for (const [who, r] of failed) console.log(`deploy/${name}: ${who} failed: ${r.stderr.trim().slice(0, 400)}`);
+  if (failed.length > 0) return undefined;
   const j1 = r1.json as { sessionId: string; outputs: Record<string, { data: number[] }>; transcriptHash: string; countsMatch: boolean; wallSeconds: number; cpuSeconds: number; measured: { bytesTotal: number; dealerBytes: number; byRound?: unknown } };
   const j0 = r0.json as { countsMatch: boolean; cpuSeconds: number };
   // The same session in one process.

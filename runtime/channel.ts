@@ -62,6 +62,7 @@ export class FrameReader {
   #failed: Error | undefined;
   #header: { type: number; seq: number; length: number } | undefined;
   #paused = false;
+  #closed = false;
 
   constructor(
     private readonly socket: TLSSocket,
@@ -76,7 +77,12 @@ export class FrameReader {
       this.#pump();
       this.#flow();
     });
-    socket.on('close', () => this.#fail(netError(this.#closedMessage())));
+    // A peer that closes after sending (the dealer, once done) leaves frames buffered here: they are still served.
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#pump();
+      if (this.#want !== undefined) this.#fail(netError(this.#closedMessage()));
+    });
     socket.on('error', (e) => this.#fail(netError(peerGone(e) ? this.#closedMessage() : `connection to ${this.peer} failed: ${e.message}`)));
   }
 
@@ -182,7 +188,8 @@ export class FrameReader {
       }, timeoutMs === 0 ? 2 ** 31 - 1 : timeoutMs);
       this.#want = { type, seq, bytes, resolve, reject, timer };
       this.#pump();
-      this.#flow();
+      if (this.#closed && this.#want !== undefined) this.#fail(netError(this.#closedMessage()));
+      else this.#flow();
     });
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CircuitBuilder, beaverMul, circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { connectTls, frame, FrameReader, listenTls, T_HELLO, T_ROUND, writeFrame } from '../runtime/channel.ts';
+import { connectTls, frame, FrameReader, listenTls, T_CORRECTION, T_HELLO, T_ROUND, writeFrame } from '../runtime/channel.ts';
 import { parseKeyFile, PROTOCOL_VERSION, runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, tlsPsk } from '../runtime/index.ts';
 import { loadTarget } from '../compiler/cli/commands/run.ts';
 import { allPairKeys, freshKeys, hashOf, reason, smallCircuit, smallInputs, smallWeights, threeRoles, value } from './deploy-helpers.ts';
@@ -237,6 +237,24 @@ describe('frames and flow control', () => {
     await sent;
     client.destroy();
     srv.destroy();
+  }, 30_000);
+});
+
+describe('a peer that closes after sending', () => {
+  it('its frames still buffered here are served after the close; the next one is a clear error', async () => {
+    const psk = tlsPsk(new Uint8Array(32).map((_, i) => (i * 31 + 5) & 255), 'p1-dealer');
+    let port!: (n: number) => void;
+    const at = new Promise<number>((r) => (port = r));
+    const server = listenTls({ host: '127.0.0.1', port: 0 }, { psk, self: 'dealer', peer: 'party1' }, 5000, port);
+    const client = await connectTls({ host: '127.0.0.1', port: await at }, { psk, self: 'party1', peer: 'dealer' }, 5000);
+    const srv = await server;
+    const reader = new FrameReader(client, 5000, 'the dealer', 1024);
+    const payload = new Uint8Array(64 * 1024).fill(9);
+    await Promise.all([1, 2, 3].map((k) => writeFrame(srv, frame(T_CORRECTION, k, payload), 5000, 'party 1')));
+    srv.end();
+    await new Promise((r) => setTimeout(r, 300)); // the end arrives behind the frames
+    for (const k of [1, 2, 3]) expect((await reader.next(T_CORRECTION, k, payload.length, `correction ${k}`)).payload.length).toBe(payload.length);
+    await expect(reader.next(T_CORRECTION, 4, payload.length, 'correction 4')).rejects.toThrow(/the dealer closed the connection before correction 4/);
   }, 30_000);
 });
 

@@ -248,11 +248,12 @@ describe('a peer that closes after sending', () => {
     const server = listenTls({ host: '127.0.0.1', port: 0 }, { psk, self: 'dealer', peer: 'party1' }, 5000, port);
     const client = await connectTls({ host: '127.0.0.1', port: await at }, { psk, self: 'party1', peer: 'dealer' }, 5000);
     const srv = await server;
-    const reader = new FrameReader(client, 5000, 'the dealer', 1024);
+    const reader = new FrameReader(client, 5000, 'the dealer', 16 * 1024 * 1024);
     const payload = new Uint8Array(64 * 1024).fill(9);
+    const closed = new Promise((r) => client.once('close', r));
     await Promise.all([1, 2, 3].map((k) => writeFrame(srv, frame(T_CORRECTION, k, payload), 5000, 'party 1')));
     srv.end();
-    await new Promise((r) => setTimeout(r, 300)); // the end arrives behind the frames
+    await closed; // everything arrived (under the read cap), then the close
     for (const k of [1, 2, 3]) expect((await reader.next(T_CORRECTION, k, payload.length, `correction ${k}`)).payload.length).toBe(payload.length);
     await expect(reader.next(T_CORRECTION, 4, payload.length, 'correction 4')).rejects.toThrow(/the dealer closed the connection before correction 4/);
   }, 30_000);

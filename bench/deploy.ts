@@ -14,8 +14,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCasesFile, readTensorBundle } from '../ir/tensor-json.ts';
 import { decodeCircuitFile } from '../ir/circuit/index.ts';
-import { connectTls, listenTls } from '../runtime/channel.ts';
-import { runCircuit, simulatedSessionSeeds, tlsPsk, type Pair } from '../runtime/index.ts';
+import { tlsPair } from '../test/deploy-helpers.ts';
+import { runCircuit, simulatedSessionSeeds, type Pair } from '../runtime/index.ts';
 import { clientInputs } from '../compiler/cli/commands/run.ts';
 import type { Benchmark } from './benchmark.ts';
 import { table } from './table.ts';
@@ -90,12 +90,7 @@ async function pushRounds(a: Socket, b: Socket, rounds: readonly number[]): Prom
 }
 
 async function tlsVersusTcp(rounds: readonly number[]): Promise<{ tls: number; tcp: number }> {
-  const psk = tlsPsk(new Uint8Array(32).map((_, i) => (i * 37 + 11) & 255), 'p0-p1');
-  let p!: (n: number) => void;
-  const port = new Promise<number>((r) => (p = r));
-  const server = listenTls({ host: '127.0.0.1', port: 0 }, { psk, self: 'party0', peer: 'party1' }, 30_000, p);
-  const client = await connectTls({ host: '127.0.0.1', port: await port }, { psk, self: 'party1', peer: 'party0' }, 30_000);
-  const srv = await server;
+  const [srv, client] = await tlsPair('p0-p1', 30_000);
   const tls = await pushRounds(srv, client, rounds);
   client.destroy();
   srv.destroy();

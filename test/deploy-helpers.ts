@@ -1,7 +1,9 @@
 // The three roles of a deployment (P0, P1, the dealer) in one test process, each with its own
 // sockets on 127.0.0.1, plus the small circuit and the keys they use.
 
+import type { TLSSocket } from 'node:tls';
 import { Tensor } from '../ir/tensor.ts';
+import { connectTls, listenTls } from '../runtime/channel.ts';
 import { CircuitBuilder, beaverMatmul, beaverMul, beaverSquare, decodeCircuitFile, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
 import {
   generateKeys,
@@ -14,6 +16,7 @@ import {
   type RoleKeys,
   type TcpPartyOptions,
   type TcpPartyResult,
+  tlsPsk,
 } from '../runtime/index.ts';
 
 const t64 = (shape: number[], xs: readonly number[]): Tensor => Tensor.from('f64', shape, xs);
@@ -131,4 +134,14 @@ export function reason(r: PromiseSettledResult<unknown>): string {
 export function value<T>(r: PromiseSettledResult<T>): T {
   if (r.status !== 'fulfilled') throw new Error(`expected success, got: ${String(r.reason)}`);
   return r.value;
+}
+
+/** A connected TLS-PSK socket pair on loopback: [listening end, connecting end]. */
+export async function tlsPair(pair: Pair = 'p0-p1', timeoutMs = 5000): Promise<[TLSSocket, TLSSocket]> {
+  const psk = tlsPsk(new Uint8Array(32).map((_, i) => (i * 37 + 11) & 255), pair);
+  let port!: (n: number) => void;
+  const at = new Promise<number>((r) => (port = r));
+  const server = listenTls({ host: '127.0.0.1', port: 0 }, { psk, self: 'listener', peer: 'connector' }, timeoutMs, port);
+  const client = await connectTls({ host: '127.0.0.1', port: await at }, { psk, self: 'connector', peer: 'listener' }, timeoutMs);
+  return [await server, client];
 }

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CircuitBuilder, beaverMul, circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { connectTls, frame, FrameReader, listenTls, T_CORRECTION, T_HELLO, T_ROUND, writeFrame } from '../runtime/channel.ts';
+import { connectTls, frame, FrameReader, T_CORRECTION, T_HELLO, T_ROUND, writeFrame } from '../runtime/channel.ts';
 import { parseKeyFile, PROTOCOL_VERSION, runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, tlsPsk } from '../runtime/index.ts';
 import { loadTarget } from '../compiler/cli/commands/run.ts';
-import { allPairKeys, freshKeys, hashOf, reason, smallCircuit, smallInputs, smallWeights, threeRoles, value } from './deploy-helpers.ts';
+import { tlsPair, allPairKeys, freshKeys, hashOf, reason, smallCircuit, smallInputs, smallWeights, threeRoles, value } from './deploy-helpers.ts';
 
 describe('three roles over TLS on loopback', () => {
   it('give the outputs, counts and transcript of the in-process run with the same session seeds', async () => {
@@ -221,12 +221,7 @@ describe('hostile connections', () => {
 
 describe('frames and flow control', () => {
   it('a frame larger than the read cap still arrives whole; frames past the cap wait in the sender', async () => {
-    const psk = tlsPsk(new Uint8Array(32).map((_, i) => (i * 29 + 3) & 255), 'p0-p1');
-    let port!: (n: number) => void;
-    const at = new Promise<number>((r) => (port = r));
-    const server = listenTls({ host: '127.0.0.1', port: 0 }, { psk, self: 'party0', peer: 'party1' }, 5000, port);
-    const client = await connectTls({ host: '127.0.0.1', port: await at }, { psk, self: 'party1', peer: 'party0' }, 5000);
-    const srv = await server;
+    const [srv, client] = await tlsPair();
     const reader = new FrameReader(srv, 5000, 'party 1', 1024);
     const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => i & 255);
     const sent = Promise.all([1, 2, 3].map((k) => writeFrame(client, frame(T_ROUND, k, big), 5000, 'party 0')));
@@ -242,12 +237,7 @@ describe('frames and flow control', () => {
 
 describe('a peer that closes after sending', () => {
   it('its frames still buffered here are served after the close; the next one is a clear error', async () => {
-    const psk = tlsPsk(new Uint8Array(32).map((_, i) => (i * 31 + 5) & 255), 'p1-dealer');
-    let port!: (n: number) => void;
-    const at = new Promise<number>((r) => (port = r));
-    const server = listenTls({ host: '127.0.0.1', port: 0 }, { psk, self: 'dealer', peer: 'party1' }, 5000, port);
-    const client = await connectTls({ host: '127.0.0.1', port: await at }, { psk, self: 'party1', peer: 'dealer' }, 5000);
-    const srv = await server;
+    const [srv, client] = await tlsPair('p1-dealer');
     const reader = new FrameReader(client, 5000, 'the dealer', 16 * 1024 * 1024);
     const payload = new Uint8Array(64 * 1024).fill(9);
     const closed = new Promise((r) => client.once('close', r));

@@ -4,7 +4,7 @@ export * from './interpreter.ts';
 export { runCircuitWorkers } from './workers.ts';
 export { runPartyTcp, PROTOCOL_VERSION, type TcpPartyOptions, type TcpPartyResult, type HostPort } from './tcp.ts';
 export { ringStats, ringMatmul, ringBinary, ringNeg, ringSar, ringNegSarNeg, ringShl, ringShr, reduceSum, transpose } from './kernels.ts';
-export { ringKernelModule } from './ring-wasm.ts';
+export { ringKernelModule } from '../ir/ring/ring-wasm.ts';
 export { deriveSeeds, type PartySeeds } from './prg.ts';
 export type { MeasuredRound } from './transport.ts';
 export type { Step } from './plan.ts';

@@ -5,12 +5,13 @@ import type { Benchmark } from './benchmark.ts';
 import { evaluatorBenchmark } from './evaluator.ts';
 import { frontendBenchmark } from './frontend.ts';
 import { compileBenchmark } from './compile.ts';
+import { fssBenchmark } from './fss.ts';
 import { runtimeBenchmark } from './runtime.ts';
 import { secureEvalBenchmark } from './secure-eval.ts';
 import { importanceBenchmark } from './importance.ts';
 import { importanceAgreementBenchmark } from './importance-agreement.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -49,6 +49,8 @@ export interface RoundCost {
 }
 
 export interface CircuitCost extends CostSummary {
+  /** Dealer bytes to P0 and to P1 (FSS keys go to both; Beaver corrections to P1 only). */
+  readonly dealerBytesPerParty: readonly [number, number];
   readonly unmergedRounds: number;
   readonly preprocessingUnmergedRounds: number;
   readonly onlineBytes: number;
@@ -100,12 +102,16 @@ export function circuitCost(c: Circuit, s: Schedule = schedule(c)): CircuitCost 
   let onlineBytes = 0;
   let preBytes = 0;
   let dealer = 0;
+  const dealerTo: [number, number] = [0, 0];
   const rounds = new Map<string, { bytesP0: number; bytesP1: number; comms: number; kinds: Set<OpKind> }>();
   c.instructions.forEach((ins, i) => {
     const targets = [entry(byOpKind, ins.prov.opKind), entry(byLayer, layerKey(ins.prov.layer))];
-    const db = dealerBytes(ins, c.registers);
+    const [d0, d1] = dealerBytesPerParty(ins, c.registers);
+    const db = d0 + d1;
     if (db > 0) {
       dealer += db;
+      dealerTo[0] += d0;
+      dealerTo[1] += d1;
       for (const e of targets) e.dealerBytes += db;
     }
     const [b0, b1] = commBytes(ins, c.registers);
@@ -167,6 +173,7 @@ export function circuitCost(c: Circuit, s: Schedule = schedule(c)): CircuitCost 
     onlineBytes,
     preprocessingBytes: preBytes,
     dealerBytes: dealer,
+    dealerBytesPerParty: dealerTo,
     byOpKind,
     byLayer,
     byRound,

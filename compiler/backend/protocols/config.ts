@@ -157,6 +157,7 @@ export function protocolConfig(spec: string): ProtocolConfig {
     if (typeof cur === 'number') {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0 || n > 64) throw new Ig3dcError('usage', `protocol option ${key} needs an integer in 0..64, got '${value}'`, {});
+      if (key === 'fssBits' && n < 2) throw new Ig3dcError('usage', `protocol option fssBits needs an integer in 2..64, got '${value}'`, {});
       out[key] = n;
     } else if (typeof cur === 'boolean') {
       if (value !== 'true' && value !== 'false') throw new Ig3dcError('usage', `protocol option ${key} needs true or false, got '${value}'`, {});

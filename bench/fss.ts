@@ -7,7 +7,9 @@
 //     family: how IG-3D's gain changes when comparisons are cheap. BERT-base has no trained
 //     heads, so its head scores are synthetic (deterministic); only how many heads each pass
 //     keeps matters for the cost.
-// Run: npm run bench -- fss   (or: npx tsx bench/fss.ts [base] [table5])
+//  3. secure inference wall time, best against fss, on the bert-tiny shape (seq 32), with the
+//     dealer's key generation time and memory.
+// Run: npm run bench -- fss   (or: npx tsx bench/fss.ts [base] [table5] [wall])
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { compileModel, type Compiled } from '../compiler/backend/compile.ts';
 import { compareRows, criticalPathRounds, familyRows, formatFamilies, PROFILES } from '../compiler/backend/report/index.ts';
 import { loadModel } from '../compiler/load.ts';
+import { findCircuitOp } from '../ir/circuit/ops.ts';
+import { Tensor } from '../ir/tensor.ts';
+import { numel } from '../ir/types.ts';
+import { deriveSeeds, runCircuit } from '../runtime/index.ts';
+import os from 'node:os';
 import type { Benchmark } from './benchmark.ts';
 import { modelFile, SHAPES } from './compile.ts';
 import { table } from './table.ts';
@@ -73,7 +80,57 @@ function table5(label: string, g: ReturnType<typeof loadModel>, importance: stri
   console.log(table(rows));
 }
 
+/**
+ * Secure inference wall time, best against fss, side by side in one run (in-process: both
+ * parties and the dealer on this thread), with CPU seconds and the load average, and the
+ * dealer's FSS key generation alone (time and memory) on the same circuit.
+ */
+function wallCase(shape: string, seq: number): void {
+  const s = SHAPES.find((x) => x.name === shape)!;
+  const g = loadModel(modelFile(s), { batch: 1, seq });
+  const vocab = s.config.vocab;
+  const ids = Array.from({ length: seq }, (_, i) => BigInt((i * 7919 + 101) % vocab));
+  const inputs = new Map([
+    ['input_ids', Tensor.from('i64', [1, seq], ids)],
+    ['token_type_ids', Tensor.from('i64', [1, seq], ids.map(() => 0n))],
+    ['attention_mask', Tensor.from('i64', [1, seq], ids.map(() => 1n))],
+  ]);
+  const rows: string[][] = [['protocols', 'wall s', 'CPU s', 'online rounds', 'online bytes', 'dealer bytes', 'measured == static']];
+  let fssCircuit: Compiled | undefined;
+  for (const p of ['best', 'fss']) {
+    const c = compileModel(g, { protocols: p });
+    if (p === 'fss') fssCircuit = c;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = runCircuit(c.circuit, { inputs, weights: c.weights, transcript: false });
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const same = r.cost.rounds === c.cost.rounds && r.cost.bytesTotal === c.cost.bytesTotal && r.cost.dealerBytes === c.cost.dealerBytes;
+    rows.push([p, wall.toFixed(2), ((cpu.user + cpu.system) / 1e6).toFixed(2), String(c.cost.rounds), `${(c.cost.onlineBytes / 1e6).toFixed(1)} MB`, `${(c.cost.dealerBytes / 1e6).toFixed(1)} MB`, same ? 'yes' : 'NO']);
+  }
+  // Key generation alone: every fss_key instruction's material, one at a time (as the dealer streams it).
+  const c = fssCircuit!;
+  const seeds = deriveSeeds(new Uint8Array(16));
+  let peak = process.memoryUsage().rss;
+  const rss0 = peak;
+  const t0 = performance.now();
+  const kcpu0 = process.cpuUsage();
+  let keys = 0;
+  for (const ins of c.circuit.instructions) {
+    if (ins.op !== 'fss_key') continue;
+    const words = findCircuitOp('fss_key')!.dealer!.send(ins, c.circuit.registers, seeds);
+    keys += numel(c.circuit.registers[ins.outputs[0]!]!.shape);
+    for (const w of words) if (w !== undefined) peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  const keygen = (performance.now() - t0) / 1000;
+  const kcpu = process.cpuUsage(kcpu0);
+  console.log(`secure inference, ${shape} shape (vocab ${vocab}), batch 1, seq ${seq}; in-process, under the caller's nice; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs)`);
+  console.log(table(rows));
+  console.log(`fss key generation alone: ${keys} comparisons in ${keygen.toFixed(2)} s wall, ${((kcpu.user + kcpu.system) / 1e6).toFixed(2)} s CPU (${((keygen / keys) * 1e6).toFixed(1)} us wall each); RSS ${(rss0 / 1e6).toFixed(0)} MB -> peak ${(peak / 1e6).toFixed(0)} MB`);
+}
+
 async function run(cases: readonly string[]): Promise<void> {
+  if (cases.includes('wall')) wallCase('bert-tiny', 32);
   if (cases.includes('base')) baseCase();
   if (cases.includes('table5')) {
     if (existsSync(join(FIX, 'spam-bert.onnx'))) table5('spam-bert (batch 1, seq 128)', loadModel(join(FIX, 'spam-bert.onnx'), { batch: 1, seq: 128 }), join(FIX, 'importance.json'));
@@ -87,7 +144,7 @@ async function run(cases: readonly string[]): Promise<void> {
 export const fssBenchmark: Benchmark = {
   name: 'fss',
   summary: 'the fss protocol family on the BERT-base shape next to crypten and best, and IG-3D Table 5 under each family (static)',
-  cases: ['base', 'table5'],
+  cases: ['base', 'table5', 'wall'],
   run,
 };
 

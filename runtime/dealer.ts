@@ -5,6 +5,7 @@
 // made when the executing party reaches the instruction, so material streams instead of
 // being held all at once.
 
+import { Ig3dcError } from '../ir/diagnostics.ts';
 import { circuitOp } from '../ir/circuit/ops.ts';
 import type { DealerGate } from '../ir/circuit/gate.ts';
 import type { Instruction, RegType } from '../ir/circuit/types.ts';
@@ -67,6 +68,8 @@ export function dealerShares(ins: Instruction, regs: readonly RegType[], party: 
   const g = dealerGate(ins.op);
   const own = g.own(ins, regs, party, seed);
   const sent = g.bytes(ins, regs)[party] > 0;
-  if (sent && receive === undefined) throw new Error(`party ${party} has no link to the dealer for '${ins.op}'`);
+  if (sent && receive === undefined) {
+    throw new Ig3dcError('unsupported', `'${ins.op}' needs dealer material at party ${party}, and this run's dealer serves P1 only (FSS circuits run in process for now)`, { node: ins.prov.irNode });
+  }
   return g.assemble(ins, regs, party, own, sent ? receive!(own) : undefined);
 }

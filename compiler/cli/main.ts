@@ -2,19 +2,26 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { action } from './run-command.ts';
-import { summaryCommand } from './commands/summary.ts';
-import { dumpCommand } from './commands/dump.ts';
-import { parseCommand } from './commands/parse.ts';
-import { evalCommand } from './commands/eval.ts';
-import { opsCommand } from './commands/ops.ts';
-import { collect, optCommand } from './commands/opt.ts';
-import { passesCommand } from './commands/passes.ts';
-import { exportCommand } from './commands/export.ts';
-import { compileCommand } from './commands/compile.ts';
-import { runCommand } from './commands/run.ts';
-import { serveCommand } from './commands/serve.ts';
-import { tuneCommand, type TuneCommandOptions } from './commands/tune.ts';
-import { importanceCommand } from './commands/importance.ts';
+import type { TuneCommandOptions } from './commands/tune.ts';
+import type { compileCommand } from './commands/compile.ts';
+
+/** Commander collector for a repeatable option. */
+function collect(value: string, previous: readonly string[] = []): string[] {
+  return [...previous, value];
+}
+
+type CommandFn = (...args: never[]) => Promise<void> | void;
+
+/**
+ * A command's action, loaded when the command runs: `ig3dc --version` and `--help` import
+ * no compiler code, so they start in about the time of `node -e 0`.
+ */
+function lazy<M>(load: () => Promise<M>, pick: (m: M) => CommandFn): (...args: unknown[]) => Promise<void> {
+  return action(async (...args: unknown[]) => {
+    const fn = pick(await load()) as (...a: unknown[]) => Promise<void> | void;
+    await fn(...args);
+  });
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -66,6 +73,7 @@ export function makeProgram(): Command {
       .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect),
   ).action(
     action(async (model: string, opts: Parameters<typeof compileCommand>[1]) => {
+      const { compileCommand } = await import('./commands/compile.ts');
       await compileCommand(model, opts);
     }),
   );
@@ -75,7 +83,7 @@ export function makeProgram(): Command {
       .command('summary <model>')
       .description('print a model summary: layers, heads, sizes, parameters, inputs and outputs with bound shapes, ops by kind')
       .option('--json', 'print the summary as one JSON object'),
-  ).action(action(summaryCommand));
+  ).action(lazy(() => import('./commands/summary.ts'), (m) => m.summaryCommand));
 
   withBindingOptions(
     program
@@ -89,13 +97,13 @@ export function makeProgram(): Command {
           'sidecar',
         ]),
       ),
-  ).action(action(dumpCommand));
+  ).action(lazy(() => import('./commands/dump.ts'), (m) => m.dumpCommand));
 
   program
     .command('parse <file>')
     .description('parse and verify a text IR file, then print it again')
     .option('-q, --quiet', 'check only; print nothing on success')
-    .action(action(parseCommand));
+    .action(lazy(() => import('./commands/parse.ts'), (m) => m.parseCommand));
 
   withBindingOptions(
     program
@@ -103,13 +111,13 @@ export function makeProgram(): Command {
       .description('run the plaintext evaluator (float64) on inputs from a cases file or a JSON object of tensors')
       .requiredOption('--inputs <file>', 'an ig3dc-cases/1 file, or {name: {dtype, shape, data}}')
       .option('--json', 'print one JSON object {cases: [{name, outputs, maxAbsError}]}'),
-  ).action(action(evalCommand));
+  ).action(lazy(() => import('./commands/eval.ts'), (m) => m.evalCommand));
 
   program
     .command('ops')
     .description('list the supported ONNX operators (with opset ranges) and the IR ops')
     .option('--markdown', 'print the ONNX operator table as Markdown')
-    .action(action(opsCommand));
+    .action(lazy(() => import('./commands/ops.ts'), (m) => m.opsCommand));
 
   withBindingOptions(
     program
@@ -122,7 +130,7 @@ export function makeProgram(): Command {
       .option('--no-verify', 'do not run the verifier after every pass')
       .option('--load-pass <file>', 'import a pass module (.ts or .js) that registers passes, before the pipeline is parsed (repeatable)', collect)
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)'),
-  ).action(action(optCommand));
+  ).action(lazy(() => import('./commands/opt.ts'), (m) => m.optCommand));
 
   withBindingOptions(
     program
@@ -134,7 +142,7 @@ export function makeProgram(): Command {
       .option('--producer <name>', 'producer_name of the model (default ig3dc)')
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
       .option('--no-verify', 'do not run the verifier after every pass'),
-  ).action(action(exportCommand));
+  ).action(lazy(() => import('./commands/export.ts'), (m) => m.exportCommand));
 
   withBindingOptions(
     program
@@ -149,7 +157,7 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--progress', 'show the progress bar even when stderr is not a terminal')
       .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
-  ).action(action(runCommand));
+  ).action(lazy(() => import('./commands/run.ts'), (m) => m.runCommand));
 
   withBindingOptions(
     program
@@ -167,7 +175,7 @@ export function makeProgram(): Command {
       .option('--protocols <spec>', 'protocols when compiling a model on the fly')
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--json', 'print the result as one JSON object'),
-  ).action(action(serveCommand));
+  ).action(lazy(() => import('./commands/serve.ts'), (m) => m.serveCommand));
 
   program
     .command('tune <model>')
@@ -188,6 +196,7 @@ export function makeProgram(): Command {
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .action(
       action(async (model: string, opts: TuneCommandOptions) => {
+        const { tuneCommand } = await import('./commands/tune.ts');
         await tuneCommand(model, opts);
       }),
     );
@@ -208,14 +217,14 @@ export function makeProgram(): Command {
     .option('--compare <file>', 'report Spearman and top/bottom heads against another importance file (repeatable)', collect)
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .option('--json', 'print {result, agreements} as JSON')
-    .action(action(importanceCommand));
+    .action(lazy(() => import('./commands/importance.ts'), (m) => m.importanceCommand));
 
   program
     .command('passes')
     .description('list the registered passes with their options')
     .option('--rules', 'also list the rewrite rules of each pass')
     .option('--load-pass <file>', 'import a pass module first, to list its passes (repeatable)', collect)
-    .action(action(passesCommand));
+    .action(lazy(() => import('./commands/passes.ts'), (m) => m.passesCommand));
 
   return program;
 }

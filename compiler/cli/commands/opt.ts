@@ -21,11 +21,6 @@ export interface OptOptions extends DimBinding {
   importance?: string;
 }
 
-/** Commander collector for a repeatable option. */
-export function collect(value: string, previous: readonly string[] = []): string[] {
-  return [...previous, value];
-}
-
 /**
  * Imports pass modules (TypeScript or JavaScript files that call registerPass), in order,
  * so their passes can be named in a pipeline. A file that is missing or fails to load is
@@ -35,6 +30,7 @@ export async function loadPassModules(files: readonly string[]): Promise<void> {
   for (const file of files) {
     const path = resolve(file);
     if (!existsSync(path)) throw new Ig3dcError('io', 'pass module not found', { file });
+    if (/\.[mc]?ts$/.test(path)) await enableTypeScriptModules();
     try {
       await import(pathToFileURL(path).href);
     } catch (e) {
@@ -45,6 +41,22 @@ export async function loadPassModules(files: readonly string[]): Promise<void> {
       throw new Ig3dcError('io', `cannot load pass module: ${msg}${hint}`, { file });
     }
   }
+}
+
+let typeScriptEnabled = false;
+
+/**
+ * Lets the compiled CLI import a TypeScript pass module: tsx's loader, and a hook that sends
+ * the module's imports of ig3dc's own sources to dist/. Running from the sources (tsx,
+ * vitest), TypeScript already loads.
+ */
+async function enableTypeScriptModules(): Promise<void> {
+  if (typeScriptEnabled || !import.meta.url.endsWith('.js')) return;
+  typeScriptEnabled = true;
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { register: registerHooks } = await import('node:module');
+  registerHooks(new URL('../source-to-dist-hook.js', import.meta.url));
 }
 
 export async function optCommand(model: string, opts: OptOptions): Promise<void> {

@@ -548,7 +548,7 @@ describe.skipIf(!MODELS.includes('bert-tiny'))('ig3dc export', () => {
     const [B, S] = c.inputs.get('input_ids')!.shape as [number, number];
     const pipeline = haveRaise ? 'raise-bert' : 'canonicalize';
     const out = join(dir, 'tiny.onnx');
-    exportCommand(onnxPath, { batch: B, seq: S, passes: pipeline, output: out, opset: 16 });
+    await exportCommand(onnxPath, { batch: B, seq: S, passes: pipeline, output: out, opset: 16 });
     const proto = onnxProto.ModelProto.decode(readFileSync(out));
     expect(Number(proto.opsetImport[0]!.version)).toBe(16);
     const graph = runPipeline(loadOnnxFile(onnxPath, { batch: B, seq: S }).graph, parsePipeline(pipeline, 'test')).graph;
@@ -559,12 +559,12 @@ describe.skipIf(!MODELS.includes('bert-tiny'))('ig3dc export', () => {
     const irPath = join(dir, 'tiny.ir');
     writeIrFile(loadOnnxFile(onnxPath, { batch: B, seq: S }).graph, irPath);
     const out2 = join(dir, 'tiny-from-ir.onnx');
-    exportCommand(irPath, { output: out2 });
+    await exportCommand(irPath, { output: out2 });
     expectClose((await runOrt(readFileSync(out2), c.inputs))['logits']!, evaluate(loadOnnxFile(onnxPath, { batch: B, seq: S }).graph, c.inputs).get('logits')!, 1e-4, 'logits');
   });
 
-  it('reports a bad pipeline and an unwritable output as errors', () => {
-    expect(() => exportCommand(onnxPath, { seq: 8, passes: 'no-such-pass', output: join(dir, 'x.onnx') })).toThrow(Ig3dcError);
-    expect(() => exportCommand(onnxPath, { seq: 8, output: join(dir, 'missing-dir', 'x.onnx') })).toThrow(/cannot write/);
+  it('reports a bad pipeline and an unwritable output as errors', async () => {
+    await expect(exportCommand(onnxPath, { seq: 8, passes: 'no-such-pass', output: join(dir, 'x.onnx') })).rejects.toThrow(Ig3dcError);
+    await expect(exportCommand(onnxPath, { seq: 8, output: join(dir, 'missing-dir', 'x.onnx') })).rejects.toThrow(/cannot write/);
   });
 });

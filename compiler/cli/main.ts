@@ -1,7 +1,9 @@
 // The `ig3dc` command line.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { action } from './run-command.ts';
+import { existsSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { action, EXIT_USAGE } from './run-command.ts';
+import { closestName } from './did-you-mean.ts';
 import type { TuneCommandOptions } from './commands/tune.ts';
 import type { compileCommand } from './commands/compile.ts';
 
@@ -54,7 +56,9 @@ export function makeProgram(): Command {
     .description('Compile transformer models (BERT, ONNX) into two-party secret-sharing MPC circuits.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(`ig3dc: ${str.replace(/^error: /, 'error: ')}`) });
+    .configureOutput({ outputError: (str, write) => write(`ig3dc: ${str.replace(/^error: /, 'error: ')}`) })
+    // commander's own errors (unknown option, missing or invalid argument) are usage errors
+    .exitOverride();
 
   withBindingOptions(
     program
@@ -70,7 +74,7 @@ export function makeProgram(): Command {
       .option('--no-raise', 'do not run raise-bert,canonicalize first')
       .option('--frac-bits <n>', 'fixed-point fractional bits (default 16)', positiveInt)
       .option('--no-verify', 'do not run the verifier after every pass')
-      .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect),
+      .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect).option('--json', 'print the cost report as one JSON object (as --report writes it) instead of the table'),
   ).action(
     action(async (model: string, opts: Parameters<typeof compileCommand>[1]) => {
       const { compileCommand } = await import('./commands/compile.ts');
@@ -96,13 +100,15 @@ export function makeProgram(): Command {
           'inline',
           'sidecar',
         ]),
-      ),
+      )
+      .option('--json', 'print {model, ir} as one JSON object'),
   ).action(lazy(() => import('./commands/dump.ts'), (m) => m.dumpCommand));
 
   program
     .command('parse <file>')
     .description('parse and verify a text IR file, then print it again')
     .option('-q, --quiet', 'check only; print nothing on success')
+    .option('--json', 'print {file, valid, nodes, ir} as one JSON object')
     .action(lazy(() => import('./commands/parse.ts'), (m) => m.parseCommand));
 
   withBindingOptions(
@@ -117,6 +123,7 @@ export function makeProgram(): Command {
     .command('ops')
     .description('list the supported ONNX operators (with opset ranges) and the IR ops')
     .option('--markdown', 'print the ONNX operator table as Markdown')
+    .option('--json', 'print {opsetRange, onnx, ir} as one JSON object')
     .action(lazy(() => import('./commands/ops.ts'), (m) => m.opsCommand));
 
   withBindingOptions(
@@ -129,7 +136,8 @@ export function makeProgram(): Command {
       .option('--dump-dir <dir>', 'write one numbered .ir file per stage into DIR')
       .option('--no-verify', 'do not run the verifier after every pass')
       .option('--load-pass <file>', 'import a pass module (.ts or .js) that registers passes, before the pipeline is parsed (repeatable)', collect)
-      .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)'),
+      .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
+      .option('--json', 'print {model, ir, stages, notes} as one JSON object instead of the IR text'),
   ).action(lazy(() => import('./commands/opt.ts'), (m) => m.optCommand));
 
   withBindingOptions(
@@ -140,6 +148,7 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes to run first, e.g. raise-bert')
       .option('--opset <n>', 'default-domain opset to write, 11-18 (default 17)', positiveInt)
       .option('--producer <name>', 'producer_name of the model (default ig3dc)')
+      .option('--json', 'print {output, bytes, opset, inputs, outputs} as one JSON object')
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
       .option('--no-verify', 'do not run the verifier after every pass'),
   ).action(lazy(() => import('./commands/export.ts'), (m) => m.exportCommand));
@@ -223,10 +232,45 @@ export function makeProgram(): Command {
     .command('passes')
     .description('list the registered passes with their options')
     .option('--rules', 'also list the rewrite rules of each pass')
+    .option('--json', 'print {passes: [{name, summary, options, rules}]} as one JSON object')
     .option('--load-pass <file>', 'import a pass module first, to list its passes (repeatable)', collect)
     .action(lazy(() => import('./commands/passes.ts'), (m) => m.passesCommand));
 
   return program;
 }
 
-await makeProgram().parseAsync(process.argv);
+/**
+ * A first argument that is neither a command, an option nor a file: a mistyped command (the
+ * default command `compile` would otherwise take it as a model path). Returns the message.
+ */
+function unknownCommand(program: Command, first: string | undefined): string | undefined {
+  if (first === undefined || first.startsWith('-') || existsSync(first)) return undefined;
+  const names = [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), 'help'];
+  if (names.includes(first)) return undefined;
+  const near = closestName(first, names);
+  // a path-like word is a model that does not exist: compile reports that
+  if (near === undefined && /[./\\]/.test(first)) return undefined;
+  return `unknown command '${first}'${near !== undefined ? ` (did you mean '${near}'?)` : ''}; the commands are ${names.join(', ')}`;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const program = makeProgram();
+  if (argv.length === 0) {
+    program.outputHelp();
+    return;
+  }
+  const unknown = unknownCommand(program, argv[0]);
+  if (unknown !== undefined) {
+    process.stderr.write(`ig3dc: error: ${unknown}\n(run with --help for usage)\n`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+}
+
+await main(process.argv.slice(2));

@@ -51,6 +51,8 @@ export interface ImportanceOptions {
    */
   readonly engine?: Engine;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Told at once when the work falls back to a slower engine, and why. */
+  readonly onNote?: (message: string) => void;
 }
 
 /** What a worker needs to compute one example (plain data: it crosses a thread boundary). */
@@ -260,6 +262,7 @@ export async function computeImportance(opts: ImportanceOptions): Promise<Import
     if (typeof ort === 'string') {
       if (opts.engine === 'onnxruntime') throw new Ig3dcError('unsupported', `--engine onnxruntime: ${ort}`);
       engine = `evaluator (${ort})`;
+      opts.onNote?.(`${ort}; integrated gradients run on the built-in evaluator instead (much slower)`);
     } else {
       engine = 'onnxruntime';
       results = await runOnOnnxRuntime(ort, model, examples, job, threads, onUnits);

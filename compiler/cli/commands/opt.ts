@@ -8,7 +8,7 @@ import { printGraph } from '../../../ir/printer.ts';
 import { parsePipeline, runPipeline } from '../../../passes/index.ts';
 import { IMPORTANCE_RESOURCE } from '../../../passes/ig3d/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
-import { writeOut } from '../run-command.ts';
+import { writeJson, writeOut, writeOutput } from '../run-command.ts';
 
 export interface OptOptions extends DimBinding {
   passes: string;
@@ -17,6 +17,8 @@ export interface OptOptions extends DimBinding {
   dumpDir?: string;
   verify?: boolean;
   loadPass?: readonly string[];
+  /** Print {ir, stages} as JSON instead of the IR text. */
+  json?: boolean;
   /** Head importance annotations (JSON or text) for the IG-3D passes. */
   importance?: string;
 }
@@ -60,6 +62,7 @@ async function enableTypeScriptModules(): Promise<void> {
 }
 
 export async function optCommand(model: string, opts: OptOptions): Promise<void> {
+  if (opts.json === true && opts.output === '-') throw new Ig3dcError('usage', '--json and -o - would both write to stdout');
   await loadPassModules(opts.loadPass ?? []);
   const steps = parsePipeline(opts.passes, '--passes');
   const graph = loadModel(model, opts);
@@ -71,13 +74,7 @@ export async function optCommand(model: string, opts: OptOptions): Promise<void>
     onNote: (pass, message) => process.stderr.write(`ig3dc: note: ${pass}: ${message}\n`),
   });
   const text = printGraph(run.graph);
-  if (opts.output !== undefined) {
-    try {
-      writeFileSync(opts.output, text);
-    } catch (e) {
-      throw new Ig3dcError('io', `cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: opts.output });
-    }
-  } else {
-    await writeOut(text);
-  }
+  if (opts.output !== undefined) await writeOutput(opts.output, text);
+  if (opts.json === true) await writeJson({ model, ir: text, stages: run.stages, notes: run.notes });
+  else if (opts.output === undefined) await writeOut(text);
 }

@@ -54,9 +54,14 @@ let typeScriptEnabled = false;
  */
 async function enableTypeScriptModules(): Promise<void> {
   if (typeScriptEnabled || !import.meta.url.endsWith('.js')) return;
+  let tsx: { register: () => unknown };
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    throw new Ig3dcError('usage', "a TypeScript pass module needs tsx ('npm install tsx' where ig3dc is installed), or compile the pass to .js");
+  }
   typeScriptEnabled = true;
-  const { register } = await import('tsx/esm/api');
-  register();
+  tsx.register();
   const { register: registerHooks } = await import('node:module');
   registerHooks(new URL('../source-to-dist-hook.js', import.meta.url));
 }

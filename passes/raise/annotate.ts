@@ -42,10 +42,13 @@ export function linearRoles(graph: Graph): Map<Node, string> {
  * The encoder layer of every op: with ln(n) = max over inputs of ln(input) + [input is a
  * LayerNorm], an op with ln(n) = k >= 1 is in layer floor((k-1)/2) (post-LN BERT: the
  * embeddings end at one LayerNorm, each layer has two) while that is below the number of
- * attention softmaxes; the embeddings, the mask, the pooler and the classifier have none.
+ * layers; the embeddings, the mask, the pooler and the classifier have none. The number of
+ * layers comes from the LayerNorms, which every layer keeps, not from the attention softmaxes,
+ * which a layer whose heads were all pruned has lost.
  */
 export function encoderLayers(graph: Graph): Map<Node, number> {
-  const layers = graph.nodes().filter((n) => n.op === 'AttentionSoftmax').length;
+  const count = (op: string): number => graph.nodes().filter((n) => n.op === op).length;
+  const layers = Math.max(count('AttentionSoftmax'), Math.floor((count('LayerNorm') - 1) / 2));
   const ln = new Map<Node, number>();
   const out = new Map<Node, number>();
   for (const n of graph.nodes()) {

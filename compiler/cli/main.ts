@@ -157,7 +157,10 @@ export function makeProgram(): Command {
     program
       .command('run <circuit>')
       .description('run a circuit (or an .onnx/.ir model, compiled on the fly) with two parties and a dealer; report outputs, error and measured cost')
-      .requiredOption('--inputs <file>', 'client inputs: an ig3dc-cases/1 file or {name: {dtype, shape, data}}')
+      .option('--inputs <file>', 'client inputs: an ig3dc-cases/1 file or {name: {dtype, shape, data}}; a model compiles at each case\'s shapes')
+      .option('--data <file>', 'a labelled tensor bundle (input_ids, attention_mask, token_type_ids, labels; e.g. spam-dev.json): every row is a case; prints accuracy and agreement with plaintext')
+      .option('--examples <n>', 'with --data: the first N rows', positiveInt)
+      .option('--case <name>', 'run only the case of this name (rows of --data are row0, row1, ...)')
       .option('--weights <file>', "the server's weights bundle (default: next to the circuit)")
       .option('--seed <hex>', 'master seed for the dealer and input sharing (default: fresh randomness)')
       .option('--threads <n>', '2: one worker thread per party (default); 1: both parties in this thread', positiveInt)

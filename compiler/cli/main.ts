@@ -232,6 +232,18 @@ export function makeProgram(): Command {
     .action(lazy(() => import('./commands/importance.ts'), (m) => m.importanceCommand));
 
   program
+    .command('data <input>')
+    .description('turn labelled text (JSON Lines: {"text", "label"} per line) into the tensor bundle run/tune/importance --data read, with the model\'s tokenizer')
+    .requiredOption('--tokenizer <file>', 'a HuggingFace tokenizer.json, or a BERT vocab.txt (uncased WordPiece)')
+    .requiredOption('-o, --output <file>', 'the bundle index to write, FILE.json (data in FILE.bin)')
+    .option('--text-field <name>', 'field holding the text (default text)')
+    .option('--label-field <name>', 'field holding the label (default label)')
+    .option('--labels <names>', 'label names in class order, e.g. ham,spam, for labels given as names')
+    .option('--max-len <n>', 'tokens per row, [CLS] and [SEP] included (default 128)', positiveInt)
+    .option('--json', 'print {output, bin, rows, maxLen, fullRows, labels} as one JSON object')
+    .action(lazy(() => import('./commands/data.ts'), (m) => m.dataCommand));
+
+  program
     .command('passes')
     .description('list the registered passes with their options')
     .option('--rules', 'also list the rewrite rules of each pass')

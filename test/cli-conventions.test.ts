@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { closestName, editDistance } from '../compiler/cli/did-you-mean.ts';
+import { tinyBundle } from './tiny-bundle.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'ig3dc.js');
@@ -151,5 +152,19 @@ describe("'-' means stdout", () => {
     const b = ig3dc('dump', TINY, '--seq', '8');
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
+  });
+});
+
+describe('a missing optional engine', () => {
+  // a resolve hook that makes onnxruntime-node unloadable, as on a machine without it
+  const BLOCK_ORT = `data:text/javascript,import { register } from 'node:module'; register('data:text/javascript,export async function resolve(s, c, next) { if (s === "onnxruntime-node") throw new Error("not installed"); return next(s, c); }');`;
+
+  it('importance says so when it starts, with the fix, and goes on with the evaluator', () => {
+    const b = tinyBundle(dir, 1, 8, [1]);
+    const out = join(dir, 'imp.json');
+    const r = spawnSync(process.execPath, [`--import=${BLOCK_ORT}`, BIN, 'importance', TINY, '--data', b.file, '--examples', '1', '--steps', '2', '--threads', '1', '-o', out], { encoding: 'utf8', cwd: ROOT });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^ig3dc: note: onnxruntime-node could not be loaded \(.*not installed\); to install it, run 'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node'.*; integrated gradients run on the built-in evaluator instead/);
+    expect(JSON.parse(readFileSync(out, 'utf8'))['examples']).toBe(1);
   });
 });

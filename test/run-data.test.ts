@@ -2,7 +2,7 @@
 // the secure accuracy, the plaintext accuracy and their agreement. `--case NAME` runs one case;
 // a model compiles at each case's own shapes.
 
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,30 +10,13 @@ import { runCases } from '../compiler/cli/commands/run.ts';
 import { loadModel } from '../compiler/load.ts';
 import { evaluate } from '../ir/evaluate.ts';
 import { Tensor } from '../ir/tensor.ts';
+import { tinyBundle } from './tiny-bundle.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TINY = join(ROOT, 'examples', 'bert-tiny.onnx');
 const CASES = join(ROOT, 'examples', 'bert-tiny.cases.json');
 const dir = mkdtempSync(join(tmpdir(), 'ig3dc-run-data-'));
-
-/** A labelled bundle of `rows` rows of length `seq` for bert-tiny (vocab 2000): ids, mask (padding at the end), labels. */
-function bundle(rows: number, seq: number, labels: number[]): { file: string; ids: number[][]; mask: number[][] } {
-  const ids = Array.from({ length: rows }, (_, r) => Array.from({ length: seq }, (_, j) => (j === 0 ? 101 : (r * 37 + j * 11) % 2000)));
-  const mask = Array.from({ length: rows }, (_, r) => Array.from({ length: seq }, (_, j) => (j < seq - r ? 1 : 0)));
-  const i64 = (xs: number[]): Buffer => Buffer.from(BigInt64Array.from(xs, (x) => BigInt(x)).buffer);
-  const parts = [i64(ids.flat()), i64(mask.flat()), i64(new Array(rows * seq).fill(0)), i64(labels)];
-  const names = ['input_ids', 'attention_mask', 'token_type_ids', 'labels'];
-  const tensors: Record<string, object> = {};
-  let offset = 0;
-  parts.forEach((p, k) => {
-    tensors[names[k]!] = { dtype: 'int64', shape: k === 3 ? [rows] : [rows, seq], offset, nbytes: p.length };
-    offset += p.length;
-  });
-  writeFileSync(join(dir, 'dev.bin'), Buffer.concat(parts));
-  const file = join(dir, 'dev.json');
-  writeFileSync(file, JSON.stringify({ format: 'ig3dc-tensor-bundle/1', bin: 'dev.bin', tensors }));
-  return { file, ids, mask };
-}
+const bundle = (rows: number, seq: number, labels: number[]): ReturnType<typeof tinyBundle> => tinyBundle(dir, rows, seq, labels);
 
 describe('run --data', () => {
   it('runs every row in secure inference and reports accuracy and agreement with plaintext', async () => {

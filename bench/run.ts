@@ -9,8 +9,9 @@ import { runtimeBenchmark } from './runtime.ts';
 import { secureEvalBenchmark } from './secure-eval.ts';
 import { importanceBenchmark } from './importance.ts';
 import { importanceAgreementBenchmark } from './importance-agreement.ts';
+import { tokensBenchmark } from './tokens.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, tokensBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -10,6 +10,7 @@ import { foldOp } from '../ir/evaluate.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { runCircuit } from '../runtime/index.ts';
 import * as P from '../compiler/backend/protocols/index.ts';
+import { boundaryCircuit, checkBoundaryLeaks } from '../compiler/tokens/boundary.ts';
 
 type Compact = (b: CircuitBuilder, x: Reg, keep: Reg) => Reg;
 
@@ -64,5 +65,34 @@ describe('oblivious compaction', () => {
     // log S (log S + 1) / 2 layers of 8 (comparison) + 1 (swap) rounds: 6 layers at S = 8, 10 at 16, 21 at 64
     expect(rounds(16, P.compactBitonic) - rounds(8, P.compactBitonic)).toBe(4 * 9);
     expect(rounds(64, P.compactBitonic) - rounds(8, P.compactBitonic)).toBe(15 * 9);
+  });
+});
+
+describe('a segment boundary reveals only its survivor count', () => {
+  it('the boundary circuit passes the checker and declares one element, the count', () => {
+    const c = boundaryCircuit(16, 4);
+    expect(() => checkBoundaryLeaks(c)).not.toThrow();
+    expect(c.outputs.map((o) => o.name)).toEqual(['count']);
+  });
+
+  it('a circuit that opens the keep mask is rejected', () => {
+    expect(() => checkBoundaryLeaks(boundaryCircuit(16, 4, { revealKeep: 'open' }))).toThrow(/open reveals %\d+, defined by .*not a sub with a dealer mask/);
+  });
+
+  it('a circuit that declares the keep mask as an output is rejected too', () => {
+    expect(() => checkBoundaryLeaks(boundaryCircuit(16, 4, { revealKeep: 'output' }))).toThrow(/may reveal only its survivor count .* also reveals 'keep'/);
+  });
+
+  it('the count it reveals is the number of survivors', () => {
+    const c = boundaryCircuit(8, 2);
+    const margins = [0.3, -0.2, 0.1, -0.1, 0.5, 0.2, -0.4, 0.05].flatMap((m) => [m, m - 0.1]);
+    const res = runCircuit(c, {
+      inputs: new Map([
+        ['hidden', Tensor.from('f64', [8, 2], Array.from({ length: 16 }, (_, i) => i / 8))],
+        ['margins', Tensor.from('f64', [8, 2], margins)],
+      ]),
+      weights: new Map(),
+    });
+    expect(res.outputs.get('count')!.toNumbers()).toEqual([5]);
   });
 });

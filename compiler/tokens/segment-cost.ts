@@ -7,9 +7,10 @@
 // The part outside the encoder layers (embeddings, pooler, classifier) runs at the full length.
 // Rounds and bytes of consecutive segments add: a boundary is a synchronization point.
 
-import { CircuitBuilder, circuitCost, type CircuitCost, type CostEntry } from '../../ir/circuit/index.ts';
+import { circuitCost, type CircuitCost, type CostEntry } from '../../ir/circuit/index.ts';
+import { boundaryCircuit } from './boundary.ts';
 import type { Graph } from '../../ir/graph.ts';
-import { compactShift, ltz, rsubConst, type ProtocolConfig } from '../backend/protocols/index.ts';
+import type { ProtocolConfig } from '../backend/protocols/index.ts';
 import { PROFILES } from '../backend/report/latency.ts';
 import { compileModel, type CompileOptions } from '../backend/compile.ts';
 
@@ -41,16 +42,14 @@ export function fromCircuitCost(c: CircuitCost): StaticCost {
   return { rounds: c.rounds, bytes: c.onlineBytes, maxPartyBytes: Math.max(...c.bytesPerParty) };
 }
 
-/** The boundary protocol at n tokens of width D (see the header). */
+const boundaryCache = new Map<string, StaticCost>();
+
+/** The boundary protocol at n tokens of width D (boundary.ts). */
 export function boundaryCost(n: number, D: number, cfg?: ProtocolConfig): StaticCost {
-  const b = new CircuitBuilder();
-  const hidden = b.input('hidden', 1, [n, D]);
-  const margin = b.input('score-minus-theta', 1, [n, 2]); // S - theta and S - beta, per token
-  const flags = rsubConst(b, 1, ltz(b, margin, cfg)); // [n, 2]: keep, and not-reduced
-  const keep = b.slice(flags, [0], [1], [1]);
-  const moved = compactShift(b, b.concat([hidden, flags], 1), keep, cfg);
-  b.output(moved, 'moved');
-  return fromCircuitCost(circuitCost(b.build()));
+  const key = `${n}x${D}:${cfg?.name ?? 'crypten'}`;
+  let c = boundaryCache.get(key);
+  if (c === undefined) boundaryCache.set(key, (c = fromCircuitCost(circuitCost(boundaryCircuit(n, D, cfg !== undefined ? { cfg } : {})))));
+  return c;
 }
 
 export interface LayerCosts {

@@ -14,6 +14,7 @@ import { compileCommand } from './commands/compile.ts';
 import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tuneCommand, type TuneCommandOptions } from './commands/tune.ts';
+import { tuneTokensCommand, type TuneTokensOptions } from './commands/tune-tokens.ts';
 import { importanceCommand } from './commands/importance.ts';
 
 function positiveInt(value: string): number {
@@ -186,9 +187,12 @@ export function makeProgram(): Command {
     .option('-o, --output <file>', 'write the annotation file that reproduces the choice')
     .option('--evaluator', 'measure accuracy with the plaintext evaluator instead of onnxruntime-node')
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .option('--tokens', 'calibrate token pruning instead: theta/beta per layer boundary (-o writes the file prune-tokens{thresholds="FILE"} reads)')
+    .option('--bucket <n>', 'with --tokens: segment shapes rounded up to multiples of n (default 8)')
     .action(
-      action(async (model: string, opts: TuneCommandOptions) => {
-        await tuneCommand(model, opts);
+      action(async (model: string, opts: TuneCommandOptions & TuneTokensOptions & { tokens?: boolean }) => {
+        if (opts.tokens === true) await tuneTokensCommand(model, opts);
+        else await tuneCommand(model, opts);
       }),
     );
 

@@ -4,6 +4,8 @@
 // bucketed segment have no influence at all; the compaction is the stable partition.
 
 import fc from 'fast-check';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
@@ -11,7 +13,10 @@ import { evaluate, foldOp } from '../ir/evaluate.ts';
 import type { Graph } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { parsePipeline, runPipeline } from '../passes/index.ts';
-import { SegmentCache, cutGraph, runSegments, tokenPath } from '../passes/tokens/index.ts';
+import { SegmentCache, cutGraph, runSegments, tokenPath, writeThresholdsJson } from '../passes/tokens/index.ts';
+import { calibrateTokens } from '../compiler/tokens/calibrate.ts';
+import { AccuracyMeter, accuracyBackend } from '../compiler/tune/accuracy.ts';
+import type { DevSet } from '../compiler/tune/dev-set.ts';
 import { caught, devInputs, FIXTURES, haveFixtures, maxAbsDiff, raisedSpamBert } from './ig3d-helpers.ts';
 
 const TINY = join(import.meta.dirname, '..', 'examples', 'bert-tiny.onnx');
@@ -194,5 +199,38 @@ describe('prune-tokens: bad input', () => {
     ['prune-tokens{thresholds="/nonexistent/t.json"}', /cannot read token thresholds/],
   ])('%s', (pipeline, message) => {
     expect(caught(() => run(g(), pipeline)).message).toMatch(message);
+  });
+});
+
+describe('calibration (tune --tokens) on a tiny labelled set', () => {
+  it('picks thresholds within the budget, and the file it writes drives the pass', async () => {
+    const g = raisedTiny();
+    const rows = 6;
+    const feeds = Array.from({ length: rows }, (_, r) => tinyInputs(100 + r, 8 + r));
+    const cat = (name: string) => Int32Array.from(feeds.flatMap((f) => f.get(name)!.toNumbers()));
+    // labels: the unpruned model's own predictions, so the baseline is 100%
+    const labels = Int32Array.from(feeds.map((f) => {
+      const v = evaluate(g, f).get('logits')!.toNumbers();
+      return v[1]! > v[0]! ? 1 : 0;
+    }));
+    const dev: DevSet = { file: 'synthetic', rows, seq: SEQ, inputIds: cat('input_ids'), attentionMask: cat('attention_mask'), tokenTypeIds: cat('token_type_ids'), labels };
+    const meter = new AccuracyMeter(await accuracyBackend(true), dev, 1, g.inputs.map((n) => n.name!));
+    const grid = [0, 0.05, 0.06, 0.07, 0.2];
+    const result = await calibrateTokens(g, g, meter, dev, { maxAccLoss: 0, bucket: 4, grid });
+    expect(result.baseAccuracy).toBe(100);
+    expect(result.accuracy).toBe(100);
+    // on this random-weight model even [CLS] alone keeps every prediction: the greedy search
+    // climbs the whole grid (theta, then beta) and every step stays within the budget
+    expect(result.thresholds).toEqual({ theta: [0.2], beta: [0.2] });
+    expect(result.trials.map((t) => t.theta[0])).toEqual([0.05, 0.06, 0.07, 0.2]);
+    expect(result.trials.every((t) => t.accuracy === 100)).toBe(true);
+    expect(result.meanKept[0]).toBeCloseTo(1, 9);
+    expect(result.meanTokens[0]).toBeCloseTo(SEQ, 9);
+    const file = join(tmpdir(), `ig3dc-tokens-${process.pid}.json`);
+    writeFileSync(file, writeThresholdsJson(result.thresholds));
+    const fromFile = run(g, `prune-tokens{thresholds=${JSON.stringify(file)},bucket=4}`);
+    const direct = run(g, `prune-tokens{theta=[${result.thresholds.theta[0]}],beta=[${result.thresholds.beta[0]}],bucket=4}`);
+    const f0 = feeds[0]!;
+    expect(evaluate(fromFile, f0).get('logits')!.toNumbers()).toEqual(evaluate(direct, f0).get('logits')!.toNumbers());
   });
 });

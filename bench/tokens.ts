@@ -1,8 +1,9 @@
 // Token pruning (CipherPrune) benchmarks, static costs only (nothing here runs the protocols):
 // - compaction: the shift network against the bitonic-sort baseline, rounds and online bytes
 //   per token count (width D = 768, BERT-base's hidden size, plus the two flag columns).
-// - spam-bert: plaintext accuracy and kept tokens per layer over the first N dev mails for a
-//   few uniform thresholds, and the static cost of the buckets each mail took, against the
+// - spam-bert: plaintext accuracy and kept tokens per layer over the first N dev mails
+//   (TOKENS_DEV_MAILS, default 200) for a few uniform thresholds or a calibrated file
+//   (TOKENS_THRESHOLDS), and the static cost of the buckets each mail took, against the
 //   unpruned model (alone, and with IG-3D's prune-heads + softmax-to-poly).
 // - scaling: BERT-base-shaped encoder layers at 128, 256, 512 tokens, unpruned and with a
 //   fixed keep schedule (half the tokens dropped at each of the 11 boundaries), static cost.
@@ -80,8 +81,11 @@ function spamBert(limit: number): void {
   const tableIg3d = layerCostTable(loadAt, buckets, { passes: ig3dPasses, resources });
   console.log(`spam-bert: ${L} layers, hidden ${D}; per-bucket layer costs compiled for ${buckets.length} buckets in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`unpruned: accuracy ${((100 * base) / n).toFixed(1)}% on the first ${n} dev mails; static ${fmt(runCost(table, [S], D))}; with IG-3D ${fmt(runCost(tableIg3d, [S], D))}`);
-  for (const theta of [0.001, 0.002, 0.004, 0.008]) {
-    const pruned = runPipeline(raised, parsePipeline(`prune-tokens{theta=[${Array(L - 1).fill(theta).join(',')}],bucket=8}`)).graph;
+  // TOKENS_THRESHOLDS=FILE (from `ig3dc tune --tokens -o FILE`) measures that choice alone
+  const file = process.env['TOKENS_THRESHOLDS'];
+  const candidates = file !== undefined ? [`thresholds=${JSON.stringify(file)}`] : [0.001, 0.002, 0.004, 0.008].map((t) => `theta=[${Array(L - 1).fill(t).join(',')}]`);
+  for (const theta of candidates) {
+    const pruned = runPipeline(raised, parsePipeline(`prune-tokens{${theta},bucket=8}`)).graph;
     const cache = new SegmentCache(pruned);
     let correct = 0;
     let agree = 0;
@@ -98,7 +102,7 @@ function spamBert(limit: number): void {
       costIg3d = addCost(costIg3d, runCost(tableIg3d, run.tokens, D));
     }
     const mean = (c: StaticCost): StaticCost => ({ rounds: c.rounds / n, bytes: c.bytes / n, maxPartyBytes: c.maxPartyBytes / n });
-    console.log(`theta ${theta}: accuracy ${((100 * correct) / n).toFixed(1)}% (agrees with unpruned on ${agree}/${n}); mean kept tokens after layers 0..${L - 2}: ${kept.map((k) => (k / n).toFixed(1)).join(', ')}`);
+    console.log(`${theta}: accuracy ${((100 * correct) / n).toFixed(1)}% (agrees with unpruned on ${agree}/${n}); mean kept tokens after layers 0..${L - 2}: ${kept.map((k) => (k / n).toFixed(1)).join(', ')}`);
     console.log(`  mean static cost over the run's buckets: ${fmt(mean(cost))}; with IG-3D: ${fmt(mean(costIg3d))}`);
   }
 }

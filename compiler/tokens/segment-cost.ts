@@ -7,12 +7,12 @@
 // The part outside the encoder layers (embeddings, pooler, classifier) runs at the full length.
 // Rounds and bytes of consecutive segments add: a boundary is a synchronization point.
 
-import { circuitCost, type CircuitCost, type CostEntry } from '../../ir/circuit/index.ts';
+import { circuitCost, commBytes, layerKey, type CircuitCost, type CostEntry } from '../../ir/circuit/index.ts';
 import { boundaryCircuit } from './boundary.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { ProtocolConfig } from '../backend/protocols/index.ts';
-import { PROFILES } from '../backend/report/latency.ts';
-import { compileModel, type CompileOptions } from '../backend/compile.ts';
+import { phaseBytes, PROFILES } from '../backend/report/latency.ts';
+import { compileModel, type CompileOptions, type Compiled } from '../backend/compile.ts';
 
 export interface StaticCost {
   rounds: number;
@@ -33,13 +33,32 @@ export function latencyOf(c: StaticCost): Record<string, number> {
   return Object.fromEntries(PROFILES.map((p) => [p.name, c.rounds * p.rtt + c.maxPartyBytes / p.bandwidth]));
 }
 
-function fromEntry(e: CostEntry): StaticCost {
-  // both parties send the same in every open; outputs (one direction) are outside the layers
-  return { rounds: e.rounds, bytes: e.bytes, maxPartyBytes: e.bytes / 2 };
+/**
+ * Per layer key (`L<l>` or `-`): online rounds and bytes from the report's breakdown, and
+ * the larger sender's online bytes summed from the layer's communications (the server
+ * receives more than it sends in a linear layer, so the split is not half and half).
+ */
+function byLayer(compiled: Compiled): Map<string, StaticCost> {
+  const c = compiled.circuit;
+  const perParty = new Map<string, [number, number]>();
+  c.instructions.forEach((ins, i) => {
+    if (compiled.schedule.phase[i] !== 'online') return;
+    const [b0, b1] = commBytes(ins, c.registers);
+    if (b0 === 0 && b1 === 0) return;
+    const key = layerKey(ins.prov.layer);
+    const acc = perParty.get(key) ?? [0, 0];
+    perParty.set(key, [acc[0] + b0, acc[1] + b1]);
+  });
+  const out = new Map<string, StaticCost>();
+  for (const [key, e] of Object.entries(compiled.cost.byLayer) as [string, CostEntry][]) {
+    const [p0, p1] = perParty.get(key) ?? [0, 0];
+    out.set(key, { rounds: e.rounds, bytes: e.bytes, maxPartyBytes: Math.max(p0, p1) });
+  }
+  return out;
 }
 
 export function fromCircuitCost(c: CircuitCost): StaticCost {
-  return { rounds: c.rounds, bytes: c.onlineBytes, maxPartyBytes: Math.max(...c.bytesPerParty) };
+  return { rounds: c.rounds, bytes: c.onlineBytes, maxPartyBytes: Math.max(...phaseBytes(c, 'online')) };
 }
 
 const boundaryCache = new Map<string, StaticCost>();
@@ -66,10 +85,10 @@ export interface LayerCosts {
 export function layerCostTable(load: (n: number) => Graph, counts: readonly number[], options: CompileOptions = {}): Map<number, LayerCosts> {
   const out = new Map<number, LayerCosts>();
   for (const n of counts) {
-    const c = compileModel(load(n), options).cost;
+    const costs = byLayer(compileModel(load(n), options));
     const layers: StaticCost[] = [];
-    for (let l = 0; `L${l}` in c.byLayer; l++) layers.push(fromEntry(c.byLayer[`L${l}`]!));
-    out.set(n, { layers, rest: fromEntry(c.byLayer['-'] ?? { rounds: 0, bytes: 0, unmergedRounds: 0, preprocessingRounds: 0, preprocessingBytes: 0, dealerBytes: 0 }) });
+    for (let l = 0; costs.has(`L${l}`); l++) layers.push(costs.get(`L${l}`)!);
+    out.set(n, { layers, rest: costs.get('-') ?? ZERO_COST });
   }
   return out;
 }

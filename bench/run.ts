@@ -11,8 +11,9 @@ import { importanceBenchmark } from './importance.ts';
 import { importanceAgreementBenchmark } from './importance-agreement.ts';
 import { vitEvalBenchmark } from './vit-eval.ts';
 import { attentionMethodsBenchmark } from './attention-methods.ts';
+import { startupBenchmark } from './startup.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -11,6 +11,8 @@ export interface DimBinding {
   readonly seq?: number;
   /** Other named dimensions (`--dim NAME=N`, repeatable). */
   readonly dim?: Readonly<Record<string, number>>;
+  /** Shapes of the inputs that will be fed: they bind the dynamic dimensions they hold (before batch/seq/dim). */
+  readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 export function isIrFile(path: string): boolean {
@@ -23,5 +25,6 @@ export function loadModel(path: string, binding: DimBinding = {}): Graph {
     ...(binding.batch !== undefined ? { batch: binding.batch } : {}),
     ...(binding.seq !== undefined ? { seq: binding.seq } : {}),
     ...(binding.dim !== undefined ? { dims: binding.dim } : {}),
+    ...(binding.inputShapes !== undefined ? { inputShapes: binding.inputShapes } : {}),
   }).graph;
 }

@@ -4,6 +4,9 @@
 
 export type Ort = typeof import('onnxruntime-node');
 
+/** How to get the engine: its install script would download GPU binaries, which npm 10 lets fail the install. */
+export const ONNXRUNTIME_FIX = "to install it, run 'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node' in the ig3dc directory (the CPU binaries ship in the package)";
+
 let loaded: Promise<Ort | string> | undefined;
 
 /** The onnxruntime-node module, or the reason it could not be loaded. */
@@ -13,7 +16,7 @@ export function loadOnnxRuntime(): Promise<Ort | string> {
       const ort = m as Ort & { default?: Ort };
       return ort.InferenceSession !== undefined ? ort : ort.default!;
     },
-    (e: unknown) => `onnxruntime-node could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+    (e: unknown) => `onnxruntime-node could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); ${ONNXRUNTIME_FIX}`,
   );
   return loaded;
 }

@@ -4,8 +4,6 @@
 // as runCircuit.
 
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Ig3dcError, type ErrorKind, type SourcePlace } from '../ir/diagnostics.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
@@ -16,16 +14,8 @@ import { checkPartyInputs } from './party.ts';
 import type { WorkerInput, WorkerReply } from './party-worker.ts';
 import type { MeasuredRound } from './transport.ts';
 import { fromWire, toWire } from './wire-tensor.ts';
+import { workerBootCode } from './worker-source.ts';
 
-/** Worker source: registers the TypeScript loader in the new thread, then loads party-worker.ts. */
-function bootCode(): string {
-  const here = fileURLToPath(import.meta.url);
-  const api = createRequire(here).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs');
-  const entry = pathToFileURL(fileURLToPath(new URL('./party-worker.ts', import.meta.url))).href;
-  return `import(${JSON.stringify(pathToFileURL(api).href)})
-    .then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(entry)}); })
-    .catch((e) => { require('node:worker_threads').parentPort.postMessage({ type: 'error', detail: 'worker start failed: ' + (e && e.stack || e) }); });`;
-}
 
 function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number): Error {
   if (reply.kind !== undefined) return new Ig3dcError(reply.kind as ErrorKind, reply.detail, (reply.place ?? {}) as SourcePlace);
@@ -40,7 +30,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   const s = schedule(c);
   const seed = opts.seed ?? new Uint8Array(randomBytes(16));
   const { port1, port2 } = new MessageChannel();
-  const code = bootCode();
+  const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
   const workers = ([0, 1] as const).map((party) => {
     const data: WorkerInput = {
       circuit: c,

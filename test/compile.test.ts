@@ -42,7 +42,8 @@ describe('bert-tiny end to end', () => {
       const run = runCircuit(r.circuit, { inputs: coerce(c0.inputs), weights: r.weights, seed: new Uint8Array(16).fill(3) });
       const plain = evaluate(r.graph, c0.inputs).get('logits')!;
       const mpc = run.outputs.get('logits')!;
-      expect(maxAbsDiff(mpc, new Tensor('f64', plain.shape, plain.toFloat64()))).toBeLessThan(1e-2);
+      // logits are ~6e-2; the protocols err by ~4e-4 here, GELU lowered as ReLU by ~5e-3
+      expect(maxAbsDiff(mpc, new Tensor('f64', plain.shape, plain.toFloat64()))).toBeLessThan(2e-3);
       // the static cost is what the runtime measures
       expect(run.cost.rounds).toBe(r.cost.rounds);
       expect(run.cost.preprocessingRounds).toBe(r.cost.preprocessingRounds);

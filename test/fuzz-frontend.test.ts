@@ -1,6 +1,7 @@
 // Fuzzing the ONNX frontend with mutated bytes of a real model: whatever the bytes, the
 // import either succeeds or fails with an Ig3dcError; never a TypeError, RangeError or any
-// other internal exception.
+// other internal exception. What it accepts must be right: the imported graph verifies and
+// computes what onnxruntime computes from the same bytes.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,11 +10,27 @@ import { describe, expect, it } from 'vitest';
 import { importOnnx } from '../compiler/frontend/import.ts';
 import { onnxProto } from '../compiler/frontend/decode.ts';
 import { Ig3dcError } from '../ir/diagnostics.ts';
+import { evaluate } from '../ir/evaluate.ts';
+import { readCasesFile } from '../ir/tensor-json.ts';
+import { verifyGraph } from '../ir/verifier.ts';
+import { haveOrt, ort } from './optional-ort.ts';
 
 const MODEL = join(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'bert-tiny.onnx');
 const present = existsSync(MODEL);
-const original: Uint8Array = present ? readFileSync(MODEL) : new Uint8Array();
+// a plain Uint8Array: Buffer#slice is a view, and the mutations below must not reach the original
+const original: Uint8Array = present ? new Uint8Array(readFileSync(MODEL)) : new Uint8Array();
 const N = original.length;
+
+/**
+ * Where the float32 weights' raw_data payloads lie in the file (found by their bytes; int64
+ * initializers are shapes and indices, structure rather than values).
+ */
+const WEIGHT_RANGES: readonly (readonly [number, number])[] = present
+  ? onnxProto.ModelProto.decode(original)
+      .graph!.initializer!.filter((t) => t.dataType === 1 && t.rawData !== null && t.rawData !== undefined && t.rawData.length >= 256)
+      .map((t) => [Buffer.from(original).indexOf(Buffer.from(t.rawData!)), t.rawData!.length] as const)
+      .filter(([at]) => at >= 0)
+  : [[0, 4]];
 
 // torch writes the nodes before the (large) initializers and the graph inputs/outputs
 // after them: mutations aimed at the head and tail hit structure, not weight bytes
@@ -27,6 +44,16 @@ const position = (): fc.Arbitrary<number> =>
     { weight: 1, arbitrary: fc.integer({ min: 0, max: N - 1 }) },
   );
 
+/**
+ * A mantissa byte of a float32 weight (little-endian bytes 0-2; byte 2's top bit is the lowest
+ * exponent bit): the wire format stays valid, so the model must import, and the value changes
+ * by at most a factor 2, so float32 (onnxruntime) and float64 (the evaluator) still agree.
+ */
+const weightPosition = (): fc.Arbitrary<number> =>
+  fc
+    .tuple(fc.integer({ min: 0, max: WEIGHT_RANGES.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 2 }))
+    .map(([w, k, byte]) => WEIGHT_RANGES[w]![0] + 4 * (k % (WEIGHT_RANGES[w]![1] / 4)) + byte);
+
 type Mutation =
   | { kind: 'flip'; at: number; bit: number }
   | { kind: 'set'; at: number; value: number }
@@ -34,6 +61,13 @@ type Mutation =
   | { kind: 'splice'; from: number; to: number; len: number }
   | { kind: 'delete'; at: number; len: number }
   | { kind: 'insert'; at: number; bytes: Uint8Array };
+
+/** Changes of weight values only: the wire format stays valid. */
+const weightMutation = (): fc.Arbitrary<Mutation> =>
+  fc.oneof(
+    fc.record({ kind: fc.constant('flip' as const), at: weightPosition(), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ kind: fc.constant('set' as const), at: weightPosition(), value: fc.integer({ min: 0, max: 255 }) }),
+  );
 
 const mutation = (): fc.Arbitrary<Mutation> =>
   fc.oneof(
@@ -191,26 +225,62 @@ describe.skipIf(!present)('frontend fuzzing', () => {
     console.log(`frontend structural fuzz: ${ok} imported, ${failed} rejected with Ig3dcError`);
   });
 
-  it('mutated bert-tiny bytes import or fail with an Ig3dcError', () => {
+  it('mutated bert-tiny bytes import or fail with an Ig3dcError; what imports verifies and computes what onnxruntime computes', async () => {
     let ok = 0;
     let failed = 0;
-    fc.assert(
-      fc.property(fc.array(mutation(), { minLength: 1, maxLength: 4 }), (ms) => {
+    let compared = 0;
+    const c = readCasesFile(join(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'bert-tiny.cases.json')).find((k) => k.inputs.get('input_ids')!.shape[1] === 8)!;
+    const [batch, seq] = c.inputs.get('input_ids')!.shape as [number, number];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.record({ weightsOnly: fc.constant(true), ms: fc.array(weightMutation(), { minLength: 1, maxLength: 4 }) }),
+          fc.record({ weightsOnly: fc.constant(false), ms: fc.array(mutation(), { minLength: 1, maxLength: 4 }) }),
+        ),
+        async ({ weightsOnly, ms }) => {
         const bytes = ms.reduce(apply, original);
+        let graph;
         try {
-          const r = importOnnx(bytes, { file: 'fuzzed.onnx', batch: 1, seq: 8 });
-          r.graph.nodes();
+          graph = importOnnx(bytes, { file: 'fuzzed.onnx', batch, seq }).graph;
+          verifyGraph(graph);
           ok++;
         } catch (e) {
           if (!(e instanceof Ig3dcError)) throw e;
           expect(e.message.startsWith('fuzzed.onnx: ')).toBe(true);
+          // new weight values are still a valid model
+          expect(weightsOnly, e.message).toBe(false);
           failed++;
           if (process.env.FUZZ_VERBOSE) console.log('REJECT', e.kind, e.detail.slice(0, 110));
+          return;
         }
-      }),
+        const got = evaluate(graph, c.inputs).get('logits')!.toFloat64();
+        // an accepted model means what the bytes say: onnxruntime, reading the same bytes, agrees
+        // (on weight changes of at most a factor 2; arbitrary bytes can make a weight 1e29, where
+        // float32 onnxruntime and the float64 evaluator part ways for reasons of precision)
+        if (!haveOrt || !weightsOnly) return;
+        let want: Float32Array;
+        try {
+          const session = await ort.InferenceSession.create(bytes);
+          const feeds = Object.fromEntries([...c.inputs].map(([k, t]) => [k, new ort.Tensor('int64', t.data as BigInt64Array, [...t.shape])]));
+          want = (await session.run(feeds))['logits']!.data as Float32Array;
+          await session.release();
+        } catch {
+          return; // onnxruntime refuses what we accept (e.g. a renamed node): nothing to compare
+        }
+        for (let i = 0; i < want.length; i++) {
+          const [a, b] = [got[i]!, want[i]!];
+          const close = (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
+          expect(close, `logit ${i}: evaluator ${a}, onnxruntime ${b}`).toBe(true);
+        }
+        compared++;
+        },
+      ),
       { numRuns: 200, seed: Number(process.env.FUZZ_SEED ?? 20240601) },
     );
-    console.log(`frontend fuzz: ${ok} imported, ${failed} rejected with Ig3dcError`);
+    console.log(`frontend fuzz: ${ok} imported (${compared} compared with onnxruntime), ${failed} rejected with Ig3dcError`);
     expect(ok + failed).toBe(200);
+    // the accept path is reached, and checked
+    expect(ok).toBeGreaterThanOrEqual(30);
+    if (haveOrt) expect(compared).toBeGreaterThanOrEqual(30);
   });
 });

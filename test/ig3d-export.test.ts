@@ -2,8 +2,8 @@
 // evaluator's logits (within 1e-4; onnxruntime computes in float32).
 
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { haveOrt, ort, type OrtTensor } from './optional-ort.ts';
 import { exportOnnx } from '../compiler/export/index.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { readImportanceFile } from '../passes/ig3d/index.ts';
@@ -19,11 +19,11 @@ const VARIANTS: [string, string, string][] = [
   ['entropy ranking, 40% pruned', 'prune-heads{ratio=0.4},softmax-to-poly{ratio=0.5}', 'importance-entropy.json'],
 ];
 
-function toOrt(t: Tensor): ort.Tensor {
+function toOrt(t: Tensor): OrtTensor {
   return new ort.Tensor('int64', t.data as BigInt64Array, [...t.shape]);
 }
 
-describe.skipIf(!haveFixtures)('IG-3D variants in onnxruntime', () => {
+describe.skipIf(!haveFixtures || !haveOrt)('IG-3D variants in onnxruntime', () => {
   const S = 16;
   const inputs = devInputs([0, 5], S);
   // the second row padded in its last 6 positions
@@ -36,7 +36,7 @@ describe.skipIf(!haveFixtures)('IG-3D variants in onnxruntime', () => {
     const { graph } = runText(raisedSpamBert(2, S), pipeline, readImportanceFile(join(FIXTURES, importance)));
     if (pipeline.includes('min-keep=0')) expect(graph.nodes().some((n) => n.op === 'Expand')).toBe(true);
     const session = await ort.InferenceSession.create(exportOnnx(graph));
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, OrtTensor> = {};
     for (const [name, t] of inputs) feeds[name] = toOrt(t);
     const out = await session.run(feeds);
     const got = Array.from(out['logits']!.data as Float32Array);

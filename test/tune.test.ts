@@ -7,8 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { haveOrt, ort, type OrtTensor } from './optional-ort.ts';
 import { compileModel } from '../compiler/backend/compile.ts';
 import { estimateLatency, findProfile } from '../compiler/backend/report/index.ts';
 import { tuneCommand } from '../compiler/cli/commands/tune.ts';
@@ -129,7 +129,7 @@ async function independentAccuracy(pipeline: string, importanceFile: string, row
   const g: Graph = pipeline === '' ? raised : runPipeline(raised, parsePipeline(pipeline), { resources: new Map([[IMPORTANCE_RESOURCE, readImportanceFile(importanceFile)]]) }).graph;
   const session = await ort.InferenceSession.create(exportOnnx(g));
   const dev = readDevSet(DEV, rows);
-  const wide = (a: Int32Array): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(a, (x) => BigInt(x)), [rows, 128]);
+  const wide = (a: Int32Array): OrtTensor => new ort.Tensor('int64', BigInt64Array.from(a, (x) => BigInt(x)), [rows, 128]);
   const out = await session.run({ input_ids: wide(dev.inputIds), attention_mask: wide(dev.attentionMask), token_type_ids: wide(dev.tokenTypeIds) });
   const logits = out['logits']!.data as Float32Array;
   let correct = 0;
@@ -176,7 +176,7 @@ describe.skipIf(!haveFixtures)('tune on spam-bert', () => {
     }
   });
 
-  it('the annotation file reproduces the choice: cost through compile, accuracy in onnxruntime', async () => {
+  it.skipIf(!haveOrt)('the annotation file reproduces the choice: cost through compile, accuracy in onnxruntime', async () => {
     const file = join(dir, 'chosen.txt');
     writeFileSync(file, result.annotationText);
     const c = result.chosen;

@@ -1,20 +1,29 @@
 // The `ig3dc` command line.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { action } from './run-command.ts';
-import { summaryCommand } from './commands/summary.ts';
-import { dumpCommand } from './commands/dump.ts';
-import { parseCommand } from './commands/parse.ts';
-import { evalCommand } from './commands/eval.ts';
-import { opsCommand } from './commands/ops.ts';
-import { collect, optCommand } from './commands/opt.ts';
-import { passesCommand } from './commands/passes.ts';
-import { exportCommand } from './commands/export.ts';
-import { compileCommand } from './commands/compile.ts';
-import { runCommand } from './commands/run.ts';
-import { serveCommand } from './commands/serve.ts';
-import { tuneCommand, type TuneCommandOptions } from './commands/tune.ts';
-import { importanceCommand } from './commands/importance.ts';
+import { existsSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { action, EXIT_USAGE } from './run-command.ts';
+import { closestName } from './did-you-mean.ts';
+import type { TuneCommandOptions } from './commands/tune.ts';
+import type { compileCommand } from './commands/compile.ts';
+
+/** Commander collector for a repeatable option. */
+function collect(value: string, previous: readonly string[] = []): string[] {
+  return [...previous, value];
+}
+
+type CommandFn = (...args: never[]) => Promise<void> | void;
+
+/**
+ * A command's action, loaded when the command runs: `ig3dc --version` and `--help` import
+ * no compiler code, so they start in about the time of `node -e 0`.
+ */
+function lazy<M>(load: () => Promise<M>, pick: (m: M) => CommandFn): (...args: unknown[]) => Promise<void> {
+  return action(async (...args: unknown[]) => {
+    const fn = pick(await load()) as (...a: unknown[]) => Promise<void> | void;
+    await fn(...args);
+  });
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -47,7 +56,9 @@ export function makeProgram(): Command {
     .description('Compile transformer models (BERT, ONNX) into two-party secret-sharing MPC circuits.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(`ig3dc: ${str.replace(/^error: /, 'error: ')}`) });
+    .configureOutput({ outputError: (str, write) => write(`ig3dc: ${str.replace(/^error: /, 'error: ')}`) })
+    // commander's own errors (unknown option, missing or invalid argument) are usage errors
+    .exitOverride();
 
   withBindingOptions(
     program
@@ -63,9 +74,10 @@ export function makeProgram(): Command {
       .option('--no-raise', 'do not run raise-bert,canonicalize first')
       .option('--frac-bits <n>', 'fixed-point fractional bits (default 16)', positiveInt)
       .option('--no-verify', 'do not run the verifier after every pass')
-      .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect),
+      .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect).option('--json', 'print the cost report as one JSON object (as --report writes it) instead of the table'),
   ).action(
     action(async (model: string, opts: Parameters<typeof compileCommand>[1]) => {
+      const { compileCommand } = await import('./commands/compile.ts');
       await compileCommand(model, opts);
     }),
   );
@@ -75,7 +87,7 @@ export function makeProgram(): Command {
       .command('summary <model>')
       .description('print a model summary: layers, heads, sizes, parameters, inputs and outputs with bound shapes, ops by kind')
       .option('--json', 'print the summary as one JSON object'),
-  ).action(action(summaryCommand));
+  ).action(lazy(() => import('./commands/summary.ts'), (m) => m.summaryCommand));
 
   withBindingOptions(
     program
@@ -88,14 +100,16 @@ export function makeProgram(): Command {
           'inline',
           'sidecar',
         ]),
-      ),
-  ).action(action(dumpCommand));
+      )
+      .option('--json', 'print {model, ir} as one JSON object'),
+  ).action(lazy(() => import('./commands/dump.ts'), (m) => m.dumpCommand));
 
   program
     .command('parse <file>')
     .description('parse and verify a text IR file, then print it again')
     .option('-q, --quiet', 'check only; print nothing on success')
-    .action(action(parseCommand));
+    .option('--json', 'print {file, valid, nodes, ir} as one JSON object')
+    .action(lazy(() => import('./commands/parse.ts'), (m) => m.parseCommand));
 
   withBindingOptions(
     program
@@ -103,13 +117,14 @@ export function makeProgram(): Command {
       .description('run the plaintext evaluator (float64) on inputs from a cases file or a JSON object of tensors')
       .requiredOption('--inputs <file>', 'an ig3dc-cases/1 file, or {name: {dtype, shape, data}}')
       .option('--json', 'print one JSON object {cases: [{name, outputs, maxAbsError}]}'),
-  ).action(action(evalCommand));
+  ).action(lazy(() => import('./commands/eval.ts'), (m) => m.evalCommand));
 
   program
     .command('ops')
     .description('list the supported ONNX operators (with opset ranges) and the IR ops')
     .option('--markdown', 'print the ONNX operator table as Markdown')
-    .action(action(opsCommand));
+    .option('--json', 'print {opsetRange, onnx, ir} as one JSON object')
+    .action(lazy(() => import('./commands/ops.ts'), (m) => m.opsCommand));
 
   withBindingOptions(
     program
@@ -121,8 +136,9 @@ export function makeProgram(): Command {
       .option('--dump-dir <dir>', 'write one numbered .ir file per stage into DIR')
       .option('--no-verify', 'do not run the verifier after every pass')
       .option('--load-pass <file>', 'import a pass module (.ts or .js) that registers passes, before the pipeline is parsed (repeatable)', collect)
-      .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)'),
-  ).action(action(optCommand));
+      .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
+      .option('--json', 'print {model, ir, stages, notes} as one JSON object instead of the IR text'),
+  ).action(lazy(() => import('./commands/opt.ts'), (m) => m.optCommand));
 
   withBindingOptions(
     program
@@ -132,15 +148,19 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes to run first, e.g. raise-bert')
       .option('--opset <n>', 'default-domain opset to write, 11-18 (default 17)', positiveInt)
       .option('--producer <name>', 'producer_name of the model (default ig3dc)')
+      .option('--json', 'print {output, bytes, opset, inputs, outputs} as one JSON object')
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
       .option('--no-verify', 'do not run the verifier after every pass'),
-  ).action(action(exportCommand));
+  ).action(lazy(() => import('./commands/export.ts'), (m) => m.exportCommand));
 
   withBindingOptions(
     program
       .command('run <circuit>')
       .description('run a circuit (or an .onnx/.ir model, compiled on the fly) with two parties and a dealer; report outputs, error and measured cost')
-      .requiredOption('--inputs <file>', 'client inputs: an ig3dc-cases/1 file or {name: {dtype, shape, data}}')
+      .option('--inputs <file>', 'client inputs: an ig3dc-cases/1 file or {name: {dtype, shape, data}}; a model compiles at each case\'s shapes')
+      .option('--data <file>', 'a labelled tensor bundle (input_ids, attention_mask, token_type_ids, labels; e.g. spam-dev.json): every row is a case; prints accuracy and agreement with plaintext')
+      .option('--examples <n>', 'with --data: the first N rows', positiveInt)
+      .option('--case <name>', 'run only the case of this name (rows of --data are row0, row1, ...)')
       .option('--weights <file>', "the server's weights bundle (default: next to the circuit)")
       .option('--seed <hex>', 'master seed for the dealer and input sharing (default: fresh randomness)')
       .option('--threads <n>', '2: one worker thread per party (default); 1: both parties in this thread', positiveInt)
@@ -149,7 +169,7 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--progress', 'show the progress bar even when stderr is not a terminal')
       .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
-  ).action(action(runCommand));
+  ).action(lazy(() => import('./commands/run.ts'), (m) => m.runCommand));
 
   withBindingOptions(
     program
@@ -167,7 +187,7 @@ export function makeProgram(): Command {
       .option('--protocols <spec>', 'protocols when compiling a model on the fly')
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--json', 'print the result as one JSON object'),
-  ).action(action(serveCommand));
+  ).action(lazy(() => import('./commands/serve.ts'), (m) => m.serveCommand));
 
   program
     .command('tune <model>')
@@ -188,6 +208,7 @@ export function makeProgram(): Command {
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .action(
       action(async (model: string, opts: TuneCommandOptions) => {
+        const { tuneCommand } = await import('./commands/tune.ts');
         await tuneCommand(model, opts);
       }),
     );
@@ -208,16 +229,63 @@ export function makeProgram(): Command {
     .option('--compare <file>', 'report Spearman and top/bottom heads against another importance file (repeatable)', collect)
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .option('--json', 'print {result, agreements} as JSON')
-    .action(action(importanceCommand));
+    .action(lazy(() => import('./commands/importance.ts'), (m) => m.importanceCommand));
+
+  program
+    .command('data <input>')
+    .description('turn labelled text (JSON Lines: {"text", "label"} per line) into the tensor bundle run/tune/importance --data read, with the model\'s tokenizer')
+    .requiredOption('--tokenizer <file>', 'a HuggingFace tokenizer.json, or a BERT vocab.txt (uncased WordPiece)')
+    .requiredOption('-o, --output <file>', 'the bundle index to write, FILE.json (data in FILE.bin)')
+    .option('--text-field <name>', 'field holding the text (default text)')
+    .option('--label-field <name>', 'field holding the label (default label)')
+    .option('--labels <names>', 'label names in class order, e.g. ham,spam, for labels given as names')
+    .option('--max-len <n>', 'tokens per row, [CLS] and [SEP] included (default 128)', positiveInt)
+    .option('--json', 'print {output, bin, rows, maxLen, fullRows, labels} as one JSON object')
+    .action(lazy(() => import('./commands/data.ts'), (m) => m.dataCommand));
 
   program
     .command('passes')
     .description('list the registered passes with their options')
     .option('--rules', 'also list the rewrite rules of each pass')
+    .option('--json', 'print {passes: [{name, summary, options, rules}]} as one JSON object')
     .option('--load-pass <file>', 'import a pass module first, to list its passes (repeatable)', collect)
-    .action(action(passesCommand));
+    .action(lazy(() => import('./commands/passes.ts'), (m) => m.passesCommand));
 
   return program;
 }
 
-await makeProgram().parseAsync(process.argv);
+/**
+ * A first argument that is neither a command, an option nor a file: a mistyped command (the
+ * default command `compile` would otherwise take it as a model path). Returns the message.
+ */
+function unknownCommand(program: Command, first: string | undefined): string | undefined {
+  if (first === undefined || first.startsWith('-') || existsSync(first)) return undefined;
+  const names = [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), 'help'];
+  if (names.includes(first)) return undefined;
+  const near = closestName(first, names);
+  // a path-like word is a model that does not exist: compile reports that
+  if (near === undefined && /[./\\]/.test(first)) return undefined;
+  return `unknown command '${first}'${near !== undefined ? ` (did you mean '${near}'?)` : ''}; the commands are ${names.join(', ')}`;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const program = makeProgram();
+  if (argv.length === 0) {
+    program.outputHelp();
+    return;
+  }
+  const unknown = unknownCommand(program, argv[0]);
+  if (unknown !== undefined) {
+    process.stderr.write(`ig3dc: error: ${unknown}\n(run with --help for usage)\n`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+}
+
+await main(process.argv.slice(2));

@@ -8,8 +8,6 @@
 
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Ig3dcError, type ErrorKind, type SourcePlace } from '../../ir/diagnostics.ts';
 import { checkExamplesFit, readExamples, type Example } from './dataset.ts';
@@ -28,6 +26,7 @@ import { ImportanceModel } from './model.ts';
 import { OrtIntegratedGradients, paddedLength } from './onnxruntime-ig.ts';
 import { loadOnnxRuntime, type Ort } from '../onnxruntime.ts';
 import { importanceOrder } from './spearman.ts';
+import { workerBootCode } from '../../runtime/worker-source.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
 export interface ImportanceOptions {
@@ -52,6 +51,8 @@ export interface ImportanceOptions {
    */
   readonly engine?: Engine;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Told at once when the work falls back to a slower engine, and why. */
+  readonly onNote?: (message: string) => void;
 }
 
 /** What a worker needs to compute one example (plain data: it crosses a thread boundary). */
@@ -141,15 +142,6 @@ export function exampleResult(model: ImportanceModel, ex: Example, job: JobOptio
   }
 }
 
-/** Worker source: registers the TypeScript loader in the new thread, then loads worker.ts. */
-function bootCode(): string {
-  const here = fileURLToPath(import.meta.url);
-  const api = createRequire(here).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs');
-  const entry = pathToFileURL(fileURLToPath(new URL('./worker.ts', import.meta.url))).href;
-  return `import(${JSON.stringify(pathToFileURL(api).href)})
-    .then((m) => { (m.register ?? m.default.register)(); return import(${JSON.stringify(entry)}); })
-    .catch((e) => { require('node:worker_threads').parentPort.postMessage({ type: 'error', detail: 'worker start failed: ' + (e && e.stack || e) }); });`;
-}
 
 function workerError(m: Extract<FromWorker, { type: 'error' }>): Error {
   if (m.kind !== undefined) return new Ig3dcError(m.kind as ErrorKind, m.detail, (m.place ?? {}) as SourcePlace);
@@ -160,7 +152,7 @@ function workerError(m: Extract<FromWorker, { type: 'error' }>): Error {
 async function runInWorkers(examples: readonly Example[], job: JobOptions, threads: number, onUnits: (units: number) => void): Promise<ExampleResult[]> {
   const results: ExampleResult[] = [];
   let next = 0;
-  const code = bootCode();
+  const code = workerBootCode(new URL('./worker.ts', import.meta.url), import.meta.url);
   const workers = Array.from({ length: Math.min(threads, examples.length) }, () => new Worker(code, { eval: true, workerData: job }));
   try {
     await Promise.all(
@@ -270,6 +262,7 @@ export async function computeImportance(opts: ImportanceOptions): Promise<Import
     if (typeof ort === 'string') {
       if (opts.engine === 'onnxruntime') throw new Ig3dcError('unsupported', `--engine onnxruntime: ${ort}`);
       engine = `evaluator (${ort})`;
+      opts.onNote?.(`${ort}; integrated gradients run on the built-in evaluator instead (much slower)`);
     } else {
       engine = 'onnxruntime';
       results = await runOnOnnxRuntime(ort, model, examples, job, threads, onUnits);

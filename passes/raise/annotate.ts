@@ -55,10 +55,13 @@ function readsPatches(x: Node): boolean {
  * attention softmaxes; the embeddings, the mask, the pooler and the classifier have none.
  * Pre-LN (ViT: each layer's first LayerNorm reads the residual stream, which also feeds the
  * residual Add) is the same count except that a LayerNorm, at k = 2l or 2l + 1, opens or
- * splits layer l = floor(k/2), and the final LayerNorm (k = 2L) belongs to none.
+ * splits layer l = floor(k/2), and the final LayerNorm (k = 2L) belongs to none. The number
+ * of layers comes from the LayerNorms too (2L + 1 in both forms), which every layer keeps,
+ * not only from the attention softmaxes, which a layer whose heads were all pruned has lost.
  */
 export function encoderLayers(graph: Graph): Map<Node, number> {
-  const layers = graph.nodes().filter((n) => n.op === 'AttentionSoftmax').length;
+  const count = (op: string): number => graph.nodes().filter((n) => n.op === op).length;
+  const layers = Math.max(count('AttentionSoftmax'), Math.floor((count('LayerNorm') - 1) / 2));
   const preLn = isPreLayerNorm(graph);
   const ln = new Map<Node, number>();
   const out = new Map<Node, number>();

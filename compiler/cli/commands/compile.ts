@@ -3,7 +3,6 @@
 // the model summary line and the cost table, and write the circuit, the server's weights and
 // the reports.
 
-import { writeFileSync } from 'node:fs';
 import { writeCircuitFile } from '../../../ir/circuit/file.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import type { Graph } from '../../../ir/graph.ts';
@@ -14,7 +13,7 @@ import { weightsPathFor, writeWeightsBundle } from '../../backend/lower/weights.
 import { costJson, formatComparison, formatCostTable, renderHtmlReport } from '../../backend/report/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { modelInfo } from '../../model-info.ts';
-import { writeOut } from '../run-command.ts';
+import { checkOneStdout, textStream, writeOut, writeOutput } from '../run-command.ts';
 import { loadPassModules } from './opt.ts';
 
 export interface CompileCommandOptions extends DimBinding {
@@ -38,14 +37,8 @@ export interface CompileCommandOptions extends DimBinding {
   fracBits?: number;
   verify?: boolean;
   loadPass?: readonly string[];
-}
-
-function write(path: string, data: string | Uint8Array): void {
-  try {
-    writeFileSync(path, data);
-  } catch (e) {
-    throw new Ig3dcError('io', `cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: path });
-  }
+  /** Print one JSON object (the cost report, and the baseline's with --compare) instead of the table. */
+  json?: boolean;
 }
 
 /** One line: what the model is and how it is bound. */
@@ -66,6 +59,8 @@ export interface CompileCommandResult {
 }
 
 export async function compileCommand(model: string, opts: CompileCommandOptions = {}): Promise<CompileCommandResult> {
+  if (opts.output === '-') throw new Ig3dcError('usage', '-o needs a file name: the circuit is written with its weights next to it');
+  checkOneStdout({ '--json': opts.json === true, '--report -': opts.report === '-', '--report-html -': opts.reportHtml === '-' });
   await loadPassModules(opts.loadPass ?? []);
   // check the cheap things before the (slow) load
   const passes = opts.passes !== undefined ? parsePipeline(opts.passes, '--passes') : [];
@@ -93,6 +88,7 @@ export async function compileCommand(model: string, opts: CompileCommandOptions 
 
   const lines: string[] = [modelSummaryLine(graph), formatCostTable(optimized)];
   if (baseline !== undefined) lines.push(formatComparison(baseline, optimized));
+  const report = (): object => ({ ...costJson(optimized, graph.name), ...(baseline !== undefined ? { baseline: costJson(baseline, graph.name) } : {}) });
   if (opts.output !== undefined) {
     try {
       writeCircuitFile(opts.output, optimized.circuit);
@@ -105,15 +101,15 @@ export async function compileCommand(model: string, opts: CompileCommandOptions 
     lines.push(`wrote ${opts.output} and the server's weights ${wpath} (+ ${w.bin}, ${(w.bytes / 1e6).toFixed(1)} MB)`);
   }
   if (opts.report !== undefined) {
-    const json = { ...costJson(optimized, graph.name), ...(baseline !== undefined ? { baseline: costJson(baseline, graph.name) } : {}) };
-    write(opts.report, `${JSON.stringify(json, null, 1)}\n`);
-    lines.push(`wrote ${opts.report}`);
+    await writeOutput(opts.report, `${JSON.stringify(report(), null, 1)}\n`);
+    if (opts.report !== '-') lines.push(`wrote ${opts.report}`);
   }
   if (opts.reportHtml !== undefined) {
-    write(opts.reportHtml, renderHtmlReport({ model: graph.name, optimized, ...(baseline !== undefined ? { baseline } : {}) }));
-    lines.push(`wrote ${opts.reportHtml}`);
+    await writeOutput(opts.reportHtml, renderHtmlReport({ model: graph.name, optimized, ...(baseline !== undefined ? { baseline } : {}) }));
+    if (opts.reportHtml !== '-') lines.push(`wrote ${opts.reportHtml}`);
   }
   const text = `${lines.join('\n')}\n`;
-  await writeOut(text);
+  if (opts.json === true) await writeOut(`${JSON.stringify(report(), null, 1)}\n`);
+  else await textStream(opts.report === '-' || opts.reportHtml === '-')(text);
   return { optimized, ...(baseline !== undefined ? { baseline } : {}), text };
 }

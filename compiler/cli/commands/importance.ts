@@ -10,7 +10,7 @@ import { importanceOf, readImportanceFile, writeImportanceText, type ImportanceA
 import { computeImportance, type Engine, type ImportanceFile } from '../../importance/run.ts';
 import type { Method, Target } from '../../importance/methods.ts';
 import { importanceOrder, spearman } from '../../importance/spearman.ts';
-import { writeOut } from '../run-command.ts';
+import { checkOneStdout, textStream, writeOut, writeOutput } from '../run-command.ts';
 
 export interface ImportanceCommandOptions {
   readonly data?: string;
@@ -128,6 +128,7 @@ function formatSummary(r: ImportanceFile, agreements: readonly Agreement[]): str
 }
 
 export async function importanceCommand(model: string, opts: ImportanceCommandOptions): Promise<void> {
+  checkOneStdout({ '--json': opts.json === true, '-o -': opts.output === '-' });
   const refs = (opts.compare ?? []).map(readImportanceFile);
   const bar = progressBar(opts.progress ?? process.stderr.isTTY === true);
   let result: ImportanceFile;
@@ -144,6 +145,7 @@ export async function importanceCommand(model: string, opts: ImportanceCommandOp
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.engine !== undefined ? { engine: opts.engine as Engine } : {}),
       onProgress: bar.update,
+      onNote: (m) => process.stderr.write(`ig3dc: note: ${m}\n`),
     });
   } finally {
     bar.stop();
@@ -152,11 +154,7 @@ export async function importanceCommand(model: string, opts: ImportanceCommandOp
   const text = /\.txt$/i.test(opts.output)
     ? writeImportanceText(toAnnotation(result), [`${result.method} head importance of ${result.model}, ${result.examples} examples (ig3dc importance)`])
     : `${JSON.stringify(result, null, 1)}\n`;
-  try {
-    writeFileSync(opts.output, text);
-  } catch (e) {
-    throw new Ig3dcError('io', `cannot write the importance file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: opts.output });
-  }
+  await writeOutput(opts.output, text);
   if (opts.json) await writeOut(`${JSON.stringify({ result, agreements })}\n`);
-  else await writeOut(formatSummary(result, agreements));
+  else await textStream(opts.output === '-')(formatSummary(result, agreements));
 }

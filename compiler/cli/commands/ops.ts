@@ -3,7 +3,7 @@
 import { allOps } from '../../../ir/op.ts';
 import { onnxOpSpecs, type OnnxOpSpec } from '../../frontend/onnx-ops.ts';
 import { OPSET_RANGE } from '../../frontend/decode.ts';
-import { writeOut } from '../run-command.ts';
+import { writeJson, writeOut } from '../run-command.ts';
 import '../../../ir/ops/index.ts';
 
 function inputsOf(spec: OnnxOpSpec): string {
@@ -26,7 +26,12 @@ export function onnxOpsMarkdown(): string {
   return ['| ONNX op | opsets | inputs | attributes (defaults) |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-export async function opsCommand(opts: { markdown?: boolean }): Promise<void> {
+export async function opsCommand(opts: { markdown?: boolean; json?: boolean }): Promise<void> {
+  if (opts.json === true) {
+    const onnx = [...onnxOpSpecs()].sort((a, b) => a.name.localeCompare(b.name)).map((s) => ({ name: s.name, opsets: s.opsets, inputs: s.inputs, attrs: s.attrs }));
+    await writeJson({ opsetRange: OPSET_RANGE, onnx, ir: allOps().map((d) => ({ name: d.name, summary: d.summary })) });
+    return;
+  }
   if (opts.markdown) {
     await writeOut(`${onnxOpsMarkdown()}\n`);
     return;

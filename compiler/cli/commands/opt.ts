@@ -8,7 +8,7 @@ import { printGraph } from '../../../ir/printer.ts';
 import { parsePipeline, runPipeline } from '../../../passes/index.ts';
 import { IMPORTANCE_RESOURCE } from '../../../passes/ig3d/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
-import { writeOut } from '../run-command.ts';
+import { writeJson, writeOut, writeOutput } from '../run-command.ts';
 
 export interface OptOptions extends DimBinding {
   passes: string;
@@ -17,13 +17,10 @@ export interface OptOptions extends DimBinding {
   dumpDir?: string;
   verify?: boolean;
   loadPass?: readonly string[];
+  /** Print {ir, stages} as JSON instead of the IR text. */
+  json?: boolean;
   /** Head importance annotations (JSON or text) for the IG-3D passes. */
   importance?: string;
-}
-
-/** Commander collector for a repeatable option. */
-export function collect(value: string, previous: readonly string[] = []): string[] {
-  return [...previous, value];
 }
 
 /**
@@ -35,6 +32,7 @@ export async function loadPassModules(files: readonly string[]): Promise<void> {
   for (const file of files) {
     const path = resolve(file);
     if (!existsSync(path)) throw new Ig3dcError('io', 'pass module not found', { file });
+    if (/\.[mc]?ts$/.test(path)) await enableTypeScriptModules();
     try {
       await import(pathToFileURL(path).href);
     } catch (e) {
@@ -47,7 +45,29 @@ export async function loadPassModules(files: readonly string[]): Promise<void> {
   }
 }
 
+let typeScriptEnabled = false;
+
+/**
+ * Lets the compiled CLI import a TypeScript pass module: tsx's loader, and a hook that sends
+ * the module's imports of ig3dc's own sources to dist/. Running from the sources (tsx,
+ * vitest), TypeScript already loads.
+ */
+async function enableTypeScriptModules(): Promise<void> {
+  if (typeScriptEnabled || !import.meta.url.endsWith('.js')) return;
+  let tsx: { register: () => unknown };
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    throw new Ig3dcError('usage', "a TypeScript pass module needs tsx ('npm install tsx' where ig3dc is installed), or compile the pass to .js");
+  }
+  typeScriptEnabled = true;
+  tsx.register();
+  const { register: registerHooks } = await import('node:module');
+  registerHooks(new URL('../source-to-dist-hook.js', import.meta.url));
+}
+
 export async function optCommand(model: string, opts: OptOptions): Promise<void> {
+  if (opts.json === true && opts.output === '-') throw new Ig3dcError('usage', '--json and -o - would both write to stdout');
   await loadPassModules(opts.loadPass ?? []);
   const steps = parsePipeline(opts.passes, '--passes');
   const graph = loadModel(model, opts);
@@ -59,13 +79,7 @@ export async function optCommand(model: string, opts: OptOptions): Promise<void>
     onNote: (pass, message) => process.stderr.write(`ig3dc: note: ${pass}: ${message}\n`),
   });
   const text = printGraph(run.graph);
-  if (opts.output !== undefined) {
-    try {
-      writeFileSync(opts.output, text);
-    } catch (e) {
-      throw new Ig3dcError('io', `cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: opts.output });
-    }
-  } else {
-    await writeOut(text);
-  }
+  if (opts.output !== undefined) await writeOutput(opts.output, text);
+  if (opts.json === true) await writeJson({ model, ir: text, stages: run.stages, notes: run.notes });
+  else if (opts.output === undefined) await writeOut(text);
 }

@@ -3,10 +3,11 @@
 import { readIrFile } from '../../../ir/parser.ts';
 import { printGraph } from '../../../ir/printer.ts';
 import { verifyGraph } from '../../../ir/verifier.ts';
-import { writeOut } from '../run-command.ts';
+import { writeJson, writeOut } from '../run-command.ts';
 
-export async function parseCommand(file: string, opts: { quiet?: boolean }): Promise<void> {
+export async function parseCommand(file: string, opts: { quiet?: boolean; json?: boolean }): Promise<void> {
   const graph = readIrFile(file);
   verifyGraph(graph);
-  if (!opts.quiet) await writeOut(printGraph(graph));
+  if (opts.json === true) await writeJson({ file, valid: true, nodes: graph.nodes().length, ...(opts.quiet ? {} : { ir: printGraph(graph) }) });
+  else if (!opts.quiet) await writeOut(printGraph(graph));
 }

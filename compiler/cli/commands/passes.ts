@@ -1,11 +1,21 @@
 // `ig3dc passes`: every registered pass, its summary, options and rewrite rules.
 
 import { allPasses } from '../../../passes/index.ts';
-import { writeOut } from '../run-command.ts';
+import { writeJson, writeOut } from '../run-command.ts';
 import { loadPassModules } from './opt.ts';
 
-export async function passesCommand(opts: { loadPass?: readonly string[]; rules?: boolean } = {}): Promise<void> {
+export async function passesCommand(opts: { loadPass?: readonly string[]; rules?: boolean; json?: boolean } = {}): Promise<void> {
   await loadPassModules(opts.loadPass ?? []);
+  if (opts.json === true) {
+    const passes = allPasses().map((p) => ({
+      name: p.name,
+      summary: p.summary,
+      options: p.options,
+      ...(p.rules !== undefined ? { rules: p.rules.map((r) => ({ name: r.name, doc: r.doc })) } : {}),
+    }));
+    await writeJson({ passes });
+    return;
+  }
   const lines: string[] = [];
   for (const p of allPasses()) {
     lines.push(`${p.name}\n    ${p.summary}`);

@@ -12,14 +12,22 @@ import { decodeCircuitFile, encodeCircuit } from '../../../ir/circuit/file.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { coerceInput, evaluate } from '../../../ir/evaluate.ts';
 import type { Graph } from '../../../ir/graph.ts';
-import type { Tensor } from '../../../ir/tensor.ts';
 import { readCasesFile, readTensorBundle, tensorToJson, type Case, type TensorJson } from '../../../ir/tensor-json.ts';
+import { Tensor } from '../../../ir/tensor.ts';
+import { readDevSet } from '../../tune/dev-set.ts';
 import { runCircuit, runCircuitWorkers, type RunResult, type Step } from '../../../runtime/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
 
 export interface RunCommandOptions extends DimBinding {
-  readonly inputs: string;
+  /** Cases file or JSON object of tensors (or give `data`). */
+  readonly inputs?: string;
+  /** A labelled tensor bundle (input_ids, attention_mask, token_type_ids?, labels): every row is a case. */
+  readonly data?: string;
+  /** With `data`: the first N rows. */
+  readonly examples?: number;
+  /** Run only the case of this name. */
+  readonly case?: string;
   /** The server's weights bundle (default: CIRCUIT.weights.json next to a circuit). */
   readonly weights?: string;
   /** Master seed as hex (default: fresh randomness). */
@@ -56,6 +64,21 @@ export interface CaseReport {
   /** This case's measured cost (cases of other shapes compile to other circuits). */
   readonly measured: CostJson;
   readonly countsMatch: boolean;
+  /** Argmax over the last axis of the first output, per row: secure, and the reference's. */
+  readonly predicted: readonly number[];
+  readonly referencePredicted?: readonly number[];
+}
+
+/** With --data: accuracy against the labels, and agreement with the plaintext model. */
+export interface LabelledSummary {
+  readonly file: string;
+  readonly rows: number;
+  /** Percent of rows whose secure prediction is the label. */
+  readonly secureAccuracy: number;
+  /** Percent of rows whose plaintext prediction is the label (null without a plaintext model). */
+  readonly plaintextAccuracy: number | null;
+  /** Percent of rows where secure and plaintext predictions agree. */
+  readonly agreement: number | null;
 }
 
 export interface RunReport {
@@ -73,6 +96,7 @@ export interface RunReport {
   readonly plaintextSeconds: number | null;
   readonly peakRssBytes: number;
   readonly cases: readonly CaseReport[];
+  readonly labelled?: LabelledSummary;
 }
 
 interface CostJson {
@@ -107,11 +131,44 @@ export function defaultWeightsPath(circuitPath: string): string {
   return existsSync(stripped) || !existsSync(appended) ? stripped : appended;
 }
 
-/** The batch/seq binding a case implies (its first input's leading dimensions), unless given. */
+/**
+ * The batch/seq binding of a model for a case: the case's own input shapes bind every dynamic
+ * dimension they determine (each case compiles at its own shape); --batch/--seq/--dim bind
+ * the rest.
+ */
 function bindingFor(c: Case | undefined, opts: DimBinding): DimBinding {
-  const first = c === undefined ? undefined : [...c.inputs.values()][0];
-  if (first === undefined || first.shape.length < 2) return opts;
-  return { ...opts, batch: opts.batch ?? first.shape[0]!, seq: opts.seq ?? first.shape[1]! };
+  if (c === undefined || c.inputs.size === 0) return opts;
+  return { ...opts, inputShapes: Object.fromEntries([...c.inputs].map(([k, t]) => [k, [...t.shape]])) };
+}
+
+/** The cases to run: from --inputs, or one per row of a --data bundle (with the labels); --case picks one. */
+function readCases(opts: RunCommandOptions): { cases: Case[]; file: string; labels?: Int32Array } {
+  if ((opts.inputs === undefined) === (opts.data === undefined)) throw new Ig3dcError('usage', 'run needs exactly one of --inputs FILE (cases) and --data DEV (a labelled tensor bundle)');
+  if (opts.examples !== undefined && opts.data === undefined) throw new Ig3dcError('usage', '--examples goes with --data');
+  let cases: Case[];
+  let labels: Int32Array | undefined;
+  const file = (opts.inputs ?? opts.data)!;
+  if (opts.inputs !== undefined) cases = readCasesFile(opts.inputs);
+  else {
+    const dev = readDevSet(file, opts.examples);
+    const row = (a: Int32Array, r: number): Tensor => new Tensor('i64', [1, dev.seq], BigInt64Array.from(a.subarray(r * dev.seq, (r + 1) * dev.seq), (v) => BigInt(v)));
+    cases = Array.from({ length: dev.rows }, (_, r) => ({
+      name: `row${r}`,
+      inputs: new Map([
+        ['input_ids', row(dev.inputIds, r)],
+        ['attention_mask', row(dev.attentionMask, r)],
+        ['token_type_ids', row(dev.tokenTypeIds, r)],
+      ]),
+    }));
+    labels = dev.labels;
+  }
+  if (opts.case !== undefined) {
+    const picked = cases.filter((c) => c.name === opts.case);
+    if (picked.length === 0) throw new Ig3dcError('usage', `--case: no case named '${opts.case}' (the cases are: ${cases.slice(0, 20).map((c) => c.name).join(', ')}${cases.length > 20 ? ', ...' : ''})`, { file });
+    if (labels !== undefined) labels = Int32Array.of(labels[cases.indexOf(picked[0]!)]!);
+    cases = picked;
+  }
+  return { cases, file, ...(labels !== undefined ? { labels } : {}) };
 }
 
 /** Loads what `run` and `serve` execute (`skipWeights`: the client side, which never reads the server's weights). */
@@ -216,8 +273,8 @@ function progressBar(enabled: boolean): { onRound: (done: number, total: number,
 
 /** Runs every case; returns the report (what --json prints). */
 export async function runCases(path: string, opts: RunCommandOptions): Promise<RunReport> {
-  const cases = readCasesFile(opts.inputs);
-  if (cases.length === 0) throw new Ig3dcError('input', 'the inputs file has no cases', { file: opts.inputs });
+  const { cases, file, labels } = readCases(opts);
+  if (cases.length === 0) throw new Ig3dcError('input', 'the inputs file has no cases', { file });
   // A circuit has fixed shapes; a model is compiled once per distinct set of input shapes.
   const targets = new Map<string, Target & { hash: string }>();
   const shapeKey = (cs: Case): string => (isCircuitFile(path) ? '' : JSON.stringify([...cs.inputs].map(([k, t]) => [k, t.shape])));
@@ -243,7 +300,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
       const target = await targetFor(cs);
       const c = target.circuit;
       const layerOf = (st: Extract<Step, { kind: 'round' }>): number | undefined => (st.comms.length > 0 ? c.instructions[st.comms[0]!]!.prov.layer : undefined);
-      const inputs = clientInputs(c, cs, opts.inputs);
+      const inputs = clientInputs(c, cs, file);
       const caseCost = target === first ? staticCost : circuitCost(c);
       const t0 = performance.now();
       const runOpts = { inputs, weights: target.weights, transcript: false, ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
@@ -251,7 +308,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
       try {
         r = threads === 2 ? await runCircuitWorkers(c, runOpts) : runCircuit(c, runOpts);
       } catch (e) {
-        if (e instanceof Ig3dcError && e.kind === 'input') throw new Ig3dcError('input', `case '${cs.name}': ${e.detail}`, { file: opts.inputs });
+        if (e instanceof Ig3dcError && e.kind === 'input') throw new Ig3dcError('input', `case '${cs.name}': ${e.detail}`, { file });
         throw e;
       }
       const seconds = (performance.now() - t0) / 1000;
@@ -273,6 +330,9 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
       const err: Record<string, number> = {};
       let agree = 0;
       let rows = 0;
+      const [firstName, firstOut] = [...r.outputs][0]!;
+      const predicted = argmaxRows(firstOut);
+      const refFirst = ref?.get(firstName);
       for (const [name, t] of r.outputs) {
         outputs[name] = tensorToJson(t);
         const want = ref?.get(name);
@@ -283,7 +343,17 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
         rows += a.length;
         a.forEach((v, i) => (agree += v === b[i] ? 1 : 0));
       }
-      reports.push({ name: cs.name, outputs, maxAbsError: err, argmax: { agree, rows }, wallSeconds: seconds, measured: costJson(m), countsMatch: caseMatch });
+      reports.push({
+        name: cs.name,
+        outputs,
+        maxAbsError: err,
+        argmax: { agree, rows },
+        wallSeconds: seconds,
+        measured: costJson(m),
+        countsMatch: caseMatch,
+        predicted,
+        ...(refFirst !== undefined ? { referencePredicted: argmaxRows(refFirst) } : {}),
+      });
     }
   } finally {
     bar.stop();
@@ -304,6 +374,20 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
     plaintextSeconds: plainSeconds,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     cases: reports,
+    ...(labels !== undefined ? { labelled: labelledSummary(file, reports, labels) } : {}),
+  };
+}
+
+function labelledSummary(file: string, reports: readonly CaseReport[], labels: Int32Array): LabelledSummary {
+  const pct = (k: number): number => (100 * k) / reports.length;
+  const plain = reports.every((r) => r.referencePredicted !== undefined);
+  const count = (f: (r: CaseReport, i: number) => boolean): number => reports.filter(f).length;
+  return {
+    file,
+    rows: reports.length,
+    secureAccuracy: pct(count((r, i) => r.predicted[0] === labels[i])),
+    plaintextAccuracy: plain ? pct(count((r, i) => r.referencePredicted![0] === labels[i])) : null,
+    agreement: plain ? pct(count((r) => r.predicted[0] === r.referencePredicted![0])) : null,
   };
 }
 
@@ -317,7 +401,13 @@ function formatTensor(t: TensorJson): string {
 export function formatRunReport(r: RunReport): string {
   const lines: string[] = [];
   lines.push(`secure inference of ${r.circuit} (${r.mode}), ${r.cases.length} case(s)`);
-  for (const cs of r.cases) {
+  // a labelled set: one line per row, not every logit
+  const perCase = r.labelled === undefined ? r.cases : [];
+  for (const cs of r.labelled === undefined ? [] : r.cases) {
+    const e = Object.values(cs.maxAbsError)[0];
+    lines.push(`  ${cs.name}: predicted ${cs.predicted[0]}${cs.referencePredicted !== undefined ? `, plaintext ${cs.referencePredicted[0]}` : ''}${e !== undefined ? `, max abs error ${e.toExponential(2)}` : ''} (${cs.wallSeconds.toFixed(2)} s)`);
+  }
+  for (const cs of perCase) {
     lines.push(`case ${cs.name}  (${cs.wallSeconds.toFixed(2)} s)`);
     for (const [name, t] of Object.entries(cs.outputs)) {
       const e = cs.maxAbsError[name];
@@ -329,6 +419,11 @@ export function formatRunReport(r: RunReport): string {
   else {
     lines.push(`reference: ${r.reference === 'evaluator' ? 'plaintext evaluator' : 'expected outputs of the inputs file'}`);
     lines.push(`max abs error ${r.maxAbsError!.toExponential(3)}, argmax agreement ${(100 * r.argmaxAgreement!).toFixed(1)}%`);
+  }
+  if (r.labelled !== undefined) {
+    const l = r.labelled;
+    const pc = (v: number | null): string => (v === null ? 'n/a' : `${v.toFixed(1)}%`);
+    lines.push(`labelled set ${l.file}, ${l.rows} row(s): secure accuracy ${pc(l.secureAccuracy)}, plaintext accuracy ${pc(l.plaintextAccuracy)}, agreement ${pc(l.agreement)}`);
   }
   const row = (label: string, m: CostJson, s: CostJson, f: (c: CostJson) => string): string => `  ${label.padEnd(22)} ${f(m).padStart(16)} ${f(s).padStart(16)}`;
   lines.push(`cost of one inference (case ${r.cases[0]!.name}) ${'measured'.padStart(16)} ${'static'.padStart(16)}`);

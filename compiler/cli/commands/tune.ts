@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { formatTuneReport, progressBar, SILENT, tune, tuneJson, type TuneResult } from '../../tune/index.ts';
-import { writeOut } from '../run-command.ts';
+import { checkOneStdout, textStream, writeOut, writeOutput } from '../run-command.ts';
 
 export interface TuneCommandOptions {
   /** Repeatable: the first drives the search; all enter the importance-method comparison. */
@@ -48,6 +48,7 @@ export async function tuneCommand(model: string, opts: TuneCommandOptions): Prom
   const examples = numberOption('--examples', opts.examples, true);
   const minKeep = numberOption('--min-keep', opts.minKeep);
   const batch = numberOption('--batch', opts.batch, true);
+  checkOneStdout({ '--json': opts.json === true, '-o -': opts.output === '-' });
   const showBar = opts.progress ?? (process.stderr.isTTY === true && opts.json !== true);
   const progress = showBar ? progressBar() : SILENT;
   let result: TuneResult;
@@ -70,13 +71,9 @@ export async function tuneCommand(model: string, opts: TuneCommandOptions): Prom
   } finally {
     progress.stop();
   }
-  if (opts.output !== undefined) {
-    try {
-      writeFileSync(opts.output, result.annotationText);
-    } catch (e) {
-      throw new Ig3dcError('io', `cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: opts.output });
-    }
-  }
-  await writeOut(opts.json === true ? `${JSON.stringify(tuneJson(result, opts.output), null, 1)}\n` : formatTuneReport(result, opts.output));
+  if (opts.output !== undefined) await writeOutput(opts.output, result.annotationText);
+  const say = textStream(opts.json === true || opts.output === '-');
+  if (opts.json === true) await writeOut(`${JSON.stringify(tuneJson(result, opts.output), null, 1)}\n`);
+  else await say(formatTuneReport(result, opts.output));
   return result;
 }

@@ -12,8 +12,9 @@ import { importanceAgreementBenchmark } from './importance-agreement.ts';
 import { vitEvalBenchmark } from './vit-eval.ts';
 import { attentionMethodsBenchmark } from './attention-methods.ts';
 import { startupBenchmark } from './startup.ts';
+import { deployBenchmark } from './deploy.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -63,7 +63,8 @@ import { CONST_OP, INPUT_OP, constNode, inputNode, type AttrValue, type ConstDat
 import { describeKind, findOp, type AttrKind, type OpDef } from './op.ts';
 import { Tensor, allocStorage, type Storage } from './tensor.ts';
 import { formatType, isElemType, isFloatType, numel, typesEqual, type ElemType, type ValueType, type Visibility } from './types.ts';
-import { openWeightsFile, type WeightsReader } from './weights-file.ts';
+import { INT_RANGES, quote, tensorSizeProblem } from './limits.ts';
+import { openWeightsFile, WEIGHTS_ALIGNMENT, type WeightsReader } from './weights-file.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
@@ -407,15 +408,6 @@ function parseSyntax(text: string, file: string | undefined): FileAst {
 const STRICT_NUMBER = /^[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?$/;
 const INTEGER = /^[0-9]+$/;
 
-const INT_RANGES: Partial<Record<ElemType, readonly [bigint, bigint]>> = {
-  i8: [-(2n ** 7n), 2n ** 7n - 1n],
-  u8: [0n, 2n ** 8n - 1n],
-  i32: [-(2n ** 31n), 2n ** 31n - 1n],
-  u32: [0n, 2n ** 32n - 1n],
-  i64: [-(2n ** 63n), 2n ** 63n - 1n],
-  u64: [0n, 2n ** 64n - 1n],
-  ring64: [0n, 2n ** 64n - 1n],
-};
 
 class GraphBuilder {
   readonly #file: string | undefined;
@@ -578,6 +570,8 @@ class GraphBuilder {
 
   data(d: DataAst, type: ValueType): ConstData {
     const n = numel(type.shape);
+    const tooLarge = d.kind === 'elided' ? undefined : tensorSizeProblem(type.shape);
+    if (tooLarge !== undefined) this.fail('input', d.tok, tooLarge);
     switch (d.kind) {
       case 'elided':
         return { kind: 'elided' };
@@ -597,7 +591,10 @@ class GraphBuilder {
         return new Tensor(type.elem, type.shape, storage);
       }
       case 'external': {
-        if (!INTEGER.test(d.offset.image)) this.fail('syntax', d.offset, `a byte offset must be a non-negative integer, got '${d.offset.image}'`);
+        if (!INTEGER.test(d.offset.image)) this.fail('syntax', d.offset, `a byte offset must be a non-negative integer, got '${quote(d.offset.image, 30)}'`);
+        if (Number(d.offset.image) % WEIGHTS_ALIGNMENT !== 0) {
+          this.fail('input', d.offset, `external<${quote(d.offset.image, 30)}>: the weights file starts every constant at a multiple of ${WEIGHTS_ALIGNMENT} bytes`);
+        }
         const reader = this.reader(d.tok);
         try {
           return new Tensor(type.elem, type.shape, reader.read(type.elem, Number(d.offset.image), n));

@@ -9,7 +9,9 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { Ig3dcError } from './diagnostics.ts';
 import { Tensor } from './tensor.ts';
+import { INT_RANGES, quote, tensorSizeProblem } from './limits.ts';
 import { type ElemType, numel } from './types.ts';
+import { elemByteSize } from './weights-file.ts';
 
 /** numpy/ONNX dtype names used in the JSON formats, and the IR element type of each. */
 const DTYPES: Readonly<Record<string, ElemType>> = {
@@ -72,7 +74,7 @@ function inputError(file: string | undefined, path: string, detail: string): Ig3
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${quote(JSON.stringify(v) ?? String(v), 60)}`;
 }
 
 /**
@@ -124,17 +126,33 @@ export function tensorFromJson(value: unknown, path: string, file?: string): Ten
   }
   const data = v['data'];
   if (!Array.isArray(data)) throw inputError(file, `${path}.data`, `expected a flat list of numbers, got ${describe(data)}`);
+  const tooLarge = tensorSizeProblem(shape as number[]);
+  if (tooLarge !== undefined) throw inputError(file, `${path}.shape`, tooLarge);
   const n = numel(shape as number[]);
   if (data.length !== n) {
     throw inputError(file, `${path}.data`, `shape [${shape.join(',')}] needs ${n} elements, got ${data.length}`);
   }
   const values = new Array<number | bigint>(n);
   const isInt = elem !== 'f32' && elem !== 'f64' && elem !== 'bool';
+  const range = INT_RANGES[elem];
+  /** An integer element, checked against its type (never wrapped). */
+  const integer = (v: bigint, i: number): number | bigint => {
+    if (range !== undefined && (v < range[0] || v > range[1])) {
+      throw inputError(file, `${path}.data[${i}]`, `${quote(v.toString(), 40)} does not fit ${dtype} (${range[0]}..${range[1]})`);
+    }
+    return elem === 'i64' || elem === 'u64' ? v : Number(v);
+  };
   for (let i = 0; i < n; i++) {
     const x: unknown = data[i];
     if (elem === 'bool' && typeof x === 'boolean') values[i] = x ? 1 : 0;
-    else if (typeof x === 'number' && (!isInt || Number.isInteger(x))) values[i] = x;
-    else if (isInt && typeof x === 'string' && /^-?\d+$/.test(x)) values[i] = BigInt(x);
+    else if (elem === 'bool' && (x === 0 || x === 1)) values[i] = x;
+    else if (elem === 'bool') throw inputError(file, `${path}.data[${i}]`, `expected true, false, 0 or 1 (bool), got ${describe(x)}`);
+    else if (isInt && typeof x === 'number' && Number.isInteger(x)) {
+      // Past 2^53 a JSON number has already lost digits: such integers must be strings.
+      if (!Number.isSafeInteger(x)) throw inputError(file, `${path}.data[${i}]`, `${x} is beyond 2^53 and not exact as a JSON number: write it as a string`);
+      values[i] = integer(BigInt(x), i);
+    } else if (typeof x === 'number' && !isInt) values[i] = x;
+    else if (isInt && typeof x === 'string' && /^-?\d{1,40}$/.test(x)) values[i] = integer(BigInt(x), i);
     else if (!isInt && (x === 'nan' || x === 'NaN' || x === null)) values[i] = NaN;
     else if (!isInt && (x === 'inf' || x === 'Infinity')) values[i] = Infinity;
     else if (!isInt && (x === '-inf' || x === '-Infinity')) values[i] = -Infinity;
@@ -163,7 +181,7 @@ function tensorMapFromJson(value: unknown, path: string, file?: string): TensorM
     throw inputError(file, path, `expected an object of named tensors, got ${describe(value)}`);
   }
   const out: TensorMap = new Map();
-  for (const [name, t] of Object.entries(value)) out.set(name, tensorFromJson(t, path === '' ? name : `${path}.${name}`, file));
+  for (const [name, t] of Object.entries(value)) out.set(name, tensorFromJson(t, path === '' ? quote(name) : `${path}.${quote(name)}`, file));
   return out;
 }
 
@@ -185,6 +203,7 @@ export function parseCases(text: string, file?: string): Case[] {
   }
   const cases = obj['cases'];
   if (!Array.isArray(cases)) throw inputError(file, 'cases', `expected a list of cases, got ${describe(cases)}`);
+  if (cases.length === 0) throw inputError(file, 'cases', 'the list of cases is empty: give at least one case');
   return cases.map((c: unknown, i): Case => {
     const path = `cases[${i}]`;
     if (typeof c !== 'object' || c === null || Array.isArray(c)) throw inputError(file, path, `expected a case object, got ${describe(c)}`);
@@ -212,25 +231,34 @@ export interface TensorBundle {
 
 /** Reads an `ig3dc-tensor-bundle/1` index and its .bin (resolved next to the index). */
 export function readTensorBundle(indexPath: string): TensorBundle {
-  const json = parseJsonText(readTextFile(indexPath), indexPath);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw inputError(indexPath, '', 'expected a JSON object');
-  const obj = json as Record<string, unknown>;
-  if (obj['format'] !== 'ig3dc-tensor-bundle/1') {
-    throw inputError(indexPath, 'format', `expected "ig3dc-tensor-bundle/1", got ${describe(obj['format'])}`);
-  }
-  if (typeof obj['bin'] !== 'string') throw inputError(indexPath, 'bin', `expected the name of the .bin file, got ${describe(obj['bin'])}`);
-  const binPath = resolve(dirname(indexPath), obj['bin']);
+  const text = readTextFile(indexPath);
+  const json = parseJsonText(text, indexPath);
+  const binName = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['bin'] : undefined;
+  if (typeof binName !== 'string') return parseTensorBundle(text, new Uint8Array(0), indexPath);
+  const binPath = resolve(dirname(indexPath), binName);
   let bin: Buffer;
   try {
     bin = readFileSync(binPath);
   } catch (e) {
     throw new Ig3dcError('io', `cannot read the bundle's data file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: binPath });
   }
+  return parseTensorBundle(text, bin, indexPath);
+}
+
+/** A bundle from its index text and the bytes of its .bin. */
+export function parseTensorBundle(text: string, bin: Uint8Array, indexPath?: string): TensorBundle {
+  const json = parseJsonText(text, indexPath);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw inputError(indexPath, '', 'expected a JSON object');
+  const obj = json as Record<string, unknown>;
+  if (obj['format'] !== 'ig3dc-tensor-bundle/1') {
+    throw inputError(indexPath, 'format', `expected "ig3dc-tensor-bundle/1", got ${describe(obj['format'])}`);
+  }
+  if (typeof obj['bin'] !== 'string') throw inputError(indexPath, 'bin', `expected the name of the .bin file, got ${describe(obj['bin'])}`);
   const specs = obj['tensors'];
   if (typeof specs !== 'object' || specs === null || Array.isArray(specs)) throw inputError(indexPath, 'tensors', 'expected an object of tensor entries');
   const tensors: TensorMap = new Map();
   for (const [name, spec] of Object.entries(specs as Record<string, unknown>)) {
-    const path = `tensors.${name}`;
+    const path = `tensors.${quote(name)}`;
     if (typeof spec !== 'object' || spec === null) throw inputError(indexPath, path, 'expected {dtype, shape, offset, nbytes}');
     const s = spec as Record<string, unknown>;
     const elem = typeof s['dtype'] === 'string' ? dtypeToElem(s['dtype']) : undefined;
@@ -240,11 +268,13 @@ export function readTensorBundle(indexPath: string): TensorBundle {
     const offset = s['offset'];
     const nbytes = s['nbytes'];
     if (!Number.isInteger(offset) || (offset as number) < 0) throw inputError(indexPath, `${path}.offset`, `expected a byte offset, got ${describe(offset)}`);
-    const t = Tensor.zeros(elem, shape as number[]);
-    const want = t.data.byteLength;
+    const tooLarge = tensorSizeProblem(shape as number[]);
+    if (tooLarge !== undefined) throw inputError(indexPath, `${path}.shape`, tooLarge);
+    const want = numel(shape as number[]) * elemByteSize(elem);
     if (nbytes !== want) throw inputError(indexPath, `${path}.nbytes`, `shape [${shape.join(',')}] of ${s['dtype']} needs ${want} bytes, got ${describe(nbytes)}`);
+    const t = Tensor.zeros(elem, shape as number[]);
     if ((offset as number) + want > bin.length) {
-      throw inputError(indexPath, path, `bytes ${offset}..${(offset as number) + want} lie beyond the end of ${obj['bin']} (${bin.length} bytes)`);
+      throw inputError(indexPath, path, `bytes ${offset}..${(offset as number) + want} lie beyond the end of ${quote(obj['bin'] as string)} (${bin.length} bytes)`);
     }
     // copy: the bin buffer may not be aligned for the element size
     new Uint8Array(t.data.buffer, t.data.byteOffset, want).set(bin.subarray(offset as number, (offset as number) + want));

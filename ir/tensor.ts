@@ -4,6 +4,7 @@
 // float32 weights stay compact. The evaluator computes floats in float64: a float value it
 // produces is stored in a Float64Array whatever its declared element type.
 
+import { checkTensorSize, maxTensorElements } from './limits.ts';
 import { type ElemType, type Shape, numel, isFloatType } from './types.ts';
 
 export type FloatStorage = Float32Array | Float64Array;
@@ -74,6 +75,8 @@ export class Tensor {
 
 /** Compact storage for a dtype, as ONNX holds it (f32 as Float32Array). */
 export function allocStorage(dtype: ElemType, n: number): Storage {
+  // The backstop for a size no reader checked: a clear error instead of an engine exception.
+  if (n > maxTensorElements()) checkTensorSize([n]);
   switch (dtype) {
     case 'f32':
       return new Float32Array(n);

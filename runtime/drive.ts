@@ -24,6 +24,8 @@ export interface DriveOptions {
   readonly party: 0 | 1;
   /** Party 1: the transcript hash (fed with dealer messages elsewhere, round messages here). */
   readonly transcript?: Hash;
+  /** Awaited before each stretch of local work (0: before the first round; k: after round k), e.g. until the dealer's corrections for it are here. */
+  readonly beforeStretch?: (k: number) => Promise<void>;
 }
 
 export async function driveParty(
@@ -32,6 +34,7 @@ export async function driveParty(
   opts: DriveOptions,
 ): Promise<{ result: PartyResult; stats: PartyStats }> {
   const stats: PartyStats = { sentPerRound: [], receivedPerRound: [] };
+  await opts.beforeStretch?.(0);
   let step = program.next(new Uint8Array(0));
   let round = 0;
   while (!step.done) {
@@ -47,6 +50,7 @@ export async function driveParty(
       if (opts.party === 1) opts.transcript.update(theirs).update(own);
       else opts.transcript.update(own).update(theirs);
     }
+    await opts.beforeStretch?.(round);
     step = program.next(theirs);
   }
   return { result: step.value, stats };

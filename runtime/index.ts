@@ -2,7 +2,9 @@
 
 export * from './interpreter.ts';
 export { runCircuitWorkers } from './workers.ts';
-export { runPartyTcp, PROTOCOL_VERSION, type TcpPartyOptions, type TcpPartyResult, type HostPort } from './tcp.ts';
+export { runPartyTcp, PROTOCOL_VERSION, DEFAULT_TIMEOUT_MS, type TcpPartyOptions, type TcpPartyResult, type HostPort } from './tcp.ts';
+export { runDealerTcp, type DealerOptions, type DealerResult } from './dealer-server.ts';
+export * from './keys.ts';
 export { ringStats, ringMatmul, ringBinary, ringNeg, ringSar, ringNegSarNeg, ringShl, ringShr, reduceSum, transpose } from './kernels.ts';
 export { ringKernelModule } from './ring-wasm.ts';
 export { deriveSeeds, type PartySeeds } from './prg.ts';

@@ -7,11 +7,11 @@ import type { Tensor } from '../ir/tensor.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import type { CostSummary } from '../ir/circuit/cost.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
-import { verifyCircuit } from '../ir/circuit/verify.ts';
 import { Dealer } from './dealer.ts';
 import { checkPartyInputs, partyProgram, type PartyResult } from './party.ts';
 import { planParty, type Step } from './plan.ts';
-import { deriveSeeds } from './prg.ts';
+import { admitCircuit } from './admit.ts';
+import { deriveSeeds, type PartySeeds } from './prg.ts';
 import { ringStats } from './kernels.ts';
 import { LocalTransport, type MeasuredRound } from './transport.ts';
 
@@ -24,8 +24,12 @@ export interface RunOptions {
   readonly weights: ReadonlyMap<string, Tensor>;
   /** Master seed of all randomness (default: fresh random). */
   readonly seed?: Uint8Array;
+  /** The three pairwise seeds themselves (e.g. a deployed session's, to replay it in one process); wins over `seed`. */
+  readonly seeds?: PartySeeds;
   /** Registers whose two shares (or public copies) to keep and return. */
   readonly captureShares?: readonly number[];
+  /** Run the leakage checker first (default true; off only for protocol tests that open a value on purpose). */
+  readonly checkLeakage?: boolean;
   /** Fuse Beaver combinations into single steps (default true; the outputs, shares and transcript are the same either way). */
   readonly fuse?: boolean;
   /** Hash the transcript (default true; off saves a pass over every message). */
@@ -52,12 +56,12 @@ export interface RunResult {
 
 /** Executes a circuit with both parties and the dealer in this process. */
 export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
-  verifyCircuit(c);
+  admitCircuit(c, undefined, opts.checkLeakage !== false);
   checkPartyInputs(c, 0, opts.weights);
   checkPartyInputs(c, 1, opts.inputs);
   const s = schedule(c);
   const macs0 = ringStats.macs;
-  const seeds = deriveSeeds(opts.seed);
+  const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const net = new LocalTransport(opts.transcript !== false);
   const dealer = new Dealer(seeds.s0d, seeds.s1d);
   const keep = new Set(opts.captureShares ?? []);

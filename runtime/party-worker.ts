@@ -1,7 +1,8 @@
-// Worker-thread entry: one party of a two-worker run. It holds only its own shares, derives
-// its own dealer material from its seed and exchanges round messages with the other worker
-// through a MessagePort. Party 1's worker also hosts the dealer (trusted-dealer setting: the
-// correction words it computes are counted as dealer bytes, never sent between the parties).
+// Worker-thread entry: one party of a two-worker run. It holds only its own shares and its
+// own role's seeds, derives its own dealer material from its seed and exchanges round
+// messages with the other worker through a MessagePort. Party 1's worker also simulates the
+// dealer (given the two dealer seeds; the correction words it computes are counted as dealer
+// bytes): a one-process simulation, unlike `ig3dc dealer` where no party holds them.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Ig3dcError } from '../ir/diagnostics.ts';
@@ -12,14 +13,18 @@ import { ringStats } from './kernels.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import { partyProgram } from './party.ts';
 import { planParty } from './plan.ts';
-import { deriveSeeds } from './prg.ts';
 import { fromWire, toWire, type WireTensor } from './wire-tensor.ts';
 
 export interface WorkerInput {
   readonly circuit: Circuit;
   readonly party: 0 | 1;
   readonly tensors: [string, WireTensor][];
-  readonly seed: Uint8Array;
+  /** Seed shared with the other party. */
+  readonly s01: Uint8Array;
+  /** Seed shared with the dealer. */
+  readonly sd: Uint8Array;
+  /** Party 1's worker: the simulated dealer's two seeds. */
+  readonly simulatedDealer?: { readonly s0d: Uint8Array; readonly s1d: Uint8Array };
   readonly peer: MessagePort;
   readonly progress: boolean;
   readonly transcript: boolean;
@@ -34,8 +39,7 @@ export type WorkerReply =
 async function main(): Promise<void> {
   const d = workerData as WorkerInput;
   const c = d.circuit;
-  const seeds = deriveSeeds(d.seed);
-  const dealer = d.party === 1 ? new Dealer(seeds.s0d, seeds.s1d) : undefined;
+  const dealer = d.simulatedDealer !== undefined ? new Dealer(d.simulatedDealer.s0d, d.simulatedDealer.s1d) : undefined;
   const transcript = d.party === 1 && d.transcript ? newTranscript() : undefined;
   const s = schedule(c);
   const total = s.rounds + s.preprocessingRounds;
@@ -45,8 +49,8 @@ async function main(): Promise<void> {
     party: d.party,
     plan: planParty(c, d.party, new Set(), s, { fuse: d.fuse }),
     tensors: fromWire(d.tensors),
-    s01: seeds.s01,
-    sd: d.party === 0 ? seeds.s0d : seeds.s1d,
+    s01: d.s01,
+    sd: d.sd,
     recycleMessages: true,
     ...(dealer !== undefined
       ? {

@@ -120,7 +120,7 @@ export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number, 
       const out = new BigUint64Array(t.size);
       for (let i = 0; i < t.size; i++) {
         const v = t.at(i);
-        if (Number.isNaN(v)) inputError(`'${name}' element ${i} is NaN`, name);
+        if (v !== 0 && v !== 1) inputError(`'${name}' element ${i} is ${v}: a mask holds 0 (padding) or 1 (attend)`, name);
         if (v !== 0) out[i] = one;
       }
       return out;

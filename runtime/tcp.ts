@@ -1,63 +1,62 @@
-// Two processes over TCP: one party per process, framed and length-checked messages.
+// One party per process, over authenticated channels (channel.ts): P0 and P1 talk to each
+// other; P1 also talks to the dealer's process (dealer-server.ts), which streams P1's
+// correction words. P0 never talks to the dealer: its share of every dealer output derives
+// from the seed it shares with the dealer.
 //
-// Frame = 16-byte header + payload. Header: magic "IG3F", type (u8: 1 hello, 2 round,
-// 3 error), 3 zero bytes, round (u32 LE, 1-based over both phases; 0 for hello/error),
-// payload length (u32 LE). A round frame must carry exactly the round number and byte count
-// the circuit's schedule says the peer sends, or the run stops with a clear error before the
-// payload is even read. The handshake (hello) checks the protocol version, that both load the
-// same circuit (content hash), that they are parties 0 and 1, and that they use the same seed.
-//
-// Correlated randomness (trusted-dealer setting): both processes read the same seed. Party 0
-// derives only its own material (the P0-P1 seed and the P0-dealer seed); party 1's process
-// also hosts the dealer: it derives P1's material and computes the correction words the dealer
-// would send to P1 (counted as dealer bytes, never sent between the parties). In a deployment
-// the dealer is a third machine holding the dealer seeds and P1 receives only the corrections.
+// Handshake between P0 and P1 (inside TLS, so only the holder of the P0-P1 key gets this
+// far): each sends a hello with the protocol version, its party, the circuit's hash and a
+// fresh nonce. The session id is a hash of the circuit hash and both nonces; every PRG seed
+// of the session derives from a pair's key and the session id (keys.ts), so a replayed or
+// foreign session never reuses masks. P0 then sends P1 a ticket (an HMAC under the P0-dealer
+// key over the session id and circuit hash); P1 hands it to the dealer, which so knows P0
+// agreed to this session and circuit.
 
-import { createHash } from 'node:crypto';
-import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
-import { verifyCircuit } from '../ir/circuit/verify.ts';
-import { Dealer } from './dealer.ts';
+import { admitCircuit } from './admit.ts';
+import { connectTls, frame, FrameReader, listenTls, netError, T_ERROR, T_HELLO, T_CORRECTION, T_ROUND, T_TICKET, writeFrame, type HostPort } from './channel.ts';
+import { CorrectionFeed, correctionOrder, DEFAULT_WINDOW_BYTES } from './dealer-stream.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import type { MeasuredCost } from './interpreter.ts';
+import { dealerTicket, freshNonce, pairKey, sessionId, sessionSeed, tlsPsk, type RoleKeys } from './keys.ts';
 import { checkPartyInputs, partyProgram, roundWords } from './party.ts';
 import { planParty, type Step } from './plan.ts';
-import { deriveSeeds } from './prg.ts';
 import type { MeasuredRound } from './transport.ts';
 
-export const PROTOCOL_VERSION = 'ig3dc-2pc/1';
-const MAGIC = 0x46334749; // "IG3F" little-endian
-const HEADER = 16;
-const T_HELLO = 1;
-const T_ROUND = 2;
-const T_ERROR = 3;
-const MAX_HELLO = 64 * 1024;
-
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export type { HostPort } from './channel.ts';
+export const PROTOCOL_VERSION = 'ig3dc-3pc/2';
+export const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface TcpPartyOptions {
   readonly circuit: Circuit;
-  /** Content hash of the circuit (the circuit file's hash); both sides must agree. */
+  /** Content hash of the circuit (the circuit file's hash); every role must agree. */
   readonly circuitHash: string;
   readonly party: 0 | 1;
-  /** Exactly one of listen / connect. */
+  /** Exactly one of listen / connect (towards the other party). */
   readonly listen?: HostPort;
   readonly connect?: HostPort;
+  /** Party 1: where the dealer listens. */
+  readonly dealer?: HostPort;
   /** This party's tensors: weights (P0) or model inputs (P1). */
   readonly tensors: ReadonlyMap<string, Tensor>;
-  /** The master seed both parties read (see the header comment). */
-  readonly seed: Uint8Array;
-  /** Time-out for connecting and for each message from the peer (default 60 s). */
+  /** This party's key file (party0 or party1). */
+  readonly keys: RoleKeys;
+  /** Time-out for each message and each write (default 60 s). */
   readonly timeoutMs?: number;
+  /** Time-out for a peer to connect or to be reachable (default: timeoutMs). */
+  readonly connectTimeoutMs?: number;
+  /** Party 1: how many correction bytes to read ahead of use (default 64 MiB). */
+  readonly windowBytes?: number;
   /** Called with the bound port once listening (port 0 asks the OS for one). */
   readonly onListening?: (port: number) => void;
+  /** Called when a connection is refused for failing authentication (the listener keeps waiting). */
+  readonly onRefused?: (why: string) => void;
   readonly onRound?: (done: number, total: number, round: Extract<Step, { kind: 'round' }>) => void;
+  /** Sees every payload this party receives, in order (tests build a party's view from it). */
+  readonly onReceive?: (from: 'peer' | 'dealer', type: number, payload: Uint8Array) => void;
 }
 
 export interface TcpPartyResult {
@@ -67,233 +66,135 @@ export interface TcpPartyResult {
   readonly cost: MeasuredCost;
   /** Party 1: sha256 of the transcript, as runCircuit computes it ('' on party 0). */
   readonly transcriptHash: string;
+  /** The session id (public: a hash of both nonces and the circuit hash). */
+  readonly sessionId: string;
+  /** Party 1: the correction read-ahead window and the most correction bytes held at once. */
+  readonly corrections?: { readonly windowBytes: number; readonly peakQueuedBytes: number };
 }
 
-function netError(detail: string): Ig3dcError {
-  return new Ig3dcError('io', detail);
+interface Hello {
+  readonly protocol: string;
+  readonly party: number;
+  readonly circuitHash: string;
+  readonly nonce: string;
 }
 
-function frame(type: number, round: number, payload: Uint8Array): Buffer {
-  const h = Buffer.alloc(HEADER);
-  h.writeUInt32LE(MAGIC, 0);
-  h.writeUInt8(type, 4);
-  h.writeUInt32LE(round, 8);
-  h.writeUInt32LE(payload.byteLength, 12);
-  return Buffer.concat([h, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)]);
+function parseJsonFrame<T>(payload: Uint8Array, what: string, peer: string): Partial<T> {
+  try {
+    const v = JSON.parse(Buffer.from(payload).toString('utf8')) as unknown;
+    if (typeof v === 'object' && v !== null) return v as Partial<T>;
+  } catch {
+    // fall through
+  }
+  throw new Ig3dcError('decode', `malformed frame from ${peer}: the ${what} is not a JSON object`);
 }
 
-interface Frame {
-  readonly type: number;
-  readonly round: number;
-  readonly payload: Uint8Array;
-}
-
-/** Reads frames off a socket, checking each header against what is expected next. */
-class FrameReader {
-  #chunks: Buffer[] = [];
-  #have = 0;
-  #want: { type: number; round: number; bytes: number; resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
-  #failed: Error | undefined;
-  #header: { type: number; round: number; length: number } | undefined;
-
+/** A connected, framed channel to one peer. */
+export class Link {
+  readonly reader: FrameReader;
   constructor(
-    private readonly socket: Socket,
-    private readonly timeoutMs: number,
+    readonly socket: TLSSocket,
+    readonly peer: string,
+    readonly timeoutMs: number,
+    maxBuffered?: number,
   ) {
-    socket.on('data', (d: Buffer) => {
-      this.#chunks.push(d);
-      this.#have += d.length;
-      this.#pump();
-    });
-    socket.on('close', () => this.#fail(netError(this.#closedMessage())));
-    socket.on('error', (e) => this.#fail(netError(`connection error: ${e.message}`)));
+    socket.setNoDelay(true);
+    this.reader = new FrameReader(socket, timeoutMs, peer, maxBuffered);
   }
-
-  #closedMessage(): string {
-    const w = this.#want;
-    if (w === undefined) return 'the peer closed the connection';
-    return w.type === T_ROUND ? `the peer closed the connection during round ${w.round} (expected ${w.bytes} bytes)` : 'the peer closed the connection during the handshake';
+  send(type: number, seq: number, payload: Uint8Array): Promise<void> {
+    return writeFrame(this.socket, frame(type, seq, payload), this.timeoutMs, this.peer);
   }
-
-  #fail(e: Error): void {
-    if (this.#failed === undefined) this.#failed = e;
-    const w = this.#want;
-    if (w !== undefined) {
-      this.#want = undefined;
-      clearTimeout(w.timer);
-      w.reject(this.#failed);
-    }
+  sendJson(type: number, v: object): Promise<void> {
+    return this.send(type, 0, Buffer.from(JSON.stringify(v), 'utf8'));
   }
-
-  #take(n: number): Buffer {
-    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.#chunks = rest.length > 0 ? [rest] : [];
-    this.#have -= n;
-    return out;
+  async receiveJson<T>(type: number, what: string): Promise<Partial<T>> {
+    return parseJsonFrame<T>((await this.reader.next(type, 0, 0, what)).payload, what, this.peer);
   }
-
-  #pump(): void {
-    const w = this.#want;
-    if (w === undefined) return;
-    if (this.#header === undefined) {
-      if (this.#have < HEADER) return;
-      const h = this.#take(HEADER);
-      const magic = h.readUInt32LE(0);
-      const type = h.readUInt8(4);
-      const round = h.readUInt32LE(8);
-      const length = h.readUInt32LE(12);
-      if (magic !== MAGIC) return this.#malformed('a frame without the IG3F magic (not an ig3dc peer?)');
-      if (type === T_ERROR) {
-        if (length > MAX_HELLO) return this.#malformed(`an error frame of ${length} bytes`);
-      } else if (type !== w.type) {
-        return this.#malformed(`a frame of type ${type} where type ${w.type} was expected`);
-      } else if (type === T_ROUND && (round !== w.round || length !== w.bytes)) {
-        return this.#malformed(`round ${round} with ${length} bytes where round ${w.round} with ${w.bytes} bytes was expected`);
-      } else if (type === T_HELLO && length > MAX_HELLO) {
-        return this.#malformed(`a hello of ${length} bytes`);
-      }
-      this.#header = { type, round, length };
-    }
-    const hd = this.#header;
-    if (this.#have < hd.length) return;
-    this.#header = undefined;
-    // Copy into a fresh, 8-byte aligned buffer (ring words are read in place).
-    const payload = new Uint8Array(hd.length);
-    payload.set(this.#take(hd.length));
-    if (hd.type === T_ERROR) {
-      this.#fail(netError(`the peer stopped: ${Buffer.from(payload).toString('utf8')}`));
-      return;
-    }
-    this.#want = undefined;
-    clearTimeout(w.timer);
-    w.resolve({ type: hd.type, round: hd.round, payload });
-  }
-
-  #malformed(what: string): void {
-    const e = new Ig3dcError('decode', `malformed frame from the peer: ${what}`);
-    this.socket.destroy();
-    this.#fail(e);
-  }
-
-  next(type: number, round: number, bytes: number, what: string): Promise<Frame> {
-    if (this.#failed !== undefined) return Promise.reject(this.#failed);
-    return new Promise<Frame>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#want = undefined;
-        reject(netError(`timed out after ${this.timeoutMs / 1000} s waiting for the peer's ${what}`));
-      }, this.timeoutMs);
-      this.#want = { type, round, bytes, resolve, reject, timer };
-      this.#pump();
-    });
-  }
-}
-
-async function openSocket(opts: TcpPartyOptions, timeoutMs: number): Promise<{ socket: Socket; server?: Server }> {
-  if ((opts.listen === undefined) === (opts.connect === undefined)) throw new Ig3dcError('usage', 'give exactly one of --listen HOST:PORT and --connect HOST:PORT');
-  if (opts.listen !== undefined) {
-    const { host, port } = opts.listen;
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(netError(`cannot listen on ${host}:${port}: ${e.message}`)));
-      server.listen(port, host, () => resolve());
-    });
-    const addr = server.address();
-    opts.onListening?.(typeof addr === 'object' && addr !== null ? addr.port : port);
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const timer = setTimeout(() => reject(netError(`timed out after ${timeoutMs / 1000} s waiting for the peer to connect to ${host}:${port}`)), timeoutMs);
-      server.once('connection', (s) => {
-        clearTimeout(timer);
-        resolve(s);
-      });
-    }).finally(() => server.close());
-    return { socket, server };
-  }
-  const { host, port } = opts.connect!;
-  const deadline = Date.now() + timeoutMs;
-  // The peer may not be listening yet: retry until the time-out.
-  for (;;) {
+  /** Tells the peer why this side stops (best effort) and closes. */
+  async stop(why: string): Promise<void> {
     try {
-      return {
-        socket: await new Promise<Socket>((resolve, reject) => {
-          const s = netConnect({ host, port });
-          s.once('connect', () => {
-            s.removeAllListeners('error');
-            resolve(s);
-          });
-          s.once('error', reject);
-        }),
-      };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || Date.now() > deadline) {
-        throw netError(`cannot connect to ${host}:${port}: ${(e as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-/** A fingerprint of the P0-P1 seed, so the handshake catches parties started with different seeds. */
-function seedCheck(s01: Uint8Array): string {
-  return createHash('sha256').update('ig3dc/seed-check').update(s01).digest('hex').slice(0, 16);
-}
-
-/** Runs one party of a circuit over TCP. */
-export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult> {
-  const c = opts.circuit;
-  const p = opts.party;
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  verifyCircuit(c);
-  checkPartyInputs(c, p, opts.tensors);
-  const s = schedule(c);
-  const seeds = deriveSeeds(opts.seed);
-  const { socket } = await openSocket(opts, timeoutMs);
-  socket.setNoDelay(true);
-  const reader = new FrameReader(socket, timeoutMs);
-  const write = (buf: Buffer): Promise<void> =>
-    new Promise((resolve, reject) => {
-      if (socket.destroyed) return reject(netError('the connection is closed'));
-      socket.write(buf, (e) => (e ? reject(netError(`cannot send to the peer: ${e.message}`)) : resolve()));
-    });
-  const stop = async (why: string): Promise<void> => {
-    try {
-      if (!socket.destroyed) await write(frame(T_ERROR, 0, Buffer.from(why, 'utf8')));
+      if (!this.socket.destroyed) await this.send(T_ERROR, 0, Buffer.from(why.slice(0, 300), 'utf8'));
     } catch {
       // The peer may be gone already; the local error is what matters.
     }
-  };
+    this.socket.destroy();
+  }
+}
+
+/** Stops every link and rethrows: a typed error's detail (never a secret) goes to the peers. */
+export async function failLinks(links: readonly (Link | undefined)[], e: unknown): Promise<never> {
+  const why = e instanceof Ig3dcError ? (e.kind === 'io' ? 'a peer failed' : e.detail) : 'internal error';
+  await Promise.all(links.map((l) => l?.stop(why)));
+  throw e;
+}
+
+/** Runs one party of a circuit over TLS. */
+export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult> {
+  const c = opts.circuit;
+  const p = opts.party;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (opts.keys.role !== (p === 0 ? 'party0' : 'party1')) throw new Ig3dcError('usage', `party ${p} needs the party${p} key file, not the ${opts.keys.role} one`);
+  if ((opts.listen === undefined) === (opts.connect === undefined)) throw new Ig3dcError('usage', 'give exactly one of --listen HOST:PORT and --connect HOST:PORT');
+  if (p === 1 && opts.dealer === undefined) throw new Ig3dcError('usage', 'party 1 needs the dealer\'s address (--dealer HOST:PORT)');
+  admitCircuit(c);
+  checkPartyInputs(c, p, opts.tensors);
+  const s = schedule(c);
+  const me = p === 0 ? 'party0' : 'party1';
+  const other = p === 0 ? 'party1' : 'party0';
+  const key = { psk: tlsPsk(pairKey(opts.keys, 'p0-p1'), 'p0-p1'), self: me, peer: other };
+  const connectMs = opts.connectTimeoutMs ?? timeoutMs;
+  const socket = opts.listen !== undefined ? await listenTls(opts.listen, key, connectMs, opts.onListening, opts.onRefused) : await connectTls(opts.connect!, key, connectMs);
+  // The peer has at most one round message in flight ahead of this side (it sends round k + 1
+  // only after this side's round k message), so the read cap is twice the largest one: enough
+  // never to stall the exchange, a bound on what a misbehaving peer can make this side buffer.
+  const plan = planParty(c, p, new Set(), s);
+  let largest = 0;
+  for (const st of plan.steps) if (st.kind === 'round') largest = Math.max(largest, 8 * roundWords(c, st.comms, p === 0 ? 1 : 0));
+  const peer = new Link(socket, `party ${1 - p}`, timeoutMs, 2 * (largest + 16) + 65536);
+  let dealer: Link | undefined;
   try {
-    // Handshake.
-    const hello = { protocol: PROTOCOL_VERSION, party: p, circuitHash: opts.circuitHash, seedCheck: seedCheck(seeds.s01) };
-    await write(frame(T_HELLO, 0, Buffer.from(JSON.stringify(hello), 'utf8')));
-    const h = await reader.next(T_HELLO, 0, 0, 'hello');
-    let peer: Partial<typeof hello>;
-    try {
-      peer = JSON.parse(Buffer.from(h.payload).toString('utf8')) as Partial<typeof hello>;
-    } catch {
-      throw new Ig3dcError('decode', 'malformed frame from the peer: the hello is not JSON');
-    }
+    // Handshake with the other party.
+    const nonce = freshNonce();
+    const hello: Hello = { protocol: PROTOCOL_VERSION, party: p, circuitHash: opts.circuitHash, nonce: Buffer.from(nonce).toString('hex') };
+    await peer.sendJson(T_HELLO, hello);
+    const theirs = await peer.receiveJson<Hello>(T_HELLO, 'hello');
+    opts.onReceive?.('peer', T_HELLO, Buffer.from(JSON.stringify(theirs)));
     const mismatch =
-      peer.protocol !== PROTOCOL_VERSION
-        ? `protocol version mismatch: this side speaks ${PROTOCOL_VERSION}, the peer ${String(peer.protocol)}`
-        : peer.party !== 1 - p
+      theirs.protocol !== PROTOCOL_VERSION
+        ? `protocol version mismatch: this side speaks ${PROTOCOL_VERSION}, the peer ${String(theirs.protocol).slice(0, 40)}`
+        : theirs.party !== 1 - p
           ? `both sides are party ${p}: start one with --party 0 and the other with --party 1`
-          : peer.circuitHash !== opts.circuitHash
-            ? `the peer loaded a different circuit (hash ${String(peer.circuitHash).slice(0, 12)}..., this side ${opts.circuitHash.slice(0, 12)}...)`
-            : peer.seedCheck !== hello.seedCheck
-              ? 'the peer uses a different seed: both parties must read the same seed'
+          : theirs.circuitHash !== opts.circuitHash
+            ? `the peer loaded a different circuit (hash ${String(theirs.circuitHash).slice(0, 12)}..., this side ${opts.circuitHash.slice(0, 12)}...)`
+            : typeof theirs.nonce !== 'string' || !/^[0-9a-f]{32}$/.test(theirs.nonce)
+              ? 'the peer sent no valid nonce'
               : undefined;
-    if (mismatch !== undefined) {
-      await stop(mismatch);
-      throw new Ig3dcError('input', `handshake failed: ${mismatch}`);
+    if (mismatch !== undefined) throw new Ig3dcError('input', `handshake failed: ${mismatch}`);
+    const peerNonce = new Uint8Array(Buffer.from(theirs.nonce!, 'hex'));
+    const sid = p === 0 ? sessionId(opts.circuitHash, nonce, peerNonce) : sessionId(opts.circuitHash, peerNonce, nonce);
+    const s01 = sessionSeed(pairKey(opts.keys, 'p0-p1'), 'p0-p1', sid, opts.circuitHash);
+    const dealerPair = p === 0 ? 'p0-dealer' : 'p1-dealer';
+    const sd = sessionSeed(pairKey(opts.keys, dealerPair), dealerPair, sid, opts.circuitHash);
+
+    let feed: CorrectionFeed | undefined;
+    if (p === 0) {
+      await peer.sendJson(T_TICKET, { ticket: dealerTicket(pairKey(opts.keys, 'p0-dealer'), sid, opts.circuitHash) });
+    } else {
+      const t = await peer.receiveJson<{ ticket: string }>(T_TICKET, 'dealer ticket');
+      opts.onReceive?.('peer', T_TICKET, Buffer.from(JSON.stringify(t)));
+      const dkey = { psk: tlsPsk(pairKey(opts.keys, 'p1-dealer'), 'p1-dealer'), self: 'party1', peer: 'dealer' };
+      const window = opts.windowBytes ?? DEFAULT_WINDOW_BYTES;
+      dealer = new Link(await connectTls(opts.dealer!, dkey, connectMs), 'the dealer', timeoutMs, Math.min(window, 8 * 1024 * 1024));
+      await dealer.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash, sessionId: sid, ticket: t.ticket });
+      const dh = await dealer.receiveJson<{ protocol: string; circuitHash: string }>(T_HELLO, 'hello');
+      opts.onReceive?.('dealer', T_HELLO, Buffer.from(JSON.stringify(dh)));
+      if (dh.protocol !== PROTOCOL_VERSION || dh.circuitHash !== opts.circuitHash) throw new Ig3dcError('input', 'handshake failed: the dealer speaks another protocol or loaded another circuit');
+      const d = dealer;
+      feed = new CorrectionFeed(c, correctionOrder(c, plan), d.reader, window);
     }
 
     // Rounds.
-    const plan = planParty(c, p, new Set(), s);
     const rounds = plan.steps.filter((st): st is Extract<Step, { kind: 'round' }> => st.kind === 'round');
-    const dealer = p === 1 ? new Dealer(seeds.s0d, seeds.s1d) : undefined;
     const transcript = p === 1 ? newTranscript() : undefined;
     let done = 0;
     const total = rounds.length;
@@ -302,13 +203,15 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
       party: p,
       plan,
       tensors: opts.tensors,
-      s01: seeds.s01,
-      sd: p === 0 ? seeds.s0d : seeds.s1d,
-      ...(dealer !== undefined
+      s01,
+      sd,
+      ...(feed !== undefined
         ? {
-            correction: (ins, own) => {
-              const w = dealer.correction(ins, c.registers, own);
-              transcript!.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+            correction: (ins) => {
+              const w = feed.take(ins);
+              const bytes = new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
+              opts.onReceive?.('dealer', T_CORRECTION, bytes);
+              transcript!.update(bytes);
               return w;
             },
           }
@@ -318,24 +221,28 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
     const { result, stats } = await driveParty(
       program,
       {
-        send: (msg, round) => write(frame(T_ROUND, round, msg)),
+        send: (msg, round) => peer.send(T_ROUND, round, msg),
         receive: async (round) => {
           const st = rounds[round - 1];
           if (st === undefined) throw new Error(`no round ${round} in the plan`);
           const bytes = 8 * roundWords(c, st.comms, p === 0 ? 1 : 0);
-          return (await reader.next(T_ROUND, round, bytes, `${st.phase === 'pre' ? 'preprocessing' : 'online'} round ${st.round} message`)).payload;
+          const m = (await peer.reader.next(T_ROUND, round, bytes, `${st.phase === 'pre' ? 'preprocessing' : 'online'} round ${st.round} message`)).payload;
+          opts.onReceive?.('peer', T_ROUND, m);
+          return m;
         },
       },
-      { party: p, ...(transcript !== undefined ? { transcript } : {}) },
+      { party: p, ...(transcript !== undefined ? { transcript } : {}), ...(feed !== undefined ? { beforeStretch: (k: number) => feed.ready(k) } : {}) },
     );
+    if (feed !== undefined && !feed.complete) throw netError('the run ended before every correction of the dealer was used');
     const byRound: MeasuredRound[] = stats.sentPerRound.map((mine, i) => {
       const st = rounds[i]!;
-      const theirs = stats.receivedPerRound[i]!;
-      return { phase: st.phase, round: st.round, bytesP0: p === 0 ? mine : theirs, bytesP1: p === 1 ? mine : theirs };
+      const got = stats.receivedPerRound[i]!;
+      return { phase: st.phase, round: st.round, bytesP0: p === 0 ? mine : got, bytesP1: p === 1 ? mine : got };
     });
     const b0 = byRound.reduce((a, r) => a + r.bytesP0, 0);
     const b1 = byRound.reduce((a, r) => a + r.bytesP1, 0);
-    socket.end();
+    peer.socket.end();
+    dealer?.socket.end();
     return {
       outputs: result.outputs,
       cost: {
@@ -343,15 +250,14 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
         preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,
         bytesPerParty: [b0, b1],
         bytesTotal: b0 + b1,
-        dealerBytes: dealer?.bytes ?? 0,
+        dealerBytes: feed?.bytes ?? 0,
         byRound,
       },
       transcriptHash: transcript?.digest('hex') ?? '',
+      sessionId: sid,
+      ...(feed !== undefined ? { corrections: { windowBytes: feed.windowBytes, peakQueuedBytes: feed.peakQueuedBytes } } : {}),
     };
   } catch (e) {
-    if (e instanceof Ig3dcError && e.kind !== 'io') await stop(e.detail);
-    else if (!(e instanceof Ig3dcError)) await stop(`internal error: ${e instanceof Error ? e.message : String(e)}`);
-    socket.destroy();
-    throw e;
+    return failLinks([peer, dealer], e);
   }
 }

@@ -3,12 +3,12 @@
 // worker to worker through a MessagePort (transferred, not copied). Same outputs and counts
 // as runCircuit.
 
-import { randomBytes } from 'node:crypto';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Ig3dcError, type ErrorKind, type SourcePlace } from '../ir/diagnostics.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
-import { verifyCircuit } from '../ir/circuit/verify.ts';
+import { admitCircuit } from './admit.ts';
+import { deriveSeeds } from './prg.ts';
 import type { RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import type { WorkerInput, WorkerReply } from './party-worker.ts';
@@ -24,11 +24,12 @@ function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number
 
 /** Runs a circuit with each party in its own worker thread (captureShares is not supported here). */
 export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<RunResult> {
-  verifyCircuit(c);
+  admitCircuit(c, undefined, opts.checkLeakage !== false);
   checkPartyInputs(c, 0, opts.weights);
   checkPartyInputs(c, 1, opts.inputs);
   const s = schedule(c);
-  const seed = opts.seed ?? new Uint8Array(randomBytes(16));
+  // Each worker gets only its own role's seeds; P1's worker also simulates the dealer, which holds both dealer seeds.
+  const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const { port1, port2 } = new MessageChannel();
   const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
   const workers = ([0, 1] as const).map((party) => {
@@ -36,7 +37,9 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       circuit: c,
       party,
       tensors: toWire(party === 0 ? opts.weights : opts.inputs),
-      seed,
+      s01: seeds.s01,
+      sd: party === 0 ? seeds.s0d : seeds.s1d,
+      ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
       peer: party === 0 ? port1 : port2,
       progress: opts.onRound !== undefined,
       transcript: opts.transcript !== false,

@@ -162,7 +162,7 @@ export function makeProgram(): Command {
       .option('--examples <n>', 'with --data: the first N rows', positiveInt)
       .option('--case <name>', 'run only the case of this name (rows of --data are row0, row1, ...)')
       .option('--weights <file>', "the server's weights bundle (default: next to the circuit)")
-      .option('--seed <hex>', 'master seed for the dealer and input sharing (default: fresh randomness)')
+      .option('--seed-file <file>', 'master seed (hex, >= 128 bits) for the simulated dealer and input sharing, for reproducible runs; or IG3DC_SEED (default: fresh randomness)')
       .option('--threads <n>', '2: one worker thread per party (default); 1: both parties in this thread', positiveInt)
       .option('--model <file>', "the plaintext model to compare a circuit's outputs with (.onnx or .ir)")
       .option('--protocols <spec>', 'protocols when compiling a model on the fly (default crypten)')
@@ -174,20 +174,38 @@ export function makeProgram(): Command {
   withBindingOptions(
     program
       .command('serve <circuit>')
-      .description('run one party of a circuit over TCP (party 0 = server with the weights, party 1 = client with the inputs)')
+      .description('run one party of a circuit over TLS (party 0 = server with the weights, party 1 = client with the inputs; see `ig3dc dealer`)')
       .requiredOption('--party <n>', '0 (server) or 1 (client)')
+      .requiredOption('--key <file>', "this party's key file (party0.key or party1.key from `ig3dc keygen`)")
       .option('--listen <host:port>', 'wait for the peer on HOST:PORT')
       .option('--connect <host:port>', 'connect to the peer at HOST:PORT')
       .option('--weights <file>', "party 0: the weights bundle (default: next to the circuit)")
       .option('--inputs <file>', 'party 1: the inputs file')
       .option('--case <name>', 'party 1: which case of the inputs file (default: the first)')
-      .option('--seed <hex>', 'the shared dealer seed as hex (trusted-dealer setting)')
-      .option('--seed-file <file>', 'read the shared dealer seed from FILE')
-      .option('--timeout <seconds>', 'how long to wait for the peer, for connecting and for each message (default 60)', positiveNumber)
+      .option('--dealer <host:port>', "party 1: the dealer's address")
+      .option('--window <MiB>', "party 1: dealer corrections to read ahead, in MiB (default 64)", positiveNumber)
+      .option('--timeout <seconds>', 'how long to wait for each message from a peer (default 60)', positiveNumber)
+      .option('--connect-timeout <seconds>', 'how long to wait for a peer to connect or be reachable (default: --timeout)', positiveNumber)
       .option('--protocols <spec>', 'protocols when compiling a model on the fly')
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--json', 'print the result as one JSON object'),
   ).action(lazy(() => import('./commands/serve.ts'), (m) => m.serveCommand));
+
+  program
+    .command('dealer <circuit>')
+    .description('the dealer of a three-process secure inference: streams party 1 its correlated randomness (no inputs, no weights)')
+    .requiredOption('--key <file>', 'the dealer key file (dealer.key from `ig3dc keygen`)')
+    .requiredOption('--listen <host:port>', 'wait for party 1 on HOST:PORT')
+    .option('--timeout <seconds>', 'how long to wait for party 1 to take each correction (default 60)', positiveNumber)
+    .option('--connect-timeout <seconds>', 'how long to wait for party 1 to connect (default: --timeout)', positiveNumber)
+    .option('--json', 'print the result as one JSON object')
+    .action(lazy(() => import('./commands/dealer.ts'), (m) => m.dealerCommand));
+
+  program
+    .command('keygen')
+    .description('write the key files of the three roles (party0.key, party1.key, dealer.key; mode 0600) from the OS CSPRNG')
+    .requiredOption('--out <dir>', 'directory to write them into (created if absent)')
+    .action(lazy(() => import('./commands/keygen.ts'), (m) => m.keygenCommand));
 
   program
     .command('tune <model>')

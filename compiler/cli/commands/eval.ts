@@ -9,6 +9,7 @@ import { readCasesFile, tensorToJson, type Case, type TensorJson } from '../../.
 import { importOnnx } from '../../frontend/import.ts';
 import { isIrFile, loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
+import { quote } from '../../../ir/limits.ts';
 
 export interface CaseResult {
   readonly name: string;
@@ -74,17 +75,17 @@ export function evalCases(model: string, cases: readonly Case[], opts: DimBindin
     for (const input of graph.inputs) {
       const t = c.inputs.get(input.name!);
       if (t === undefined) {
-        throw new Ig3dcError('input', `case '${c.name}' has no input '${input.name}' (the model needs: ${graph.inputs.map((i) => i.name).join(', ')})`, place);
+        throw new Ig3dcError('input', `case '${quote(c.name)}' has no input '${input.name}' (the model needs: ${graph.inputs.map((i) => i.name).join(', ')})`, place);
       }
       try {
         inputs.set(input.name!, coerceInput(t, input.type, input.name));
       } catch (e) {
-        throw e instanceof Ig3dcError ? new Ig3dcError(e.kind, `case '${c.name}': ${e.detail}`, place) : e;
+        throw e instanceof Ig3dcError ? new Ig3dcError(e.kind, `case '${quote(c.name)}': ${e.detail}`, place) : e;
       }
     }
     for (const name of c.inputs.keys()) {
       if (!graph.inputs.some((i) => i.name === name)) {
-        throw new Ig3dcError('input', `case '${c.name}' has an input '${name}' that the model does not take (it takes: ${graph.inputs.map((i) => i.name).join(', ')})`, place);
+        throw new Ig3dcError('input', `case '${quote(c.name)}' has an input '${quote(name)}' that the model does not take (it takes: ${graph.inputs.map((i) => i.name).join(', ')})`, place);
       }
     }
     const outputs = evaluate(graph, inputs);

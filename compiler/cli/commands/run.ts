@@ -15,6 +15,9 @@ import type { Graph } from '../../../ir/graph.ts';
 import { readCasesFile, readTensorBundle, tensorToJson, type Case, type TensorJson } from '../../../ir/tensor-json.ts';
 import { Tensor } from '../../../ir/tensor.ts';
 import { readDevSet } from '../../tune/dev-set.ts';
+import { admitCircuit } from '../../../runtime/admit.ts';
+import { weakSecret } from '../../../runtime/keys.ts';
+import { quote } from '../../../ir/limits.ts';
 import { runCircuit, runCircuitWorkers, type RunResult, type Step } from '../../../runtime/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
@@ -30,8 +33,10 @@ export interface RunCommandOptions extends DimBinding {
   readonly case?: string;
   /** The server's weights bundle (default: CIRCUIT.weights.json next to a circuit). */
   readonly weights?: string;
-  /** Master seed as hex (default: fresh randomness). */
+  /** Master seed as hex (default: fresh randomness); the CLI reads it from --seed-file or IG3DC_SEED, never the command line. */
   readonly seed?: string;
+  /** A file holding the master seed as hex. */
+  readonly seedFile?: string;
   readonly json?: boolean;
   /** 2 (default): one worker thread per party; 1: both parties in this thread. */
   readonly threads?: number;
@@ -112,12 +117,34 @@ function costJson(c: CostSummary): CostJson {
   return { rounds: s.rounds, preprocessingRounds: s.preprocessingRounds, bytesPerParty: s.bytesPerParty, bytesTotal: s.bytesTotal, dealerBytes: s.dealerBytes };
 }
 
-/** The seed bytes of a --seed value (hex). */
-export function parseSeed(hex: string | undefined): Uint8Array | undefined {
+/**
+ * The master seed of an in-process run (all three roles simulated here): hex from `seed`, a
+ * --seed-file or the IG3DC_SEED variable. At least 128 bits that look random; never echoed.
+ */
+export function parseSeed(hex: string | undefined, from = 'the seed'): Uint8Array | undefined {
   if (hex === undefined) return undefined;
-  const h = hex.startsWith('0x') ? hex.slice(2) : hex;
-  if (!/^[0-9a-fA-F]+$/.test(h) || h.length % 2 !== 0 || h.length < 2) throw new Ig3dcError('usage', `--seed: expected an even number of hex digits, got '${hex}'`);
-  return new Uint8Array(Buffer.from(h, 'hex'));
+  const h = hex.trim().replace(/^0x/, '');
+  if (!/^[0-9a-fA-F]*$/.test(h) || h.length % 2 !== 0) throw new Ig3dcError('usage', `${from}: expected an even number of hex digits`);
+  const bytes = new Uint8Array(Buffer.from(h, 'hex'));
+  const weak = weakSecret(bytes);
+  if (weak !== undefined) throw new Ig3dcError('usage', `${from} is refused: ${weak}`);
+  return bytes;
+}
+
+/** The seed of `run`: --seed-file FILE, else IG3DC_SEED, else (API) opts.seed. */
+function runSeed(opts: RunCommandOptions): Uint8Array | undefined {
+  if (opts.seedFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.seedFile, 'utf8');
+    } catch (e) {
+      throw new Ig3dcError('io', `cannot read the seed file: ${(e as NodeJS.ErrnoException).code ?? 'unknown error'}`, { file: opts.seedFile });
+    }
+    return parseSeed(text, `the seed file ${opts.seedFile}`);
+  }
+  const env = process.env['IG3DC_SEED'];
+  if (opts.seed === undefined && env !== undefined && env !== '') return parseSeed(env, 'IG3DC_SEED');
+  return parseSeed(opts.seed);
 }
 
 export function isCircuitFile(path: string): boolean {
@@ -181,6 +208,8 @@ export async function loadTarget(path: string, opts: RunCommandOptions, firstCas
       throw new Ig3dcError('io', `cannot read the circuit file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: path });
     }
     const { circuit, header } = decodeCircuitFile(bytes, path);
+    // The file's hash is unkeyed: an edited file is caught by checking what it does.
+    admitCircuit(circuit, path);
     const wpath = opts.weights ?? defaultWeightsPath(path);
     const needsWeights = !skipWeights && circuit.inputs.some((i) => i.party === 0);
     let weights: ReadonlyMap<string, Tensor> = new Map();
@@ -210,11 +239,11 @@ export function clientInputs(c: Circuit, cs: Case, file?: string): Map<string, T
   const place = file !== undefined ? { file } : {};
   for (const name of cs.inputs.keys()) {
     if (!wanted.some((i) => i.name === name)) {
-      throw new Ig3dcError('input', `case '${cs.name}' has an input '${name}' that the circuit does not take (it takes: ${wanted.map((i) => i.name).join(', ') || 'none'})`, place);
+      throw new Ig3dcError('input', `case '${quote(cs.name)}' has an input '${quote(name)}' that the circuit does not take (it takes: ${wanted.map((i) => i.name).join(', ') || 'none'})`, place);
     }
   }
   for (const i of wanted) {
-    if (!cs.inputs.has(i.name)) throw new Ig3dcError('input', `case '${cs.name}' lacks the input '${i.name}' the circuit needs`, place);
+    if (!cs.inputs.has(i.name)) throw new Ig3dcError('input', `case '${quote(cs.name)}' lacks the input '${i.name}' the circuit needs`, place);
   }
   return new Map(cs.inputs);
 }
@@ -285,7 +314,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
   };
   const first = await targetFor(cases[0]!);
   const staticCost = circuitCost(first.circuit);
-  const seed = parseSeed(opts.seed);
+  const seed = runSeed(opts);
   const threads = opts.threads ?? 2;
   if (threads !== 1 && threads !== 2) throw new Ig3dcError('usage', `--threads: expected 1 or 2, got ${threads}`);
   const bar = progressBar(opts.progress ?? process.stderr.isTTY === true);

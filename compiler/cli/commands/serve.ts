@@ -1,32 +1,35 @@
-// `ig3dc serve --party 0|1 (--listen HOST:PORT | --connect HOST:PORT) CIRCUIT ...`: one party
-// of a secure inference per process, over TCP (runtime/tcp.ts has the wire format).
-//
-// Party 0 (server) supplies the weights (--weights, default CIRCUIT.weights.json); party 1
-// (client) supplies one case of --inputs and learns the outputs. Both read the same seed
-// (--seed HEX or --seed-file FILE): trusted-dealer setting, party 1's process hosts the dealer
-// (see runtime/tcp.ts). An ONNX / .ir model may be given instead of a circuit: both sides
-// compile it the same way, and the handshake checks that the circuits agree.
+// `ig3dc serve --party 0|1 --key FILE (--listen HOST:PORT | --connect HOST:PORT) CIRCUIT ...`:
+// one party of a secure inference per process, over TLS (runtime/tcp.ts). Party 0 (server)
+// supplies the weights (--weights, default CIRCUIT.weights.json); party 1 (client) supplies
+// one case of --inputs, receives the dealer's corrections from `ig3dc dealer` (--dealer
+// HOST:PORT) and learns the outputs. Each reads its own key file (`ig3dc keygen`). An ONNX /
+// .ir model may be given instead of a circuit: both sides compile it the same way, and the
+// handshake checks that the circuits agree.
 
-import { readFileSync } from 'node:fs';
 import { circuitCost, costSummary } from '../../../ir/circuit/cost.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { readCasesFile, tensorToJson, type Case } from '../../../ir/tensor-json.ts';
-import { runPartyTcp, type HostPort } from '../../../runtime/index.ts';
+import { readKeyFile, runPartyTcp, type HostPort } from '../../../runtime/index.ts';
 import { writeOut } from '../run-command.ts';
-import { clientInputs, loadTarget, parseSeed, type RunCommandOptions } from './run.ts';
+import { clientInputs, loadTarget, type RunCommandOptions } from './run.ts';
 
 export interface ServeCommandOptions {
   readonly party: string;
+  readonly key?: string;
   readonly listen?: string;
   readonly connect?: string;
+  /** Party 1: the dealer's address. */
+  readonly dealer?: string;
   readonly weights?: string;
   /** Party 1: the inputs file (the case given by --case, else the first). */
   readonly inputs?: string;
   readonly case?: string;
-  readonly seed?: string;
-  readonly seedFile?: string;
-  /** Seconds to wait for the peer (connecting, and each message). */
+  /** Seconds to wait for each message from a peer. */
   readonly timeout?: number;
+  /** Seconds to wait for a peer to connect (default: --timeout). */
+  readonly connectTimeout?: number;
+  /** Party 1: MiB of dealer corrections to read ahead. */
+  readonly window?: number;
   readonly json?: boolean;
   readonly batch?: number;
   readonly seq?: number;
@@ -38,41 +41,31 @@ export interface ServeCommandOptions {
 export function parseHostPort(s: string, what: string): HostPort {
   const m = /^(.*):(\d+)$/.exec(s);
   const port = m === null ? NaN : Number(m[2]);
-  if (m === null || m[1] === '' || !(port >= 0 && port <= 65535)) throw new Ig3dcError('usage', `${what}: expected HOST:PORT, got '${s}'`);
+  if (m === null || m[1] === '' || !(port >= 0 && port <= 65535)) throw new Ig3dcError('usage', `${what}: expected HOST:PORT, got '${s.slice(0, 80)}'`);
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-function readSeed(opts: ServeCommandOptions): Uint8Array {
-  if ((opts.seed === undefined) === (opts.seedFile === undefined)) {
-    throw new Ig3dcError('usage', 'give the shared seed with exactly one of --seed HEX and --seed-file FILE (both parties must use the same one)');
-  }
-  if (opts.seed !== undefined) return parseSeed(opts.seed)!;
-  let text: string;
-  try {
-    text = readFileSync(opts.seedFile!, 'utf8');
-  } catch (e) {
-    throw new Ig3dcError('io', `cannot read the seed file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: opts.seedFile! });
-  }
-  try {
-    return parseSeed(text.trim())!;
-  } catch (e) {
-    throw new Ig3dcError('input', `the seed file must hold hex digits: ${(e as Ig3dcError).detail}`, { file: opts.seedFile! });
-  }
+export function timeoutMs(timeout: number | undefined): number {
+  const t = timeout ?? 60;
+  if (!(t > 0)) throw new Ig3dcError('usage', `--timeout: expected a positive number of seconds, got ${String(timeout)}`);
+  return t * 1000;
 }
 
 export async function serveCommand(circuitPath: string, opts: ServeCommandOptions): Promise<void> {
-  if (opts.party !== '0' && opts.party !== '1') throw new Ig3dcError('usage', `--party: expected 0 or 1, got '${opts.party}'`);
+  if (opts.party !== '0' && opts.party !== '1') throw new Ig3dcError('usage', `--party: expected 0 or 1, got '${String(opts.party).slice(0, 20)}'`);
   const party = Number(opts.party) as 0 | 1;
   if ((opts.listen === undefined) === (opts.connect === undefined)) throw new Ig3dcError('usage', 'give exactly one of --listen HOST:PORT and --connect HOST:PORT');
-  const seed = readSeed(opts);
-  const timeout = opts.timeout ?? 60;
-  if (!(timeout > 0)) throw new Ig3dcError('usage', `--timeout: expected a positive number of seconds, got ${String(opts.timeout)}`);
+  if (opts.key === undefined) throw new Ig3dcError('usage', `give this party's key file with --key FILE (write the three with \`ig3dc keygen --out DIR\`)`);
+  if (party === 1 && opts.dealer === undefined) throw new Ig3dcError('usage', "party 1 needs the dealer's address: --dealer HOST:PORT (start it with `ig3dc dealer`)");
+  if (party === 0 && opts.dealer !== undefined) throw new Ig3dcError('usage', 'party 0 does not talk to the dealer: --dealer is for party 1');
+  const keys = readKeyFile(opts.key, party === 0 ? 'party0' : 'party1');
+  const wait = timeoutMs(opts.timeout);
   let cs: Case | undefined;
   if (party === 1) {
     if (opts.inputs === undefined) throw new Ig3dcError('usage', 'party 1 (the client) needs --inputs FILE');
     const cases = readCasesFile(opts.inputs);
     cs = opts.case === undefined ? cases[0] : cases.find((c) => c.name === opts.case);
-    if (cs === undefined) throw new Ig3dcError('input', opts.case === undefined ? 'the inputs file has no cases' : `no case named '${opts.case}'`, { file: opts.inputs });
+    if (cs === undefined) throw new Ig3dcError('input', opts.case === undefined ? 'the inputs file has no cases' : `no case named '${opts.case.slice(0, 80)}'`, { file: opts.inputs });
   }
   const runOpts: RunCommandOptions = {
     inputs: opts.inputs ?? '',
@@ -87,20 +80,26 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
   const target = await loadTarget(circuitPath, runOpts, cs, party === 1);
   const tensors = party === 0 ? target.weights : clientInputs(target.circuit, cs!, opts.inputs);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const result = await runPartyTcp({
     circuit: target.circuit,
     circuitHash: target.hash,
     party,
     ...(opts.listen !== undefined ? { listen: parseHostPort(opts.listen, '--listen') } : { connect: parseHostPort(opts.connect!, '--connect') }),
+    ...(opts.dealer !== undefined ? { dealer: parseHostPort(opts.dealer, '--dealer') } : {}),
+    ...(opts.window !== undefined ? { windowBytes: opts.window * 1024 * 1024 } : {}),
     tensors,
-    seed,
-    timeoutMs: timeout * 1000,
+    keys,
+    timeoutMs: wait,
+    connectTimeoutMs: opts.connectTimeout !== undefined ? timeoutMs(opts.connectTimeout) : wait,
     onListening: (port) => process.stderr.write(`ig3dc serve: party ${party} listening on ${parseHostPort(opts.listen!, '--listen').host}:${port}\n`),
+    onRefused: (why) => process.stderr.write(`ig3dc serve: party ${party} ${why}\n`),
   });
   const wallSeconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const { byRound: _, ...measured } = result.cost;
   const stat = costSummary(circuitCost(target.circuit));
-  // Party 0 cannot see the dealer's bytes (party 1's process hosts the dealer).
+  // Party 0 never sees the dealer's bytes (they go to party 1 only).
   const countsMatch =
     measured.rounds === stat.rounds &&
     measured.preprocessingRounds === stat.preprocessingRounds &&
@@ -109,16 +108,20 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
     (party === 0 || measured.dealerBytes === stat.dealerBytes);
   const report = {
     party,
+    sessionId: result.sessionId,
     outputs: Object.fromEntries([...result.outputs].map(([k, t]) => [k, tensorToJson(t)])),
     measured: costSummary(measured),
     static: stat,
     countsMatch,
+    transcriptHash: result.transcriptHash,
     wallSeconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    ...(result.corrections !== undefined ? { corrections: result.corrections } : {}),
   };
   if (opts.json) await writeOut(`${JSON.stringify(report)}\n`);
   else {
-    const lines = [`party ${party}: done in ${wallSeconds.toFixed(2)} s`];
+    const lines = [`party ${party}: done in ${wallSeconds.toFixed(2)} s (session ${result.sessionId.slice(0, 16)})`];
     for (const [k, t] of Object.entries(report.outputs)) lines.push(`  ${k} = [${t.shape.join(',')}] ${JSON.stringify(t.data)}`);
     lines.push(
       `  measured: ${measured.rounds} online rounds, ${measured.preprocessingRounds} preprocessing rounds, ${measured.bytesTotal} bytes on the wire (P0 ${measured.bytesPerParty[0]}, P1 ${measured.bytesPerParty[1]})${party === 1 ? `, dealer ${measured.dealerBytes} bytes` : ''}`,

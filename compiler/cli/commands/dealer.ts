@@ -1,0 +1,41 @@
+// `ig3dc dealer CIRCUIT --key dealer.key --listen HOST:PORT`: the third role of a secure
+// inference (runtime/dealer-server.ts). It takes a .circuit file only: a model file would
+// hand it the server's weights.
+
+import { Ig3dcError } from '../../../ir/diagnostics.ts';
+import { readKeyFile, runDealerTcp } from '../../../runtime/index.ts';
+import { writeOut } from '../run-command.ts';
+import { isCircuitFile, loadTarget } from './run.ts';
+import { parseHostPort, timeoutMs } from './serve.ts';
+
+export interface DealerCommandOptions {
+  readonly key?: string;
+  readonly listen?: string;
+  readonly timeout?: number;
+  readonly connectTimeout?: number;
+  readonly json?: boolean;
+}
+
+export async function dealerCommand(circuitPath: string, opts: DealerCommandOptions): Promise<void> {
+  if (!isCircuitFile(circuitPath)) throw new Ig3dcError('usage', 'the dealer takes a .circuit file (compile one with `ig3dc compile MODEL -o FILE.circuit`); a model file holds the server\'s weights');
+  if (opts.key === undefined) throw new Ig3dcError('usage', 'give the dealer key file with --key FILE (write the three with `ig3dc keygen --out DIR`)');
+  if (opts.listen === undefined) throw new Ig3dcError('usage', 'give the address to wait for party 1 on: --listen HOST:PORT');
+  const keys = readKeyFile(opts.key, 'dealer');
+  const listen = parseHostPort(opts.listen, '--listen');
+  const wait = timeoutMs(opts.timeout);
+  const target = await loadTarget(circuitPath, { inputs: '' }, undefined, true);
+  const t0 = performance.now();
+  const r = await runDealerTcp({
+    circuit: target.circuit,
+    circuitHash: target.hash,
+    listen,
+    keys,
+    timeoutMs: wait,
+    connectTimeoutMs: opts.connectTimeout !== undefined ? timeoutMs(opts.connectTimeout) : wait,
+    onListening: (port) => process.stderr.write(`ig3dc dealer: listening on ${listen.host}:${port}\n`),
+    onRefused: (why) => process.stderr.write(`ig3dc dealer: ${why}\n`),
+    onSession: (sid) => process.stderr.write(`ig3dc dealer: serving session ${sid.slice(0, 16)} to party 1\n`),
+  });
+  const report = { role: 'dealer', sessionId: r.sessionId, corrections: r.corrections, dealerBytes: r.bytes, wallSeconds: (performance.now() - t0) / 1000 };
+  await writeOut(opts.json ? `${JSON.stringify(report)}\n` : `dealer: sent ${r.corrections} corrections, ${r.bytes} bytes, in ${report.wallSeconds.toFixed(2)} s (session ${r.sessionId.slice(0, 16)})\n`);
+}

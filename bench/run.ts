@@ -13,8 +13,9 @@ import { vitEvalBenchmark } from './vit-eval.ts';
 import { attentionMethodsBenchmark } from './attention-methods.ts';
 import { startupBenchmark } from './startup.ts';
 import { deployBenchmark } from './deploy.ts';
+import { tokensBenchmark } from './tokens.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark, tokensBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

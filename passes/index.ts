@@ -31,3 +31,4 @@ export type { Graph } from '../ir/graph.ts';
 import './canonicalize.ts';
 import './raise/index.ts';
 import './ig3d/index.ts';
+import './tokens/index.ts';

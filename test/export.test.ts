@@ -325,6 +325,13 @@ const OP_CASES: readonly OpCase[] = [
   { name: 'AttentionContext', op: 'AttentionContext', args: [f32([2, 3, 4, 4]), f32([2, 3, 4, 2])], attrs: { heads: [0, 1, 4] } },
   { name: 'MergeHeads', op: 'MergeHeads', args: [f32([2, 3, 4, 2])] },
   { name: 'Pooler', op: 'Pooler', args: [f32([2, 3, 4]), f32([4, 5]), f32([5])] },
+  // token pruning
+  { name: 'TokenImportance', op: 'TokenImportance', args: [f32([2, 2, 5, 5]), int('f32', [2, 1, 1, 5], 0, 1)] },
+  { name: 'TokenKeep', op: 'TokenKeep', args: [f32([2, 1, 1, 6]), int('f32', [2, 1, 1, 6], 0, 1)], attrs: { theta: 0.25 } },
+  { name: 'TokenReduce', op: 'TokenReduce', args: [f32([2, 1, 1, 6]), int('f32', [2, 1, 1, 6], 0, 1)], attrs: { beta: 0.5 } },
+  { name: 'CompactTokens [B,S,D]', op: 'CompactTokens', args: [f32([2, 5, 3]), int('f32', [2, 1, 1, 5], 0, 1)], attrs: { axis: 1 } },
+  { name: 'CompactTokens mask', op: 'CompactTokens', args: [int('f32', [2, 1, 1, 5], 0, 1), int('f32', [2, 1, 1, 5], 0, 1)], attrs: { axis: 3 } },
+  { name: 'TokenSelect rows', op: 'TokenSelect', args: [int('f32', [2, 1, 1, 4], 0, 1), f32([2, 3, 4, 4]), f32([2, 3, 4, 4])], attrs: { axis: 2 } },
 ];
 
 function genArb(arg: Arg): fc.Arbitrary<Tensor> {

@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { action, EXIT_USAGE } from './run-command.ts';
 import { closestName } from './did-you-mean.ts';
 import type { TuneCommandOptions } from './commands/tune.ts';
+import type { TuneTokensOptions } from './commands/tune-tokens.ts';
 import type { compileCommand } from './commands/compile.ts';
 
 /** Commander collector for a repeatable option. */
@@ -224,10 +225,17 @@ export function makeProgram(): Command {
     .option('-o, --output <file>', 'write the annotation file that reproduces the choice')
     .option('--evaluator', 'measure accuracy with the plaintext evaluator instead of onnxruntime-node')
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .option('--tokens', 'calibrate token pruning instead: theta/beta per layer boundary (-o writes the file prune-tokens{thresholds="FILE"} reads)')
+    .option('--bucket <n>', 'with --tokens: segment shapes rounded up to multiples of n (default 8)')
     .action(
-      action(async (model: string, opts: TuneCommandOptions) => {
-        const { tuneCommand } = await import('./commands/tune.ts');
-        await tuneCommand(model, opts);
+      action(async (model: string, opts: TuneCommandOptions & TuneTokensOptions & { tokens?: boolean }) => {
+        if (opts.tokens === true) {
+          const { tuneTokensCommand } = await import('./commands/tune-tokens.ts');
+          await tuneTokensCommand(model, opts);
+        } else {
+          const { tuneCommand } = await import('./commands/tune.ts');
+          await tuneCommand(model, opts);
+        }
       }),
     );
 

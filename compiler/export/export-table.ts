@@ -3,9 +3,10 @@
 
 import type { ExportRule } from './export-rule.ts';
 import { ONNX_LEVEL_RULES } from './onnx-level-rules.ts';
+import { TOKEN_RULES } from './token-rules.ts';
 import { TRANSFORMER_RULES } from './transformer-rules.ts';
 
-const RULES: readonly ExportRule[] = [...ONNX_LEVEL_RULES, ...TRANSFORMER_RULES];
+const RULES: readonly ExportRule[] = [...ONNX_LEVEL_RULES, ...TRANSFORMER_RULES, ...TOKEN_RULES];
 
 const BY_OP = new Map<string, ExportRule>(RULES.map((r) => [r.op, r]));
 if (BY_OP.size !== RULES.length) throw new Error('an IR op has two export rules');

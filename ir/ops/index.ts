@@ -34,6 +34,7 @@ import { Linear } from './transformer/linear.ts';
 import { MergeHeads } from './transformer/merge-heads.ts';
 import { Pooler } from './transformer/pooler.ts';
 import { SplitHeads } from './transformer/split-heads.ts';
+import { TOKEN_OPS } from './tokens/index.ts';
 
 export const BUILTIN_OPS: readonly OpDef[] = [
   // element-wise
@@ -49,6 +50,8 @@ export const BUILTIN_OPS: readonly OpDef[] = [
   // transformer level (produced by raising, expanded again by ONNX export)
   LayerNorm, Gelu, GeluMix, Linear, Embedding, AttentionMask, SplitHeads, AttentionScores,
   AttentionSoftmax, AttentionContext, MergeHeads, Pooler,
+  // token pruning (CipherPrune)
+  ...TOKEN_OPS,
 ];
 
 for (const def of BUILTIN_OPS) registerOp(def);

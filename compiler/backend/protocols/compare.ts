@@ -54,31 +54,36 @@ export function b2aBit(b: CircuitBuilder, bit: Reg): Reg {
   });
 }
 
+/**
+ * Arithmetic-to-binary: the XOR-shared 64-bit word of x0 + x1 (the Kogge-Stone adder above;
+ * every carry is complete, so each bit of the word is a bit of x).
+ */
+export function a2bWord(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+  const x0 = b.a2bOwn(x, 0);
+  const x1 = b.a2bOwn(x, 1);
+  const p0 = b.xor(x0, x1);
+  let [g] = andMany(b, [[x0, x1]]) as [Reg];
+  let p = p0;
+  for (let i = 0; i < LOG_BITS; i++) {
+    const s = 1 << i;
+    if (cfg.trimAdder && i === LOG_BITS - 1) {
+      const [pg] = andMany(b, [[p, b.shl(g, s)]]) as [Reg];
+      g = b.xor(g, pg);
+    } else {
+      const [pg, pp] = andMany(b, [
+        [p, b.shl(g, s)],
+        [p, b.shl(p, s)],
+      ]) as [Reg, Reg];
+      g = b.xor(g, pg);
+      p = pp;
+    }
+  }
+  return b.xor(p0, b.shl(g, 1));
+}
+
 /** 1 where x < 0, else 0: an arithmetic bit at scale 0. */
 export function ltz(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
-  return b.withProtocol('ltz-a2b', () => {
-    const x0 = b.a2bOwn(x, 0);
-    const x1 = b.a2bOwn(x, 1);
-    const p0 = b.xor(x0, x1);
-    let [g] = andMany(b, [[x0, x1]]) as [Reg];
-    let p = p0;
-    for (let i = 0; i < LOG_BITS; i++) {
-      const s = 1 << i;
-      if (cfg.trimAdder && i === LOG_BITS - 1) {
-        const [pg] = andMany(b, [[p, b.shl(g, s)]]) as [Reg];
-        g = b.xor(g, pg);
-      } else {
-        const [pg, pp] = andMany(b, [
-          [p, b.shl(g, s)],
-          [p, b.shl(p, s)],
-        ]) as [Reg, Reg];
-        g = b.xor(g, pg);
-        p = pp;
-      }
-    }
-    const msb = b.shr(b.xor(p0, b.shl(g, 1)), 63);
-    return b2aBit(b, msb);
-  });
+  return b.withProtocol('ltz-a2b', () => b2aBit(b, b.shr(a2bWord(b, x, cfg), 63)));
 }
 
 /** x < y (arithmetic bit at scale 0). */

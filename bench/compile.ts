@@ -32,14 +32,14 @@ interface Shape {
   readonly target: boolean;
 }
 
-const SHAPES: readonly Shape[] = [
+export const SHAPES: readonly Shape[] = [
   { name: 'bert-tiny', config: { ...BERT_PRESETS.tiny, vocab: VOCAB, seed: 1 }, crypten: { rounds: 444, gb: 0.344 }, target: false },
   { name: 'bert-mini', config: { ...BERT_PRESETS.mini, vocab: VOCAB, seed: 1 }, crypten: { rounds: 842, gb: 1.084 }, target: false },
   { name: 'bert-base', config: { ...BERT_PRESETS.base, vocab: VOCAB, seed: 1 }, crypten: { rounds: 2434, gb: 9.401 }, target: true },
 ];
 
 /** The model file (the frontend benchmark's bert-base.onnx when it is the same model). */
-function modelFile(s: Shape): string {
+export function modelFile(s: Shape): string {
   mkdirSync(OUT, { recursive: true });
   const path = s.name === 'bert-base' ? join(OUT, 'bert-base.onnx') : join(OUT, `${s.name}-v${VOCAB}.onnx`);
   const want = bertOnnxByteLength(s.config);

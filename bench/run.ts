@@ -5,6 +5,7 @@ import type { Benchmark } from './benchmark.ts';
 import { evaluatorBenchmark } from './evaluator.ts';
 import { frontendBenchmark } from './frontend.ts';
 import { compileBenchmark } from './compile.ts';
+import { fssBenchmark } from './fss.ts';
 import { runtimeBenchmark } from './runtime.ts';
 import { secureEvalBenchmark } from './secure-eval.ts';
 import { importanceBenchmark } from './importance.ts';
@@ -15,7 +16,7 @@ import { startupBenchmark } from './startup.ts';
 import { deployBenchmark } from './deploy.ts';
 import { tokensBenchmark } from './tokens.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark, tokensBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark, tokensBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

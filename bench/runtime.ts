@@ -18,8 +18,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../ir/tensor.ts';
-import { ringMatmul } from '../runtime/kernels.ts';
-import { ringKernels } from '../runtime/ring-wasm.ts';
+import { ringMatmul } from '../ir/ring/kernels.ts';
+import { ringKernels } from '../ir/ring/ring-wasm.ts';
 import type { Benchmark } from './benchmark.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -8,11 +8,9 @@
 // dealer waits (within its time-out). So the dealer runs ahead of P1 by at most the window
 // plus the sockets' buffers, and P1 holds at most that many correction bytes.
 
-import { numel } from '../ir/types.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
 import type { Instruction } from '../ir/circuit/types.ts';
-import { correctionSlot } from './dealer.ts';
 import { FrameReader, T_CORRECTION } from './channel.ts';
 import type { PartyPlan } from './plan.ts';
 
@@ -37,8 +35,10 @@ export function correctionOrder(c: Circuit, plan: PartyPlan): CorrectionOrder {
       continue;
     }
     const ins = c.instructions[st.ins]!;
-    if (findCircuitOp(ins.op)?.cls !== 'dealer') continue;
-    items.push({ ins: st.ins, words: numel(c.registers[ins.outputs[correctionSlot(ins.op)]!]!.shape) });
+    const gate = findCircuitOp(ins.op)?.dealer;
+    if (gate === undefined) continue;
+    const bytes = gate.bytes(ins, c.registers)[1];
+    if (bytes > 0) items.push({ ins: st.ins, words: bytes / 8 });
   }
   neededBy.push(items.length);
   return { items, neededBy };

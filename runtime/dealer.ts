@@ -1,115 +1,75 @@
-// Correlated randomness (trusted dealer). Each party derives its own shares of a triple from
-// the seed it shares with the dealer (no bytes); the dealer, who knows both seeds, computes the
-// one share no seed gives (P1's c = a*b - c0) and sends it: these correction words are the
-// dealer's bytes. Material is made when the executing party reaches the instruction, so
-// triples stream instead of being held all at once.
+// The trusted dealer: it knows the seeds it shares with P0 and with P1 and makes, for each
+// dealer instruction, the words no seed gives a party (a triple's correction, an FSS key).
+// What each op's material is lives with the op (ir/circuit/gates/); material is a pure
+// function of the instruction and the two seeds, so the dealer can run in any process. It is
+// made when the executing party reaches the instruction, so material streams instead of
+// being held all at once.
 
-import { numel } from '../ir/types.ts';
+import { Ig3dcError } from '../ir/diagnostics.ts';
+import { circuitOp } from '../ir/circuit/ops.ts';
+import type { DealerGate } from '../ir/circuit/gate.ts';
 import type { Instruction, RegType } from '../ir/circuit/types.ts';
-import * as K from './kernels.ts';
-import { prgBits, prgRing } from './prg.ts';
-import { recycle } from './pool.ts';
 
 type Ring = BigUint64Array;
 
-/** The seed-derived shares of a dealer instruction's outputs for one party (P1's corrected slot left as its seed value). */
+function dealerGate(op: string): DealerGate {
+  const g = circuitOp(op).dealer;
+  if (g === undefined) throw new Error(`dealer: '${op}' is not a dealer op`);
+  return g;
+}
+
+/** The seed-derived values of a dealer instruction's outputs for one party (no bytes). */
 export function dealerOwnShares(ins: Instruction, regs: readonly RegType[], party: 0 | 1, seed: Uint8Array): Ring[] {
-  const o = ins.outputs;
-  const n = (j: number): number => numel(regs[o[j]!]!.shape);
-  const rand = (j: number): Ring => prgRing(seed, o[j]!, n(j));
-  switch (ins.op) {
-    case 'beaver':
-    case 'beaver_matmul':
-    case 'beaver_and':
-      return party === 0 ? [rand(0), rand(1), rand(2)] : [rand(0), rand(1)];
-    case 'beaver_square':
-      return party === 0 ? [rand(0), rand(1)] : [rand(0)];
-    case 'rand_bit':
-      // The bit is b0 XOR b1 of the two seed-derived bits: its binary sharing is free.
-      return party === 0 ? [rand(0), prgBits(seed, o[1]!, n(1))] : [prgBits(seed, o[1]!, n(1))];
-    default:
-      throw new Error(`dealer: '${ins.op}' is not a dealer op`);
-  }
+  return dealerGate(ins.op).own(ins, regs, party, seed);
 }
 
-/** Where P1's correction goes among the instruction's outputs. */
-export function correctionSlot(op: string): number {
-  switch (op) {
-    case 'beaver':
-    case 'beaver_matmul':
-    case 'beaver_and':
-      return 2;
-    case 'beaver_square':
-      return 1;
-    case 'rand_bit':
-      return 0;
-    default:
-      throw new Error(`dealer: '${op}' is not a dealer op`);
-  }
-}
-
-/** The dealer: knows both parties' dealer seeds and computes P1's correction words. */
 export class Dealer {
-  /** Correction bytes sent to P1 so far. */
+  /** Bytes sent to the parties so far (both). */
   bytes = 0;
+  /** Words made for one party while serving the other, until asked for (keyed by the instruction's first output). */
+  private readonly pending = [new Map<number, Ring>(), new Map<number, Ring>()] as const;
   constructor(
     private readonly s0d: Uint8Array,
     private readonly s1d: Uint8Array,
   ) {}
 
   /**
-   * P1's correction words for `ins`. `p1Own`, when given, is P1's seed-derived shares of it
-   * (dealerOwnShares for party 1): the dealer derives the same values from the same seed, so
-   * where P1 hosts the dealer they are reused instead of generated twice.
+   * The words the dealer sends `party` for `ins` (undefined: none). `own`, when given for
+   * P1, is P1's seed-derived values of it (dealerOwnShares): the dealer derives the same
+   * values from the same seed, so where P1 hosts the dealer they are reused.
    */
-  correction(ins: Instruction, regs: readonly RegType[], p1Own?: readonly Ring[]): Ring {
-    const o = ins.outputs;
-    const n = (j: number): number => numel(regs[o[j]!]!.shape);
-    // Every array made here goes back to the pool once used (P1's own shares stay P1's).
-    const temps: Ring[] = [];
-    const temp = (a: Ring): Ring => (temps.push(a), a);
-    const r0 = (j: number): Ring => temp(prgRing(this.s0d, o[j]!, n(j)));
-    const r1 = (j: number): Ring => p1Own?.[j] ?? temp(prgRing(this.s1d, o[j]!, n(j)));
-    let c: Ring;
-    switch (ins.op) {
-      case 'beaver_and':
-        c = K.ringTriple('and', r0(0), r1(0), r0(1), r1(1), r0(2));
-        break;
-      case 'beaver':
-        c = K.ringTriple('mul', r0(0), r1(0), r0(1), r1(1), r0(2));
-        break;
-      case 'beaver_matmul': {
-        const a = K.ringAdd(r0(0), r1(0));
-        const b = K.ringAdd(r0(1), r1(1));
-        const ab = K.ringBatchedMatmul(a, regs[o[0]!]!.shape, b, regs[o[1]!]!.shape);
-        c = K.ringSub(ab, r0(2));
-        recycle(a), recycle(b), recycle(ab);
-        break;
-      }
-      case 'beaver_square': {
-        const [a0, a1] = [r0(0), r1(0)];
-        c = K.ringTriple('mul', a0, a1, a0, a1, r0(1));
-        break;
-      }
-      case 'rand_bit': {
-        const bit = temp(K.ringXor(temp(prgBits(this.s0d, o[1]!, n(1))), p1Own?.[0] ?? temp(prgBits(this.s1d, o[1]!, n(1)))));
-        c = K.ringSub(bit, r0(0));
-        break;
-      }
-      default:
-        throw new Error(`dealer: '${ins.op}' is not a dealer op`);
+  material(ins: Instruction, regs: readonly RegType[], party: 0 | 1, own?: readonly Ring[]): Ring | undefined {
+    const key = ins.outputs[0]!;
+    const waiting = this.pending[party].get(key);
+    if (waiting !== undefined) {
+      this.pending[party].delete(key);
+      return waiting;
     }
-    for (const t of temps) recycle(t);
-    this.bytes += c.byteLength;
-    return c;
+    const words = dealerGate(ins.op).send(ins, regs, { s0d: this.s0d, s1d: this.s1d }, party === 1 ? own : undefined);
+    for (const w of words) if (w !== undefined) this.bytes += w.byteLength;
+    const other = words[1 - party];
+    if (other !== undefined) this.pending[(1 - party) as 0 | 1].set(key, other);
+    return words[party];
+  }
+
+  /** P1's words for `ins` (a triple's correction), as `material` for party 1. */
+  correction(ins: Instruction, regs: readonly RegType[], p1Own?: readonly Ring[]): Ring {
+    const w = this.material(ins, regs, 1, p1Own);
+    if (w === undefined) throw new Error(`dealer: '${ins.op}' sends P1 nothing`);
+    return w;
   }
 }
 
-/** A party's full outputs of a dealer instruction: its seed shares, plus (P1) the correction (given its own shares) in its slot. */
-export function dealerShares(ins: Instruction, regs: readonly RegType[], party: 0 | 1, seed: Uint8Array, correction?: (own: readonly Ring[]) => Ring): Ring[] {
-  const own = dealerOwnShares(ins, regs, party, seed);
-  if (party === 0) return own;
-  const out = [...own];
-  out.splice(correctionSlot(ins.op), 0, correction!(own));
-  return out;
+/**
+ * A party's full outputs of a dealer instruction: its seed values, plus the words the dealer
+ * sends it (`receive`, given its own values; asked only when the op sends this party words).
+ */
+export function dealerShares(ins: Instruction, regs: readonly RegType[], party: 0 | 1, seed: Uint8Array, receive?: (own: readonly Ring[]) => Ring): Ring[] {
+  const g = dealerGate(ins.op);
+  const own = g.own(ins, regs, party, seed);
+  const sent = g.bytes(ins, regs)[party] > 0;
+  if (sent && receive === undefined) {
+    throw new Ig3dcError('unsupported', `'${ins.op}' needs dealer material at party ${party}, and this run's dealer serves P1 only (FSS circuits run in process for now)`, { node: ins.prov.irNode });
+  }
+  return g.assemble(ins, regs, party, own, sent ? receive!(own) : undefined);
 }

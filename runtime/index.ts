@@ -6,7 +6,7 @@ export { runPartyTcp, PROTOCOL_VERSION, DEFAULT_TIMEOUT_MS, type TcpPartyOptions
 export { runDealerTcp, type DealerOptions, type DealerResult } from './dealer-server.ts';
 export * from './keys.ts';
 export { ringStats, ringMatmul, ringBinary, ringNeg, ringSar, ringNegSarNeg, ringShl, ringShr, reduceSum, transpose } from './kernels.ts';
-export { ringKernelModule } from './ring-wasm.ts';
+export { ringKernelModule } from '../ir/ring/ring-wasm.ts';
 export { deriveSeeds, type PartySeeds } from './prg.ts';
 export type { MeasuredRound } from './transport.ts';
 export type { Step } from './plan.ts';

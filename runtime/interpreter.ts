@@ -77,7 +77,7 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
       s01: seeds.s01,
       sd: p === 0 ? seeds.s0d : seeds.s1d,
       recycleMessages: true,
-      ...(p === 1 ? { correction: (ins, own) => net.dealerToP1(dealer.correction(ins, c.registers, own)) } : {}),
+      correction: (ins, own) => net.dealerTo(p, dealer.material(ins, c.registers, p, own)!),
       ...(keep.size > 0 ? { onDefine: (r: number, v: Ring) => void (keep.has(r) && captured[p].set(r, v.slice())) } : {}),
       ...(p === 1 && opts.onRound ? { onRound: (_k: number, st: Extract<Step, { kind: 'round' }>) => opts.onRound!(++roundsDone, totalRounds, st, c.instructions[st.comms[0]!]?.prov.layer) } : {}),
     }),

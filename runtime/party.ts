@@ -8,14 +8,13 @@ import { Tensor } from '../ir/tensor.ts';
 import { numel, type Shape } from '../ir/types.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { decodeFixedArray, encodeFixedArray } from '../ir/circuit/fixed.ts';
-import { findCircuitOp } from '../ir/circuit/ops.ts';
-import { resolveAxes, resolvePerm, resolveSlice } from '../ir/circuit/shape-rules.ts';
+import { circuitOp, findCircuitOp } from '../ir/circuit/ops.ts';
 import type { Instruction, RegType } from '../ir/circuit/types.ts';
 import { dealerShares } from './dealer.ts';
 import * as K from './kernels.ts';
 import type { Fusion, PartyPlan, Step } from './plan.ts';
 import { prgRing } from './prg.ts';
-import { adopt, allocRing, allocZeros, recycle } from './pool.ts';
+import { adopt, allocRing, recycle } from './pool.ts';
 
 type Ring = BigUint64Array;
 
@@ -29,7 +28,11 @@ export interface PartyContext {
   readonly s01: Uint8Array;
   /** Seed shared by this party and the dealer. */
   readonly sd: Uint8Array;
-  /** P1 only: the dealer's correction words for a dealer instruction (given P1's own seed-derived shares of it). */
+  /**
+   * The dealer's words to this party for a dealer instruction (given its own seed-derived
+   * values of it), asked only for ops whose dealer sends this party words: Beaver corrections
+   * go to P1, FSS keys to both.
+   */
   readonly correction?: (ins: Instruction, own: readonly Ring[]) => Ring;
   /** Called with every register this party defines (for capturing shares). */
   readonly onDefine?: (reg: number, value: Ring) => void;
@@ -130,82 +133,11 @@ export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number, 
   }
 }
 
-/** One party's local instruction on its own registers. */
+/** One party's local instruction on its own registers (the op's own evaluation, gates/). */
 export function runLocal(ins: Instruction, p: 0 | 1, regs: readonly RegType[], get: (r: number) => Ring): Ring[] {
-  const a = ins.attrs;
-  const x = (i: number): Ring => get(ins.inputs[i]!);
-  const s = (i: number): Shape => regs[ins.inputs[i]!]!.shape;
-  const outShape = (): Shape => regs[ins.outputs[0]!]!.shape;
-  const bin = (op: K.BinaryOp): Ring[] => [K.ringBinary(x(0), s(0), x(1), s(1), op)];
-  /** P0 combines with the public value; P1 keeps its share (broadcast to the result's shape). */
-  const p0Only = (op: K.BinaryOp, p1: (v: Ring) => Ring = (v) => v): Ring[] => (p === 0 ? bin(op) : [p1(K.expandTo(x(0), s(0), outShape()))]);
-  switch (ins.op) {
-    case 'add':
-    case 'add_pp':
-      return bin('add');
-    case 'sub':
-    case 'sub_pp':
-      return bin('sub');
-    case 'neg':
-    case 'neg_pp':
-      return [K.ringNeg(x(0))];
-    case 'add_pub':
-      return p0Only('add');
-    case 'sub_pub':
-      return p0Only('sub');
-    case 'rsub_pub':
-      // p - x: P0 computes p - x0, P1 computes -x1.
-      return p === 0 ? [K.ringBinary(x(1), s(1), x(0), s(0), 'sub')] : [K.ringNeg(K.expandTo(x(0), s(0), outShape()))];
-    case 'mul_pub':
-    case 'mul_pp':
-      return bin('mul');
-    case 'matmul_pub':
-      return a['side'] === 'right' ? [K.ringBatchedMatmul(x(0), s(0), x(1), s(1))] : [K.ringBatchedMatmul(x(1), s(1), x(0), s(0))];
-    case 'matmul_pp':
-      return [K.ringBatchedMatmul(x(0), s(0), x(1), s(1))];
-    case 'trunc':
-      return [p === 0 ? K.ringSar(x(0), a['bits'] as number) : K.ringNegSarNeg(x(0), a['bits'] as number)];
-    case 'trunc_pp':
-      return [K.ringSar(x(0), a['bits'] as number)];
-    case 'reshape':
-      return [x(0)];
-    case 'transpose':
-      return [K.transpose(x(0), s(0), resolvePerm(s(0).length, a['perm'] as readonly number[]))];
-    case 'slice': {
-      const r = resolveSlice('slice', s(0), a['starts'] as number[], a['ends'] as number[], a['axes'] as number[], a['steps'] as number[]);
-      return [K.slice(x(0), s(0), r)];
-    }
-    case 'concat': {
-      const axis = (a['axis'] as number) < 0 ? (a['axis'] as number) + s(0).length : (a['axis'] as number);
-      return [K.concat(ins.inputs.map((r) => get(r)), ins.inputs.map((r) => regs[r]!.shape), axis)];
-    }
-    case 'expand':
-      return [K.expandTo(x(0), s(0), outShape())];
-    case 'gather': {
-      const axis = (a['axis'] as number) < 0 ? (a['axis'] as number) + s(0).length : (a['axis'] as number);
-      const out = K.gather(x(0), s(0), x(1), axis);
-      if (out === undefined) throw new Ig3dcError('eval', `gather index out of range for axis of size ${s(0)[axis]}`, { node: `%${ins.outputs[0]}` });
-      return [out];
-    }
-    case 'reduce_sum':
-      return [K.reduceSum(x(0), s(0), resolveAxes('reduce_sum', s(0).length, a['axes'] as number[]))];
-    case 'xor':
-    case 'xor_pp':
-      return bin('xor');
-    case 'and_pub':
-    case 'and_pp':
-      return bin('and');
-    case 'xor_pub':
-      return p0Only('xor');
-    case 'shl':
-      return [K.ringShl(x(0), a['bits'] as number)];
-    case 'shr':
-      return [K.ringShr(x(0), a['bits'] as number)];
-    case 'a2b_own':
-      return [p === a['party'] ? x(0) : allocZeros(x(0).length)];
-    default:
-      throw new Error(`runLocal: '${ins.op}' is not a local op`);
-  }
+  const evaluate = findCircuitOp(ins.op)?.evaluate;
+  if (evaluate === undefined) throw new Error(`runLocal: '${ins.op}' is not a local op`);
+  return evaluate({ ins, party: p, regs, get });
 }
 
 /** A fused Beaver combination (plan.ts): the same ring values as its instructions one by one. */
@@ -223,12 +155,12 @@ export function runFusion(fu: Fusion, regs: readonly RegType[], get: (r: number)
   return z;
 }
 
-/** Elements party `from` sends in a round (its shares of every opened register; P0's of every output). */
+/** Elements party `from` sends in a round (its shares of every input of each comm op it sends for). */
 export function roundWords(c: Circuit, comms: readonly number[], from: 0 | 1): number {
   let n = 0;
   for (const i of comms) {
     const ins = c.instructions[i]!;
-    if (ins.op === 'output' && from === 1) continue;
+    if (!circuitOp(ins.op).comm!.sends(from)) continue;
     for (const r of ins.inputs) n += numel(c.registers[r]!.shape);
   }
   return n;
@@ -287,8 +219,8 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     } else if (ins.op === 'const') {
       define(ins.outputs[0]!, ins.data!);
     } else if (cls === 'dealer') {
-      const corr = p === 1 ? (own: readonly Ring[]): Ring => ctx.correction!(ins, own) : undefined;
-      dealerShares(ins, regs, p, ctx.sd, corr).forEach((v, j) => define(ins.outputs[j]!, v));
+      const receive = ctx.correction === undefined ? undefined : (own: readonly Ring[]): Ring => ctx.correction!(ins, own);
+      dealerShares(ins, regs, p, ctx.sd, receive).forEach((v, j) => define(ins.outputs[j]!, v));
     } else {
       const fu = plan.fusions.get(i);
       if (fu !== undefined) define(ins.outputs[0]!, runFusion(fu, regs, get));
@@ -317,7 +249,7 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     let at = 0;
     for (const i of st.comms) {
       const ins = c.instructions[i]!;
-      if (ins.op === 'output' && p === 1) continue;
+      if (!circuitOp(ins.op).comm!.sends(p)) continue;
       for (const r of ins.inputs) {
         const v = get(r);
         out.set(v, at);
@@ -333,7 +265,9 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     at = 0;
     for (const i of st.comms) {
       const ins = c.instructions[i]!;
-      if (ins.op === 'output') {
+      const comm = circuitOp(ins.op).comm!;
+      if (comm.combine === undefined) {
+        // A declared output: P0 sends, P1 decodes.
         const r = ins.inputs[0]!;
         const n = numel(regs[r]!.shape);
         if (p === 1) {
@@ -348,7 +282,7 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
         const n = numel(regs[r]!.shape);
         const theirs = peer.subarray(at, at + n);
         at += n;
-        define(ins.outputs[j]!, ins.op === 'open' ? K.ringAdd(get(r), theirs) : K.ringXor(get(r), theirs));
+        define(ins.outputs[j]!, comm.combine!(get(r), theirs));
       });
     }
     release(k, st.comms);

@@ -35,6 +35,8 @@ export class LocalTransport {
   #pending: [BigUint64Array[], BigUint64Array[]] = [[], []];
   readonly sent: [number, number] = [0, 0];
   dealerBytes = 0;
+  /** Dealer bytes to P0 and to P1. */
+  readonly dealerSent: [number, number] = [0, 0];
   readonly rounds: MeasuredRound[] = [];
   readonly #transcript: Hash = createHash('sha256');
   readonly #hashing: boolean;
@@ -59,9 +61,10 @@ export class LocalTransport {
     return [msgs[1], msgs[0]];
   }
 
-  /** The dealer's correction words to P1 (counted and delivered as they are: the dealer keeps no reference). */
-  dealerToP1(words: BigUint64Array): BigUint64Array {
+  /** The dealer's words to a party (counted, hashed and delivered as they are: the dealer keeps no reference). */
+  dealerTo(party: 0 | 1, words: BigUint64Array): BigUint64Array {
     this.dealerBytes += words.byteLength;
+    this.dealerSent[party] += words.byteLength;
     if (this.#hashing) this.#transcript.update(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
     return words;
   }

@@ -110,7 +110,7 @@ describe('user errors', () => {
 
   it('an unknown protocol preset or option lists the choices', () => {
     const g = loadModel(TINY, { batch: 1, seq: 4 });
-    expect(() => compileModel(g, { protocols: 'fast' })).toThrow(/unknown protocol preset 'fast' \(known: crypten, best\)/);
+    expect(() => compileModel(g, { protocols: 'fast' })).toThrow(/unknown protocol preset 'fast' \(known: crypten, best, fss\)/);
     expect(() => compileModel(g, { protocols: 'crypten,expIters=3' })).toThrow(/unknown protocol option 'expIters' \(known: .*expIterations/);
   });
 });

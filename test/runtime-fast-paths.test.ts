@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../ir/tensor.ts';
 import { CircuitBuilder, beaverAnd, beaverMatmul, beaverMul, beaverSquare, circuitCost, costSummary, type Circuit } from '../ir/circuit/index.ts';
-import * as K from '../runtime/kernels.ts';
+import * as K from '../ir/ring/kernels.ts';
 import { planParty } from '../runtime/plan.ts';
-import { prgBits, prgRing } from '../runtime/prg.ts';
+import { prgBits, prgRing } from '../ir/ring/stream.ts';
 import { runCircuit, runCircuitWorkers, type RunOptions, type RunResult } from '../runtime/index.ts';
 
 const MASK = (1n << 64n) - 1n;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveSlice } from '../ir/circuit/shape-rules.ts';
-import * as K from '../runtime/kernels.ts';
+import * as K from '../ir/ring/kernels.ts';
 
 const MASK = (1n << 64n) - 1n;
 const u64 = fc.bigInt({ min: 0n, max: MASK });

@@ -16,6 +16,7 @@ import '../../passes/raise/index.ts';
 import '../../passes/ig3d/index.ts';
 import { lowerGraph } from './lower/index.ts';
 import { PRESETS, protocolConfig, type ProtocolConfig } from './protocols/index.ts';
+import { checkFssBits } from './fss-bits.ts';
 import { checkRanges } from './range.ts';
 
 /** Ops that only exist after raising: a graph holding one is already transformer level. */
@@ -127,6 +128,7 @@ export function compileModel(input: Graph, options: CompileOptions = {}): Compil
   const range = checkRanges(graph, { f });
   const t2 = performance.now();
   const { circuit, weights } = lowerGraph(graph, { config: protocols, f, known: range.known });
+  if (protocols.compare === 'fss' && protocols.fssBits < 64) checkFssBits(graph, circuit, range.bounds);
   const t3 = performance.now();
   const sched = schedule(circuit);
   const t4 = performance.now();

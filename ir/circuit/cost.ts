@@ -2,20 +2,16 @@
 // dealer sends, with breakdowns by op kind, layer and round. The compiler's report and the
 // runtime's self-check both use it; the runtime's measured numbers must equal it exactly.
 //
-// Bytes (8 per ring element): an `open`/`open_b` of n elements has each party send 8n
-// (16n on the wire, as CrypTen counts an exchange); `output` has P0 send 8n to P1 only. The
-// dealer sends one correction word per element of the share it cannot derive from a seed:
-// beaver n (c), beaver_square n (r*r), beaver_matmul |C|, beaver_and n (c), rand_bit n (the
-// arithmetic share; the bit is defined as the XOR of the two seed-derived bits, so its
-// binary sharing costs nothing).
+// Bytes per instruction are the op's own (gates/: each comm op says what each party sends,
+// each dealer op what the dealer sends each party), so this file only sums and groups them.
 
 import { numel } from '../types.ts';
 import type { Circuit } from './circuit.ts';
-import { isComm } from './ops.ts';
+import { findCircuitOp, isComm } from './ops.ts';
 import { schedule, type Phase, type Schedule } from './schedule.ts';
 import type { Instruction, OpKind, RegType } from './types.ts';
 
-export const BYTES_PER_ELEMENT = 8;
+export { BYTES_PER_ELEMENT } from './gate.ts';
 
 /** The numbers the runtime measures; the static cost must equal them. */
 export interface CostSummary {
@@ -53,6 +49,8 @@ export interface RoundCost {
 }
 
 export interface CircuitCost extends CostSummary {
+  /** Dealer bytes to P0 and to P1 (FSS keys go to both; Beaver corrections to P1 only). */
+  readonly dealerBytesPerParty: readonly [number, number];
   readonly unmergedRounds: number;
   readonly preprocessingUnmergedRounds: number;
   readonly onlineBytes: number;
@@ -63,37 +61,20 @@ export interface CircuitCost extends CostSummary {
   readonly byRound: readonly RoundCost[];
 }
 
-/** Bytes each party sends for one communication instruction: [P0, P1]. */
+/** Bytes each party sends for one communication instruction: [P0, P1] (the op's own count). */
 export function commBytes(ins: Instruction, registers: readonly RegType[]): [number, number] {
-  let n = 0;
-  for (const r of ins.inputs) n += numel(registers[r]!.shape);
-  const b = n * BYTES_PER_ELEMENT;
-  switch (ins.op) {
-    case 'open':
-    case 'open_b':
-      return [b, b];
-    case 'output':
-      return [b, 0];
-    default:
-      return [0, 0];
-  }
+  return findCircuitOp(ins.op)?.comm?.bytes(ins, registers) ?? [0, 0];
 }
 
-/** Correction bytes the dealer sends for one dealer instruction. */
+/** Bytes the dealer sends to [P0, P1] for one instruction (the op's own count). */
+export function dealerBytesPerParty(ins: Instruction, registers: readonly RegType[]): [number, number] {
+  return findCircuitOp(ins.op)?.dealer?.bytes(ins, registers) ?? [0, 0];
+}
+
+/** Bytes the dealer sends (to both parties) for one instruction. */
 export function dealerBytes(ins: Instruction, registers: readonly RegType[]): number {
-  switch (ins.op) {
-    case 'beaver':
-    case 'beaver_and':
-      return numel(registers[ins.outputs[2]!]!.shape) * BYTES_PER_ELEMENT;
-    case 'beaver_square':
-      return numel(registers[ins.outputs[1]!]!.shape) * BYTES_PER_ELEMENT;
-    case 'beaver_matmul':
-      return numel(registers[ins.outputs[2]!]!.shape) * BYTES_PER_ELEMENT;
-    case 'rand_bit':
-      return numel(registers[ins.outputs[0]!]!.shape) * BYTES_PER_ELEMENT;
-    default:
-      return 0;
-  }
+  const [d0, d1] = dealerBytesPerParty(ins, registers);
+  return d0 + d1;
 }
 
 function emptyEntry(): CostEntry {
@@ -121,12 +102,16 @@ export function circuitCost(c: Circuit, s: Schedule = schedule(c)): CircuitCost 
   let onlineBytes = 0;
   let preBytes = 0;
   let dealer = 0;
+  const dealerTo: [number, number] = [0, 0];
   const rounds = new Map<string, { bytesP0: number; bytesP1: number; comms: number; kinds: Set<OpKind> }>();
   c.instructions.forEach((ins, i) => {
     const targets = [entry(byOpKind, ins.prov.opKind), entry(byLayer, layerKey(ins.prov.layer))];
-    const db = dealerBytes(ins, c.registers);
+    const [d0, d1] = dealerBytesPerParty(ins, c.registers);
+    const db = d0 + d1;
     if (db > 0) {
       dealer += db;
+      dealerTo[0] += d0;
+      dealerTo[1] += d1;
       for (const e of targets) e.dealerBytes += db;
     }
     const [b0, b1] = commBytes(ins, c.registers);
@@ -188,6 +173,7 @@ export function circuitCost(c: Circuit, s: Schedule = schedule(c)): CircuitCost 
     onlineBytes,
     preprocessingBytes: preBytes,
     dealerBytes: dealer,
+    dealerBytesPerParty: dealerTo,
     byOpKind,
     byLayer,
     byRound,

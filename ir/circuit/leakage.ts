@@ -3,22 +3,16 @@
 //
 // Rule: every input of an `open` is `sub(x, a)` (of an `open_b`, `xor(x, a)`) where `a` is a
 // uniformly random dealer output of the same shape (no broadcast, which would reuse mask
-// elements), and no mask serves two opens or is opened itself. Every `output` reveals a
-// declared output. rand_bit's outputs are random bits, so they hide only one-bit values:
+// elements), and no mask serves two opens or is opened itself. Each comm op names the
+// combination it requires, each dealer op which of its outputs are random. Every `output`
+// reveals a declared output. rand_bit's outputs are random bits, so they hide only one-bit values:
 // the checker accepts them as masks and trusts the protocol to open only bits with them.
 
 import { Ig3dcError } from '../diagnostics.ts';
 import { shapesEqual } from '../types.ts';
 import { definingInstruction, type Circuit } from './circuit.ts';
+import { findCircuitOp } from './ops.ts';
 
-/** Dealer outputs that are uniformly random (and so may mask): op -> output positions. */
-const MASK_OUTPUTS: Readonly<Record<string, readonly number[]>> = {
-  beaver: [0, 1],
-  beaver_square: [0],
-  beaver_matmul: [0, 1],
-  beaver_and: [0, 1],
-  rand_bit: [0, 1],
-};
 
 export interface LeakageViolation {
   /** Index of the offending instruction. */
@@ -38,8 +32,8 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
       if (!declared.has(name)) out.push({ instruction: i, message: `output '${name}' reveals %${ins.inputs[0]} but is not a declared output` });
       return;
     }
-    if (ins.op !== 'open' && ins.op !== 'open_b') return;
-    const combine = ins.op === 'open' ? 'sub' : 'xor';
+    const combine = findCircuitOp(ins.op)?.comm?.maskedBy;
+    if (combine === undefined) return;
     for (const r of ins.inputs) {
       const d = c.instructions[def[r]!]!;
       if (d.op !== combine) {
@@ -49,7 +43,7 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
       const mask = d.inputs[1]!;
       const m = c.instructions[def[mask]!]!;
       const pos = m.outputs.indexOf(mask);
-      if (!(MASK_OUTPUTS[m.op] ?? []).includes(pos)) {
+      if (!(findCircuitOp(m.op)?.dealer?.masks ?? []).includes(pos)) {
         out.push({ instruction: i, message: `${ins.op} reveals %${r} = ${combine}(%${d.inputs[0]}, %${mask}) but %${mask} (from ${m.op}) is not a random dealer mask` });
         continue;
       }

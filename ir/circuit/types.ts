@@ -7,7 +7,7 @@
 import type { Shape } from '../types.ts';
 
 /** `pub`: known to both parties; `ashr`: additive shares (s0 + s1); `bshr`: XOR shares of 64-bit words. */
-export const REG_KINDS = ['pub', 'ashr', 'bshr'] as const;
+export const REG_KINDS = ['pub', 'ashr', 'bshr', 'key'] as const;
 export type RegKind = (typeof REG_KINDS)[number];
 
 export function isRegKind(s: string): s is RegKind {

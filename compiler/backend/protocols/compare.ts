@@ -81,8 +81,21 @@ export function a2bWord(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN
   return b.xor(p0, b.shl(g, 1));
 }
 
+/**
+ * A one-round FSS comparison (ir/circuit/gates/fss.ts): the dealer's mask r and keys; the
+ * parties open x - r (one ring word each) and evaluate their keys on it locally.
+ */
+function fssCompare(b: CircuitBuilder, x: Reg, mode: 'ltz' | 'relu', cfg: ProtocolConfig): Reg {
+  return b.withProtocol(`fss-${mode}`, () => {
+    const [r, key] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
+    const [xh] = b.open([b.sub(x, r)]) as [Reg];
+    return b.emit('fss_eval', [xh, r, key], { bits: cfg.fssBits, mode })[0]!;
+  });
+}
+
 /** 1 where x < 0, else 0: an arithmetic bit at scale 0. */
 export function ltz(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+  if (cfg.compare === 'fss') return fssCompare(b, x, 'ltz', cfg);
   return b.withProtocol('ltz-a2b', () => b2aBit(b, b.shr(a2bWord(b, x, cfg), 63)));
 }
 
@@ -103,6 +116,7 @@ export function ge(b: CircuitBuilder, x: Reg, y: Reg, cfg: ProtocolConfig = CRYP
 
 /** ReLU(x) = x * (1 - ltz(x)): 9 rounds, 464 bytes per element. */
 export function relu(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+  if (cfg.compare === 'fss') return fssCompare(b, x, 'relu', cfg);
   return b.withProtocol('relu', () => mul(b, x, rsubConst(b, 1, ltz(b, x, cfg))));
 }
 

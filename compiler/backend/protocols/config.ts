@@ -14,6 +14,7 @@ export type GeluForm = 'erf' | 'tanh' | 'puma';
 export type LayerNormMethod = 'crypten' | 'fused';
 export type InvSqrtMethod = 'exp-nr' | 'normalized';
 export type ExpMethod = 'limit' | 'taylor-limit';
+export type CompareMethod = 'a2b' | 'fss';
 
 export interface ProtocolConfig {
   /** Preset name (`crypten`, `best`, or a user's). */
@@ -65,6 +66,17 @@ export interface ProtocolConfig {
    * it: 32 bytes per element).
    */
   readonly trimAdder: boolean;
+  /**
+   * Comparisons (ltz, ReLU, and all built on them: max, clips, signs): CrypTen's
+   * arithmetic-to-binary adder (`a2b`: 8 rounds), or a one-round DCF from the dealer (`fss`:
+   * Boyle et al. 2021; one ring word per party online, keys as dealer bytes).
+   */
+  readonly compare: CompareMethod;
+  /**
+   * Bits an FSS comparison looks at: 64 is exact for every ring element; fewer shrink keys
+   * and key generation and are only sound when |x| < 2^(bits-1) in ring units.
+   */
+  readonly fssBits: number;
 }
 
 export const CRYPTEN: ProtocolConfig = Object.freeze({
@@ -83,6 +95,8 @@ export const CRYPTEN: ProtocolConfig = Object.freeze({
   whereMethod: 'two-mul',
   layerNorm: 'crypten',
   trimAdder: false,
+  compare: 'a2b',
+  fssBits: 64,
 });
 
 export const BEST: ProtocolConfig = Object.freeze({
@@ -100,7 +114,14 @@ export const BEST: ProtocolConfig = Object.freeze({
   expIterations: 6,
 });
 
-export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({ crypten: CRYPTEN, best: BEST });
+/** `best` with one-round FSS comparisons from the dealer. */
+export const FSS: ProtocolConfig = Object.freeze({
+  ...BEST,
+  name: 'fss',
+  compare: 'fss',
+});
+
+export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({ crypten: CRYPTEN, best: BEST, fss: FSS });
 
 const CHOICES: Readonly<Record<string, readonly string[]>> = {
   reciprocalMethod: ['nr', 'goldschmidt'],
@@ -111,6 +132,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   layerNorm: ['crypten', 'fused'],
   invSqrtMethod: ['exp-nr', 'normalized'],
   expMethod: ['limit', 'taylor-limit'],
+  compare: ['a2b', 'fss'],
 };
 
 /**
@@ -135,6 +157,7 @@ export function protocolConfig(spec: string): ProtocolConfig {
     if (typeof cur === 'number') {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0 || n > 64) throw new Ig3dcError('usage', `protocol option ${key} needs an integer in 0..64, got '${value}'`, {});
+      if (key === 'fssBits' && n < 2) throw new Ig3dcError('usage', `protocol option fssBits needs an integer in 2..64, got '${value}'`, {});
       out[key] = n;
     } else if (typeof cur === 'boolean') {
       if (value !== 'true' && value !== 'false') throw new Ig3dcError('usage', `protocol option ${key} needs true or false, got '${value}'`, {});

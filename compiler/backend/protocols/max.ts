@@ -10,14 +10,15 @@
 // the max, and another tie-break); `maxComputesArgmax` keeps that work, which nothing uses
 // here, so the costs match CrypTen's: n = 128 gives 79 rounds, 1339.5 bytes per element.
 //
-// `tree`: a pairwise max tree, ceil(log2 n) levels of where(x0 >= x1, x0, x1).
+// `tree`: a pairwise max tree, ceil(log2 n) levels of where(x0 >= x1, x0, x1); with FSS
+// comparisons each level is x1 + ReLU(x0 - x1), one round.
 
 import { typeError } from '../../../ir/op.ts';
 import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
 import { normalizeAxis } from '../../../ir/types.ts';
 import { matmulPublic, mul, toFixed } from './arith.ts';
-import { b2aBit, eqz, ge, gt } from './compare.ts';
+import { b2aBit, eqz, ge, gt, relu } from './compare.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
 
 function axisOf(x: Reg, axis: number): number {
@@ -36,8 +37,8 @@ function halve(b: CircuitBuilder, x: Reg, axis: number, cfg: ProtocolConfig): Re
   const h = Math.floor(m / 2);
   const x0 = sliceAxis(b, x, axis, 0, h);
   const x1 = sliceAxis(b, x, axis, h, 2 * h);
-  const c = ge(b, x0, x1, cfg);
-  const w = whereCrypten(b, c, x0, x1, cfg);
+  // With FSS comparisons the select merges into the comparison: max(a, b) = b + ReLU(a - b), one round.
+  const w = cfg.compare === 'fss' ? b.add(x1, relu(b, b.sub(x0, x1), cfg)) : whereCrypten(b, ge(b, x0, x1, cfg), x0, x1, cfg);
   return m % 2 === 0 ? w : b.concat([w, sliceAxis(b, x, axis, 2 * h, m)], axis);
 }
 

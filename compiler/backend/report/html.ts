@@ -5,9 +5,10 @@ import { OP_KINDS, type OpKind } from '../../../ir/circuit/types.ts';
 import type { Compiled } from '../compile.ts';
 import { layerBreakdown, layerOrder, type LayerBreakdown } from './breakdown.ts';
 import { compareRows, describeMethod } from './compare.ts';
+import { FAMILY_COLUMNS, familyCells, familyRows } from './families.ts';
 import { criticalPathRounds } from './critical-path.ts';
 import { fmtBytes, fmtSeconds } from './format.ts';
-import { estimateLatency, LATENCY_FORMULA, PROFILES } from './latency.ts';
+import { DEALER_LATENCY_FORMULA, estimateLatency, LATENCY_FORMULA, PROFILES } from './latency.ts';
 
 const COLORS: Readonly<Record<OpKind, string>> = {
   embedding: '#8c564b',
@@ -98,6 +99,8 @@ export interface HtmlReportInput {
   readonly model: string;
   readonly optimized: Compiled;
   readonly baseline?: Compiled;
+  /** Protocol families compiled side by side. */
+  readonly families?: readonly Compiled[];
 }
 
 export function renderHtmlReport(input: HtmlReportInput): string {
@@ -120,6 +123,15 @@ ${rows
   )
   .join('\n')}
 </table>`;
+  }
+  if (input.families !== undefined && input.families.length > 0) {
+    compare += `<h2>Protocol families</h2>
+<table><tr>${FAMILY_COLUMNS.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>
+${familyRows(input.families)
+  .map((r) => `<tr>${familyCells(r).map((v, i) => (i === 0 ? `<td class="m">${esc(v)}</td>` : `<td>${esc(v)}</td>`)).join('')}</tr>`)
+  .join('\n')}
+</table>
+<p class="note">Preprocessing latency = P0-P1 preprocessing + shipping the dealer's material (${esc(DEALER_LATENCY_FORMULA)}).</p>`;
   }
   const roundsChart = barChart('Online rounds per layer, by op kind', series, layers, (l, k) => l.byKind[k].rounds, (v) => v.toFixed(0));
   const bytesChart = barChart('Online bytes on the wire per layer, by op kind', series, layers, (l, k) => l.byKind[k].bytes, fmtBytes);

@@ -7,7 +7,7 @@ import type { CostEntry } from '../../../ir/circuit/cost.ts';
 import type { Compiled } from '../compile.ts';
 import { layerBreakdown } from './breakdown.ts';
 import { criticalPathRounds } from './critical-path.ts';
-import { estimateLatency, LATENCY_FORMULA, phaseBytes, PROFILES } from './latency.ts';
+import { estimateDealerLatency, estimateLatency, LATENCY_FORMULA, phaseBytes, PROFILES } from './latency.ts';
 
 export const COST_JSON_FORMAT = 'ig3dc-cost/1';
 
@@ -29,6 +29,8 @@ export interface CostJson {
   readonly onlineBytesTotal: number;
   readonly preprocessingBytesTotal: number;
   readonly dealerBytes: number;
+  readonly dealerBytesPerParty: readonly [number, number];
+  readonly dealerLatencySeconds: Readonly<Record<string, number>>;
   readonly latencySeconds: Readonly<Record<string, number>>;
   readonly preprocessingLatencySeconds: Readonly<Record<string, number>>;
   readonly latencyFormula: string;
@@ -52,7 +54,9 @@ export function costJson(c: Compiled, model = c.circuit.name): CostJson {
   }
   const lat: Record<string, number> = {};
   const pre: Record<string, number> = {};
+  const dealer: Record<string, number> = {};
   for (const p of PROFILES) {
+    dealer[p.name] = estimateDealerLatency(cost, p).seconds;
     lat[p.name] = estimateLatency(cost, p).seconds;
     pre[p.name] = estimateLatency(cost, p, 'pre').seconds;
   }
@@ -74,6 +78,8 @@ export function costJson(c: Compiled, model = c.circuit.name): CostJson {
     onlineBytesTotal: cost.onlineBytes,
     preprocessingBytesTotal: cost.preprocessingBytes,
     dealerBytes: cost.dealerBytes,
+    dealerBytesPerParty: cost.dealerBytesPerParty,
+    dealerLatencySeconds: dealer,
     latencySeconds: lat,
     preprocessingLatencySeconds: pre,
     latencyFormula: LATENCY_FORMULA,

@@ -55,6 +55,16 @@ export function estimateLatency(cost: CircuitCost, profile: NetworkProfile, phas
   return { profile: profile.name, seconds: roundSeconds + transferSeconds, roundSeconds, transferSeconds, bytes, rounds };
 }
 
+export const DEALER_LATENCY_FORMULA = 'dealer keys = RTT + max(dealer bytes to P0, dealer bytes to P1) / bandwidth (each party on its own link, before the input exists)';
+
+/** Time to ship the dealer's material (preprocessing: independent of the input). */
+export function estimateDealerLatency(cost: CircuitCost, profile: NetworkProfile): LatencyEstimate {
+  const bytes = Math.max(cost.dealerBytesPerParty[0], cost.dealerBytesPerParty[1]);
+  const transferSeconds = bytes / profile.bandwidth;
+  const roundSeconds = bytes > 0 ? profile.rtt : 0;
+  return { profile: profile.name, seconds: roundSeconds + transferSeconds, roundSeconds, transferSeconds, bytes, rounds: bytes > 0 ? 1 : 0 };
+}
+
 export function findProfile(name: string): NetworkProfile | undefined {
   return PROFILES.find((p) => p.name === name);
 }

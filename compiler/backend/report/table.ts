@@ -6,7 +6,7 @@ import type { Compiled } from '../compile.ts';
 import { layerBreakdown } from './breakdown.ts';
 import { criticalPathRounds } from './critical-path.ts';
 import { fmtBytes, fmtSeconds, textTable } from './format.ts';
-import { estimateLatency, LATENCY_FORMULA, phaseBytes, PROFILES } from './latency.ts';
+import { DEALER_LATENCY_FORMULA, estimateDealerLatency, estimateLatency, LATENCY_FORMULA, phaseBytes, PROFILES } from './latency.ts';
 
 export function formatCostTable(c: Compiled): string {
   const cost = c.cost;
@@ -33,6 +33,8 @@ export function formatCostTable(c: Compiled): string {
         ['P0 (server) sends', fmtBytes(on0), fmtBytes(cost.bytesPerParty[0] - on0), fmtBytes(cost.bytesPerParty[0])],
         ['P1 (client) sends', fmtBytes(on1), fmtBytes(cost.bytesPerParty[1] - on1), fmtBytes(cost.bytesPerParty[1])],
         ['on the wire', fmtBytes(cost.onlineBytes), fmtBytes(cost.preprocessingBytes), fmtBytes(cost.bytesTotal)],
+        ['dealer sends P0 (keys; preprocessing)', '-', fmtBytes(cost.dealerBytesPerParty[0]), fmtBytes(cost.dealerBytesPerParty[0])],
+        ['dealer sends P1 (corrections, keys; preprocessing)', '-', fmtBytes(cost.dealerBytesPerParty[1]), fmtBytes(cost.dealerBytesPerParty[1])],
         ['dealer sends (correlated randomness)', '-', '-', fmtBytes(cost.dealerBytes)],
       ],
     ),
@@ -64,14 +66,15 @@ export function formatCostTable(c: Compiled): string {
   out.push(`estimated latency: ${LATENCY_FORMULA}`);
   out.push(
     textTable(
-      ['profile', 'network', 'online', '= rounds x RTT', '+ bytes / bandwidth', 'preprocessing'],
+      ['profile', 'network', 'online', '= rounds x RTT', '+ bytes / bandwidth', 'preprocessing (P0-P1)', 'dealer keys'],
       PROFILES.map((p) => {
         const l = estimateLatency(cost, p);
         const pre = estimateLatency(cost, p, 'pre');
-        return [p.name, p.description, fmtSeconds(l.seconds), `${l.rounds} x ${fmtSeconds(p.rtt)}`, `${fmtBytes(l.bytes)} / ${fmtBytes(p.bandwidth)}/s`, fmtSeconds(pre.seconds)];
+        return [p.name, p.description, fmtSeconds(l.seconds), `${l.rounds} x ${fmtSeconds(p.rtt)}`, `${fmtBytes(l.bytes)} / ${fmtBytes(p.bandwidth)}/s`, fmtSeconds(pre.seconds), fmtSeconds(estimateDealerLatency(cost, p).seconds)];
       }),
     ),
   );
+  out.push(DEALER_LATENCY_FORMULA);
   for (const w of c.warnings) out.push(`warning: ${w}`);
   return out.join('\n');
 }

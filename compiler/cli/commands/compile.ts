@@ -10,7 +10,7 @@ import { parsePipeline } from '../../../passes/index.ts';
 import { IMPORTANCE_RESOURCE } from '../../../passes/ig3d/index.ts';
 import { compileModel, resolveProtocols, type Compiled } from '../../backend/compile.ts';
 import { weightsPathFor, writeWeightsBundle } from '../../backend/lower/weights.ts';
-import { costJson, formatComparison, formatCostTable, renderHtmlReport } from '../../backend/report/index.ts';
+import { costJson, familyRows, formatComparison, formatCostTable, formatFamilies, renderHtmlReport } from '../../backend/report/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { modelInfo } from '../../model-info.ts';
 import { checkOneStdout, textStream, writeOut, writeOutput } from '../run-command.ts';
@@ -29,6 +29,8 @@ export interface CompileCommandOptions extends DimBinding {
   reportHtml?: string;
   /** Also compile the baseline (raise-bert only, crypten protocols) and compare. */
   compare?: boolean;
+  /** Protocol families to compile side by side, e.g. `crypten,best,fss` (a `key=value` after a name overrides that preset). */
+  compareProtocols?: string;
   /** Importance annotation file for the IG-3D passes. */
   importance?: string;
   /** Commander's --no-raise: false skips raise-bert,canonicalize. */
@@ -58,6 +60,21 @@ export interface CompileCommandResult {
   readonly text: string;
 }
 
+/**
+ * The presets of --compare-protocols: names separated by '/' or ',' where a ',' starts a new
+ * preset only before a preset name (so `best,fss` is two, `fss,fssBits=64` one with an override).
+ */
+export function familySpecs(list: string | undefined): string[] {
+  if (list === undefined) return [];
+  const specs: string[] = [];
+  for (const part of list.split(',').map((s) => s.trim())) {
+    if (part.includes('=') && specs.length > 0) specs[specs.length - 1] += `,${part}`;
+    else specs.push(part);
+  }
+  if (specs.length === 0 || specs.some((s) => s === '')) throw new Ig3dcError('usage', `--compare-protocols needs preset names, e.g. crypten,best,fss; got '${list}'`, {});
+  return specs;
+}
+
 export async function compileCommand(model: string, opts: CompileCommandOptions = {}): Promise<CompileCommandResult> {
   if (opts.output === '-') throw new Ig3dcError('usage', '-o needs a file name: the circuit is written with its weights next to it');
   checkOneStdout({ '--json': opts.json === true, '--report -': opts.report === '-', '--report-html -': opts.reportHtml === '-' });
@@ -65,6 +82,7 @@ export async function compileCommand(model: string, opts: CompileCommandOptions 
   // check the cheap things before the (slow) load
   const passes = opts.passes !== undefined ? parsePipeline(opts.passes, '--passes') : [];
   const protocols = resolveProtocols(opts.protocols ?? 'crypten');
+  const familyConfigs = familySpecs(opts.compareProtocols).map((spec) => resolveProtocols(spec));
   const graph = loadModel(model, opts);
   const resources = new Map<string, unknown>();
   if (opts.importance !== undefined) resources.set(IMPORTANCE_RESOURCE, opts.importance);
@@ -85,10 +103,16 @@ export async function compileCommand(model: string, opts: CompileCommandOptions 
   };
   const optimized = run(protocols, passes);
   const baseline = opts.compare ? run(resolveProtocols('crypten'), []) : undefined;
+  const families = familyConfigs.map((p) => run(p, passes));
 
   const lines: string[] = [modelSummaryLine(graph), formatCostTable(optimized)];
   if (baseline !== undefined) lines.push(formatComparison(baseline, optimized));
-  const report = (): object => ({ ...costJson(optimized, graph.name), ...(baseline !== undefined ? { baseline: costJson(baseline, graph.name) } : {}) });
+  const report = (): object => ({
+    ...costJson(optimized, graph.name),
+    ...(baseline !== undefined ? { baseline: costJson(baseline, graph.name) } : {}),
+    ...(families.length > 0 ? { protocolFamilies: familyRows(families) } : {}),
+  });
+  if (families.length > 0) lines.push(formatFamilies(families));
   if (opts.output !== undefined) {
     try {
       writeCircuitFile(opts.output, optimized.circuit);
@@ -105,7 +129,7 @@ export async function compileCommand(model: string, opts: CompileCommandOptions 
     if (opts.report !== '-') lines.push(`wrote ${opts.report}`);
   }
   if (opts.reportHtml !== undefined) {
-    await writeOutput(opts.reportHtml, renderHtmlReport({ model: graph.name, optimized, ...(baseline !== undefined ? { baseline } : {}) }));
+    await writeOutput(opts.reportHtml, renderHtmlReport({ model: graph.name, optimized, ...(baseline !== undefined ? { baseline } : {}), ...(families.length > 0 ? { families } : {}) }));
     if (opts.reportHtml !== '-') lines.push(`wrote ${opts.reportHtml}`);
   }
   const text = `${lines.join('\n')}\n`;

@@ -1,0 +1,233 @@
+// Function-secret-sharing comparisons (Boyle et al., Eurocrypt 2021): the dealer samples an
+// input mask r and gives each party a DCF key; online the parties open x + r (one round, one
+// ring word each) and each evaluates its key locally on the opened value.
+//
+//   fss_key  (dealer) -> r (a random arithmetic mask), key (per-party key words)
+//   fss_eval (local)  (x + r, r, key) -> shares of [x < 0] (mode ltz, scale 0) or ReLU(x) (mode relu)
+//
+// The open is x - r (the leakage rule's form), i.e. x + rho with rho = -r; below, r stands for
+// rho, the mask as the comparison sees it.
+//
+// Sign on m bits (x known to satisfy -2^(m-1) <= x < 2^(m-1)): with X = x + r, and ' the low
+// m-1 bits, MSB_m(x) = X_{m-1} ^ r_{m-1} ^ [X' < r'] (the borrow of X' - r'). The DCF on m-1
+// bits with alpha = r' gives shares of c = [X' < r'] times its payload beta; with
+// beta = (1 - 2 r_{m-1}) and a share of the constant r_{m-1}, the parties hold shares of
+// e = r_{m-1} ^ c, so [x < 0] = X_{m-1} ? 1 - e : e locally. ReLU(x) = d (X - r) with
+// d = 1 - [x < 0] needs shares of d and of d*r: a second payload word beta_1 = (1 - 2 r_{m-1}) r
+// and constant r_{m-1} r give shares of e*r, so ReLU comes out of the same round with no product.
+// On m = 64 bits the result is exact for every ring element.
+//
+// Key of party b per element: its root seed (2 words, drawn from the seed it shares with the
+// dealer: free), its share of the constants (g words: P0 draws its own, P1's is sent), and the
+// correction words, the same for both parties and sent to both (dcfCorrectionRows(m-1, g)).
+
+import { typeError } from '../../op.ts';
+import { numel } from '../../types.ts';
+import { dcfCorrectionRows, dcfEval, dcfGen } from '../../ring/dcf.ts';
+import * as K from '../../ring/kernels.ts';
+import { prgRing } from '../../ring/stream.ts';
+import { A, BYTES_PER_ELEMENT, checkShape, int, ints, P, reg, type CircuitOpDef, type DealerGate, type Ring } from '../gate.ts';
+import type { CAttrs, Instruction, RegType } from '../types.ts';
+
+export const FSS_MODES = ['ltz', 'relu'] as const;
+export type FssMode = (typeof FSS_MODES)[number];
+
+/** Payload words: ltz needs e, relu e and e*r. */
+const payloadOf = (mode: FssMode): number => (mode === 'ltz' ? 1 : 2);
+
+function modeOf(op: string, a: CAttrs): FssMode {
+  const m = a['mode'] as string;
+  if (!(FSS_MODES as readonly string[]).includes(m)) typeError(`${op}: mode must be one of ${FSS_MODES.join(', ')}, got '${m}'`);
+  return m as FssMode;
+}
+
+function bitsOf(op: string, a: CAttrs): number {
+  const m = int(a, 'bits');
+  if (!Number.isInteger(m) || m < 2 || m > 64) typeError(`${op}: bits must be in 2..64, got ${m}`);
+  return m;
+}
+
+/** Key words per element of an m-bit comparison with g payload words: root seed, constant shares, correction words. */
+export function fssKeyWords(bits: number, mode: FssMode): number {
+  const g = payloadOf(mode);
+  return 2 + g + dcfCorrectionRows(bits - 1, g);
+}
+
+/** Dealer bytes per element to [P0, P1]: the correction words to both, P1's constant shares to P1. */
+export function fssKeyBytesPerElement(bits: number, mode: FssMode): [number, number] {
+  const g = payloadOf(mode);
+  const cw = dcfCorrectionRows(bits - 1, g) * BYTES_PER_ELEMENT;
+  return [cw, cw + g * BYTES_PER_ELEMENT];
+}
+
+const lowBits = (v: bigint, m: number): bigint => (m === 64 ? v : v & ((1n << BigInt(m)) - 1n));
+
+interface KeyLayout {
+  readonly n: number;
+  readonly bits: number;
+  readonly mode: FssMode;
+  readonly g: number;
+}
+
+function layout(ins: Instruction, regs: readonly RegType[]): KeyLayout {
+  const mode = ins.attrs['mode'] as FssMode;
+  return { n: numel(regs[ins.outputs[0]!]!.shape), bits: ins.attrs['bits'] as number, mode, g: payloadOf(mode) };
+}
+
+/** Party's seed-derived parts: its share of r, its root seeds (16 bytes per element), and (P0) its constant shares. */
+const rShare = (ins: Instruction, l: KeyLayout, seed: Uint8Array): Ring => prgRing(seed, ins.outputs[0]!, l.n);
+const rootSeeds = (ins: Instruction, l: KeyLayout, seed: Uint8Array): Ring => prgRing(seed, ins.outputs[1]!, 2 * l.n, 0);
+const constShares = (ins: Instruction, l: KeyLayout, seed: Uint8Array): Ring => prgRing(seed, ins.outputs[1]!, l.g * l.n, 1);
+
+const asBytes = (r: Ring): Uint8Array => new Uint8Array(r.buffer, r.byteOffset, r.byteLength);
+
+const keyGate: DealerGate = {
+  masks: [0],
+  own(ins, regs, party, seed) {
+    const l = layout(ins, regs);
+    return party === 0 ? [rShare(ins, l, seed), rootSeeds(ins, l, seed), constShares(ins, l, seed)] : [rShare(ins, l, seed), rootSeeds(ins, l, seed)];
+  },
+  send(ins, regs, seeds) {
+    const l = layout(ins, regs);
+    const rho = K.ringNeg(K.ringAdd(rShare(ins, l, seeds.s0d), rShare(ins, l, seeds.s1d)));
+    const roots = [asBytes(rootSeeds(ins, l, seeds.s0d)), asBytes(rootSeeds(ins, l, seeds.s1d))] as const;
+    return fssKeys(l.mode, l.bits, rho, roots, constShares(ins, l, seeds.s0d));
+  },
+  bytes(ins, regs) {
+    const l = layout(ins, regs);
+    const [b0, b1] = fssKeyBytesPerElement(l.bits, l.mode);
+    return [b0 * l.n, b1 * l.n];
+  },
+  assemble(ins, regs, party, own, received) {
+    // key = root seeds (2n words, element-major) | constant shares (g rows) | correction words.
+    const l = layout(ins, regs);
+    const key = new BigUint64Array(fssKeyWords(l.bits, l.mode) * l.n);
+    key.set(own[1]!, 0);
+    if (party === 0) {
+      key.set(own[2]!, 2 * l.n);
+      key.set(received!, (2 + l.g) * l.n);
+    } else key.set(received!, 2 * l.n);
+    return [own[0]!, key];
+  },
+};
+
+/** Bit `i` of every element, as 0/1 numbers. */
+function bitsAt(x: Ring, i: number): Uint8Array {
+  const out = new Uint8Array(x.length);
+  const w = new Uint32Array(x.buffer, x.byteOffset, 2 * x.length);
+  const half = i < 32 ? 0 : 1;
+  const shift = i % 32;
+  for (let e = 0; e < x.length; e++) out[e] = (w[2 * e + half]! >>> shift) & 1;
+  return out;
+}
+
+/** x mod 2^m of every element. */
+function lowBitsAll(x: Ring, m: number): Ring {
+  if (m === 64) return x;
+  const out = new BigUint64Array(x.length);
+  const mask = (1n << BigInt(m)) - 1n;
+  for (let e = 0; e < x.length; e++) out[e] = x[e]! & mask;
+  return out;
+}
+
+export const FSS_GATES: readonly CircuitOpDef[] = [
+  {
+    name: 'fss_key',
+    summary: 'DCF comparison keys: an input mask r (random) and each party\'s key; the dealer sends both parties words (see fss.ts)',
+    cls: 'dealer',
+    inputs: [],
+    attrs: { shape: { kind: 'ints' }, scale: { kind: 'int' }, bits: { kind: 'int' }, mode: { kind: 'string' } },
+    infer(_, a) {
+      const shape = ints(a, 'shape');
+      checkShape('fss_key', shape);
+      const mode = modeOf('fss_key', a);
+      const bits = bitsOf('fss_key', a);
+      if (int(a, 'scale') < 0) typeError('fss_key: scale must be >= 0');
+      return [reg('ashr', shape, int(a, 'scale')), reg('key', [fssKeyWords(bits, mode), ...shape], 0)];
+    },
+    dealer: keyGate,
+  },
+  {
+    name: 'fss_eval',
+    summary: 'a party evaluates its DCF key at the opened x + r: shares of [x < 0] (ltz, scale 0) or ReLU(x) (relu); inputs (x + r, r, key)',
+    cls: 'local',
+    inputs: [P, A, ['key']],
+    attrs: { bits: { kind: 'int' }, mode: { kind: 'string' } },
+    infer([xh, r, key], a) {
+      const mode = modeOf('fss_eval', a);
+      const bits = bitsOf('fss_eval', a);
+      if (xh!.shape.length !== r!.shape.length || xh!.shape.some((d, i) => d !== r!.shape[i])) typeError('fss_eval: the opened value and the mask must have one shape');
+      if (key!.shape[0] !== fssKeyWords(bits, mode) || numel(key!.shape) !== fssKeyWords(bits, mode) * numel(xh!.shape)) {
+        typeError(`fss_eval: key [${key!.shape.join(',')}] does not fit a ${bits}-bit ${mode} comparison of [${xh!.shape.join(',')}]`);
+      }
+      return [reg('ashr', xh!.shape, mode === 'ltz' ? 0 : xh!.scale)];
+    },
+    evaluate(env) {
+      const { ins, party } = env;
+      return [fssEvalShares(ins.attrs['mode'] as FssMode, ins.attrs['bits'] as number, party, env.get(ins.inputs[0]!), env.get(ins.inputs[1]!), env.get(ins.inputs[2]!))];
+    },
+  },
+];
+
+/**
+ * The dealer's words for comparisons with input masks `rho` (the opened value is x + rho):
+ * [to P0: the correction words, to P1: its constant shares then the correction words].
+ * `roots`: the parties' root seeds (16 bytes per element); `p0Consts`: P0's constant shares.
+ */
+export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring): [Ring, Ring] {
+  const n = rho.length;
+  const g = payloadOf(mode);
+  const alpha = new BigUint64Array(n);
+  const beta = new BigUint64Array(g * n);
+  const consts = new BigUint64Array(g * n);
+  const top = BigInt(bits - 1);
+  for (let e = 0; e < n; e++) {
+    const re = rho[e]!;
+    const rm = (re >> top) & 1n;
+    alpha[e] = lowBits(re, bits - 1);
+    beta[e] = rm === 1n ? 0xffffffffffffffffn : 1n; // 1 - 2 r_{m-1} in the ring
+    consts[e] = rm;
+    if (g === 2) {
+      beta[n + e] = rm === 1n ? BigInt.asUintN(64, -re) : re;
+      consts[n + e] = rm === 1n ? re : 0n;
+    }
+  }
+  const cw = dcfGen({ count: n, bits: bits - 1, payload: g }, roots, alpha, beta);
+  // P1's constant shares: the constants minus P0's seed-drawn shares.
+  const p1 = new BigUint64Array(g * n + cw.length);
+  p1.set(K.ringSub(consts, p0Consts), 0);
+  p1.set(cw, g * n);
+  return [cw, p1];
+}
+
+/**
+ * Party `party`'s result from the opened X = x + rho, its share of the open's mask r = -rho,
+ * and its key (root seeds | constant shares | correction words): its share of [x < 0] (ltz)
+ * or of ReLU(x) (relu).
+ */
+export function fssEvalShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring): Ring {
+  const g = payloadOf(mode);
+  const n = xh.length;
+  const root = new Uint8Array(key.buffer, key.byteOffset, 16 * n);
+  const cw = key.subarray((2 + g) * n);
+  const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, lowBitsAll(xh, bits - 1));
+  // e and (relu) e*rho: constant share + DCF output.
+  const e = K.ringAdd(key.subarray(2 * n, 3 * n), v.subarray(0, n));
+  const top = bitsAt(xh, bits - 1);
+  const one = party === 0 ? 1n : 0n;
+  if (mode === 'ltz') {
+    for (let i = 0; i < n; i++) if (top[i] === 1) e[i] = BigInt.asUintN(64, one - e[i]!);
+    return e;
+  }
+  const er = K.ringAdd(key.subarray(3 * n, 4 * n), v.subarray(n, 2 * n));
+  // d = 1 - [x < 0]: X_{m-1} ? e : 1 - e; d*rho: X_{m-1} ? e*rho : rho - e*rho.
+  for (let i = 0; i < n; i++) {
+    if (top[i] === 0) {
+      e[i] = BigInt.asUintN(64, one - e[i]!);
+      er[i] = BigInt.asUintN(64, -rb[i]! - er[i]!); // this party's share of rho is -r_b
+    }
+  }
+  // ReLU(x) = d (X - rho).
+  const dx = K.ringBinary(e, [n], xh, [n], 'mul');
+  return K.ringSub(dx, er);
+}

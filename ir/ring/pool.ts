@@ -1,0 +1,85 @@
+// Recycled ring buffers. Large typed arrays live outside the JS heap and are freed only by
+// garbage collection, so allocating one per instruction makes the collector the hot spot
+// (and every fresh array costs its page faults on first touch). Kernels take their outputs
+// from here; the party program returns a register's array when the last register holding it
+// dies. Only arrays handed out here are ever taken back, so constants, received messages and
+// PRG output are never reused by mistake. When the pool is full, the arrays released longest
+// ago make room (the sizes a circuit needs change from layer to layer: a pool that refused
+// new arrays would stay full of sizes nobody asks for any more).
+
+type Ring = BigUint64Array;
+
+/** Bytes kept in the free lists at most (beyond that, the oldest released arrays go to the collector). */
+const MAX_POOLED_BYTES = 384 * 1024 * 1024;
+/** Arrays above this many bytes are rare (an embedding table's operands) and would push out many common ones: not pooled. */
+const MAX_POOLED_ARRAY = MAX_POOLED_BYTES / 8;
+/** Arrays below this many elements are cheap to allocate: not pooled. */
+const MIN_POOLED = 256;
+
+const free = new Map<number, Ring[]>();
+/** Every pooled array, oldest release first. */
+const order = new Set<Ring>();
+const issued = new WeakSet<Ring>();
+let pooledBytes = 0;
+
+/** Bytes handed out by allocRing: fresh allocations and reuses (for profiling). */
+export const hist = new Map<number, number>();
+export const poolStats = { fresh: 0, reused: 0 };
+
+/** An array of n ring elements with arbitrary contents (every caller overwrites all of it). */
+export function allocRing(n: number): Ring {
+  if (n >= MIN_POOLED) {
+    const a = free.get(n)?.pop();
+    if (a !== undefined) {
+      order.delete(a);
+      pooledBytes -= a.byteLength;
+      poolStats.reused += a.byteLength;
+      return a;
+    }
+    const fresh = new BigUint64Array(n);
+    poolStats.fresh += fresh.byteLength;
+    hist.set(n, (hist.get(n) ?? 0) + 1);
+    issued.add(fresh);
+    return fresh;
+  }
+  return new BigUint64Array(n);
+}
+
+/** An array of n zeros. */
+export function allocZeros(n: number): Ring {
+  const a = allocRing(n);
+  a.fill(0n);
+  return a;
+}
+
+/** Lets the pool take back an array made elsewhere (its caller holds the only reference to its buffer). */
+export function adopt(a: Ring): Ring {
+  if (a.length >= MIN_POOLED && a.byteOffset === 0 && a.buffer.byteLength === a.byteLength) issued.add(a);
+  return a;
+}
+
+/** Returns an array to the pool (ignored unless it came from allocRing and is no longer used anywhere). */
+export function recycle(a: Ring): void {
+  if (!issued.has(a) || a.byteLength === 0 || a.byteLength > MAX_POOLED_ARRAY || order.has(a)) return;
+  while (pooledBytes + a.byteLength > MAX_POOLED_BYTES) {
+    const old = order.values().next().value as Ring;
+    order.delete(old);
+    const list = free.get(old.length)!;
+    // The oldest array of a size is the first of its list (lists are pushed and popped at the end).
+    list.splice(list.indexOf(old), 1);
+    if (list.length === 0) free.delete(old.length);
+    pooledBytes -= old.byteLength;
+  }
+  let list = free.get(a.length);
+  if (list === undefined) free.set(a.length, (list = []));
+  list.push(a);
+  order.add(a);
+  pooledBytes += a.byteLength;
+}
+
+/** Drops every pooled array (between runs, so a finished run's memory can be collected). */
+export function drainPool(): void {
+  free.clear();
+  order.clear();
+  pooledBytes = 0;
+}

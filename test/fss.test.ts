@@ -1,0 +1,178 @@
+// FSS comparisons (ir/ring/dcf.ts, ir/circuit/gates/fss.ts): the DCF against its plaintext
+// function, the gates against theirs at the edges (x = 0, the wrap-around at +-2^63, masks at
+// the extremes), one party's key alone statistically independent of the comparison point,
+// the leakage rule for the new opens, and a full run with measured == static cost.
+
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as P from '../compiler/backend/protocols/index.ts';
+import { CircuitBuilder, checkLeakage, circuitCost, costSummary, findLeaks } from '../ir/circuit/index.ts';
+import { fssEvalShares, fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
+import { dcfCorrectionRows, dcfEval, dcfGen } from '../ir/ring/dcf.ts';
+import { Tensor } from '../ir/tensor.ts';
+import { runCircuit } from '../runtime/index.ts';
+
+const M64 = (1n << 64n) - 1n;
+const u64 = fc.bigInt({ min: 0n, max: M64 });
+const rand64 = (): bigint => randomBytes(8).readBigUInt64LE(0);
+
+describe('DCF', () => {
+  it('Eval(k0, x) + Eval(k1, x) = beta [x < alpha] on random and edge points (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), fc.array(fc.tuple(u64, u64, u64, u64), { minLength: 1, maxLength: 24 }), (n, rows) => {
+        const mask = n === 64 ? M64 : (1n << BigInt(n)) - 1n;
+        // Edges next to random points: x = alpha, alpha = 0, alpha = all ones, x = 0 and all ones.
+        const pts: [bigint, bigint][] = [[0n, 0n], [mask, mask], [0n, mask], [mask, 0n], [1n, 0n]];
+        for (const [a, x] of rows.map(([a, x]) => [a & mask, x & mask] as const)) pts.push([a, x], [a, a], [a, (a + 1n) & mask], [a, (a - 1n) & mask]);
+        const N = pts.length;
+        const alpha = BigUint64Array.from(pts.map(([a]) => a));
+        const x = BigUint64Array.from(pts.map(([, v]) => v));
+        const beta = BigUint64Array.from([...pts.map((_, i) => rows[i % rows.length]![2]), ...pts.map((_, i) => rows[i % rows.length]![3])]);
+        const d = { count: N, bits: n, payload: 2 };
+        const roots = [randomBytes(16 * N), randomBytes(16 * N)] as const;
+        const cw = dcfGen(d, roots, alpha, beta);
+        expect(cw.length).toBe(dcfCorrectionRows(n, 2) * N);
+        const v0 = dcfEval(d, 0, roots[0], cw, x);
+        const v1 = dcfEval(d, 1, roots[1], cw, x);
+        for (let e = 0; e < N; e++) {
+          for (let j = 0; j < 2; j++) {
+            const want = x[e]! < alpha[e]! ? beta[j * N + e]! : 0n;
+            expect((v0[j * N + e]! + v1[j * N + e]!) & M64, `n=${n} x=${x[e]} alpha=${alpha[e]}`).toBe(want);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("one party's correction words look the same whatever alpha is (every bit's frequency within 5 sigma of 1/2)", () => {
+    const N = 4096;
+    const n = 16;
+    const bitFreq = (alphaValue: bigint): number[] => {
+      const alpha = new BigUint64Array(N).fill(alphaValue);
+      const beta = new BigUint64Array(N).fill(1n);
+      const cw = dcfGen({ count: N, bits: n, payload: 1 }, [randomBytes(16 * N), randomBytes(16 * N)], alpha, beta);
+      // Per correction row: the frequency of each of its 64 bits (the control-bit row: its 2 bits).
+      const freqs: number[] = [];
+      for (let row = 0; row < dcfCorrectionRows(n, 1); row++) {
+        const isTRow = row < n * 4 && row % 4 === 3;
+        for (let bit = 0; bit < (isTRow ? 2 : 64); bit++) {
+          if (row % 4 === 0 && row < n * 4 && bit === 0) continue; // the seed correction's bit 0 is the cleared control bit
+          let ones = 0;
+          for (let e = 0; e < N; e++) ones += Number((cw[row * N + e]! >> BigInt(bit)) & 1n);
+          freqs.push(ones / N);
+        }
+      }
+      return freqs;
+    };
+    const sigma = Math.sqrt(0.25 / N);
+    for (const a of [0n, 0xffffn, 0x8000n, 0x1234n]) {
+      const worst = Math.max(...bitFreq(a).map((f) => Math.abs(f - 0.5)));
+      expect(worst, `alpha = ${a}`).toBeLessThan(5 * sigma);
+    }
+  });
+});
+
+/** Both parties' results of the gate for opened values X = x + rho. */
+function gate(mode: FssMode, bits: number, xs: readonly bigint[], rhos: readonly bigint[]): bigint[] {
+  const n = xs.length;
+  const rho = BigUint64Array.from(rhos);
+  const X = BigUint64Array.from(xs.map((x, i) => (x + rhos[i]!) & M64));
+  // Shares of the open's mask r = -rho.
+  const r0 = BigUint64Array.from(xs.map(() => rand64()));
+  const r1 = BigUint64Array.from(rhos.map((p, i) => (-p - r0[i]!) & M64));
+  const roots = [randomBytes(16 * n), randomBytes(16 * n)] as const;
+  const g = mode === 'ltz' ? 1 : 2;
+  const p0Consts = BigUint64Array.from({ length: g * n }, () => rand64());
+  const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0Consts);
+  const key = (p: 0 | 1): BigUint64Array => {
+    const k = new BigUint64Array(fssKeyWords(bits, mode) * n);
+    k.set(new BigUint64Array(roots[p].buffer.slice(roots[p].byteOffset, roots[p].byteOffset + 16 * n)), 0);
+    if (p === 0) k.set(p0Consts, 2 * n), k.set(toP0, (2 + g) * n);
+    else k.set(toP1, 2 * n);
+    return k;
+  };
+  const y0 = fssEvalShares(mode, bits, 0, X, r0, key(0));
+  const y1 = fssEvalShares(mode, bits, 1, X, r1, key(1));
+  return xs.map((_, i) => (y0[i]! + y1[i]!) & M64);
+}
+
+const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
+const edgeXs = [0n, 1n, M64, 1n << 63n, (1n << 63n) - 1n, (1n << 63n) + 1n, 65536n, M64 - 65535n];
+const edgeMasks = [0n, 1n, M64, 1n << 63n, (1n << 63n) - 1n];
+
+describe('FSS comparison gates', () => {
+  it('ltz and relu equal [x < 0] and max(x, 0) on the ring, with x and the mask at the edges (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(u64, u64), { minLength: 1, maxLength: 16 }), (pairs) => {
+        const xs: bigint[] = [];
+        const rhos: bigint[] = [];
+        for (const x of edgeXs) for (const r of edgeMasks) xs.push(x), rhos.push(r);
+        for (const [x, r] of pairs) xs.push(x, x, 0n), rhos.push(r, edgeMasks[Number(r % 5n)]!, r);
+        const lt = gate('ltz', 64, xs, rhos);
+        const re = gate('relu', 64, xs, rhos);
+        xs.forEach((x, i) => {
+          expect(lt[i], `ltz x=${signed(x)} rho=${rhos[i]}`).toBe(signed(x) < 0n ? 1n : 0n);
+          expect(re[i], `relu x=${signed(x)} rho=${rhos[i]}`).toBe(signed(x) < 0n ? 0n : x);
+        });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('on fewer bits: exact for |x| < 2^(bits-1)', () => {
+    for (const bits of [2, 17, 40]) {
+      const lim = 1n << BigInt(bits - 1);
+      const xs = [0n, 1n, lim - 1n, M64, (-lim) & M64, ...Array.from({ length: 30 }, () => (rand64() % (2n * lim)) - lim).map((v) => v & M64)];
+      const rhos = xs.map((_, i) => (i < 5 ? edgeMasks[i]! : rand64()));
+      const lt = gate('ltz', bits, xs, rhos);
+      const re = gate('relu', bits, xs, rhos);
+      xs.forEach((x, i) => {
+        expect(lt[i], `bits=${bits} x=${signed(x)}`).toBe(signed(x) < 0n ? 1n : 0n);
+        expect(re[i], `bits=${bits} x=${signed(x)}`).toBe(signed(x) < 0n ? 0n : x);
+      });
+    }
+  });
+});
+
+describe('FSS in circuits', () => {
+  const fss = P.protocolConfig('fss');
+  function build(xs: number[]): CircuitBuilder {
+    const b = new CircuitBuilder();
+    const x = b.input('x', 1, [xs.length]);
+    b.output(P.toFixed(b, P.ltz(b, x, fss)), 'ltz');
+    b.output(P.relu(b, x, fss), 'relu');
+    b.output(P.max(b, b.reshape(x, [2, xs.length / 2]), 1, fss), 'max');
+    return b;
+  }
+
+  it('one online round per comparison; runs with measured == static cost; the leakage checker accepts it', () => {
+    const xs = [0, -1.5, 2.25, -1000, 1000, 3, -(2 ** -16), 2 ** -16];
+    const c = build(xs).build();
+    checkLeakage(c);
+    const cost = circuitCost(c);
+    const res = runCircuit(c, { inputs: new Map([['x', Tensor.from('f64', [xs.length], xs)]]), weights: new Map() });
+    expect(res.cost).toMatchObject(costSummary(cost));
+    expect(res.outputs.get('ltz')!.toNumbers()).toEqual(xs.map((x) => (x < 0 ? 1 : 0)));
+    expect(res.outputs.get('relu')!.toNumbers()).toEqual(xs.map((x) => Math.max(x, 0)));
+    expect(res.outputs.get('max')!.toNumbers()).toEqual([Math.max(...xs.slice(0, 4)), Math.max(...xs.slice(4))]);
+    // ltz, relu and the max tree's two levels share rounds: 2 online rounds, then the output.
+    expect(cost.rounds).toBe(3);
+    // The dealer sends both parties key words.
+    expect(cost.dealerBytes).toBeGreaterThan(0);
+  });
+
+  it('the leakage checker rejects an FSS mask used by two opens', () => {
+    const b = new CircuitBuilder();
+    const x = b.input('x', 1, [4]);
+    const [r, key] = b.dealer.fssKey([4], b.f, 64, 'ltz');
+    const [xh] = b.open([b.sub(x, r!)]);
+    b.open([b.sub(b.add(x, x), r!)]);
+    b.output(P.toFixed(b, b.emit('fss_eval', [xh!, r!, key!], { bits: 64, mode: 'ltz' })[0]!), 'y');
+    const leaks = findLeaks(b.build());
+    expect(leaks.map((l) => l.message).join('\n')).toMatch(/used by more than one open/);
+    // And an open of a key register is not an open of a masked value.
+    expect(() => b.open([key!])).toThrow(/open input 0 must be ashr, got key/);
+  });
+});

@@ -42,12 +42,13 @@ async function main(): Promise<void> {
   const dealer = d.simulatedDealer !== undefined ? new Dealer(d.simulatedDealer.s0d, d.simulatedDealer.s1d) : undefined;
   const transcript = d.party === 1 && d.transcript ? newTranscript() : undefined;
   const s = schedule(c);
-  const total = s.rounds + s.preprocessingRounds;
+  const plan = planParty(c, d.party, new Set(), s, { fuse: d.fuse });
+  const total = plan.steps.filter((st) => st.kind === 'round').length;
   let done = 0;
   const program = partyProgram({
     circuit: c,
     party: d.party,
-    plan: planParty(c, d.party, new Set(), s, { fuse: d.fuse }),
+    plan,
     tensors: fromWire(d.tensors),
     s01: d.s01,
     sd: d.sd,

@@ -13,6 +13,8 @@ import type { RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import type { WorkerInput, WorkerReply } from './party-worker.ts';
 import type { MeasuredRound } from './transport.ts';
+import { measuredRounds } from './measured-rounds.ts';
+import { exchanges } from './plan.ts';
 import { fromWire, toWire } from './wire-tensor.ts';
 import { workerBootCode } from './worker-source.ts';
 
@@ -55,7 +57,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
             w.on('message', (m: WorkerReply) => {
               if (m.type === 'done') resolve(m);
               else if (m.type === 'error') reject(errorFrom(m, party));
-              else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [] }, m.layer);
+              else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [], parts: [] }, m.layer);
             });
             w.on('error', (e) => reject(e));
             w.on('exit', (code) => reject(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
@@ -64,12 +66,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
     );
     const [r0, r1] = replies as [Extract<WorkerReply, { type: 'done' }>, Extract<WorkerReply, { type: 'done' }>];
     if (r0.sentPerRound.length !== r1.sentPerRound.length) throw new Error('the parties disagree on the number of rounds');
-    const byRound: MeasuredRound[] = r0.sentPerRound.map((b0, i) => ({
-      phase: i < s.preprocessingRounds ? 'pre' : 'online',
-      round: i < s.preprocessingRounds ? i + 1 : i - s.preprocessingRounds + 1,
-      bytesP0: b0,
-      bytesP1: r1.sentPerRound[i]!,
-    }));
+    const byRound: MeasuredRound[] = measuredRounds(c, s, exchanges(c, s), [r0.sentPerRound, r1.sentPerRound]);
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
     const b0 = sum(r0.sentPerRound);
     const b1 = sum(r1.sentPerRound);

@@ -13,12 +13,14 @@ import { ringStats } from './kernels.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import { partyProgram } from './party.ts';
 import { planParty } from './plan.ts';
-import { fromWire, toWire, type WireTensor } from './wire-tensor.ts';
+import { toWire, type WireTensor } from './wire-tensor.ts';
+import { requestTensors, type TensorRequests } from './tensor-requests.ts';
 
 export interface WorkerInput {
   readonly circuit: Circuit;
   readonly party: 0 | 1;
-  readonly tensors: [string, WireTensor][];
+  /** Where to ask for this party's own tensors (runtime/tensor-requests.ts). */
+  readonly tensors: TensorRequests;
   /** Seed shared with the other party. */
   readonly s01: Uint8Array;
   /** Seed shared with the dealer. */
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
     circuit: c,
     party: d.party,
     plan,
-    tensors: fromWire(d.tensors),
+    tensors: requestTensors(d.tensors),
     s01: d.s01,
     sd: d.sd,
     recycleMessages: true,

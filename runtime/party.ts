@@ -14,6 +14,7 @@ import { dealerShares } from './dealer.ts';
 import * as K from './kernels.ts';
 import type { Fusion, PartyPlan, Step } from './plan.ts';
 import { prgRing } from './prg.ts';
+import type { TensorSource } from './tensor-requests.ts';
 import { adopt, allocRing, recycle } from './pool.ts';
 
 type Ring = BigUint64Array;
@@ -22,8 +23,8 @@ export interface PartyContext {
   readonly circuit: Circuit;
   readonly party: 0 | 1;
   readonly plan: PartyPlan;
-  /** This party's own tensors: the weights (P0) or the model inputs (P1). */
-  readonly tensors: ReadonlyMap<string, Tensor>;
+  /** This party's own tensors: the weights (P0) or the model inputs (P1), each asked for once, when its input instruction runs. */
+  readonly tensors: TensorSource;
   /** Seed shared by P0 and P1 (input sharing). */
   readonly s01: Uint8Array;
   /** Seed shared by this party and the dealer. */

@@ -15,7 +15,8 @@ import type { WorkerInput, WorkerReply } from './party-worker.ts';
 import type { MeasuredRound } from './transport.ts';
 import { measuredRounds } from './measured-rounds.ts';
 import { exchanges } from './plan.ts';
-import { fromWire, toWire } from './wire-tensor.ts';
+import { fromWire } from './wire-tensor.ts';
+import { serveTensors } from './tensor-requests.ts';
 import { workerBootCode } from './worker-source.ts';
 
 
@@ -34,11 +35,12 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const { port1, port2 } = new MessageChannel();
   const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
+  const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
   const workers = ([0, 1] as const).map((party) => {
     const data: WorkerInput = {
       circuit: c,
       party,
-      tensors: toWire(party === 0 ? opts.weights : opts.inputs),
+      tensors: served[party]!.requests,
       s01: seeds.s01,
       sd: party === 0 ? seeds.s0d : seeds.s1d,
       ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
@@ -47,7 +49,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       transcript: opts.transcript !== false,
       fuse: opts.fuse !== false,
     };
-    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer] });
+    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer, data.tensors.port] });
   });
   try {
     const replies = await Promise.all(
@@ -85,6 +87,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       ringMacs: r0.macs + r1.macs,
     };
   } finally {
+    for (const sv of served) sv.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

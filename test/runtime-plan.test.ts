@@ -77,4 +77,20 @@ describe('preprocessing opens stream with the online rounds', () => {
     expect(w.transcriptHash).toBe(a.transcriptHash);
     expect(w.outputs.get('y')!.toNumbers()).toEqual(a.outputs.get('y')!.toNumbers());
   }, 60_000);
+
+  it("a worker asks for each weight once, when its layer comes, instead of holding a copy of all of them", async () => {
+    const asked: string[] = [];
+    class Logged extends Map<string, Tensor> {
+      override get(k: string): Tensor | undefined {
+        asked.push(k);
+        return super.get(k);
+      }
+    }
+    const seed = new Uint8Array(16).fill(3);
+    const logged = new Logged(weights);
+    const w = await runCircuitWorkers(c, { inputs, weights: logged, seed });
+    // The first three are the input checks before the workers start.
+    expect(asked).toEqual(['w1', 'w2', 'w3', 'w1', 'w2', 'w3']);
+    expect(w.outputs.get('y')!.toNumbers()).toEqual(runCircuit(c, { inputs, weights, seed }).outputs.get('y')!.toNumbers());
+  }, 60_000);
 });

@@ -224,7 +224,7 @@ async function runModels(models: readonly string[], threads: number, seq: number
     const c = rows.find((x) => x.model === row.model && x.run === 'CrypTen')?.result;
     const cr = c !== undefined && 'wallSeconds' in c ? c : undefined;
     const load = `${row.loadBefore.toFixed(1)}-${row.loadAfter.toFixed(1)}`;
-    if (row.result === undefined) return [`bert-${row.model}`, row.run, row.note ?? '-', '', '', load, '', '', '', '', '', ''];
+    if (row.result === undefined) return [`bert-${row.model}`, row.run, row.note?.startsWith('not installed') === true ? 'not installed' : row.note?.startsWith('left out') === true ? 'left out' : 'failed', '', '', load, '', '', '', '', '', ''];
     const r = row.result;
     const ig = 'secureSeconds' in r ? r : undefined;
     const wall = ig !== undefined ? ig.secureSeconds : (r as CryptenResult).wallSeconds;
@@ -247,6 +247,7 @@ async function runModels(models: readonly string[], threads: number, seq: number
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   for (const row of [head, ...table]) console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   console.log('wall / CrypTen: target <= 0.50; peak RSS: target <= 3 GB; load 1m: the 1-minute load average before and after the run (2 cores)');
+  for (const note of new Set(rows.filter((r) => r.note !== undefined).map((r) => `${r.run}: ${r.note!}`))) console.log(note);
 }
 
 export const runtimeBenchmark: Benchmark = {

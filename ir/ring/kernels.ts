@@ -162,9 +162,8 @@ export function stridedCopy(a: Ring, outShape: Shape, st: readonly number[], bas
 }
 
 /** Element-wise binary op on equal-length arrays (wasm, chunked). */
-function binaryFlat(a: Ring, b: Ring, op: BinaryOp): Ring {
+function binaryFlat(a: Ring, b: Ring, op: BinaryOp, out: Ring = allocRing(a.length)): Ring {
   const n = a.length;
-  const out = allocRing(n);
   const chunk = Math.min(CHUNK, n);
   const A = 0;
   const B = bytesOf(chunk);
@@ -195,8 +194,9 @@ export function ringAdd(a: Ring, b: Ring): Ring {
   return binaryFlat(a, b, 'add');
 }
 
-export function ringSub(a: Ring, b: Ring): Ring {
-  return binaryFlat(a, b, 'sub');
+/** a - b, into `out` when given (which may be `a` or `b`: each chunk is read before it is written). */
+export function ringSub(a: Ring, b: Ring, out?: Ring): Ring {
+  return binaryFlat(a, b, 'sub', out);
 }
 
 export function ringXor(a: Ring, b: Ring): Ring {

@@ -190,8 +190,9 @@ export function ringBinary(a: Ring, sa: Shape, b: Ring, sb: Shape, op: BinaryOp)
   return out;
 }
 
-export function ringAdd(a: Ring, b: Ring): Ring {
-  return binaryFlat(a, b, 'add');
+/** a + b, into `out` when given (which may be `a` or `b`: each chunk is read before it is written). */
+export function ringAdd(a: Ring, b: Ring, out?: Ring): Ring {
+  return binaryFlat(a, b, 'add', out);
 }
 
 /** a - b, into `out` when given (which may be `a` or `b`: each chunk is read before it is written). */

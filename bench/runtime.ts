@@ -1,20 +1,24 @@
 // Runtime benchmark: ring matmul throughput, then secure inference of bert-tiny, bert-mini and
-// a BERT-base-shaped model at seq 128 (batch 1) side by side with the plaintext evaluator:
-// wall time, ring GMAC/s achieved, peak memory, and the ratio to CrypTen's times on this
-// machine kind (two processes, one thread each): 7.0 s, 18.9 s, 140.8 s. Target: <= 0.5.
+// BERT-base shapes (vocabulary 30522, batch 1, seq 128) under each protocol family asked for,
+// and CrypTen's secure inference of the same shape right after, on the same machine, in the
+// same run (bench/crypten-bert.py; only where `python3 -c "import crypten"` works: otherwise
+// the table says so). Per run: wall seconds, CPU seconds (all threads / both party
+// processes), peak RSS, and the 1-minute load average before and after (the machine is
+// shared: CPU seconds say more about the work done than wall time under load). Target: wall
+// <= 0.5x CrypTen's, peak RSS <= 3 GB.
 //
-//   npx tsx bench/runtime.ts                 # everything (BERT-base takes minutes)
-//   npx tsx bench/runtime.ts --matmul        # only the kernel throughput
-//   npx tsx bench/runtime.ts --models tiny,mini --threads 1 --protocols best
-//   npm run bench -- runtime                 # the same, as a registered benchmark
+//   npx tsx bench/runtime.ts                              # matmul, then tiny, mini, base with best and fss
+//   npx tsx bench/runtime.ts --matmul                     # only the kernel throughput
+//   npx tsx bench/runtime.ts --models tiny,mini --protocols best --threads 1
+//   npx tsx bench/runtime.ts --models base --no-crypten   # leave CrypTen out even where it is installed
+//   npm run bench -- runtime                              # the same, as a registered benchmark
 //   npm run bench -- runtime/bert-mini
 //
-// Each model runs in a child process so that its peak RSS is its own. CPU seconds (all
-// threads of that process) are printed too: on a shared, loaded machine they say more than
-// wall time about the work done.
+// Each run is a child process of its own, so that its peak RSS is its own.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../ir/tensor.ts';
@@ -23,7 +27,12 @@ import { ringKernels } from '../ir/ring/ring-wasm.ts';
 import type { Benchmark } from './benchmark.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CRYPTEN_SECONDS: Record<string, number> = { tiny: 7.0, mini: 18.9, base: 140.8 };
+/** The shapes bench/make-bert.ts --preset gives, for CrypTen's script. */
+const SHAPES: Record<string, { layers: number; hidden: number; heads: number; intermediate: number }> = {
+  tiny: { layers: 2, hidden: 128, heads: 2, intermediate: 512 },
+  mini: { layers: 4, hidden: 256, heads: 4, intermediate: 1024 },
+  base: { layers: 12, hidden: 768, heads: 12, intermediate: 3072 },
+};
 
 function matmulBench(): void {
   const [m, k, n] = [128, 768, 768];
@@ -150,65 +159,119 @@ function arg(name: string): string | undefined {
 
 const NAMES: Record<string, string> = { 'bert-tiny': 'tiny', 'bert-mini': 'mini', 'bert-base': 'base' };
 
-/** Secure inference of each model (short names tiny, mini, base) in its own child process; prints the table. */
-async function runModels(models: readonly string[], threads: number, seq: number, protocols: string): Promise<void> {
-  const rows: ModelResult[] = [];
+interface CryptenResult {
+  wallSeconds: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+}
+
+/** Why CrypTen cannot run here, or undefined when it can. */
+function cryptenMissing(): string | undefined {
+  const r = spawnSync('python3', ['-c', 'import crypten, torch'], { encoding: 'utf8' });
+  if (r.error !== undefined) return `not installed (no python3: ${r.error.message})`;
+  if (r.status !== 0) return `not installed (python3 -c "import crypten, torch": ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 80)})`;
+  return undefined;
+}
+
+/** CrypTen's secure inference of the model's shape, in child processes; a string says why it did not run. */
+function runCrypten(name: string, seq: number): CryptenResult | string {
+  const sh = SHAPES[name]!;
+  const args = [join(HERE, 'crypten-bert.py'), '--layers', String(sh.layers), '--hidden', String(sh.hidden), '--heads', String(sh.heads), '--intermediate', String(sh.intermediate), '--vocab', '30522', '--seq', String(seq)];
+  const r = spawnSync('python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('CRYPTEN '));
+  if (r.status !== 0 || line === undefined) return `failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]?.slice(0, 100) ?? ''}`;
+  return JSON.parse(line.slice(8)) as CryptenResult;
+}
+
+interface Row {
+  model: string;
+  run: string;
+  result?: ModelResult | CryptenResult;
+  note?: string;
+  loadBefore: number;
+  loadAfter: number;
+}
+
+/** Secure inference of each model (short names tiny, mini, base) under each protocol family, then CrypTen on the same shape; prints the table. */
+async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean): Promise<void> {
+  const rows: Row[] = [];
+  const missing = crypten ? cryptenMissing() : 'left out (--no-crypten)';
   for (const name of models) {
-    console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${protocols}, ${threads === 2 ? 'two worker threads' : 'one thread'}...`);
-    const out = execFileSync(
-      process.execPath,
-      ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', protocols],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
-    );
-    const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-    if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
-    rows.push(JSON.parse(line.slice(7)) as ModelResult);
+    for (const proto of protocols) {
+      // FSS keys go to both parties, and the worker threads' simulated dealer serves P1 only: fss runs in one thread.
+      const t = proto === 'fss' ? 1 : threads;
+      console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${proto}, ${t === 2 ? 'two worker threads' : 'one thread'}...`);
+      const loadBefore = loadavg()[0]!;
+      const out = execFileSync(
+        process.execPath,
+        ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(t), '--seq', String(seq), '--protocols', proto],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
+      );
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
+      rows.push({ model: name, run: `ig3dc ${proto}${t !== threads ? ` (${t === 1 ? 'one thread' : 'two threads'})` : ''}`, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
+    }
+    const loadBefore = loadavg()[0]!;
+    if (missing !== undefined) {
+      rows.push({ model: name, run: 'CrypTen', note: missing, loadBefore, loadAfter: loadBefore });
+      continue;
+    }
+    console.error(`CrypTen: bert-${name} shape, seq ${seq}, two processes...`);
+    const r = runCrypten(name, seq);
+    rows.push({ model: name, run: 'CrypTen', ...(typeof r === 'string' ? { note: r } : { result: r }), loadBefore, loadAfter: loadavg()[0]! });
   }
-  console.log(`\nsecure inference, batch 1, seq ${seq}, protocols '${protocols}' (wall seconds; cpu = all threads)`);
-  const head = ['model', 'plaintext s', 'secure s', 'cpu s', 'CrypTen s', 'ratio', 'ring GMAC/s', 'rounds', 'MB on wire', 'peak MB', 'max err', 'argmax', 'counts'];
-  const table = rows.map((r) => {
-    const cr = CRYPTEN_SECONDS[r.name];
+  console.log(`\nsecure inference, batch 1, seq ${seq}, vocabulary 30522 (ig3dc: ${threads === 2 ? 'two worker threads' : 'one thread'}; CrypTen: two processes; cpu = all threads)`);
+  const head = ['model', 'run', 'wall s', 'cpu s', 'peak RSS GB', 'load 1m', 'wall / CrypTen', 'rounds', 'GB on wire', 'max err', 'argmax', 'counts'];
+  const table = rows.map((row) => {
+    const c = rows.find((x) => x.model === row.model && x.run === 'CrypTen')?.result;
+    const cr = c !== undefined && 'wallSeconds' in c ? c : undefined;
+    const load = `${row.loadBefore.toFixed(1)}-${row.loadAfter.toFixed(1)}`;
+    if (row.result === undefined) return [`bert-${row.model}`, row.run, row.note?.startsWith('not installed') === true ? 'not installed' : row.note?.startsWith('left out') === true ? 'left out' : 'failed', '', '', load, '', '', '', '', '', ''];
+    const r = row.result;
+    const ig = 'secureSeconds' in r ? r : undefined;
+    const wall = ig !== undefined ? ig.secureSeconds : (r as CryptenResult).wallSeconds;
+    const cpu = ig !== undefined ? ig.secureCpuSeconds : (r as CryptenResult).cpuSeconds;
     return [
-      `bert-${r.name}`,
-      r.plaintextSeconds.toFixed(2),
-      r.secureSeconds.toFixed(2),
-      r.secureCpuSeconds.toFixed(2),
-      cr !== undefined ? cr.toFixed(1) : '-',
-      cr !== undefined ? (r.secureSeconds / cr).toFixed(2) : '-',
-      (r.ringMacs / r.secureSeconds / 1e9).toFixed(2),
-      String(r.rounds),
-      (r.bytesTotal / 1e6).toFixed(1),
-      (r.peakRssBytes / 1e6).toFixed(0),
-      r.maxAbsError.toExponential(1),
-      r.argmaxAgree ? 'same' : 'DIFFERS',
-      r.countsMatch ? 'measured==static' : 'MISMATCH',
+      `bert-${row.model}`,
+      row.run,
+      wall.toFixed(1),
+      cpu.toFixed(1),
+      (r.peakRssBytes / 1e9).toFixed(2),
+      load,
+      cr !== undefined && ig !== undefined ? (wall / cr.wallSeconds).toFixed(2) : '-',
+      ig !== undefined ? String(ig.rounds) : '-',
+      ig !== undefined ? (ig.bytesTotal / 1e9).toFixed(2) : '-',
+      ig !== undefined ? ig.maxAbsError.toExponential(1) : '-',
+      ig !== undefined ? (ig.argmaxAgree ? 'same' : 'DIFFERS') : '-',
+      ig !== undefined ? (ig.countsMatch ? 'measured==static' : 'MISMATCH') : '-',
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  for (const row of [head, ...table]) console.log(row.map((c, i) => c.padStart(widths[i]!)).join('  '));
-  console.log('ratio = secure / CrypTen (target <= 0.50); ring GMAC/s = all ring multiply-accumulates (both parties and the dealer) / secure wall time');
+  for (const row of [head, ...table]) console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  console.log('wall / CrypTen: target <= 0.50; peak RSS: target <= 3 GB; load 1m: the 1-minute load average before and after the run (2 cores)');
+  for (const note of new Set(rows.filter((r) => r.note !== undefined).map((r) => `${r.run}: ${r.note!}`))) console.log(note);
 }
 
 export const runtimeBenchmark: Benchmark = {
   name: 'runtime',
-  summary: 'ring matmul throughput; secure inference (CrypTen protocols, two worker threads) vs plaintext at seq 128, ratio to CrypTen',
+  summary: 'ring matmul throughput; secure inference (best and fss, two worker threads) at seq 128 next to CrypTen on the same shape in the same run',
   cases: ['matmul', 'bert-tiny', 'bert-mini', 'bert-base'],
   run: async (cases) => {
     if (cases.includes('matmul')) matmulBench();
     const models = cases.filter((c) => c !== 'matmul').map((c) => NAMES[c]!);
-    if (models.length > 0) await runModels(models, 2, 128, 'crypten');
+    if (models.length > 0) await runModels(models, 2, 128, ['best', 'fss'], true);
   },
 };
 
 async function main(): Promise<void> {
   const threads = Number(arg('--threads') ?? 2);
   const seq = Number(arg('--seq') ?? 128);
-  const protocols = arg('--protocols') ?? 'crypten';
+  const protocols = arg('--protocols') ?? 'best,fss';
   const one = arg('--one');
   if (one !== undefined) return oneModel(one, threads, seq, protocols);
   matmulBench();
   if (process.argv.includes('--matmul')) return;
-  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols);
+  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols.split(','), !process.argv.includes('--no-crypten'));
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -9,7 +9,8 @@ import type { CostSummary } from '../ir/circuit/cost.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { Dealer } from './dealer.ts';
 import { checkPartyInputs, partyProgram, type PartyResult } from './party.ts';
-import { planParty, type Step } from './plan.ts';
+import { exchanges, planParty, type Step } from './plan.ts';
+import { measuredRounds } from './measured-rounds.ts';
 import { admitCircuit } from './admit.ts';
 import { deriveSeeds, type PartySeeds } from './prg.ts';
 import { ringStats } from './kernels.ts';
@@ -66,7 +67,8 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
   const dealer = new Dealer(seeds.s0d, seeds.s1d);
   const keep = new Set(opts.captureShares ?? []);
   const captured: [Map<number, Ring>, Map<number, Ring>] = [new Map(), new Map()];
-  const totalRounds = s.rounds + s.preprocessingRounds;
+  const exch = exchanges(c, s);
+  const totalRounds = exch.length;
   let roundsDone = 0;
   const programs = ([0, 1] as const).map((p) =>
     partyProgram({
@@ -103,10 +105,8 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
     const b = captured[1].get(r);
     if (a !== undefined && b !== undefined) shares.set(r, [a, b]);
   }
-  // Label the measured rounds with their phase (the schedule's order: preprocessing first).
-  const byRound: MeasuredRound[] = net.rounds.map((m, i) =>
-    i < s.preprocessingRounds ? { ...m, phase: 'pre', round: i + 1 } : { ...m, phase: 'online', round: i - s.preprocessingRounds + 1 },
-  );
+  // Bytes per round of the schedule (an exchange can carry preprocessing opens).
+  const byRound: MeasuredRound[] = measuredRounds(c, s, exch, [net.rounds.map((m) => m.bytesP0), net.rounds.map((m) => m.bytesP1)]);
   const count = (ph: 'pre' | 'online'): number => byRound.filter((m) => m.phase === ph).length;
   return {
     outputs: result.outputs,

@@ -13,12 +13,14 @@ import { ringStats } from './kernels.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import { partyProgram } from './party.ts';
 import { planParty } from './plan.ts';
-import { fromWire, toWire, type WireTensor } from './wire-tensor.ts';
+import { toWire, type WireTensor } from './wire-tensor.ts';
+import { requestTensors, type TensorRequests } from './tensor-requests.ts';
 
 export interface WorkerInput {
   readonly circuit: Circuit;
   readonly party: 0 | 1;
-  readonly tensors: [string, WireTensor][];
+  /** Where to ask for this party's own tensors (runtime/tensor-requests.ts). */
+  readonly tensors: TensorRequests;
   /** Seed shared with the other party. */
   readonly s01: Uint8Array;
   /** Seed shared with the dealer. */
@@ -42,13 +44,14 @@ async function main(): Promise<void> {
   const dealer = d.simulatedDealer !== undefined ? new Dealer(d.simulatedDealer.s0d, d.simulatedDealer.s1d) : undefined;
   const transcript = d.party === 1 && d.transcript ? newTranscript() : undefined;
   const s = schedule(c);
-  const total = s.rounds + s.preprocessingRounds;
+  const plan = planParty(c, d.party, new Set(), s, { fuse: d.fuse });
+  const total = plan.steps.filter((st) => st.kind === 'round').length;
   let done = 0;
   const program = partyProgram({
     circuit: c,
     party: d.party,
-    plan: planParty(c, d.party, new Set(), s, { fuse: d.fuse }),
-    tensors: fromWire(d.tensors),
+    plan,
+    tensors: requestTensors(d.tensors),
     s01: d.s01,
     sd: d.sd,
     recycleMessages: true,

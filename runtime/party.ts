@@ -14,6 +14,7 @@ import { dealerShares } from './dealer.ts';
 import * as K from './kernels.ts';
 import type { Fusion, PartyPlan, Step } from './plan.ts';
 import { prgRing } from './prg.ts';
+import type { TensorSource } from './tensor-requests.ts';
 import { adopt, allocRing, recycle } from './pool.ts';
 
 type Ring = BigUint64Array;
@@ -22,8 +23,8 @@ export interface PartyContext {
   readonly circuit: Circuit;
   readonly party: 0 | 1;
   readonly plan: PartyPlan;
-  /** This party's own tensors: the weights (P0) or the model inputs (P1). */
-  readonly tensors: ReadonlyMap<string, Tensor>;
+  /** This party's own tensors: the weights (P0) or the model inputs (P1), each asked for once, when its input instruction runs. */
+  readonly tensors: TensorSource;
   /** Seed shared by P0 and P1 (input sharing). */
   readonly s01: Uint8Array;
   /** Seed shared by this party and the dealer. */
@@ -95,7 +96,7 @@ export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number, 
       if (checkOnly && (t.data instanceof Float64Array || t.data instanceof Float32Array) && fixedEncodable(t.data, f)) return new BigUint64Array(0);
       try {
         // Float data as it is (the same numbers toFloat64 would give, without the copy).
-        return encodeFixedArray(t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : t.toFloat64(), f);
+        return encodeFixedArray(t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : t.toFloat64(), f, allocRing(t.size) as BigUint64Array<ArrayBuffer>);
       } catch (e) {
         inputError(`'${name}': ${(e as Error).message}`, name);
       }
@@ -213,7 +214,9 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
       const r = ins.outputs[0]!;
       const other = prgRing(ctx.s01, r, numel(regs[r]!.shape)); // the non-owner's share, known to both
       if (owner === p) {
-        define(r, K.ringSub(encodeInput(ins, ctx.tensors.get(ins.attrs['name'] as string), c.f), other));
+        // The encoded input is a fresh array of this party's: its share is written over it.
+        const enc = encodeInput(ins, ctx.tensors.get(ins.attrs['name'] as string), c.f);
+        define(r, adopt(K.ringSub(enc, other, enc)));
         recycle(other);
       } else define(r, other);
     } else if (ins.op === 'const') {

@@ -1,8 +1,13 @@
 // The execution plan of one party: the schedule's order (preprocessing, then online; within a
-// phase, the local work of depth d, then round d + 1), with three changes that save time and
+// phase, the local work of depth d, then round d + 1), with four changes that save time and
 // memory without changing what is sent:
-//  - sources (inputs, consts, dealer material) run just before their first use, so triples
-//    and shared weights stream instead of all being made at depth 0;
+//  - a preprocessing open (a weight mask W - B) travels with the online round that precedes
+//    its first reader instead of in one preprocessing round at the start (see exchanges()),
+//    so a layer's weight shares, masks and opened masks exist while that layer runs, not
+//    all at once; its bytes still count as the preprocessing round's;
+//  - sources (inputs, consts, dealer material) and the preprocessing phase's local work run
+//    just before their first use, so triples and shared weights stream instead of all being
+//    made at depth 0;
 //  - a party skips local instructions whose results it never uses (P1 ignores the public
 //    operand of add_pub/sub_pub/rsub_pub/xor_pub, so it need not compute e.g. E@F of a Beaver matmul);
 //  - the local combination step of a Beaver protocol runs as one fused step (see Fusion).
@@ -13,9 +18,25 @@ import { findCircuitOp, isComm } from '../ir/circuit/ops.ts';
 import { executionOrder, schedule, type Phase, type Schedule } from '../ir/circuit/schedule.ts';
 import type { Instruction } from '../ir/circuit/types.ts';
 
-export type Step =
-  | { readonly kind: 'local'; readonly ins: number }
-  | { readonly kind: 'round'; readonly phase: Phase; readonly round: number; readonly comms: readonly number[] };
+/** The communications of one round of the schedule (phase, round) that travel in a message. */
+export interface RoundPart {
+  readonly phase: Phase;
+  readonly round: number;
+  readonly comms: readonly number[];
+}
+
+/**
+ * One exchange of messages: the comms of its own round (phase, round), then the
+ * preprocessing opens it carries, by their round. `comms` is all of them in message order.
+ */
+export interface Exchange {
+  readonly phase: Phase;
+  readonly round: number;
+  readonly comms: readonly number[];
+  readonly parts: readonly RoundPart[];
+}
+
+export type Step = { readonly kind: 'local'; readonly ins: number } | ({ readonly kind: 'round' } & Exchange);
 
 /**
  * A Beaver combination z = c + x1*p1 + x2*p2 (+ p1*p2 for party 0), with p1, p2 the opened
@@ -127,6 +148,54 @@ function findFusions(c: Circuit, p: 0 | 1, keep: ReadonlySet<number>, runs: Uint
   return { fusions, absorbed };
 }
 
+/**
+ * The exchanges of a run, the same for both parties (a function of the circuit and its
+ * schedule). A preprocessing open whose value is first needed after online round d (by
+ * anything, on either party) travels with round d's message, when d >= 1; its inputs are made
+ * before that message. Opens needed before the first online round stay in their
+ * preprocessing round, which is left out when nothing stays in it. Chains of preprocessing
+ * opens keep their order: an open's inputs are needed one round before it travels.
+ */
+export function exchanges(c: Circuit, s: Schedule = schedule(c)): Exchange[] {
+  const ins = c.instructions;
+  const def = new Int32Array(c.registers.length).fill(-1);
+  ins.forEach((x, i) => {
+    for (const r of x.outputs) def[r] = i;
+  });
+  // need[i]: the online stretch (0: before round 1, d: after round d) by which a preprocessing
+  // instruction's outputs are needed; -1: in the preprocessing phase itself.
+  const need = new Float64Array(ins.length).fill(Infinity);
+  const carrier = new Int32Array(ins.length);
+  for (let j = ins.length - 1; j >= 0; j--) {
+    const x = ins[j]!;
+    const comm = isComm(x.op);
+    let at: number;
+    if (s.phase[j] === 'online') at = comm ? s.depth[j]! - 1 : s.depth[j]!;
+    else if (comm) {
+      carrier[j] = need[j]! >= 1 && need[j]! !== Infinity ? need[j]! : 0;
+      at = carrier[j]! >= 1 ? carrier[j]! - 1 : -1;
+    } else at = need[j]!;
+    for (const r of x.inputs) {
+      const d = def[r]!;
+      if (d >= 0 && s.phase[d] === 'pre' && at < need[d]!) need[d] = at;
+    }
+  }
+  const out: Exchange[] = [];
+  s.roundsOf.pre.forEach((comms, d) => {
+    const stay = comms.filter((i) => carrier[i] === 0);
+    if (stay.length > 0) out.push({ phase: 'pre', round: d + 1, comms: stay, parts: [{ phase: 'pre', round: d + 1, comms: stay }] });
+  });
+  s.roundsOf.online.forEach((own, d) => {
+    const parts: RoundPart[] = [{ phase: 'online', round: d + 1, comms: own }];
+    s.roundsOf.pre.forEach((comms, e) => {
+      const moved = comms.filter((i) => carrier[i] === d + 1);
+      if (moved.length > 0) parts.push({ phase: 'pre', round: e + 1, comms: moved });
+    });
+    out.push({ phase: 'online', round: d + 1, comms: parts.flatMap((pt) => pt.comms), parts });
+  });
+  return out;
+}
+
 export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new Set(), s: Schedule = schedule(c), opts: PlanOptions = {}): PartyPlan {
   const order = executionOrder(c, s);
   const ins = c.instructions;
@@ -148,45 +217,50 @@ export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new 
   for (const j of absorbed) runs[j] = 0;
   const reads = (i: number): readonly number[] => fusions.get(i)?.leaves ?? usedInputs(ins[i]!, p);
 
-  // Steps, with sources placed before their first reader.
+  // Steps. Sources and the preprocessing phase's local work are placed just before their first reader.
   const steps: Step[] = [];
   const emitted = new Uint8Array(ins.length);
+  const onDemand = (x: Instruction, i: number): boolean => isSource(x) || (s.phase[i] === 'pre' && !isComm(x.op));
   const defOf = new Int32Array(c.registers.length).fill(-1);
   ins.forEach((x, i) => {
-    if (isSource(x)) for (const r of x.outputs) defOf[r] = i;
+    if (onDemand(x, i)) for (const r of x.outputs) defOf[r] = i;
   });
-  const pull = (i: number): void => {
+  const emit = (d: number): void => {
+    emitted[d] = 1;
+    pull(d);
+    steps.push({ kind: 'local', ins: d });
+  };
+  function pull(i: number): void {
     for (const r of reads(i)) {
       const d = defOf[r]!;
-      if (d >= 0 && !emitted[d]) {
-        emitted[d] = 1;
-        steps.push({ kind: 'local', ins: d });
-      }
-    }
-  };
-  let pos = 0;
-  for (const phase of ['pre', 'online'] as const) {
-    const rounds = phase === 'pre' ? s.roundsOf.pre : s.roundsOf.online;
-    for (let d = 0; d <= rounds.length; d++) {
-      while (pos < order.length && !isComm(ins[order[pos]!]!.op) && s.phase[order[pos]!] === phase && s.depth[order[pos]!] === d) {
-        const i = order[pos++]!;
-        if (isSource(ins[i]!)) continue; // placed on demand (or at the end when never read)
-        if (!runs[i]) continue;
-        pull(i);
-        steps.push({ kind: 'local', ins: i });
-      }
-      if (d < rounds.length) {
-        const comms = rounds[d]!;
-        for (const i of comms) pull(i);
-        steps.push({ kind: 'round', phase, round: d + 1, comms });
-        pos += comms.length;
-      }
+      if (d >= 0 && !emitted[d]) emit(d);
     }
   }
-  if (pos !== order.length) throw new Error(`plan stopped at ${pos} of ${order.length} instructions`);
-  // Sources nobody reads still run (an input is still checked; a dealer op still costs its bytes).
+  const exch = exchanges(c, s);
+  for (const ex of exch) {
+    if (ex.phase === 'pre') {
+      for (const i of ex.comms) pull(i);
+      steps.push({ kind: 'round', ...ex });
+    }
+  }
+  const local: number[][] = Array.from({ length: s.rounds + 1 }, () => []);
+  for (const i of order) if (s.phase[i] === 'online' && !isComm(ins[i]!.op) && runs[i]) local[s.depth[i]!]!.push(i);
+  const online = exch.filter((ex) => ex.phase === 'online');
+  for (let d = 0; d <= s.rounds; d++) {
+    for (const i of local[d]!) {
+      pull(i);
+      steps.push({ kind: 'local', ins: i });
+    }
+    if (d < s.rounds) {
+      const ex = online[d]!;
+      for (const i of ex.comms) pull(i);
+      steps.push({ kind: 'round', ...ex });
+    }
+  }
+  // Sources nobody reads still run (an input is still checked; a dealer op still costs its
+  // bytes), and so does preprocessing work whose results are kept.
   ins.forEach((x, i) => {
-    if (isSource(x) && !emitted[i]) steps.push({ kind: 'local', ins: i });
+    if (!emitted[i] && (isSource(x) || (onDemand(x, i) && runs[i]))) emit(i);
   });
 
   const lastUse = new Int32Array(c.registers.length).fill(-1);

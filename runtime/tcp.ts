@@ -23,7 +23,8 @@ import { driveParty, newTranscript } from './drive.ts';
 import type { MeasuredCost } from './interpreter.ts';
 import { dealerTicket, freshNonce, pairKey, sessionId, sessionSeed, tlsPsk, type RoleKeys } from './keys.ts';
 import { checkPartyInputs, partyProgram, roundWords } from './party.ts';
-import { planParty, type Step } from './plan.ts';
+import { planParty, type Exchange, type Step } from './plan.ts';
+import { measuredRounds } from './measured-rounds.ts';
 import type { MeasuredRound } from './transport.ts';
 
 export type { HostPort } from './channel.ts';
@@ -128,6 +129,13 @@ export async function failLinks(links: readonly (Link | undefined)[], e: unknown
   throw e;
 }
 
+/** The name of an exchange in errors: its round, and the preprocessing rounds whose opens it carries. */
+function roundLabel(st: Exchange): string {
+  const name = (phase: string, round: number): string => `${phase === 'pre' ? 'preprocessing' : 'online'} round ${round}`;
+  const carried = st.parts.filter((pt) => pt.phase !== st.phase || pt.round !== st.round).map((pt) => name(pt.phase, pt.round));
+  return `${name(st.phase, st.round)} message${carried.length > 0 ? ` (carrying ${carried.join(', ')})` : ''}`;
+}
+
 /** Runs one party of a circuit over TLS. */
 export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult> {
   const c = opts.circuit;
@@ -226,7 +234,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
           const st = rounds[round - 1];
           if (st === undefined) throw new Error(`no round ${round} in the plan`);
           const bytes = 8 * roundWords(c, st.comms, p === 0 ? 1 : 0);
-          const m = (await peer.reader.next(T_ROUND, round, bytes, `${st.phase === 'pre' ? 'preprocessing' : 'online'} round ${st.round} message`)).payload;
+          const m = (await peer.reader.next(T_ROUND, round, bytes, roundLabel(st))).payload;
           opts.onReceive?.('peer', T_ROUND, m);
           return m;
         },
@@ -234,11 +242,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
       { party: p, ...(transcript !== undefined ? { transcript } : {}), ...(feed !== undefined ? { beforeStretch: (k: number) => feed.ready(k) } : {}) },
     );
     if (feed !== undefined && !feed.complete) throw netError('the run ended before every correction of the dealer was used');
-    const byRound: MeasuredRound[] = stats.sentPerRound.map((mine, i) => {
-      const st = rounds[i]!;
-      const got = stats.receivedPerRound[i]!;
-      return { phase: st.phase, round: st.round, bytesP0: p === 0 ? mine : got, bytesP1: p === 1 ? mine : got };
-    });
+    const byRound: MeasuredRound[] = measuredRounds(c, s, rounds, p === 0 ? [stats.sentPerRound, stats.receivedPerRound] : [stats.receivedPerRound, stats.sentPerRound]);
     const b0 = byRound.reduce((a, r) => a + r.bytesP0, 0);
     const b1 = byRound.reduce((a, r) => a + r.bytesP1, 0);
     peer.socket.end();

@@ -13,7 +13,10 @@ import type { RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import type { WorkerInput, WorkerReply } from './party-worker.ts';
 import type { MeasuredRound } from './transport.ts';
-import { fromWire, toWire } from './wire-tensor.ts';
+import { measuredRounds } from './measured-rounds.ts';
+import { exchanges } from './plan.ts';
+import { fromWire } from './wire-tensor.ts';
+import { serveTensors } from './tensor-requests.ts';
 import { workerBootCode } from './worker-source.ts';
 
 
@@ -32,11 +35,12 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const { port1, port2 } = new MessageChannel();
   const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
+  const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
   const workers = ([0, 1] as const).map((party) => {
     const data: WorkerInput = {
       circuit: c,
       party,
-      tensors: toWire(party === 0 ? opts.weights : opts.inputs),
+      tensors: served[party]!.requests,
       s01: seeds.s01,
       sd: party === 0 ? seeds.s0d : seeds.s1d,
       ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
@@ -45,7 +49,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       transcript: opts.transcript !== false,
       fuse: opts.fuse !== false,
     };
-    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer] });
+    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer, data.tensors.port] });
   });
   try {
     const replies = await Promise.all(
@@ -55,7 +59,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
             w.on('message', (m: WorkerReply) => {
               if (m.type === 'done') resolve(m);
               else if (m.type === 'error') reject(errorFrom(m, party));
-              else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [] }, m.layer);
+              else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [], parts: [] }, m.layer);
             });
             w.on('error', (e) => reject(e));
             w.on('exit', (code) => reject(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
@@ -64,12 +68,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
     );
     const [r0, r1] = replies as [Extract<WorkerReply, { type: 'done' }>, Extract<WorkerReply, { type: 'done' }>];
     if (r0.sentPerRound.length !== r1.sentPerRound.length) throw new Error('the parties disagree on the number of rounds');
-    const byRound: MeasuredRound[] = r0.sentPerRound.map((b0, i) => ({
-      phase: i < s.preprocessingRounds ? 'pre' : 'online',
-      round: i < s.preprocessingRounds ? i + 1 : i - s.preprocessingRounds + 1,
-      bytesP0: b0,
-      bytesP1: r1.sentPerRound[i]!,
-    }));
+    const byRound: MeasuredRound[] = measuredRounds(c, s, exchanges(c, s), [r0.sentPerRound, r1.sentPerRound]);
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
     const b0 = sum(r0.sentPerRound);
     const b1 = sum(r1.sentPerRound);
@@ -88,6 +87,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       ringMacs: r0.macs + r1.macs,
     };
   } finally {
+    for (const sv of served) sv.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

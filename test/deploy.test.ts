@@ -169,7 +169,7 @@ describe('hostile connections', () => {
     expect(await garbage(() => Buffer.alloc(64, 0x5a))).toMatch(/malformed frame from party 1: a frame without the IG3F magic/);
     expect(await garbage((h) => Buffer.concat([h, Buffer.alloc(40, 0x11)]))).toMatch(/malformed frame from party 1: a frame of type 17 where type 4|malformed frame from party 1/);
     expect(await garbage((h) => Buffer.concat([h, frame(T_ROUND, 1, new Uint8Array(8))]))).toMatch(/malformed frame from party 1: round 1 with 8 bytes where 1 with \d+ bytes was expected/);
-    expect(await garbage((h) => h)).toMatch(/timed out after 3 s waiting for party 1's preprocessing round 1 message/);
+    expect(await garbage((h) => h)).toMatch(/timed out after 3 s waiting for party 1's online round 1 message \(carrying preprocessing round 1\)/);
   }, 30_000);
 
   it('a recorded connection replayed to a fresh listener is refused (TLS with fresh key exchange), and the listener times out', async () => {

@@ -43,6 +43,13 @@ describe('wasm ring kernels equal a BigInt reference bit for bit', () => {
     expect(K.ringMatmul(a, b, m, k, n)).toEqual(refMatmul(a, b, m, k, n));
   });
 
+  it('matmul with B in column panels (k = 40000: panels of 52 columns, a last one of 7, an odd last block)', () => {
+    const [m, k, n] = [2, 40000, 111];
+    const a = BigUint64Array.from({ length: m * k }, (_, i) => wrap(BigInt(i) * 0x9e3779b97f4a7c15n + 3n));
+    const b = BigUint64Array.from({ length: k * n }, (_, i) => wrap(BigInt(i) * 0xd1b54a32d192ed03n - 0x1234567n));
+    expect(K.ringMatmul(a, b, m, k, n)).toEqual(refMatmul(a, b, m, k, n));
+  }, 60_000);
+
   it('element-wise add, sub, mul, xor, and with broadcast (property)', () => {
     const ops: Record<K.BinaryOp, (x: bigint, y: bigint) => bigint> = {
       add: (x, y) => x + y,

@@ -21,6 +21,8 @@ const CHUNK = 1 << 19;
 const L2_BYTES = 256 * 1024;
 /** Inner-dimension block of long dot products (the embedding one-hot @ table has k = the vocabulary size). */
 const K_BLOCK = 8192;
+/** Elements of B (and as many of its transpose) in the wasm arena at once. */
+const PANEL = 1 << 21;
 
 /** Makes the wasm arena at least `bytes` long. */
 function reserve(bytes: number): void {
@@ -50,23 +52,36 @@ export function ringMatmul(a: Ring, b: Ring, m: number, k: number, n: number, ou
     out.fill(0n);
     return out;
   }
-  const A = 0;
-  const B = A + bytesOf(m * k);
-  const BT = B + bytesOf(k * n);
-  const O = BT + bytesOf(k * n);
-  reserve(O + bytesOf(m * n));
-  put(A, a);
-  put(B, b);
-  W.transpose(BT, B, k, n);
   // Blocks: kc of the inner dimension (so a long k does not stream all of A once per column
   // block), jb columns of B^T (a kc x jb block of about 256 KiB stays in cache).
   const kc = k <= K_BLOCK ? k : K_BLOCK;
   let jb = Math.max(2, Math.floor(L2_BYTES / (8 * kc)));
   jb -= jb % 2;
-  for (let k0 = 0; k0 < k; k0 += kc) {
-    const kn = Math.min(kc, k - k0);
-    const run = k0 === 0 ? W.matmul_nt : W.matmul_nt_acc;
-    for (let j0 = 0; j0 < n; j0 += jb) run(O + 8 * j0, A + 8 * k0, BT + 8 * (k * j0 + k0), m, kn, Math.min(jb, n - j0), n, k);
+  // B goes into the arena a panel of nb columns at a time (a multiple of jb, at most about
+  // PANEL elements): wasm memory never shrinks, and a whole embedding table (and its
+  // transpose) would keep hundreds of MB in every thread that ever multiplied by one.
+  let nb = Math.max(jb, Math.floor(PANEL / k));
+  nb -= nb % jb;
+  if (nb >= n) nb = n;
+  const A = 0;
+  const P = A + bytesOf(m * k);
+  const PT = P + bytesOf(k * nb);
+  const O = PT + bytesOf(k * nb);
+  reserve(O + bytesOf(m * n));
+  put(A, a);
+  for (let p0 = 0; p0 < n; p0 += nb) {
+    const w = Math.min(nb, n - p0);
+    if (w === n) put(P, b);
+    else {
+      const panel = new BigUint64Array(W.memory.buffer, P, k * w);
+      for (let r = 0; r < k; r++) panel.set(b.subarray(r * n + p0, r * n + p0 + w), r * w);
+    }
+    W.transpose(PT, P, k, w);
+    for (let k0 = 0; k0 < k; k0 += kc) {
+      const kn = Math.min(kc, k - k0);
+      const run = k0 === 0 ? W.matmul_nt : W.matmul_nt_acc;
+      for (let j0 = 0; j0 < w; j0 += jb) run(O + 8 * (p0 + j0), A + 8 * k0, PT + 8 * (k * j0 + k0), m, kn, Math.min(jb, w - j0), n, k);
+    }
   }
   takeInto(O, out);
   return out;
@@ -147,9 +162,8 @@ export function stridedCopy(a: Ring, outShape: Shape, st: readonly number[], bas
 }
 
 /** Element-wise binary op on equal-length arrays (wasm, chunked). */
-function binaryFlat(a: Ring, b: Ring, op: BinaryOp): Ring {
+function binaryFlat(a: Ring, b: Ring, op: BinaryOp, out: Ring = allocRing(a.length)): Ring {
   const n = a.length;
-  const out = allocRing(n);
   const chunk = Math.min(CHUNK, n);
   const A = 0;
   const B = bytesOf(chunk);
@@ -176,12 +190,14 @@ export function ringBinary(a: Ring, sa: Shape, b: Ring, sb: Shape, op: BinaryOp)
   return out;
 }
 
-export function ringAdd(a: Ring, b: Ring): Ring {
-  return binaryFlat(a, b, 'add');
+/** a + b, into `out` when given (which may be `a` or `b`: each chunk is read before it is written). */
+export function ringAdd(a: Ring, b: Ring, out?: Ring): Ring {
+  return binaryFlat(a, b, 'add', out);
 }
 
-export function ringSub(a: Ring, b: Ring): Ring {
-  return binaryFlat(a, b, 'sub');
+/** a - b, into `out` when given (which may be `a` or `b`: each chunk is read before it is written). */
+export function ringSub(a: Ring, b: Ring, out?: Ring): Ring {
+  return binaryFlat(a, b, 'sub', out);
 }
 
 export function ringXor(a: Ring, b: Ring): Ring {

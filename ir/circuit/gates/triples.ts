@@ -104,11 +104,15 @@ export const TRIPLE_GATES: readonly CircuitOpDef[] = [
       return [reg('ashr', [...batch, m, k], sa), reg('ashr', [...batch, k, n], sb), reg('ashr', [...batch, m, n], sa + sb)];
     },
     dealer: correctedGate(2, [0, 1], (ins, regs, r0, r1) => {
-      const a = K.ringAdd(r0(0), r1(0));
-      const b = K.ringAdd(r0(1), r1(1));
+      // P0's seed values are this function's own temporaries: A and B are summed into them (an
+      // embedding table's B is 187 MB for BERT-base).
+      const a0 = r0(0);
+      const b0 = r0(1);
+      const a = K.ringAdd(a0, r1(0), a0);
+      const b = K.ringAdd(b0, r1(1), b0);
       const ab = K.ringBatchedMatmul(a, regs[ins.outputs[0]!]!.shape, b, regs[ins.outputs[1]!]!.shape);
       const c = K.ringSub(ab, r0(2));
-      recycle(a), recycle(b), recycle(ab);
+      recycle(ab);
       return c;
     }),
   },

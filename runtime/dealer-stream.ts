@@ -1,7 +1,7 @@
 // The dealer's words as a stream from the dealer's process to a party's.
 //
-// Every party that receives dealer words has its own stream: P1 always (Beaver corrections,
-// FSS keys), P0 only when the circuit has gates whose dealer sends P0 words (FSS keys). Both
+// Every party that receives dealer words has its own stream: P1 (Beaver corrections, FSS
+// keys), and P0 only when the circuit has gates whose dealer sends P0 words (FSS keys). Both
 // ends know the order in which the party consumes its words: a party's execution plan is a
 // function of the circuit alone, so the dealer computes it too. Words travel in that order, one
 // frame per dealer instruction, numbered. The party reads ahead in the background up to a

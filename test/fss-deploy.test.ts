@@ -13,6 +13,7 @@ import { CircuitBuilder, beaverMul, circuitCost, costSummary, type Circuit } fro
 import { readCasesFile } from '../ir/tensor-json.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { dealerSendsP0 } from '../runtime/dealer-stream.ts';
+import { prgRing } from '../runtime/prg.ts';
 import { runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, type RunResult } from '../runtime/index.ts';
 import { decodeCircuitFile } from '../ir/circuit/index.ts';
 import { allPairKeys, freshKeys, hashOf, reason, smallCircuit, threeRoles, value } from './deploy-helpers.ts';
@@ -104,6 +105,41 @@ describe('an FSS circuit in every mode', () => {
     const r0 = value(run.p0);
     expect(r0.corrections!.peakQueuedBytes).toBeGreaterThan(0);
     expect(r0.corrections!.peakQueuedBytes).toBeLessThanOrEqual(r0.corrections!.windowBytes);
+  }, 60_000);
+
+  it("each party's view holds its own key halves only: not the other party's dealer key, seed, root seeds or mask shares", async () => {
+    const keys = freshKeys();
+    const got: Record<0 | 1, { from: string; payload: Uint8Array }[]> = { 0: [], 1: [] };
+    const run = await threeRoles(c, {
+      keys,
+      inputs: fssInputs,
+      weights: fssWeights,
+      p0: { onReceive: (from, _t, payload) => void got[0].push({ from, payload: payload.slice() }) },
+      p1: { onReceive: (from, _t, payload) => void got[1].push({ from, payload: payload.slice() }) },
+    });
+    const sid = value(run.p1).sessionId;
+    const truth = simulatedSessionSeeds(allPairKeys(keys), sid, hashOf(c));
+    const keyIns = c.instructions.filter((i) => i.op === 'fss_key');
+    expect(keyIns.length).toBeGreaterThan(0);
+    // What each party derives from its own dealer seed for every key: its share of the mask and its root seeds.
+    const own = (seed: Uint8Array): Uint8Array[] =>
+      keyIns.flatMap((i) => {
+        const n = c.registers[i.outputs[0]!]!.shape.reduce((a, b) => a * b, 1);
+        return [prgRing(seed, i.outputs[0]!, n), prgRing(seed, i.outputs[1]!, 2 * n, 0)].map((r) => new Uint8Array(r.buffer, r.byteOffset, r.byteLength).slice(0, 16));
+      });
+    const secretOf = { 0: [keys.party1.keys.get('p1-dealer')!, truth.s1d, ...own(truth.s1d)], 1: [keys.party0.keys.get('p0-dealer')!, truth.s0d, ...own(truth.s0d)] } as const;
+    for (const p of [0, 1] as const) {
+      // P0 does receive dealer frames now: exactly its static share of the dealer's bytes.
+      const fromDealer = got[p].filter((m) => m.from === 'dealer').slice(1); // after the dealer's hello
+      expect(fromDealer.reduce((a, m) => a + m.payload.byteLength, 0)).toBe(circuitCost(c).dealerBytesPerParty[p]);
+      for (const m of got[p]) {
+        const bytes = Buffer.from(m.payload);
+        for (const secret of secretOf[p]) {
+          expect(bytes.indexOf(Buffer.from(secret))).toBe(-1);
+          expect(bytes.toString('latin1')).not.toContain(Buffer.from(secret).toString('hex'));
+        }
+      }
+    }
   }, 60_000);
 
   it('a small read-ahead window at both parties still runs', async () => {

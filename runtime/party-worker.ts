@@ -4,9 +4,9 @@
 // dealer (given the two dealer seeds; the words it computes are counted as dealer bytes): a
 // one-process simulation, unlike `ig3dc dealer`, where no party holds them. For circuits whose
 // dealer sends P0 words too (FSS keys), the simulated dealer makes P0's words of each stretch
-// of local work as P1 starts that stretch (in P0's order, so one key generation serves both
-// parties) and posts them to P0's worker over a port of their own: P0's worker still holds
-// only P0's seeds and what the dealer sends P0, as in the deployment.
+// of local work while P1 waits for the round before it (in P0's order, so one key generation
+// serves both parties) and posts them to P0's worker over a port of their own: P0's worker
+// still holds only P0's seeds and what the dealer sends P0, as in the deployment.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Ig3dcError } from '../ir/diagnostics.ts';
@@ -169,13 +169,18 @@ async function main(): Promise<void> {
   const { result, stats } = await driveParty(
     program,
     {
-      send: (msg) => d.peer.postMessage(msg, [msg.buffer as ArrayBuffer]),
+      send: (msg, round) => {
+        d.peer.postMessage(msg, [msg.buffer as ArrayBuffer]);
+        // P1 waits for P0's message of this round now: the simulated dealer uses the wait to make
+        // P0's words of the next stretch (and, with them, P1's halves of the same keys).
+        sendP0Words?.(round);
+      },
       receive: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((r) => (waiting = r))),
     },
     {
       party: d.party,
       ...(transcript !== undefined ? { transcript } : {}),
-      ...(sendP0Words !== undefined ? { beforeStretch: async (k: number) => sendP0Words(k) } : {}),
+      ...(sendP0Words !== undefined ? { beforeStretch: async (k: number) => void (k === 0 && sendP0Words(0)) } : {}),
       ...(p0Words !== undefined ? { beforeStretch: (k: number) => p0Words.ready(k) } : {}),
     },
   );

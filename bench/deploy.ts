@@ -147,7 +147,7 @@ async function deployCase(name: string): Promise<string[] | undefined> {
   if (failed.length > 0) return undefined;
   const j1 = r1.json as { sessionId: string; outputs: Record<string, { data: number[] }>; transcriptHash: string; countsMatch: boolean; wallSeconds: number; cpuSeconds: number; measured: { bytesTotal: number; dealerBytes: number; byRound?: unknown } };
   const j0 = r0.json as { countsMatch: boolean; cpuSeconds: number };
-  const jd = rd.json as { cpuSeconds: number };
+  const jd = rd.json as { cpuSeconds: number; peakRssBytes: number };
   // The same session in one process, and in two worker threads.
   const keys = (r: string): Record<string, string> => (JSON.parse(readFileSync(key(r), 'utf8')) as { keys: Record<string, string> }).keys;
   const pairKeys: Record<Pair, Uint8Array> = {
@@ -182,6 +182,7 @@ async function deployCase(name: string): Promise<string[] | undefined> {
     wall3.toFixed(2),
     j1.wallSeconds.toFixed(2),
     (j1.cpuSeconds + j0.cpuSeconds + (jd.cpuSeconds ?? 0)).toFixed(1),
+    ((jd.peakRssBytes ?? 0) / 1e6).toFixed(0),
     `${wall1.toFixed(2)} / ${cpuLocal.toFixed(1)}`,
     `${wall2.toFixed(2)} / ${cpuWorkers.toFixed(1)}`,
     same ? 'equal' : 'DIFFER',
@@ -209,6 +210,7 @@ export const deployBenchmark: Benchmark = {
       '3-proc wall s',
       'P1 run s',
       '3-proc CPU s',
+      'dealer peak MB',
       'in-proc wall / CPU s',
       'workers wall / CPU s',
       'outputs+transcript',

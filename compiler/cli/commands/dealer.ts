@@ -39,7 +39,7 @@ export async function dealerCommand(circuitPath: string, opts: DealerCommandOpti
     onRefused: (why) => process.stderr.write(`ig3dc dealer: ${why}\n`),
     onSession: (sid, parties) => process.stderr.write(`ig3dc dealer: serving session ${sid.slice(0, 16)} to party ${parties.join(' and party ')}\n`),
   });
-  const report = { role: 'dealer', sessionId: r.sessionId, corrections: r.corrections, dealerBytes: r.bytes, dealerBytesPerParty: r.bytesPerParty, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)) };
+  const report = { role: 'dealer', sessionId: r.sessionId, corrections: r.corrections, dealerBytes: r.bytes, dealerBytesPerParty: r.bytesPerParty, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)), peakRssBytes: process.resourceUsage().maxRSS * 1024 };
   const split = r.bytesPerParty[0] > 0 ? ` (P0 ${r.bytesPerParty[0]}, P1 ${r.bytesPerParty[1]})` : '';
   await writeOut(opts.json ? `${JSON.stringify(report)}\n` : `dealer: sent ${r.corrections} corrections, ${r.bytes} bytes${split}, in ${report.wallSeconds.toFixed(2)} s (session ${r.sessionId.slice(0, 16)})\n`);
 }

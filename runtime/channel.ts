@@ -297,13 +297,10 @@ export async function listenTlsPeers(
     return await new Promise<Map<string, TLSSocket>>((resolve, reject) => {
       const timer = setTimeout(() => {
         const missing = peers.map((p) => p.peer).filter((p) => !connected.has(p));
-        for (const s of connected.values()) s.destroy();
-        reject(
-          netError(
-            `timed out after ${timeoutMs / 1000} s waiting for ${missing.join(' and ')} to connect to ${at.host}:${at.port}` +
-              (refused > 0 ? ` (refused ${refused} connection(s) that did not authenticate, last: ${lastReason.slice(0, 80)})` : ''),
-          ),
-        );
+        const why = `timed out after ${timeoutMs / 1000} s waiting for ${missing.join(' and ')} to connect to ${at.host}:${at.port}`;
+        // The peers already here learn why (an error frame), then the connection closes.
+        for (const s of connected.values()) s.end(frame(T_ERROR, 0, Buffer.from(why, 'utf8')));
+        reject(netError(why + (refused > 0 ? ` (refused ${refused} connection(s) that did not authenticate, last: ${lastReason.slice(0, 80)})` : '')));
       }, timeoutMs);
       server.on('secureConnection', (s: TLSSocket) => {
         const id = identityOf.get(s);

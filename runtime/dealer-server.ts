@@ -123,9 +123,7 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
     // One failing stream stops the other at once (failLinks below tells both parties why).
     await new Promise<void>((resolve, reject) => {
       let left = links.length;
-      links.forEach((l, i) =>
-        stream(parties[i]!, l).then(() => --left === 0 && resolve(), reject),
-      );
+      links.forEach((l, i) => stream(parties[i]!, l).then(() => void (--left === 0 && resolve()), reject));
     });
     return { sessionId: sid!, corrections: served.size, bytes: sent[0] + sent[1], bytesPerParty: sent };
   } catch (e) {

@@ -248,19 +248,45 @@ export async function listenTls(
   onListening?: (port: number) => void,
   onRefused?: (why: string) => void,
 ): Promise<TLSSocket> {
+  return (await listenTlsPeers(at, key.self, [{ psk: key.psk, peer: key.peer }], timeoutMs, onListening, onRefused)).get(key.peer)!;
+}
+
+/**
+ * Listens on host:port for one connection from each of `peers`, each authenticated by its own
+ * pre-shared key (the PSK identity picks the key; a second connection of a peer already here
+ * is refused); closes the port once all are here (or on time-out). The sockets by peer identity.
+ */
+export async function listenTlsPeers(
+  at: HostPort,
+  self: string,
+  peers: readonly { readonly psk: Buffer; readonly peer: string }[],
+  timeoutMs: number,
+  onListening?: (port: number) => void,
+  onRefused?: (why: string) => void,
+): Promise<Map<string, TLSSocket>> {
+  const connected = new Map<string, TLSSocket>();
+  // Which identity each connection authenticated as (the PSK callback sees it, the socket does not keep it).
+  const identityOf = new WeakMap<TLSSocket, string>();
+  const names = peers.map((p) => p.peer).join(' or ');
   const server = createServer({
     ...TLS_OPTIONS,
     handshakeTimeout: timeoutMs,
-    pskIdentityHint: `ig3dc/${key.self}`,
-    pskCallback: (_socket, identity) => (identity === key.peer ? key.psk : null),
+    pskIdentityHint: `ig3dc/${self}`,
+    pskCallback: (socket, identity) => {
+      const p = peers.find((x) => x.peer === identity);
+      if (p === undefined || connected.has(identity)) return null;
+      identityOf.set(socket, identity);
+      return p.psk;
+    },
   });
   let refused = 0;
   let lastReason = '';
-  server.on('tlsClientError', (e) => {
+  const refuse = (why: string): void => {
     refused++;
-    lastReason = (e as NodeJS.ErrnoException).code ?? e.message;
-    onRefused?.(`refused a connection that did not authenticate as ${key.peer} (${lastReason.slice(0, 80)})`);
-  });
+    lastReason = why;
+    onRefused?.(`refused a connection that did not authenticate as ${names} (${why.slice(0, 80)})`);
+  };
+  server.on('tlsClientError', (e) => refuse((e as NodeJS.ErrnoException).code ?? e.message));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(netError(`cannot listen on ${at.host}:${at.port}: ${e.message}`)));
     server.listen(at.port, at.host, () => resolve());
@@ -268,20 +294,27 @@ export async function listenTls(
   const addr = server.address();
   onListening?.(typeof addr === 'object' && addr !== null ? addr.port : at.port);
   try {
-    return await new Promise<TLSSocket>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            netError(
-              `timed out after ${timeoutMs / 1000} s waiting for ${key.peer} to connect to ${at.host}:${at.port}` +
-                (refused > 0 ? ` (refused ${refused} connection(s) that did not authenticate, last: ${lastReason.slice(0, 80)})` : ''),
-            ),
-          ),
-        timeoutMs,
-      );
-      server.once('secureConnection', (s: TLSSocket) => {
-        clearTimeout(timer);
-        resolve(s);
+    return await new Promise<Map<string, TLSSocket>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const missing = peers.map((p) => p.peer).filter((p) => !connected.has(p));
+        const why = `timed out after ${timeoutMs / 1000} s waiting for ${missing.join(' and ')} to connect to ${at.host}:${at.port}`;
+        // The peers already here learn why (an error frame), then the connection closes.
+        for (const s of connected.values()) s.end(frame(T_ERROR, 0, Buffer.from(why, 'utf8')));
+        reject(netError(why + (refused > 0 ? ` (refused ${refused} connection(s) that did not authenticate, last: ${lastReason.slice(0, 80)})` : '')));
+      }, timeoutMs);
+      server.on('secureConnection', (s: TLSSocket) => {
+        const id = identityOf.get(s);
+        if (id === undefined || connected.has(id)) {
+          // Two handshakes of one identity raced: the first one through wins.
+          s.destroy();
+          refuse(`a second connection as ${id ?? 'an unknown identity'}`);
+          return;
+        }
+        connected.set(id, s);
+        if (connected.size === peers.length) {
+          clearTimeout(timer);
+          resolve(connected);
+        }
       });
     });
   } finally {

@@ -1,16 +1,20 @@
 // The dealer as its own process: holds the P0-dealer and P1-dealer keys (never the P0-P1 key,
-// no inputs, no weights), waits for P1, checks that P0 authorized the session for the same
-// circuit (the ticket), and streams P1's correction words in P1's order (dealer-stream.ts).
-// It computes one instruction's material at a time and waits whenever P1 stops reading, so it
-// holds at most one dealer instruction's arrays plus the socket's buffer.
+// no inputs, no weights), waits for P1 (and for P0 when the circuit has gates whose dealer
+// sends P0 words: FSS keys), checks that P0 authorized the session for the same circuit (the
+// ticket: P1 forwards the one P0 made, P0 presents its own), and streams each party its words
+// in its own consumption order (dealer-stream.ts), each stream under its party's flow control.
+// It makes one instruction's material at a time; where one instruction sends both parties
+// words (one key generation gives both keys), the half for the party whose stream is behind
+// waits in the Dealer until that stream reaches it. The parties run in lockstep (one round
+// apart at most), so that backlog is bounded by one party's read-ahead window plus a stretch.
 
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { admitCircuit } from './admit.ts';
-import { listenTls, T_CORRECTION, T_HELLO, type HostPort } from './channel.ts';
+import { listenTlsPeers, T_CORRECTION, T_HELLO, type HostPort } from './channel.ts';
 import { Dealer } from './dealer.ts';
-import { correctionOrder } from './dealer-stream.ts';
+import { correctionOrder, dealerSendsP0 } from './dealer-stream.ts';
 import { pairKey, sessionSeed, ticketValid, tlsPsk, type RoleKeys } from './keys.ts';
 import { planParty } from './plan.ts';
 import { recycle } from './pool.ts';
@@ -22,21 +26,24 @@ export interface DealerOptions {
   readonly listen: HostPort;
   /** The dealer's key file. */
   readonly keys: RoleKeys;
-  /** Time-out for each write to P1 (default 60 s). */
+  /** Time-out for each write to a party (default 60 s). */
   readonly timeoutMs?: number;
-  /** Time-out for P1 to connect (default: timeoutMs). */
+  /** Time-out for the parties to connect (default: timeoutMs). */
   readonly connectTimeoutMs?: number;
   readonly onListening?: (port: number) => void;
   readonly onRefused?: (why: string) => void;
-  /** Called once the session is authorized, with its (public) id. */
-  readonly onSession?: (sessionId: string) => void;
+  /** Called once the session is authorized, with its (public) id and the parties served. */
+  readonly onSession?: (sessionId: string, parties: readonly (0 | 1)[]) => void;
 }
 
 export interface DealerResult {
   readonly sessionId: string;
-  /** Correction instructions and bytes sent to P1. */
+  /** Dealer instructions whose words were sent (to either party). */
   readonly corrections: number;
+  /** Bytes sent, to both parties. */
   readonly bytes: number;
+  /** Bytes sent to P0 and to P1. */
+  readonly bytesPerParty: readonly [number, number];
 }
 
 interface DealerHello {
@@ -46,7 +53,7 @@ interface DealerHello {
   readonly ticket: string;
 }
 
-/** Serves one session's corrections to P1. */
+/** Serves one session's dealer words to P1 (and to P0, for circuits with FSS gates). */
 export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
   const c = opts.circuit;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -54,51 +61,72 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
   admitCircuit(c);
   const k0d = pairKey(opts.keys, 'p0-dealer');
   const k1d = pairKey(opts.keys, 'p1-dealer');
-  const key = { psk: tlsPsk(k1d, 'p1-dealer'), self: 'dealer', peer: 'party1' };
-  const p1 = new Link(await listenTls(opts.listen, key, opts.connectTimeoutMs ?? timeoutMs, opts.onListening, opts.onRefused), 'party 1', timeoutMs);
+  const parties: readonly (0 | 1)[] = dealerSendsP0(c) ? [0, 1] : [1];
+  const peerKeys = parties.map((p) => (p === 0 ? { psk: tlsPsk(k0d, 'p0-dealer'), peer: 'party0' } : { psk: tlsPsk(k1d, 'p1-dealer'), peer: 'party1' }));
+  const sockets = await listenTlsPeers(opts.listen, 'dealer', peerKeys, opts.connectTimeoutMs ?? timeoutMs, opts.onListening, opts.onRefused);
+  const links = parties.map((p) => new Link(sockets.get(`party${p}`)!, `party ${p}`, timeoutMs));
   try {
-    const h = await p1.receiveJson<DealerHello>(T_HELLO, 'hello');
-    const mismatch =
-      h.protocol !== PROTOCOL_VERSION
-        ? `protocol version mismatch: the dealer speaks ${PROTOCOL_VERSION}, party 1 ${String(h.protocol).slice(0, 40)}`
-        : h.circuitHash !== opts.circuitHash
-          ? `party 1 loaded a different circuit than the dealer (hash ${String(h.circuitHash).slice(0, 12)}..., the dealer's ${opts.circuitHash.slice(0, 12)}...)`
-          : typeof h.sessionId !== 'string' || !/^[0-9a-f]{64}$/.test(h.sessionId) || !ticketValid(k0d, h.sessionId, opts.circuitHash, h.ticket)
-            ? 'party 0 did not authorize this session for this circuit (no valid ticket)'
-            : undefined;
-    if (mismatch !== undefined) throw new Ig3dcError('input', `handshake failed: ${mismatch}`);
-    const sid = h.sessionId!;
-    opts.onSession?.(sid);
-    await p1.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash });
-    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid, opts.circuitHash), sessionSeed(k1d, 'p1-dealer', sid, opts.circuitHash));
-    const order = correctionOrder(c, planParty(c, 1, new Set(), schedule(c)));
-    // P1 sends nothing more: any frame or close from now on means it stopped, and ends the stream.
-    const stopped = p1.reader.next(T_HELLO, 0, 0, 'nothing more', 0).then(() => {
-      throw new Ig3dcError('decode', 'party 1 sent a frame after the handshake');
-    });
-    stopped.catch(() => {});
-    let seq = 0;
-    for (const item of order.items) {
-      const w = dealer.correction(c.instructions[item.ins]!, c.registers);
-      const sent = p1.send(T_CORRECTION, ++seq, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-      recycle(w); // the frame holds a copy
-      await Promise.race([sent, stopped]);
+    // Both hellos must name this circuit and one session P0 authorized.
+    let sid: string | undefined;
+    for (const [i, p] of parties.entries()) {
+      const h = await links[i]!.receiveJson<DealerHello>(T_HELLO, 'hello');
+      const mismatch =
+        h.protocol !== PROTOCOL_VERSION
+          ? `protocol version mismatch: the dealer speaks ${PROTOCOL_VERSION}, party ${p} ${String(h.protocol).slice(0, 40)}`
+          : h.circuitHash !== opts.circuitHash
+            ? `party ${p} loaded a different circuit than the dealer (hash ${String(h.circuitHash).slice(0, 12)}..., the dealer's ${opts.circuitHash.slice(0, 12)}...)`
+            : typeof h.sessionId !== 'string' || !/^[0-9a-f]{64}$/.test(h.sessionId) || !ticketValid(k0d, h.sessionId, opts.circuitHash, h.ticket)
+              ? 'party 0 did not authorize this session for this circuit (no valid ticket)'
+              : sid !== undefined && h.sessionId !== sid
+                ? 'party 0 and party 1 name different sessions'
+                : undefined;
+      if (mismatch !== undefined) throw new Ig3dcError('input', `handshake failed: ${mismatch}`);
+      sid = h.sessionId!;
     }
-    // Everything is sent: wait for P1 to finish with it and close.
-    await new Promise<void>((resolve) => {
-      if (p1.socket.closed) return resolve();
-      const timer = setTimeout(() => {
-        p1.socket.destroy();
-        resolve();
-      }, timeoutMs);
-      p1.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
+    opts.onSession?.(sid!, parties);
+    for (const l of links) await l.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash });
+    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid!, opts.circuitHash), sessionSeed(k1d, 'p1-dealer', sid!, opts.circuitHash));
+    const s = schedule(c);
+    const sent: [number, number] = [0, 0];
+    const served = new Set<number>();
+    const stream = async (p: 0 | 1, link: Link): Promise<void> => {
+      const order = correctionOrder(c, planParty(c, p, new Set(), s), p);
+      // The party sends nothing more: any frame or close from now on means it stopped, and ends the stream.
+      const stopped = link.reader.next(T_HELLO, 0, 0, 'nothing more', 0).then(() => {
+        throw new Ig3dcError('decode', `party ${p} sent a frame after the handshake`);
       });
-      p1.socket.end();
+      stopped.catch(() => {});
+      let seq = 0;
+      for (const item of order.items) {
+        const w = dealer.material(c.instructions[item.ins]!, c.registers, p);
+        if (w === undefined) throw new Error(`dealer: '${c.instructions[item.ins]!.op}' sends party ${p} nothing`);
+        served.add(item.ins);
+        sent[p] += w.byteLength;
+        const done = link.send(T_CORRECTION, ++seq, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+        recycle(w); // the frame holds a copy
+        await Promise.race([done, stopped]);
+      }
+      // Everything is sent: wait for the party to finish with it and close.
+      await new Promise<void>((resolve) => {
+        if (link.socket.closed) return resolve();
+        const timer = setTimeout(() => {
+          link.socket.destroy();
+          resolve();
+        }, timeoutMs);
+        link.socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        link.socket.end();
+      });
+    };
+    // One failing stream stops the other at once (failLinks below tells both parties why).
+    await new Promise<void>((resolve, reject) => {
+      let left = links.length;
+      links.forEach((l, i) => stream(parties[i]!, l).then(() => void (--left === 0 && resolve()), reject));
     });
-    return { sessionId: sid, corrections: order.items.length, bytes: dealer.bytes };
+    return { sessionId: sid!, corrections: served.size, bytes: sent[0] + sent[1], bytesPerParty: sent };
   } catch (e) {
-    return failLinks([p1], e);
+    return failLinks(links, e);
   }
 }

@@ -1,12 +1,14 @@
-// The dealer's correction words as a stream from the dealer's process to P1's.
+// The dealer's words as a stream from the dealer's process to a party's.
 //
-// Both ends know the order in which P1 consumes corrections: P1's execution plan is a
-// function of the circuit alone, so the dealer computes it too. Corrections travel in that
-// order, one frame per dealer instruction, numbered. P1 reads ahead in the background up to a
+// Every party that receives dealer words has its own stream: P1 (Beaver corrections, FSS
+// keys), and P0 only when the circuit has gates whose dealer sends P0 words (FSS keys). Both
+// ends know the order in which the party consumes its words: a party's execution plan is a
+// function of the circuit alone, so the dealer computes it too. Words travel in that order, one
+// frame per dealer instruction, numbered. The party reads ahead in the background up to a
 // window of bytes (default 64 MiB, never less than what the next stretch of local work between
 // two rounds needs); past that it stops reading, TCP's flow control stops the dealer, and the
-// dealer waits (within its time-out). So the dealer runs ahead of P1 by at most the window
-// plus the sockets' buffers, and P1 holds at most that many correction bytes.
+// dealer waits (within its time-out). So the dealer runs ahead of each party by at most the
+// window plus the sockets' buffers, and a party holds at most that many dealer bytes.
 
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
@@ -19,14 +21,14 @@ type Ring = BigUint64Array;
 export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024;
 
 export interface CorrectionOrder {
-  /** Dealer instructions in the order P1 runs them, with the correction's size in ring words. */
+  /** Dealer instructions that send the party words, in the order it runs them, with the words' size in ring words. */
   readonly items: readonly { readonly ins: number; readonly words: number }[];
   /** Per stretch of local work (before round 1, between rounds k and k+1, after the last): the number of items needed by its end. */
   readonly neededBy: readonly number[];
 }
 
-/** The order of P1's corrections under `plan` (P1's plan). */
-export function correctionOrder(c: Circuit, plan: PartyPlan): CorrectionOrder {
+/** The order of the dealer words `party` receives, under `plan` (that party's plan). */
+export function correctionOrder(c: Circuit, plan: PartyPlan, party: 0 | 1): CorrectionOrder {
   const items: { ins: number; words: number }[] = [];
   const neededBy: number[] = [];
   for (const st of plan.steps) {
@@ -37,11 +39,19 @@ export function correctionOrder(c: Circuit, plan: PartyPlan): CorrectionOrder {
     const ins = c.instructions[st.ins]!;
     const gate = findCircuitOp(ins.op)?.dealer;
     if (gate === undefined) continue;
-    const bytes = gate.bytes(ins, c.registers)[1];
+    const bytes = gate.bytes(ins, c.registers)[party];
     if (bytes > 0) items.push({ ins: st.ins, words: bytes / 8 });
   }
   neededBy.push(items.length);
   return { items, neededBy };
+}
+
+/** Whether the dealer sends P0 any words for this circuit (FSS keys): then P0 needs a channel to it. */
+export function dealerSendsP0(c: Circuit): boolean {
+  return c.instructions.some((ins) => {
+    const gate = findCircuitOp(ins.op)?.dealer;
+    return gate !== undefined && gate.bytes(ins, c.registers)[0] > 0;
+  });
 }
 
 /** The largest number of correction bytes one stretch of local work needs. */
@@ -57,7 +67,7 @@ export function largestStretchBytes(o: CorrectionOrder): number {
   return max;
 }
 
-/** P1's end: reads corrections ahead into a bounded queue; the party program takes them synchronously. */
+/** A party's end: reads its dealer words ahead into a bounded queue; the party program takes them synchronously. */
 export class CorrectionFeed {
   readonly #circuit: Circuit;
   readonly #order: CorrectionOrder;
@@ -71,9 +81,9 @@ export class CorrectionFeed {
   #failed: Error | undefined;
   #running = false;
   #waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  /** Correction bytes received. */
+  /** Dealer bytes received. */
   bytes = 0;
-  /** Most correction bytes held at once. */
+  /** Most dealer bytes held at once. */
   peakQueuedBytes = 0;
 
   constructor(circuit: Circuit, order: CorrectionOrder, reader: FrameReader, windowBytes = DEFAULT_WINDOW_BYTES) {
@@ -101,7 +111,7 @@ export class CorrectionFeed {
   take(ins: Instruction): Ring {
     const item = this.#order.items[this.#taken];
     if (item === undefined || this.#circuit.instructions[item.ins] !== ins || this.#queue.length === 0) {
-      throw new Error(`the correction for a ${ins.op} is not here: P1's plan and the correction order disagree`);
+      throw new Error(`the dealer's words for a ${ins.op} are not here: the party's plan and the dealer's order disagree`);
     }
     this.#taken++;
     const w = this.#queue.shift()!;
@@ -141,7 +151,7 @@ export class CorrectionFeed {
     this.#running = false;
   }
 
-  /** Whether every correction was received and used. */
+  /** Whether every word was received and used. */
   get complete(): boolean {
     return this.#taken === this.#order.items.length;
   }

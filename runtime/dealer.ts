@@ -5,7 +5,6 @@
 // made when the executing party reaches the instruction, so material streams instead of
 // being held all at once.
 
-import { Ig3dcError } from '../ir/diagnostics.ts';
 import { circuitOp } from '../ir/circuit/ops.ts';
 import type { DealerGate } from '../ir/circuit/gate.ts';
 import type { Instruction, RegType } from '../ir/circuit/types.ts';
@@ -69,7 +68,8 @@ export function dealerShares(ins: Instruction, regs: readonly RegType[], party: 
   const own = g.own(ins, regs, party, seed);
   const sent = g.bytes(ins, regs)[party] > 0;
   if (sent && receive === undefined) {
-    throw new Ig3dcError('unsupported', `'${ins.op}' needs dealer material at party ${party}, and this run's dealer serves P1 only (FSS circuits run in process for now)`, { node: ins.prov.irNode });
+    // Every mode gives a party that receives words a source for them (in process, workers, TCP).
+    throw new Error(`'${ins.op}' needs the dealer's words at party ${party}, and this party was given no source for them`);
   }
   return g.assemble(ins, regs, party, own, sent ? receive!(own) : undefined);
 }

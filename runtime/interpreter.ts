@@ -47,7 +47,7 @@ export interface RunResult {
   /** Declared outputs, decoded at their scale. */
   readonly outputs: Map<string, Tensor>;
   readonly cost: MeasuredCost;
-  /** sha256 of every message, in order (the same seed gives the same transcript). */
+  /** sha256 of P1's view: every round message and the dealer's words to P1, in order (the same seed gives the same transcript). */
   readonly transcriptHash: string;
   /** Captured registers: [P0's share, P1's share]. */
   readonly shares: Map<number, readonly [Ring, Ring]>;
@@ -116,6 +116,7 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
       bytesPerParty: [net.sent[0], net.sent[1]],
       bytesTotal: net.sent[0] + net.sent[1],
       dealerBytes: net.dealerBytes,
+      dealerBytesPerParty: [net.dealerSent[0], net.dealerSent[1]],
       byRound,
     },
     transcriptHash: net.transcriptHash(),

@@ -1,7 +1,9 @@
 // One party per process, over authenticated channels (channel.ts): P0 and P1 talk to each
 // other; P1 also talks to the dealer's process (dealer-server.ts), which streams P1's
-// correction words. P0 never talks to the dealer: its share of every dealer output derives
-// from the seed it shares with the dealer.
+// correction words. P0 talks to the dealer only when the circuit has gates whose dealer sends
+// P0 words (FSS keys: the correction words of a DCF go to both parties); otherwise its share
+// of every dealer output derives from the seed it shares with the dealer, and it never
+// connects.
 //
 // Handshake between P0 and P1 (inside TLS, so only the holder of the P0-P1 key gets this
 // far): each sends a hello with the protocol version, its party, the circuit's hash and a
@@ -9,7 +11,8 @@
 // of the session derives from a pair's key and the session id (keys.ts), so a replayed or
 // foreign session never reuses masks. P0 then sends P1 a ticket (an HMAC under the P0-dealer
 // key over the session id and circuit hash); P1 hands it to the dealer, which so knows P0
-// agreed to this session and circuit.
+// agreed to this session and circuit. Where P0 connects to the dealer itself, it presents the
+// session id and a ticket of its own (the P0-dealer channel's key already authenticates it).
 
 import type { TLSSocket } from 'node:tls';
 import { Ig3dcError } from '../ir/diagnostics.ts';
@@ -18,7 +21,7 @@ import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { admitCircuit } from './admit.ts';
 import { connectTls, frame, FrameReader, listenTls, netError, T_ERROR, T_HELLO, T_CORRECTION, T_ROUND, T_TICKET, writeFrame, type HostPort } from './channel.ts';
-import { CorrectionFeed, correctionOrder, DEFAULT_WINDOW_BYTES } from './dealer-stream.ts';
+import { CorrectionFeed, correctionOrder, dealerSendsP0, DEFAULT_WINDOW_BYTES } from './dealer-stream.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import type { MeasuredCost } from './interpreter.ts';
 import { dealerTicket, freshNonce, pairKey, sessionId, sessionSeed, tlsPsk, type RoleKeys } from './keys.ts';
@@ -28,7 +31,7 @@ import { measuredRounds } from './measured-rounds.ts';
 import type { MeasuredRound } from './transport.ts';
 
 export type { HostPort } from './channel.ts';
-export const PROTOCOL_VERSION = 'ig3dc-3pc/2';
+export const PROTOCOL_VERSION = 'ig3dc-3pc/3';
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface TcpPartyOptions {
@@ -39,7 +42,7 @@ export interface TcpPartyOptions {
   /** Exactly one of listen / connect (towards the other party). */
   readonly listen?: HostPort;
   readonly connect?: HostPort;
-  /** Party 1: where the dealer listens. */
+  /** Where the dealer listens: party 1 always; party 0 when the circuit has gates whose dealer sends P0 words (FSS). */
   readonly dealer?: HostPort;
   /** This party's tensors: weights (P0) or model inputs (P1). */
   readonly tensors: ReadonlyMap<string, Tensor>;
@@ -49,7 +52,7 @@ export interface TcpPartyOptions {
   readonly timeoutMs?: number;
   /** Time-out for a peer to connect or to be reachable (default: timeoutMs). */
   readonly connectTimeoutMs?: number;
-  /** Party 1: how many correction bytes to read ahead of use (default 64 MiB). */
+  /** How many dealer bytes to read ahead of use (default 64 MiB). */
   readonly windowBytes?: number;
   /** Called with the bound port once listening (port 0 asks the OS for one). */
   readonly onListening?: (port: number) => void;
@@ -63,13 +66,16 @@ export interface TcpPartyOptions {
 export interface TcpPartyResult {
   /** Declared outputs (party 1 only). */
   readonly outputs: Map<string, Tensor>;
-  /** Both directions as this party measured them; dealerBytes is measured by party 1 (0 on party 0). */
+  /**
+   * Both directions as this party measured them. Dealer bytes: only what this party received
+   * (dealerBytes and its own entry of dealerBytesPerParty; the other entry is 0).
+   */
   readonly cost: MeasuredCost;
   /** Party 1: sha256 of the transcript, as runCircuit computes it ('' on party 0). */
   readonly transcriptHash: string;
   /** The session id (public: a hash of both nonces and the circuit hash). */
   readonly sessionId: string;
-  /** Party 1: the correction read-ahead window and the most correction bytes held at once. */
+  /** A party that talks to the dealer: its read-ahead window and the most dealer bytes it held at once. */
   readonly corrections?: { readonly windowBytes: number; readonly peakQueuedBytes: number };
 }
 
@@ -145,6 +151,13 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
   if ((opts.listen === undefined) === (opts.connect === undefined)) throw new Ig3dcError('usage', 'give exactly one of --listen HOST:PORT and --connect HOST:PORT');
   if (p === 1 && opts.dealer === undefined) throw new Ig3dcError('usage', 'party 1 needs the dealer\'s address (--dealer HOST:PORT)');
   admitCircuit(c);
+  const talksToDealer = p === 1 || dealerSendsP0(c);
+  if (p === 0 && talksToDealer && opts.dealer === undefined) {
+    throw new Ig3dcError('usage', "this circuit has FSS gates, whose dealer sends party 0 key words: party 0 needs the dealer's address too (--dealer HOST:PORT)");
+  }
+  if (!talksToDealer && opts.dealer !== undefined) {
+    throw new Ig3dcError('usage', 'party 0 talks to the dealer only for circuits whose dealer sends it words (FSS gates); this one has none: drop --dealer');
+  }
   checkPartyInputs(c, p, opts.tensors);
   const s = schedule(c);
   const me = p === 0 ? 'party0' : 'party1';
@@ -185,20 +198,25 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
     const sd = sessionSeed(pairKey(opts.keys, dealerPair), dealerPair, sid, opts.circuitHash);
 
     let feed: CorrectionFeed | undefined;
+    let ticket: string;
     if (p === 0) {
-      await peer.sendJson(T_TICKET, { ticket: dealerTicket(pairKey(opts.keys, 'p0-dealer'), sid, opts.circuitHash) });
+      ticket = dealerTicket(pairKey(opts.keys, 'p0-dealer'), sid, opts.circuitHash);
+      await peer.sendJson(T_TICKET, { ticket });
     } else {
       const t = await peer.receiveJson<{ ticket: string }>(T_TICKET, 'dealer ticket');
       opts.onReceive?.('peer', T_TICKET, Buffer.from(JSON.stringify(t)));
-      const dkey = { psk: tlsPsk(pairKey(opts.keys, 'p1-dealer'), 'p1-dealer'), self: 'party1', peer: 'dealer' };
+      ticket = t.ticket as string;
+    }
+    if (talksToDealer) {
+      const dealerPairKey = pairKey(opts.keys, dealerPair);
+      const dkey = { psk: tlsPsk(dealerPairKey, dealerPair), self: me, peer: 'dealer' };
       const window = opts.windowBytes ?? DEFAULT_WINDOW_BYTES;
       dealer = new Link(await connectTls(opts.dealer!, dkey, connectMs), 'the dealer', timeoutMs, Math.min(window, 8 * 1024 * 1024));
-      await dealer.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash, sessionId: sid, ticket: t.ticket });
+      await dealer.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash, sessionId: sid, ticket });
       const dh = await dealer.receiveJson<{ protocol: string; circuitHash: string }>(T_HELLO, 'hello');
       opts.onReceive?.('dealer', T_HELLO, Buffer.from(JSON.stringify(dh)));
       if (dh.protocol !== PROTOCOL_VERSION || dh.circuitHash !== opts.circuitHash) throw new Ig3dcError('input', 'handshake failed: the dealer speaks another protocol or loaded another circuit');
-      const d = dealer;
-      feed = new CorrectionFeed(c, correctionOrder(c, plan), d.reader, window);
+      feed = new CorrectionFeed(c, correctionOrder(c, plan, p), dealer.reader, window);
     }
 
     // Rounds.
@@ -219,7 +237,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
               const w = feed.take(ins);
               const bytes = new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
               opts.onReceive?.('dealer', T_CORRECTION, bytes);
-              transcript!.update(bytes);
+              transcript?.update(bytes);
               return w;
             },
           }
@@ -255,6 +273,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
         bytesPerParty: [b0, b1],
         bytesTotal: b0 + b1,
         dealerBytes: feed?.bytes ?? 0,
+        dealerBytesPerParty: p === 0 ? [feed?.bytes ?? 0, 0] : [0, feed?.bytes ?? 0],
         byRound,
       },
       transcriptHash: transcript?.digest('hex') ?? '',

@@ -61,11 +61,16 @@ export class LocalTransport {
     return [msgs[1], msgs[0]];
   }
 
-  /** The dealer's words to a party (counted, hashed and delivered as they are: the dealer keeps no reference). */
+  /**
+   * The dealer's words to a party (counted and delivered as they are: the dealer keeps no
+   * reference). Only P1's are hashed: the transcript is P1's view (every round message and the
+   * dealer's words to P1), which P1 computes the same way in the worker and TCP modes, where
+   * P0's dealer words (FSS keys) never reach it.
+   */
   dealerTo(party: 0 | 1, words: BigUint64Array): BigUint64Array {
     this.dealerBytes += words.byteLength;
     this.dealerSent[party] += words.byteLength;
-    if (this.#hashing) this.#transcript.update(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
+    if (this.#hashing && party === 1) this.#transcript.update(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
     return words;
   }
 

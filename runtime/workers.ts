@@ -11,6 +11,7 @@ import { admitCircuit } from './admit.ts';
 import { deriveSeeds } from './prg.ts';
 import type { RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
+import { dealerSendsP0 } from './dealer-stream.ts';
 import type { WorkerInput, WorkerReply } from './party-worker.ts';
 import type { MeasuredRound } from './transport.ts';
 import { measuredRounds } from './measured-rounds.ts';
@@ -34,6 +35,8 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   // Each worker gets only its own role's seeds; P1's worker also simulates the dealer, which holds both dealer seeds.
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const { port1, port2 } = new MessageChannel();
+  // The simulated dealer's channel to P0, for circuits whose dealer sends P0 words (FSS keys).
+  const toP0 = dealerSendsP0(c) ? new MessageChannel() : undefined;
   const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
   const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
   const workers = ([0, 1] as const).map((party) => {
@@ -45,11 +48,13 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       sd: party === 0 ? seeds.s0d : seeds.s1d,
       ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
       peer: party === 0 ? port1 : port2,
+      ...(toP0 !== undefined ? { dealerPort: party === 0 ? toP0.port1 : toP0.port2 } : {}),
       progress: opts.onRound !== undefined,
       transcript: opts.transcript !== false,
       fuse: opts.fuse !== false,
     };
-    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer, data.tensors.port] });
+    const transfer = data.dealerPort !== undefined ? [data.peer, data.tensors.port, data.dealerPort] : [data.peer, data.tensors.port];
+    return new Worker(code, { eval: true, workerData: data, transferList: transfer });
   });
   try {
     const replies = await Promise.all(
@@ -79,7 +84,8 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
         preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,
         bytesPerParty: [b0, b1],
         bytesTotal: b0 + b1,
-        dealerBytes: r1.dealerBytes,
+        dealerBytes: r0.dealerBytesPerParty[0] + r1.dealerBytesPerParty[1],
+        dealerBytesPerParty: [r0.dealerBytesPerParty[0], r1.dealerBytesPerParty[1]],
         byRound,
       },
       transcriptHash: r1.transcript,

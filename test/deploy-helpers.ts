@@ -4,6 +4,7 @@
 import type { TLSSocket } from 'node:tls';
 import { Tensor } from '../ir/tensor.ts';
 import { connectTls, listenTls } from '../runtime/channel.ts';
+import { dealerSendsP0 } from '../runtime/dealer-stream.ts';
 import { CircuitBuilder, beaverMatmul, beaverMul, beaverSquare, decodeCircuitFile, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
 import {
   generateKeys,
@@ -66,6 +67,8 @@ export interface ThreeRoleOptions {
   readonly timeoutMs?: number;
   readonly inputs?: ReadonlyMap<string, Tensor>;
   readonly weights?: ReadonlyMap<string, Tensor>;
+  /** Give P0 the dealer's address (default: when the circuit's dealer sends P0 words, i.e. it has FSS gates). */
+  readonly p0Dealer?: boolean;
 }
 
 export interface ThreeRoleRun {
@@ -74,7 +77,7 @@ export interface ThreeRoleRun {
   readonly dealer: PromiseSettledResult<DealerResult>;
 }
 
-/** Runs P0 (listening), the dealer (listening) and P1 (connecting to both) on loopback. */
+/** Runs P0 (listening), the dealer (listening) and P1 (connecting to both; P0 too when the dealer sends it words) on loopback. */
 export async function threeRoles(c: Circuit, o: ThreeRoleOptions = {}): Promise<ThreeRoleRun> {
   const keys = o.keys ?? freshKeys();
   const timeoutMs = o.timeoutMs ?? 10_000;
@@ -85,20 +88,24 @@ export async function threeRoles(c: Circuit, o: ThreeRoleOptions = {}): Promise<
   let dFail!: (e: unknown) => void;
   const p0At = new Promise<number>((r, f) => ((p0Port = r), (p0Fail = f)));
   const dAt = new Promise<number>((r, f) => ((dPort = r), (dFail = f)));
-  const p0 = runPartyTcp({
-    circuit: c,
-    circuitHash: hash,
-    party: 0,
-    listen: { host: '127.0.0.1', port: 0 },
-    tensors: o.weights ?? smallWeights,
-    keys: keys.party0,
-    timeoutMs,
-    ...o.p0,
-    onListening: (n) => {
-      o.p0?.onListening?.(n);
-      p0Port(n);
-    },
-  });
+  const p0Dealer = o.p0Dealer ?? dealerSendsP0(c);
+  const p0 = (p0Dealer ? dAt : Promise.resolve(undefined)).then((d) =>
+    runPartyTcp({
+      circuit: c,
+      circuitHash: hash,
+      party: 0,
+      listen: { host: '127.0.0.1', port: 0 },
+      ...(d !== undefined ? { dealer: { host: '127.0.0.1', port: d } } : {}),
+      tensors: o.weights ?? smallWeights,
+      keys: keys.party0,
+      timeoutMs,
+      ...o.p0,
+      onListening: (n) => {
+        o.p0?.onListening?.(n);
+        p0Port(n);
+      },
+    }),
+  );
   const dealer = runDealerTcp({
     circuit: o.dealer?.circuit ?? c,
     circuitHash: o.dealer?.circuitHash ?? hash,

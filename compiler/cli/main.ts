@@ -184,8 +184,8 @@ export function makeProgram(): Command {
       .option('--weights <file>', "party 0: the weights bundle (default: next to the circuit)")
       .option('--inputs <file>', 'party 1: the inputs file')
       .option('--case <name>', 'party 1: which case of the inputs file (default: the first)')
-      .option('--dealer <host:port>', "party 1: the dealer's address")
-      .option('--window <MiB>', "party 1: dealer corrections to read ahead, in MiB (default 64)", positiveNumber)
+      .option('--dealer <host:port>', "the dealer's address (party 1; party 0 too for circuits with FSS gates)")
+      .option('--window <MiB>', 'dealer words to read ahead, in MiB (default 64)', positiveNumber)
       .option('--timeout <seconds>', 'how long to wait for each message from a peer (default 60)', positiveNumber)
       .option('--connect-timeout <seconds>', 'how long to wait for a peer to connect or be reachable (default: --timeout)', positiveNumber)
       .option('--protocols <spec>', 'protocols when compiling a model on the fly')
@@ -195,7 +195,7 @@ export function makeProgram(): Command {
 
   program
     .command('dealer <circuit>')
-    .description('the dealer of a three-process secure inference: streams party 1 its correlated randomness (no inputs, no weights)')
+    .description('the dealer of a three-process secure inference: streams party 1 (and, for FSS gates, party 0) its correlated randomness (no inputs, no weights)')
     .requiredOption('--key <file>', 'the dealer key file (dealer.key from `ig3dc keygen`)')
     .requiredOption('--listen <host:port>', 'wait for party 1 on HOST:PORT')
     .option('--timeout <seconds>', 'how long to wait for party 1 to take each correction (default 60)', positiveNumber)

@@ -23,6 +23,8 @@ export interface CostSummary {
   readonly bytesTotal: number;
   /** Correction words the dealer sends, in bytes. */
   readonly dealerBytes: number;
+  /** Dealer bytes to P0 and to P1 (FSS keys go to both; Beaver corrections to P1 only). */
+  readonly dealerBytesPerParty: readonly [number, number];
 }
 
 export interface CostEntry {
@@ -49,8 +51,6 @@ export interface RoundCost {
 }
 
 export interface CircuitCost extends CostSummary {
-  /** Dealer bytes to P0 and to P1 (FSS keys go to both; Beaver corrections to P1 only). */
-  readonly dealerBytesPerParty: readonly [number, number];
   readonly unmergedRounds: number;
   readonly preprocessingUnmergedRounds: number;
   readonly onlineBytes: number;
@@ -188,5 +188,6 @@ export function costSummary(c: CostSummary): CostSummary {
     bytesPerParty: [c.bytesPerParty[0], c.bytesPerParty[1]],
     bytesTotal: c.bytesTotal,
     dealerBytes: c.dealerBytes,
+    dealerBytesPerParty: [c.dealerBytesPerParty[0], c.dealerBytesPerParty[1]],
   };
 }

@@ -16,15 +16,18 @@ export interface DealerCommandOptions {
   readonly json?: boolean;
 }
 
+const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+
 export async function dealerCommand(circuitPath: string, opts: DealerCommandOptions): Promise<void> {
   if (!isCircuitFile(circuitPath)) throw new Ig3dcError('usage', 'the dealer takes a .circuit file (compile one with `ig3dc compile MODEL -o FILE.circuit`); a model file holds the server\'s weights');
   if (opts.key === undefined) throw new Ig3dcError('usage', 'give the dealer key file with --key FILE (write the three with `ig3dc keygen --out DIR`)');
-  if (opts.listen === undefined) throw new Ig3dcError('usage', 'give the address to wait for party 1 on: --listen HOST:PORT');
+  if (opts.listen === undefined) throw new Ig3dcError('usage', 'give the address to wait for the parties on: --listen HOST:PORT');
   const keys = readKeyFile(opts.key, 'dealer');
   const listen = parseHostPort(opts.listen, '--listen');
   const wait = timeoutMs(opts.timeout);
   const target = await loadTarget(circuitPath, { inputs: '' }, undefined, true);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const r = await runDealerTcp({
     circuit: target.circuit,
     circuitHash: target.hash,
@@ -34,8 +37,9 @@ export async function dealerCommand(circuitPath: string, opts: DealerCommandOpti
     connectTimeoutMs: opts.connectTimeout !== undefined ? timeoutMs(opts.connectTimeout) : wait,
     onListening: (port) => process.stderr.write(`ig3dc dealer: listening on ${listen.host}:${port}\n`),
     onRefused: (why) => process.stderr.write(`ig3dc dealer: ${why}\n`),
-    onSession: (sid) => process.stderr.write(`ig3dc dealer: serving session ${sid.slice(0, 16)} to party 1\n`),
+    onSession: (sid, parties) => process.stderr.write(`ig3dc dealer: serving session ${sid.slice(0, 16)} to party ${parties.join(' and party ')}\n`),
   });
-  const report = { role: 'dealer', sessionId: r.sessionId, corrections: r.corrections, dealerBytes: r.bytes, wallSeconds: (performance.now() - t0) / 1000 };
-  await writeOut(opts.json ? `${JSON.stringify(report)}\n` : `dealer: sent ${r.corrections} corrections, ${r.bytes} bytes, in ${report.wallSeconds.toFixed(2)} s (session ${r.sessionId.slice(0, 16)})\n`);
+  const report = { role: 'dealer', sessionId: r.sessionId, corrections: r.corrections, dealerBytes: r.bytes, dealerBytesPerParty: r.bytesPerParty, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(process.cpuUsage(cpu0)), peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  const split = r.bytesPerParty[0] > 0 ? ` (P0 ${r.bytesPerParty[0]}, P1 ${r.bytesPerParty[1]})` : '';
+  await writeOut(opts.json ? `${JSON.stringify(report)}\n` : `dealer: sent ${r.corrections} corrections, ${r.bytes} bytes${split}, in ${report.wallSeconds.toFixed(2)} s (session ${r.sessionId.slice(0, 16)})\n`);
 }

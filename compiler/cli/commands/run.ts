@@ -110,11 +110,12 @@ interface CostJson {
   readonly bytesPerParty: readonly [number, number];
   readonly bytesTotal: number;
   readonly dealerBytes: number;
+  readonly dealerBytesPerParty: readonly [number, number];
 }
 
 function costJson(c: CostSummary): CostJson {
   const s = costSummary(c);
-  return { rounds: s.rounds, preprocessingRounds: s.preprocessingRounds, bytesPerParty: s.bytesPerParty, bytesTotal: s.bytesTotal, dealerBytes: s.dealerBytes };
+  return { rounds: s.rounds, preprocessingRounds: s.preprocessingRounds, bytesPerParty: s.bytesPerParty, bytesTotal: s.bytesTotal, dealerBytes: s.dealerBytes, dealerBytesPerParty: s.dealerBytesPerParty };
 }
 
 /**
@@ -462,6 +463,11 @@ export function formatRunReport(r: RunReport): string {
   lines.push(row('bytes sent by P1', r.measured, r.static, (c) => MB(c.bytesPerParty[1])));
   lines.push(row('bytes total', r.measured, r.static, (c) => MB(c.bytesTotal)));
   lines.push(row('dealer bytes', r.measured, r.static, (c) => MB(c.dealerBytes)));
+  // FSS keys go to both parties: then the split is worth a line each.
+  if (r.static.dealerBytesPerParty[0] > 0) {
+    lines.push(row('  to P0', r.measured, r.static, (c) => MB(c.dealerBytesPerParty[0])));
+    lines.push(row('  to P1', r.measured, r.static, (c) => MB(c.dealerBytesPerParty[1])));
+  }
   lines.push(`  measured ${r.countsMatch ? '==' : '!='} static${r.cases.length > 1 ? ' on every case' : ''}${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
   lines.push(`wall time ${r.wallSeconds.toFixed(2)} s${r.plaintextSeconds !== null ? ` (plaintext evaluator ${r.plaintextSeconds.toFixed(2)} s)` : ''}, peak memory ${MB(r.peakRssBytes)}`);
   return `${lines.join('\n')}\n`;

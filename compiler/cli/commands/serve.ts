@@ -2,7 +2,8 @@
 // one party of a secure inference per process, over TLS (runtime/tcp.ts). Party 0 (server)
 // supplies the weights (--weights, default CIRCUIT.weights.json); party 1 (client) supplies
 // one case of --inputs, receives the dealer's corrections from `ig3dc dealer` (--dealer
-// HOST:PORT) and learns the outputs. Each reads its own key file (`ig3dc keygen`). An ONNX /
+// HOST:PORT) and learns the outputs. For a circuit with FSS gates the dealer sends party 0 key
+// words too, and party 0 also takes --dealer. Each reads its own key file (`ig3dc keygen`). An ONNX /
 // .ir model may be given instead of a circuit: both sides compile it the same way, and the
 // handshake checks that the circuits agree.
 
@@ -18,7 +19,7 @@ export interface ServeCommandOptions {
   readonly key?: string;
   readonly listen?: string;
   readonly connect?: string;
-  /** Party 1: the dealer's address. */
+  /** The dealer's address (party 1; party 0 for circuits with FSS gates). */
   readonly dealer?: string;
   readonly weights?: string;
   /** Party 1: the inputs file (the case given by --case, else the first). */
@@ -28,7 +29,7 @@ export interface ServeCommandOptions {
   readonly timeout?: number;
   /** Seconds to wait for a peer to connect (default: --timeout). */
   readonly connectTimeout?: number;
-  /** Party 1: MiB of dealer corrections to read ahead. */
+  /** MiB of dealer words to read ahead. */
   readonly window?: number;
   readonly json?: boolean;
   readonly batch?: number;
@@ -57,7 +58,6 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
   if ((opts.listen === undefined) === (opts.connect === undefined)) throw new Ig3dcError('usage', 'give exactly one of --listen HOST:PORT and --connect HOST:PORT');
   if (opts.key === undefined) throw new Ig3dcError('usage', `give this party's key file with --key FILE (write the three with \`ig3dc keygen --out DIR\`)`);
   if (party === 1 && opts.dealer === undefined) throw new Ig3dcError('usage', "party 1 needs the dealer's address: --dealer HOST:PORT (start it with `ig3dc dealer`)");
-  if (party === 0 && opts.dealer !== undefined) throw new Ig3dcError('usage', 'party 0 does not talk to the dealer: --dealer is for party 1');
   const keys = readKeyFile(opts.key, party === 0 ? 'party0' : 'party1');
   const wait = timeoutMs(opts.timeout);
   let cs: Case | undefined;
@@ -99,13 +99,13 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
   const cpu = process.cpuUsage(cpu0);
   const { byRound: _, ...measured } = result.cost;
   const stat = costSummary(circuitCost(target.circuit));
-  // Party 0 never sees the dealer's bytes (they go to party 1 only).
+  // Each party measures the dealer bytes it received (all of them go to party 1 unless the circuit has FSS gates).
   const countsMatch =
     measured.rounds === stat.rounds &&
     measured.preprocessingRounds === stat.preprocessingRounds &&
     measured.bytesTotal === stat.bytesTotal &&
     measured.bytesPerParty[0] === stat.bytesPerParty[0] &&
-    (party === 0 || measured.dealerBytes === stat.dealerBytes);
+    measured.dealerBytesPerParty[party] === stat.dealerBytesPerParty[party];
   const report = {
     party,
     sessionId: result.sessionId,
@@ -124,7 +124,7 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
     const lines = [`party ${party}: done in ${wallSeconds.toFixed(2)} s (session ${result.sessionId.slice(0, 16)})`];
     for (const [k, t] of Object.entries(report.outputs)) lines.push(`  ${k} = [${t.shape.join(',')}] ${JSON.stringify(t.data)}`);
     lines.push(
-      `  measured: ${measured.rounds} online rounds, ${measured.preprocessingRounds} preprocessing rounds, ${measured.bytesTotal} bytes on the wire (P0 ${measured.bytesPerParty[0]}, P1 ${measured.bytesPerParty[1]})${party === 1 ? `, dealer ${measured.dealerBytes} bytes` : ''}`,
+      `  measured: ${measured.rounds} online rounds, ${measured.preprocessingRounds} preprocessing rounds, ${measured.bytesTotal} bytes on the wire (P0 ${measured.bytesPerParty[0]}, P1 ${measured.bytesPerParty[1]})${measured.dealerBytes > 0 ? `, ${measured.dealerBytes} bytes from the dealer` : ''}`,
     );
     lines.push(`  measured ${countsMatch ? '==' : '!='} static`);
     await writeOut(`${lines.join('\n')}\n`);

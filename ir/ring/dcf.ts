@@ -190,57 +190,64 @@ function words32(bytes: Uint8Array): Uint32Array {
 
 /**
  * Party `party`'s evaluation of its keys at the public inputs `x` (low `bits` bits used):
- * its shares of f(x), g rows of N ring words (word-major).
+ * its shares of f(x), g rows of N ring words (word-major). With `points` P > 1, `x` holds P
+ * inputs per key, point-major (x[p N + e] for key e), and each row holds N P words in the same
+ * order: one key evaluated at several points (a spline's breakpoints) without copying it.
  */
-export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array): BigUint64Array {
+export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array, points = 1): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
+  const M = N * points;
   const rows = 3 + g;
   const cw32 = new Uint32Array(cw.buffer, cw.byteOffset, 2 * cw.length);
-  const x32 = new Uint32Array(x.buffer, x.byteOffset, 2 * N);
-  const s = words32(root);
-  const t = new Uint8Array(N).fill(party);
-  const out = new BigUint64Array(g * N);
+  const x32 = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
+  const r32 = words32(root);
+  const s = points === 1 ? r32 : new Uint32Array(4 * M);
+  if (points > 1) for (let p = 0; p < points; p++) s.set(r32, 4 * N * p);
+  const t = new Uint8Array(M).fill(party);
+  const out = new BigUint64Array(g * M);
   const v32 = new Uint32Array(out.buffer);
   const neg = party === 1;
-  const input = new Uint8Array(32 * N);
+  const input = new Uint8Array(32 * M);
   const in32 = new Uint32Array(input.buffer);
   for (let i = 0; i < n; i++) {
     const bit = n - 1 - i;
-    for (let e = 0; e < N; e++) {
-      const side = bitOf(x32, e, bit);
-      tweaked(in32, 8 * e, s, 4 * e, 2 * side);
-      tweaked(in32, 8 * e + 4, s, 4 * e, 2 * side + 1);
+    for (let k = 0; k < M; k++) {
+      const side = bitOf(x32, k, bit);
+      tweaked(in32, 8 * k, s, 4 * k, 2 * side);
+      tweaked(in32, 8 * k + 4, s, 4 * k, 2 * side + 1);
     }
     const h = mmo(input);
     const o32 = new Uint32Array(h.buffer, h.byteOffset, h.byteLength / 4);
     const base = i * rows;
-    for (let e = 0; e < N; e++) {
-      const side = bitOf(x32, e, bit);
-      const te = t[e]!;
-      const o = 8 * e;
+    for (let k = 0; k < M; k++) {
+      const e = k % N;
+      const side = bitOf(x32, k, bit);
+      const te = t[k]!;
+      const o = 8 * k;
       let tNext = o32[o]! & 1;
       for (let j = 0; j < g; j++) {
-        addSigned(v32, j * N + e, o32[o + 4 + 2 * j]!, o32[o + 5 + 2 * j]!, neg);
+        addSigned(v32, j * M + k, o32[o + 4 + 2 * j]!, o32[o + 5 + 2 * j]!, neg);
         if (te === 1) {
           const row = base + 2 + j;
-          addSigned(v32, j * N + e, cw32[2 * (row * N + e)]!, cw32[2 * (row * N + e) + 1]!, neg);
+          addSigned(v32, j * M + k, cw32[2 * (row * N + e)]!, cw32[2 * (row * N + e) + 1]!, neg);
         }
       }
       for (let q = 0; q < 4; q++) {
         let word = o32[o + q]!;
         if (q === 0) word &= ~1;
         if (te === 1) word ^= cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)]!;
-        s[4 * e + q] = word >>> 0;
+        s[4 * k + q] = word >>> 0;
       }
       if (te === 1) tNext ^= (cw32[2 * ((base + 2 + g) * N + e)]! >>> side) & 1;
-      t[e] = tNext;
+      t[k] = tNext;
     }
   }
   const last = n * rows;
-  for (let e = 0; e < N; e++) {
+  for (let k = 0; k < M; k++) {
+    const e = k % N;
     for (let j = 0; j < g; j++) {
-      addSigned(v32, j * N + e, s[4 * e + 2 * j]!, s[4 * e + 2 * j + 1]!, neg);
-      if (t[e] === 1) addSigned(v32, j * N + e, cw32[2 * ((last + j) * N + e)]!, cw32[2 * ((last + j) * N + e) + 1]!, neg);
+      addSigned(v32, j * M + k, s[4 * k + 2 * j]!, s[4 * k + 2 * j + 1]!, neg);
+      if (t[k] === 1) addSigned(v32, j * M + k, cw32[2 * ((last + j) * N + e)]!, cw32[2 * ((last + j) * N + e) + 1]!, neg);
     }
   }
   return out;

@@ -8,6 +8,10 @@
 //
 // eps is encoded at f fractional bits; BERT's 1e-12 rounds to 0 at f = 16 (as in CrypTen).
 //
+// With `invSqrtMethod: spline` (FSS): the sum of squares as `normalized`, then one spline gives
+// the power-of-4 factors and a start, and one Newton step runs inside the output products:
+// 5 rounds in all (square, spline, three products); see nonlinear.ts invSqrtSplineStart.
+//
 // With `invSqrtMethod: normalized` (not CrypTen's): 1/sqrt(var) = sqrt(D) / sqrt(sum d^2), the
 // squares summed before one truncation, and invSqrt converging on [2^-16, 4^9) instead of
 // [0.1, 100]. Random-init BERT embeddings have variance ~1e-3: 65 ulp at f = 16 (a 1.5% error
@@ -16,9 +20,9 @@
 
 import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
-import { addConst, mul, mulConst, mulPublic, square } from './arith.ts';
+import { addConst, mul, mulConst, mulPublic, rsubConst, square } from './arith.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
-import { invSqrt } from './nonlinear.ts';
+import { invSqrt, invSqrtSplineStart } from './nonlinear.ts';
 
 /** gamma and beta are [D] (D = the last axis), shared (`ashr`) or public (`pub`). */
 export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps: number, cfg: ProtocolConfig = CRYPTEN): Reg {
@@ -28,6 +32,17 @@ export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps:
     const mean = mulConst(b, b.reduceSum(x, [-1], true), 1 / d);
     const diff = b.sub(x, mean);
     let r: Reg;
+    if (cfg.invSqrtMethod === 'spline') {
+      // The spline's factors and start, then the Newton step folded into the output products:
+      // y = (d gamma 2^-t sqrt(D)) y0 (1.5 - 0.5 xn y0^2): rounds square, spline, {xn, d gamma 2^-t,
+      // y0^2}, {xn y0^2, (..) y0}, the last product.
+      const ss = b.trunc(b.reduceSum(square(b, diff, cfg, false), [-1], true), b.f);
+      const [xn, f1, y0] = invSqrtSplineStart(b, addConst(b, ss, eps * d), cfg, Math.sqrt(d));
+      const dg = mul(b, scaleBy(diff, gamma), f1);
+      const q = mul(b, xn, square(b, y0));
+      const y = mul(b, mul(b, dg, y0), rsubConst(b, 1.5, mulConst(b, q, 0.5)));
+      return beta.kind === 'pub' ? b.addPub(y, beta) : b.add(y, beta);
+    }
     if (cfg.invSqrtMethod === 'normalized') {
       // 1/sqrt(var) = sqrt(D) / sqrt(sum d^2): the squares summed at 2f and truncated once.
       const ss = b.trunc(b.reduceSum(square(b, diff, cfg, false), [-1], true), b.f);

@@ -1,5 +1,10 @@
 // Softmax and its polynomial replacements over one axis.
 //
+// With FSS splines (expMethod=spline, reciprocalMethod=spline): the max tree (one round per
+// level), exp by a spline (one round; exactly 0 below -16, so additively masked keys get no
+// weight), the sum, a spline start of its reciprocal, and one Goldschmidt step fused with the
+// numerators (two rounds): log2(n) + 4 rounds, 11 for rows of 128.
+//
 // softmax (CrypTen): m = max(x); e = exp(x - m); e * reciprocal(sum e) with allPos:
 // 79 + 8 + 28 + 1 = 116 rounds for rows of 128. With a keep mask (0/1 shares, broadcast over
 // the scores, e.g. [B,1,1,S]) e is multiplied by it before summing, so masked keys get exactly
@@ -32,11 +37,11 @@ import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
 import { normalizeAxis } from '../../../ir/types.ts';
 import { typeError } from '../../../ir/op.ts';
-import { addConst, mul, mulConst, square, sum, toFixed } from './arith.ts';
+import { addConst, mul, mulConst, rsubConst, square, sum, toFixed } from './arith.ts';
 import { relu } from './compare.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
 import { max } from './max.ts';
-import { exp, powerTree, reciprocal } from './nonlinear.ts';
+import { exp, powerTree, reciprocal, reciprocalStart } from './nonlinear.ts';
 
 function axisOf(x: Reg, axis: number): number {
   const a = normalizeAxis(axis, x.shape.length);
@@ -56,6 +61,14 @@ function pushMaskedDown(b: CircuitBuilder, x: Reg, keep: Reg | undefined): Reg {
 function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfig, scale = 1): Reg {
   let s = b.reduceSum(num, [axis], true);
   if (scale !== 1) s = mulConst(b, s, 1 / scale);
+  if (cfg.reciprocalMethod === 'spline') {
+    // The Goldschmidt step y0 (2 - s y0) shares its round with the numerators: num y0 beside
+    // s y0, then (num y0)(2 - s y0): 3 rounds after the sum (spline, two products).
+    const y0 = reciprocalStart(b, s, cfg);
+    const t = mul(b, s, y0);
+    const w = mul(b, mul(b, num, y0), rsubConst(b, 2, t));
+    return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
+  }
   const inv = reciprocal(b, s, { allPos: true }, cfg);
   // num * (scale / sum), then / scale: 1 / sum itself can be a few ulp (see the header).
   const w = mul(b, num, inv);
@@ -67,7 +80,7 @@ export function softmax(b: CircuitBuilder, x: Reg, axis: number, keep?: Reg, cfg
   return b.withProtocol('softmax', () => {
     const ax = axisOf(x, axis);
     const xs = pushMaskedDown(b, x, keep);
-    let e = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg);
+    let e = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg, cfg.expIterations, true);
     if (keep !== undefined) e = mul(b, e, keep);
     return normalize(b, e, ax, cfg, x.shape[ax]!);
   });
@@ -86,7 +99,7 @@ export interface PolySoftmaxOptions {
 export const POLY_SPAN = 30;
 
 /** Largest sum/k at which the reciprocal stays within ~5e-3 (goldschmidt) / ~1e-2 (nr). */
-const RECIPROCAL_CEILING: Readonly<Record<ProtocolConfig['reciprocalMethod'], number>> = { goldschmidt: 128, nr: 32 };
+const RECIPROCAL_CEILING: Readonly<Record<ProtocolConfig['reciprocalMethod'], number>> = { goldschmidt: 128, nr: 32, spline: 128 };
 
 /** polyScale's cap: more would push short rows (sum ~ 1) below the reciprocal's window. */
 const POLY_SCALE_MAX = 8;

@@ -35,6 +35,7 @@ import { numel } from '../../types.ts';
 import { fssKeyWords, fssSignShares, type FssMode } from './fss.ts';
 import { A, int, ints, P, reg, type CircuitOpDef, type Ring } from '../gate.ts';
 import type { CAttrs } from '../types.ts';
+import * as K from '../../ring/kernels.ts';
 
 /** The coefficient tables of a spline gate, checked: m breakpoints, O outputs of m + 1 pieces. */
 export interface SplineTable {
@@ -70,36 +71,29 @@ export function splineShares(t: SplineTable, mode: FssMode, bits: number, party:
   const n = xh.length;
   const m = t.knots.length;
   const o = t.shifts.length;
-  const pts = new BigUint64Array(m * n);
-  for (let p = 0; p < m; p++) {
-    const k = ring(t.knots[p]!);
-    for (let e = 0; e < n; e++) pts[p * n + e] = BigInt.asUintN(64, xh[e]! - k);
-  }
+  // The points X - k_p, [m, n].
+  const pts = K.ringBinary(xh, [1, n], BigUint64Array.from(t.knots, ring), [m, 1], 'sub');
   const { d, dr } = fssSignShares(mode, bits, party, pts, rb, key, m);
-  const out = new BigUint64Array(o * n);
+  // Per output: the first piece's line, then the steps (a_p - a_(p-1)) d_p + (s_p - s_(p-1)) (X d_p - d_p rho) as [O, m] @ [m, n].
+  const step = (c: readonly number[]): Ring => {
+    const out = new BigUint64Array(o * m);
+    for (let q = 0; q < o; q++) for (let p = 0; p < m; p++) out[q * m + p] = ring(c[q * (m + 1) + p + 1]! - c[q * (m + 1) + p]!);
+    return out;
+  };
+  const first = (c: readonly number[]): Ring => BigUint64Array.from({ length: o }, (_, q) => ring(c[q * (m + 1)]!));
+  // This party's share of x = X - rho: P0 holds X + r_0, P1 r_1.
+  const xb = party === 0 ? K.ringAdd(xh, rb) : rb;
+  let acc = K.ringAdd(K.ringMatmul(step(t.a), d, o, m, n), K.ringMatmul(first(t.s), xb, o, 1, n));
+  if (party === 0) acc = K.ringBinary(acc, [o, n], first(t.a), [o, 1], 'add');
+  if (mode === 'relu') acc = K.ringAdd(acc, K.ringMatmul(step(t.s), K.ringSub(K.ringBinary(d, [m, n], xh, [1, n], 'mul'), dr!), o, m, n));
   for (let q = 0; q < o; q++) {
-    const base = q * (m + 1);
-    const da = Array.from({ length: m }, (_, p) => ring(t.a[base + p + 1]! - t.a[base + p]!));
-    const ds = Array.from({ length: m }, (_, p) => ring(t.s[base + p + 1]! - t.s[base + p]!));
-    const a0 = party === 0 ? ring(t.a[base]!) : 0n;
-    const s0 = ring(t.s[base]!);
-    const shift = BigInt(t.shifts[q]!);
-    for (let e = 0; e < n; e++) {
-      const X = xh[e]!;
-      // This party's share of x = X - rho: P0 holds X + r_0, P1 r_1.
-      const xb = party === 0 ? X + rb[e]! : rb[e]!;
-      let acc = a0 + s0 * xb;
-      for (let p = 0; p < m; p++) {
-        const dp = d[p * n + e]!;
-        if (da[p] !== 0n) acc += da[p]! * dp;
-        if (ds[p] !== 0n) acc += ds[p]! * (X * dp - dr![p * n + e]!);
-      }
-      let v = BigInt.asIntN(64, acc);
-      if (shift > 0n) v = party === 0 ? v >> shift : -(-v >> shift);
-      out[q * n + e] = BigInt.asUintN(64, v);
-    }
+    const sh = t.shifts[q]!;
+    if (sh === 0) continue;
+    const row = acc.subarray(q * n, (q + 1) * n);
+    // P0 floors its share, P1 rounds its share up: within one ulp, and an exact 0 stays 0.
+    row.set(party === 0 ? K.ringSar(row, sh) : K.ringNegSarNeg(row, sh));
   }
-  return out;
+  return acc;
 }
 
 export const FSS_SPLINE_GATES: readonly CircuitOpDef[] = [

@@ -216,23 +216,29 @@ export function fssSignShares(mode: FssMode, bits: number, party: 0 | 1, xh: Rin
   const cw = key.subarray((2 + g) * n);
   const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, lowBitsAll(xh, bits - 1), points);
   const top = bitsAt(xh, bits - 1);
-  const one = party === 0 ? 1n : 0n;
-  const ce = key.subarray(2 * n, 3 * n);
+  const shape = [points, n];
   // e = r_{m-1} ^ [X' < r']: constant share + DCF output; d = X_{m-1} ? e : 1 - e.
-  const d = new BigUint64Array(M);
-  for (let k = 0; k < M; k++) {
-    const e = BigInt.asUintN(64, ce[k % n]! + v[k]!);
-    d[k] = top[k] === 1 ? e : BigInt.asUintN(64, one - e);
-  }
+  const e = K.ringBinary(v.subarray(0, M), shape, key.subarray(2 * n, 3 * n), [1, n], 'add');
+  const d = select(top, e, K.ringSub(new BigUint64Array(M).fill(party === 0 ? 1n : 0n), e));
   if (mode === 'ltz') return { d, dr: undefined };
   // d rho = X_{m-1} ? e rho : rho - e rho (this party's share of rho is -r_b).
-  const cer = key.subarray(3 * n, 4 * n);
-  const dr = new BigUint64Array(M);
-  for (let k = 0; k < M; k++) {
-    const er = BigInt.asUintN(64, cer[k % n]! + v[M + k]!);
-    dr[k] = top[k] === 1 ? er : BigInt.asUintN(64, -rb[k % n]! - er);
-  }
+  const er = K.ringBinary(v.subarray(M, 2 * M), shape, key.subarray(3 * n, 4 * n), [1, n], 'add');
+  const dr = select(top, er, K.ringNeg(K.ringBinary(er, shape, rb, [1, n], 'add')));
   return { d, dr };
+}
+
+/** Per element: `ifOne` where the bit is 1, else `ifZero` (into a new array). */
+function select(bit: Uint8Array, ifOne: Ring, ifZero: Ring): Ring {
+  const out = new BigUint64Array(bit.length);
+  const o = new Uint32Array(out.buffer);
+  const a = new Uint32Array(ifOne.buffer, ifOne.byteOffset, 2 * bit.length);
+  const z = new Uint32Array(ifZero.buffer, ifZero.byteOffset, 2 * bit.length);
+  for (let k = 0; k < bit.length; k++) {
+    const src = bit[k] === 1 ? a : z;
+    o[2 * k] = src[2 * k]!;
+    o[2 * k + 1] = src[2 * k + 1]!;
+  }
+  return out;
 }
 
 /**

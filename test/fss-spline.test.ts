@@ -126,19 +126,22 @@ describe('spline tables', () => {
     });
   });
 
-  it('1/sqrt: the normalization factors are exact and the start within 1.2%', () => {
+  it('1/sqrt: the normalized x and 2^-t are exact, the start within 1.2%', () => {
     const [lo, hi] = P.invSqrtBuckets(f);
     const t = S.rsqrtTable(f, lo, hi, 3);
     const reals = [2 ** -14, 1, 3.99, 4, 1000, 4 ** 9 - 1, ...Array.from({ length: 200 }, () => 2 ** (-14 + 32 * Math.random()))];
     const xs = reals.map((v) => BigInt(Math.round(v * 2 ** f)));
-    const [f2, f1, y0] = spline(t, 64, xs, xs.map(() => rand64()));
+    const [xn, f1, f1y0, y0, y0sq] = spline(t, 64, xs, xs.map(() => rand64()));
     xs.forEach((x, i) => {
       const xv = Number(x) / 2 ** f;
       const tt = Math.min(hi, Math.max(lo, Math.floor(Math.log(xv) / Math.log(4))));
-      expect(Number(f2![i]) / 2 ** f, `x=${xv}`).toBe(4 ** -tt);
+      expect(Math.abs(Number(xn![i]) - Number(x) * 4 ** -tt), `x=${xv}`).toBeLessThanOrEqual(1);
+      const y = Number(y0![i]) / 2 ** f;
+      expect(Math.abs(Number(y0sq![i]) / 2 ** f - y * y)).toBeLessThanOrEqual(2 ** -f);
+      expect(Math.abs(Number(f1y0![i]) / 2 ** f - 3 * 2 ** -tt * y)).toBeLessThanOrEqual(2 ** -f);
       expect(Math.abs(Number(f1![i]) / 2 ** f - 3 * 2 ** -tt)).toBeLessThanOrEqual(2 ** -f);
-      const xn = xv * 4 ** -tt;
-      expect(Math.abs((Number(y0![i]) / 2 ** f) * Math.sqrt(xn) - 1), `x=${xv}`).toBeLessThan(0.012);
+      const xnv = xv * 4 ** -tt;
+      expect(Math.abs((Number(y0![i]) / 2 ** f) * Math.sqrt(xnv) - 1), `x=${xv}`).toBeLessThan(0.012);
     });
   });
 });

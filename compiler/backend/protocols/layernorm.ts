@@ -9,8 +9,8 @@
 // eps is encoded at f fractional bits; BERT's 1e-12 rounds to 0 at f = 16 (as in CrypTen).
 //
 // With `invSqrtMethod: spline` (FSS): the sum of squares as `normalized`, then one spline gives
-// the power-of-4 factors and a start, and one Newton step runs inside the output products:
-// 5 rounds in all (square, spline, three products); see nonlinear.ts invSqrtSplineStart.
+// the normalized sum, the power-of-4 factor and a start, and one Newton step runs inside the
+// output products: 4 rounds in all (square, spline, two products); see spline.ts rsqrtTable.
 //
 // With `invSqrtMethod: normalized` (not CrypTen's): 1/sqrt(var) = sqrt(D) / sqrt(sum d^2), the
 // squares summed before one truncation, and invSqrt converging on [2^-16, 4^9) instead of
@@ -20,9 +20,9 @@
 
 import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
-import { addConst, mul, mulConst, mulPublic, rsubConst, square } from './arith.ts';
+import { addConst, mul, mulConst, mulPublic, square } from './arith.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
-import { invSqrt, invSqrtSplineStart } from './nonlinear.ts';
+import { invSqrt, invSqrtNewtonFactor, invSqrtSpline } from './nonlinear.ts';
 
 /** gamma and beta are [D] (D = the last axis), shared (`ashr`) or public (`pub`). */
 export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps: number, cfg: ProtocolConfig = CRYPTEN): Reg {
@@ -33,14 +33,14 @@ export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps:
     const diff = b.sub(x, mean);
     let r: Reg;
     if (cfg.invSqrtMethod === 'spline') {
-      // The spline's factors and start, then the Newton step folded into the output products:
-      // y = (d gamma 2^-t sqrt(D)) y0 (1.5 - 0.5 xn y0^2): rounds square, spline, {xn, d gamma 2^-t,
-      // y0^2}, {xn y0^2, (..) y0}, the last product.
+      // One spline gives xn = x 4^-t, y0, y0^2 and 2^-t sqrt(D) y0; the Newton step
+      // y0 (1.5 - 0.5 xn y0^2) folds into the output: (d gamma 2^-t sqrt(D) y0) (1.5 - 0.5 xn y0^2).
+      // Rounds: square, spline, {xn y0^2, d gamma (..) y0}, the last product. (2^-t sqrt(D) y0
+      // is rounded to 2^-f: relative error below 2^(t-f+1)/sqrt(D), 7e-4 at the top bucket with
+      // D = 128, 1.5e-5 for t = 4, i.e. a row variance near 1 with D = 768.)
       const ss = b.trunc(b.reduceSum(square(b, diff, cfg, false), [-1], true), b.f);
-      const [xn, f1, y0] = invSqrtSplineStart(b, addConst(b, ss, eps * d), cfg, Math.sqrt(d));
-      const dg = mul(b, scaleBy(diff, gamma), f1);
-      const q = mul(b, xn, square(b, y0));
-      const y = mul(b, mul(b, dg, y0), rsubConst(b, 1.5, mulConst(b, q, 0.5)));
+      const s = invSqrtSpline(b, addConst(b, ss, eps * d), cfg, Math.sqrt(d));
+      const y = mul(b, mul(b, scaleBy(diff, gamma), s.f1y0), invSqrtNewtonFactor(b, s));
       return beta.kind === 'pub' ? b.addPub(y, beta) : b.add(y, beta);
     }
     if (cfg.invSqrtMethod === 'normalized') {

@@ -137,9 +137,11 @@ function reciprocalPos(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions, cfg: 
 /** 1/sqrt(x) for x > 0, times a public constant `times` (folded into the last product by `normalized`). */
 export function invSqrt(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, times = 1): Reg {
   if (cfg.invSqrtMethod === 'spline') {
+    // Spline, xn y0^2, y0 (1.5 - 0.5 xn y0^2), times 2^-t (exact, kept apart from y0 so a
+    // small 2^-t y0 is not rounded): 4 rounds.
     return b.withProtocol('inv-sqrt-spline', () => {
-      const [xn, f1, y0] = invSqrtSplineStart(b, x, cfg, times);
-      return mul(b, invSqrtStep(b, xn, y0), f1);
+      const s = invSqrtSpline(b, x, cfg, times);
+      return mul(b, mul(b, s.y0, invSqrtNewtonFactor(b, s)), s.f1);
     });
   }
   if (cfg.invSqrtMethod === 'normalized') return b.withProtocol('inv-sqrt-normalized', () => invSqrtNormalized(b, x, cfg, times));
@@ -196,22 +198,27 @@ export function invSqrtBuckets(f: number): [number, number] {
   return [-Math.floor((f - 2) / 2), Math.floor(f / 2)];
 }
 
-/**
- * The spline part of 1/sqrt (spline.ts): from one piecewise-constant spline the factors 4^-t and
- * 2^-t times `times` of x's bucket and a start y0 for 1/sqrt(x 4^-t) within 1.1%; returns
- * [xn = x 4^-t (one product, in [1, 4)), 2^-t times, y0]. 2 rounds.
- */
-export function invSqrtSplineStart(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig, times: number): [Reg, Reg, Reg] {
-  const [lo, hi] = invSqrtBuckets(b.f);
-  const [f2, f1, y0] = spline(b, x, rsqrtTable(b.f, lo, hi, times), cfg) as [Reg, Reg, Reg];
-  return [mul(b, x, f2), f1, y0];
+/** The outputs of 1/sqrt's spline (spline.ts rsqrtTable): all in one round. */
+export interface InvSqrtSplineParts {
+  /** x 4^-t, in [1, 4) */
+  readonly xn: Reg;
+  /** 2^-t times */
+  readonly f1: Reg;
+  /** 2^-t times y0 */
+  readonly f1y0: Reg;
+  readonly y0: Reg;
+  readonly y0sq: Reg;
 }
 
-/** One Newton step of 1/sqrt(xn) from y0: 1.5 y0 - 0.5 (xn y0) y0^2 (xn y0 and y0^2 in one round, then their product): 2 rounds. */
-function invSqrtStep(b: CircuitBuilder, xn: Reg, y0: Reg): Reg {
-  const xy = mul(b, xn, y0);
-  const y2 = square(b, y0);
-  return b.sub(mulConst(b, y0, 1.5), mulConst(b, mul(b, xy, y2), 0.5));
+export function invSqrtSpline(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig, times: number): InvSqrtSplineParts {
+  const [lo, hi] = invSqrtBuckets(b.f);
+  const [xn, f1, f1y0, y0, y0sq] = spline(b, x, rsqrtTable(b.f, lo, hi, times), cfg) as [Reg, Reg, Reg, Reg, Reg];
+  return { xn, f1, f1y0, y0, y0sq };
+}
+
+/** The Newton step's factor 1.5 - 0.5 xn y0^2 (one product): y1 = y0 times it. */
+export function invSqrtNewtonFactor(b: CircuitBuilder, s: InvSqrtSplineParts): Reg {
+  return rsubConst(b, 1.5, mulConst(b, mul(b, s.xn, s.y0sq), 0.5));
 }
 
 /** sqrt(x) = x * invSqrt(x). */

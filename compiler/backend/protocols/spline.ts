@@ -13,11 +13,12 @@
 //                                   (relative), then one Goldschmidt step (two products,
 //                                   error squared); in softmax the step shares its rounds with
 //                                   the numerators (softmax.ts).
-//   1/sqrt(x) (invSqrtMethod=spline) piecewise constant, three outputs from one key: 4^-t and
-//                                   2^-t for the bucket 4^t <= x < 4^(t+1) (as `normalized`
-//                                   finds with 16 comparisons) and a start for the normalized
-//                                   x 4^-t on RSQRT_SUB sub-buckets per bucket (relative error
-//                                   ~ ln 4 / (4 RSQRT_SUB)); one Newton step (nonlinear.ts).
+//   1/sqrt(x) (invSqrtMethod=spline) five outputs from one key: the normalized x 4^-t for the
+//                                   bucket 4^t <= x < 4^(t+1) (as `normalized` finds with 16
+//                                   comparisons), 2^-t, a start y0 for 1/sqrt(x 4^-t) on
+//                                   RSQRT_SUB sub-buckets per bucket (relative error
+//                                   ~ ln 4 / (4 RSQRT_SUB)), y0^2 and 2^-t y0; one Newton step
+//                                   then needs two products (nonlinear.ts, layernorm.ts).
 //   tanh, sigmoid (sigmoidMethod=spline) piecewise linear to SIGMOID_TOL, +-1 / 0, 1 outside.
 //
 // The tables are fitted here, at compile time, from the plaintext function: a greedy sweep
@@ -202,10 +203,11 @@ export function sigmoidTable(f: number): SplineTable {
 }
 
 /**
- * 1/sqrt's normalization as one piecewise-constant spline with three outputs: 4^-t, 2^-t times
- * `times`, and a start y0 for 1/sqrt(x 4^-t), for x in bucket t of [4^lo, 4^(hi+1)) (below: t =
- * lo; above: t = hi), RSQRT_SUB sub-buckets per bucket (breakpoints on the 2^-f grid; the start
- * is 1/sqrt of each piece's geometric middle, normalized). All outputs exact (no truncation).
+ * 1/sqrt's normalization as one spline with five outputs, for x in bucket t of [4^lo, 4^(hi+1))
+ * (below: t = lo; above: t = hi), RSQRT_SUB sub-buckets per bucket (breakpoints on the 2^-f
+ * grid): xn = x 4^-t (linear, slope an exact power of 2: the normalized x, in [1, 4)), then
+ * piecewise constants (exact, no truncation): 2^-t times `times`, that times y0, y0 and y0^2,
+ * y0 = 1/sqrt of the piece's normalized geometric middle (within ln 4 / (4 RSQRT_SUB) = 1.1%).
  */
 export function rsqrtTable(f: number, lo: number, hi: number, times: number): SplineTable {
   return cached(`rsqrt-${f}-${lo}-${hi}-${times}`, () => {
@@ -221,18 +223,18 @@ export function rsqrtTable(f: number, lo: number, hi: number, times: number): Sp
     const top = 4 ** (hi + 1);
     const bucket = (x: number): number => Math.min(hi, Math.max(lo, Math.floor(Math.log(x) / Math.log(4) + 1e-12)));
     const pieces: [number, number][] = [[ulp, knots[0]!], ...knots.map((k, i) => [k, knots[i + 1] ?? top] as [number, number])];
-    const f2: [number, number][] = [];
-    const f1: [number, number][] = [];
-    const y0: [number, number][] = [];
+    const outs: [number, number][][] = [[], [], [], [], []];
     for (const [a, b] of pieces) {
       const t = bucket(a);
-      f2.push([round(4 ** -t), 0]);
-      f1.push([round(2 ** -t * times), 0]);
       // The normalized piece [a, b) 4^-t: its start is 1/sqrt of the geometric middle (b exclusive: b - ulp).
-      const mid = Math.sqrt(a * Math.max(a, b - ulp)) * 4 ** -t;
-      y0.push([round(1 / Math.sqrt(mid)), 0]);
+      const y0 = round(1 / Math.sqrt(Math.sqrt(a * Math.max(a, b - ulp)) * 4 ** -t));
+      outs[0]!.push([0, 4 ** -t]);
+      outs[1]!.push([round(2 ** -t * times), 0]);
+      outs[2]!.push([round(2 ** -t * times * y0), 0]);
+      outs[3]!.push([y0, 0]);
+      outs[4]!.push([round(y0 * y0), 0]);
     }
-    return encodeSpline({ knots, outputs: [{ shift: 0, lines: f2 }, { shift: 0, lines: f1 }, { shift: 0, lines: y0 }] }, f);
+    return encodeSpline({ knots, outputs: outs.map((lines, i) => ({ shift: i === 0 ? f : 0, lines })) }, f);
   });
 }
 

@@ -69,7 +69,7 @@ const tables = fc
 describe('fss_spline gate', () => {
   it('equals its plaintext piecewise-linear function: x at the breakpoints, 0, far out; masks at the extremes (property)', () => {
     fc.assert(
-      fc.property(tables, fc.array(fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }), { minLength: 1, maxLength: 8 }), (t, rs) => {
+      fc.property(tables, fc.array(fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }).chain((v) => fc.constantFrom(v, v >> 20n)), { minLength: 1, maxLength: 8 }), (t, rs) => {
         const xs: bigint[] = [0n, 1n, M64];
         for (const k of t.knots) xs.push(BigInt(k) & M64, BigInt(k - 1) & M64, BigInt(k + 1) & M64);
         for (const r of rs) xs.push(r & M64);
@@ -77,7 +77,9 @@ describe('fss_spline gate', () => {
         const got = spline(t, 64, xs, rhos);
         xs.forEach((x, i) => {
           expect(got[0]![i], `exact output, x=${signed(x)}`).toBe(plain(t, 0, x));
+          // Local truncation of a T of b bits fails with probability ~2^(b+1-64): checked where T < 2^40.
           const want = plain(t, 1, x);
+          if (want >= 1n << 24n || want <= -(1n << 24n)) return;
           const d = got[1]![i]! - want;
           expect(d >= 0n && d <= 1n, `truncated output x=${signed(x)}: ${got[1]![i]} vs ${want}`).toBe(true);
         });
@@ -112,6 +114,7 @@ describe('spline tables', () => {
     ['tanh', S.tanhTable(f), Math.tanh, -9, 9, S.SIGMOID_TOL, false],
     ['sigmoid', S.sigmoidTable(f), (x) => 1 / (1 + Math.exp(-x)), -16, 16, S.SIGMOID_TOL, false],
     ['1/x', S.reciprocalTable(f), (x) => 1 / x, S.RECIP_LO, S.RECIP_HI, S.RECIP_START_TOL, true],
+    ['1/x (softmax)', S.reciprocalTable(f, S.RECIP_SOFTMAX_TOL), (x) => 1 / x, S.RECIP_LO, 1, S.RECIP_SOFTMAX_TOL, true],
   ];
   it.each(cases)('%s: the gate within its tolerance (+2 ulp) of the function on random inputs and the edges', (_, t, fn, lo, hi, tol, rel) => {
     const reals = [lo, hi, 0, ...Array.from({ length: 300 }, (_, i) => (rel ? lo * (hi / lo) ** Math.random() : lo + (hi - lo) * Math.random()) + i * 0)].filter((v) => v >= lo && v <= hi && (!rel || v > 0));

@@ -95,9 +95,9 @@ export function reciprocal(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions = 
   });
 }
 
-/** The spline start of 1/x for x in [2^-10, 2^10] (0.4% relative; spline.ts). */
-export function reciprocalStart(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig): Reg {
-  const [lo, hi] = spline(b, x, reciprocalTable(b.f), cfg) as [Reg, Reg];
+/** The spline start of 1/x for x in [2^-10, 2^10] (0.4% relative, or `tol`; spline.ts). */
+export function reciprocalStart(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig, tol?: number): Reg {
+  const [lo, hi] = spline(b, x, reciprocalTable(b.f, tol), cfg) as [Reg, Reg];
   return b.add(lo, hi);
 }
 

@@ -2,8 +2,8 @@
 //
 // With FSS splines (expMethod=spline, reciprocalMethod=spline): the max tree (one round per
 // level), exp by a spline (one round; exactly 0 below -16, so additively masked keys get no
-// weight), the sum, a spline start of its reciprocal, and one Goldschmidt step fused with the
-// numerators (two rounds): log2(n) + 4 rounds, 11 for rows of 128.
+// weight), the sum, its reciprocal by a spline (2.5e-4 relative), the numerators' product:
+// log2(n) + 3 rounds, 10 for rows of 128.
 //
 // softmax (CrypTen): m = max(x); e = exp(x - m); e * reciprocal(sum e) with allPos:
 // 79 + 8 + 28 + 1 = 116 rounds for rows of 128. With a keep mask (0/1 shares, broadcast over
@@ -37,7 +37,8 @@ import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
 import { normalizeAxis } from '../../../ir/types.ts';
 import { typeError } from '../../../ir/op.ts';
-import { addConst, mul, mulConst, rsubConst, square, sum, toFixed } from './arith.ts';
+import { addConst, mul, mulConst, square, sum, toFixed } from './arith.ts';
+import { RECIP_SOFTMAX_TOL } from './spline.ts';
 import { relu } from './compare.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
 import { max } from './max.ts';
@@ -62,11 +63,9 @@ function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfi
   let s = b.reduceSum(num, [axis], true);
   if (scale !== 1) s = mulConst(b, s, 1 / scale);
   if (cfg.reciprocalMethod === 'spline') {
-    // The Goldschmidt step y0 (2 - s y0) shares its round with the numerators: num y0 beside
-    // s y0, then (num y0)(2 - s y0): 3 rounds after the sum (spline, two products).
-    const y0 = reciprocalStart(b, s, cfg);
-    const t = mul(b, s, y0);
-    const w = mul(b, mul(b, num, y0), rsubConst(b, 2, t));
+    // A spline within 2.5e-4 relative and no Newton step (the rows are few, so the table's
+    // breakpoints are cheap): 2 rounds after the sum (spline, the numerators' product).
+    const w = mul(b, num, reciprocalStart(b, s, cfg, RECIP_SOFTMAX_TOL));
     return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
   }
   const inv = reciprocal(b, s, { allPos: true }, cfg);

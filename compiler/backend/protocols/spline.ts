@@ -11,8 +11,8 @@
 //                                   masked keys get weight 0), 1 + z above 0.
 //   1/x       (reciprocalMethod=spline) a start on [2^-10, 2^10] within RECIP_START_TOL
 //                                   (relative), then one Goldschmidt step (two products,
-//                                   error squared); in softmax the step shares its rounds with
-//                                   the numerators (softmax.ts).
+//                                   error squared); softmax's normalizer instead uses a table
+//                                   within RECIP_SOFTMAX_TOL and no step (its rows are few).
 //   1/sqrt(x) (invSqrtMethod=spline) five outputs from one key: the normalized x 4^-t for the
 //                                   bucket 4^t <= x < 4^(t+1) (as `normalized` finds with 16
 //                                   comparisons), 2^-t, a start y0 for 1/sqrt(x 4^-t) on
@@ -40,6 +40,8 @@ export interface RealSpline {
 export const GELU_TOL = 2e-4;
 export const EXP_TOL = 2e-4;
 export const RECIP_START_TOL = 4e-3;
+/** Softmax's normalizer uses the spline alone, so a tighter table (more breakpoints, per row only). */
+export const RECIP_SOFTMAX_TOL = 2.5e-4;
 export const SIGMOID_TOL = 2e-4;
 export const RSQRT_SUB = 32;
 
@@ -176,16 +178,16 @@ const RECIP_SPLIT = 8;
 const RECIP_FINE_SHIFT = 28;
 
 /**
- * 1/x on [2^-10, 2^10] (clamped outside) within RECIP_START_TOL relative, as two outputs to add:
+ * 1/x on [2^-10, 2^10] (clamped outside) within `tol` relative, as two outputs to add:
  * below 8 with slopes at 2^-f, from 8 on with slopes at 2^-28 (1/x's slope there is below
  * 2^-6, which 2^-f would round away; the second output's value stays below 1/8, so its
  * truncation from scale f + 28 is as safe as a product's from 2f).
  */
-export function reciprocalTable(f: number): SplineTable {
-  return cached(`recip-${f}`, () => {
+export function reciprocalTable(f: number, tol = RECIP_START_TOL): SplineTable {
+  return cached(`recip-${f}-${tol}`, () => {
     const inv = (x: number): number => 1 / x;
-    const lo = fitPieces(inv, RECIP_LO, RECIP_SPLIT, RECIP_START_TOL, { f, shift: f, relative: true });
-    const hi = fitPieces(inv, RECIP_SPLIT, RECIP_HI, RECIP_START_TOL, { f, shift: RECIP_FINE_SHIFT, relative: true });
+    const lo = fitPieces(inv, RECIP_LO, RECIP_SPLIT, tol, { f, shift: f, relative: true });
+    const hi = fitPieces(inv, RECIP_SPLIT, RECIP_HI, tol, { f, shift: RECIP_FINE_SHIFT, relative: true });
     const zero = (n: number): [number, number][] => Array.from({ length: n }, () => [0, 0]);
     const knots = [...lo.knots, ...hi.knots.slice(1)];
     const low = [[1 / RECIP_LO, 0] as [number, number], ...lo.lines, ...zero(hi.lines.length + 1)];

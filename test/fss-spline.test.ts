@@ -12,6 +12,7 @@ import * as S from '../compiler/backend/protocols/spline.ts';
 import { CircuitBuilder, checkLeakage, circuitCost, costSummary, findLeaks } from '../ir/circuit/index.ts';
 import { fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { splineMode, splineShares, type SplineTable } from '../ir/circuit/gates/fss-spline.ts';
+import { findCircuitOp } from '../ir/circuit/ops.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { runCircuit } from '../runtime/index.ts';
 
@@ -153,10 +154,17 @@ describe('splines in circuits', () => {
   const fss = P.protocolConfig('fss');
 
   it("the dealer's material does not depend on the table: one fss_key whatever the function, identical words under equal seeds", () => {
+    const seeds = { s0d: new Uint8Array(16).fill(1), s1d: new Uint8Array(16).fill(2) };
     const keysOf = (fn: (b: CircuitBuilder, x: ReturnType<CircuitBuilder['input']>) => void): string[] => {
       const b = new CircuitBuilder();
       fn(b, b.input('x', 1, [4]));
-      return b.build().instructions.filter((i) => i.op === 'fss_key').map((i) => JSON.stringify(i.attrs));
+      const c = b.build();
+      return c.instructions
+        .filter((i) => i.op === 'fss_key')
+        .map((i) => {
+          const [w0, w1] = findCircuitOp('fss_key')!.dealer!.send(i, c.registers, seeds);
+          return JSON.stringify([i.attrs, Array.from(w0!, String), Array.from(w1!, String)]);
+        });
     };
     const gelu = keysOf((b, x) => b.output(P.gelu(b, x, {}, fss), 'y'));
     const tanh = keysOf((b, x) => b.output(P.tanh(b, x, fss), 'y'));

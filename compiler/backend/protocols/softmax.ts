@@ -3,7 +3,10 @@
 // With FSS splines (expMethod=spline, reciprocalMethod=spline): the max tree (one round per
 // level), exp by a spline (one round; exactly 0 below -16, so additively masked keys get no
 // weight), the sum, its reciprocal by a spline (2.5e-4 relative), the numerators' product:
-// log2(n) + 3 rounds, 10 for rows of 128.
+// log2(n) + 3 rounds, 10 for rows of 128. Attention probabilities used only by probs @ v are
+// lowered as softmaxParts instead: the product with the per-row reciprocal follows the
+// matmul, whose round then runs beside the reciprocal's (one round fewer per layer, and the
+// product is on [.., S, d] instead of [.., S, S]).
 //
 // softmax (CrypTen): m = max(x); e = exp(x - m); e * reciprocal(sum e) with allPos:
 // 79 + 8 + 28 + 1 = 116 rounds for rows of 128. With a keep mask (0/1 shares, broadcast over
@@ -72,6 +75,25 @@ function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfi
   // num * (scale / sum), then / scale: 1 / sum itself can be a few ulp (see the header).
   const w = mul(b, num, inv);
   return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
+}
+
+/**
+ * Softmax's parts before the last product, with the spline reciprocal: the numerators (exp,
+ * times keep) and the per-row reciprocal of their sum divided by `scale`; softmax = num inv /
+ * scale. A consumer that is linear along the axis (probs @ v) can take the product after
+ * itself: (num @ v) inv / scale, with the reciprocal's round beside its own.
+ */
+export function softmaxParts(b: CircuitBuilder, x: Reg, axis: number, keep: Reg | undefined, cfg: ProtocolConfig): { num: Reg; inv: Reg; scale: number } {
+  if (cfg.reciprocalMethod !== 'spline') typeError('softmaxParts needs reciprocalMethod=spline');
+  return b.withProtocol('softmax', () => {
+    const ax = axisOf(x, axis);
+    const xs = pushMaskedDown(b, x, keep);
+    let num = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg, cfg.expIterations, true);
+    if (keep !== undefined) num = mul(b, num, keep);
+    const scale = x.shape[ax]!;
+    const inv = reciprocalStart(b, mulConst(b, b.reduceSum(num, [ax], true), 1 / scale), cfg, RECIP_SOFTMAX_TOL);
+    return { num, inv, scale };
+  });
 }
 
 /** Softmax over `axis`; `keep` (0/1 shares broadcast to x) zeroes masked entries exactly. */

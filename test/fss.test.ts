@@ -46,6 +46,35 @@ describe('DCF', () => {
     );
   });
 
+  it('one key at several points (shared upper levels) equals each point on its own, points straddling prefix boundaries (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 8, max: 64 }), fc.integer({ min: 3, max: 9 }), fc.array(fc.tuple(u64, u64), { minLength: 1, maxLength: 6 }), (n, P, rows) => {
+        const mask = n === 64 ? M64 : (1n << BigInt(n)) - 1n;
+        const N = rows.length;
+        const alpha = BigUint64Array.from(rows.map(([a]) => a & mask));
+        const beta = BigUint64Array.from([...rows.map(([, b]) => b), ...rows.map(([, b]) => b ^ 5n)]);
+        const d = { count: N, bits: n, payload: 2 };
+        const roots = [randomBytes(16 * N), randomBytes(16 * N)] as const;
+        const cw = dcfGen(d, roots, alpha, beta);
+        // Point p of key e: near a boundary 2^k (k from the key's first word), near alpha, or at the domain's ends.
+        const x = new BigUint64Array(P * N);
+        for (let e = 0; e < N; e++) {
+          const k = BigInt(Number(rows[e]![0] % BigInt(n - 2)) + 2);
+          const centre = e % 3 === 0 ? alpha[e]! : e % 3 === 1 ? (rows[e]![1] & mask) & ~((1n << k) - 1n) : 0n;
+          for (let p = 0; p < P; p++) x[p * N + e] = (centre + BigInt(p) - BigInt(P >> 1)) & mask;
+        }
+        for (const party of [0, 1] as const) {
+          const all = dcfEval(d, party, roots[party], cw, x, P);
+          for (let p = 0; p < P; p++) {
+            const one = dcfEval(d, party, roots[party], cw, x.slice(p * N, (p + 1) * N));
+            for (let j = 0; j < 2; j++) for (let e = 0; e < N; e++) expect(all[j * P * N + p * N + e], `n=${n} p=${p} e=${e}`).toBe(one[j * N + e]);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it("one party's correction words look the same whatever alpha is (every bit's frequency within 5 sigma of 1/2)", () => {
     const N = 4096;
     const n = 16;

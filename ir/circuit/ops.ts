@@ -12,6 +12,7 @@ import { ARITH_GATES } from './gates/arith.ts';
 import { BITWISE_GATES } from './gates/bitwise.ts';
 import { COMM_GATES } from './gates/comm.ts';
 import { FSS_GATES } from './gates/fss.ts';
+import { FSS_SPLINE_GATES } from './gates/fss-spline.ts';
 import { MOVEMENT_GATES } from './gates/movement.ts';
 import { SOURCE_GATES } from './gates/source.ts';
 import { TRIPLE_GATES } from './gates/triples.ts';
@@ -19,7 +20,7 @@ import type { CAttrs, CAttrValue, RegType } from './types.ts';
 
 export type { CircuitOpDef, KindSet, OpClass } from './gate.ts';
 
-const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...FSS_GATES, ...COMM_GATES];
+const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...FSS_GATES, ...FSS_SPLINE_GATES, ...COMM_GATES];
 
 const TABLE = new Map<string, CircuitOpDef>(DEFS.map((d) => [d.name, d]));
 if (TABLE.size !== DEFS.length) throw new Error('two circuit ops share a name');

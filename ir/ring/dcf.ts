@@ -188,59 +188,137 @@ function words32(bytes: Uint8Array): Uint32Array {
   return new Uint32Array(copy.buffer);
 }
 
-/**
- * Party `party`'s evaluation of its keys at the public inputs `x` (low `bits` bits used):
- * its shares of f(x), g rows of N ring words (word-major).
- */
-export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array): BigUint64Array {
+/** One evaluation state per point: seeds (4 u32), control bits, accumulated values (g rows of M words as u32 pairs). */
+interface EvalState {
+  readonly s: Uint32Array;
+  readonly t: Uint8Array;
+  readonly v: Uint32Array;
+}
+
+/** Tree levels [from, to) of M evaluations (point k uses key k mod N) on inputs x32. */
+function evalLevels(d: DcfBatch, cw32: Uint32Array, x32: Uint32Array, M: number, st: EvalState, neg: boolean, from: number, to: number): void {
   const { count: N, bits: n, payload: g } = d;
   const rows = 3 + g;
-  const cw32 = new Uint32Array(cw.buffer, cw.byteOffset, 2 * cw.length);
-  const x32 = new Uint32Array(x.buffer, x.byteOffset, 2 * N);
-  const s = words32(root);
-  const t = new Uint8Array(N).fill(party);
-  const out = new BigUint64Array(g * N);
-  const v32 = new Uint32Array(out.buffer);
-  const neg = party === 1;
-  const input = new Uint8Array(32 * N);
+  const { s, t, v } = st;
+  const input = new Uint8Array(32 * M);
   const in32 = new Uint32Array(input.buffer);
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const bit = n - 1 - i;
-    for (let e = 0; e < N; e++) {
-      const side = bitOf(x32, e, bit);
-      tweaked(in32, 8 * e, s, 4 * e, 2 * side);
-      tweaked(in32, 8 * e + 4, s, 4 * e, 2 * side + 1);
+    for (let k = 0; k < M; k++) {
+      const side = bitOf(x32, k, bit);
+      tweaked(in32, 8 * k, s, 4 * k, 2 * side);
+      tweaked(in32, 8 * k + 4, s, 4 * k, 2 * side + 1);
     }
     const h = mmo(input);
     const o32 = new Uint32Array(h.buffer, h.byteOffset, h.byteLength / 4);
     const base = i * rows;
-    for (let e = 0; e < N; e++) {
-      const side = bitOf(x32, e, bit);
-      const te = t[e]!;
-      const o = 8 * e;
+    for (let k = 0; k < M; k++) {
+      const e = k % N;
+      const side = bitOf(x32, k, bit);
+      const te = t[k]!;
+      const o = 8 * k;
       let tNext = o32[o]! & 1;
       for (let j = 0; j < g; j++) {
-        addSigned(v32, j * N + e, o32[o + 4 + 2 * j]!, o32[o + 5 + 2 * j]!, neg);
+        addSigned(v, j * M + k, o32[o + 4 + 2 * j]!, o32[o + 5 + 2 * j]!, neg);
         if (te === 1) {
           const row = base + 2 + j;
-          addSigned(v32, j * N + e, cw32[2 * (row * N + e)]!, cw32[2 * (row * N + e) + 1]!, neg);
+          addSigned(v, j * M + k, cw32[2 * (row * N + e)]!, cw32[2 * (row * N + e) + 1]!, neg);
         }
       }
       for (let q = 0; q < 4; q++) {
         let word = o32[o + q]!;
         if (q === 0) word &= ~1;
         if (te === 1) word ^= cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)]!;
-        s[4 * e + q] = word >>> 0;
+        s[4 * k + q] = word >>> 0;
       }
       if (te === 1) tNext ^= (cw32[2 * ((base + 2 + g) * N + e)]! >>> side) & 1;
-      t[e] = tNext;
+      t[k] = tNext;
     }
   }
-  const last = n * rows;
+}
+
+/** A fresh state for M points of N keys: every point at its key's root. */
+function rootState(root: Uint8Array, N: number, M: number, g: number, party: 0 | 1): EvalState {
+  const r32 = words32(root);
+  const s = new Uint32Array(4 * M);
+  for (let k = 0; k < M; k += N) s.set(r32.subarray(0, 4 * Math.min(N, M - k)), 4 * k);
+  return { s, t: new Uint8Array(M).fill(party), v: new Uint32Array(2 * g * M) };
+}
+
+/**
+ * The input bits below which the points of one key may differ: when every key's P points lie
+ * within a window of 2^(low-1) (a spline's X - k_p: the breakpoints' span), each key's points
+ * have at most two distinct prefixes above bit `low`, those of its smallest and largest point,
+ * so the tree's upper levels run once per prefix instead of once per point. n: no sharing.
+ */
+function sharedLow(x: BigUint64Array, N: number, P: number, n: number): { low: number; lo: BigUint64Array; hi: BigUint64Array } {
+  const lo = new BigUint64Array(N);
+  const hi = new BigUint64Array(N);
+  let span = 0n;
   for (let e = 0; e < N; e++) {
+    let a = x[e]!;
+    let b = a;
+    for (let p = 1; p < P; p++) {
+      const v = x[p * N + e]!;
+      if (v < a) a = v;
+      if (v > b) b = v;
+    }
+    lo[e] = a;
+    hi[e] = b;
+    if (b - a > span) span = b - a;
+  }
+  return { low: Math.min(n, span.toString(2).length + 1), lo, hi };
+}
+
+/**
+ * Party `party`'s evaluation of its keys at the public inputs `x` (low `bits` bits used):
+ * its shares of f(x), g rows of N ring words (word-major). With `points` P > 1, `x` holds P
+ * inputs per key, point-major (x[p N + e] for key e), and each row holds N P words in the same
+ * order: one key evaluated at several points (a spline's breakpoints) without copying it; the
+ * levels above the points' common window run once per distinct prefix (sharedLow).
+ */
+export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array, points = 1): BigUint64Array {
+  const { count: N, bits: n, payload: g } = d;
+  const M = N * points;
+  const rows = 3 + g;
+  const cw32 = new Uint32Array(cw.buffer, cw.byteOffset, 2 * cw.length);
+  const x32 = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
+  const neg = party === 1;
+  const shared = points > 2 ? sharedLow(x, N, points, n) : undefined;
+  let st: EvalState;
+  let from = 0;
+  if (shared !== undefined && shared.low < n) {
+    // Upper levels on the two prefixes of each key (its smallest and largest point).
+    const cand = new BigUint64Array(2 * N);
+    cand.set(shared.lo, 0);
+    cand.set(shared.hi, N);
+    const pre = rootState(root, N, 2 * N, g, party);
+    from = n - shared.low;
+    evalLevels(d, cw32, new Uint32Array(cand.buffer), 2 * N, pre, neg, 0, from);
+    // Each point continues from the state of the prefix it shares.
+    st = { s: new Uint32Array(4 * M), t: new Uint8Array(M), v: new Uint32Array(2 * g * M) };
+    const sh = BigInt(shared.low);
+    for (let k = 0; k < M; k++) {
+      const e = k % N;
+      const c = x[k]! >> sh === shared.lo[e]! >> sh ? e : N + e;
+      st.s.set(pre.s.subarray(4 * c, 4 * c + 4), 4 * k);
+      st.t[k] = pre.t[c]!;
+      for (let j = 0; j < g; j++) {
+        st.v[2 * (j * M + k)] = pre.v[2 * (j * 2 * N + c)]!;
+        st.v[2 * (j * M + k) + 1] = pre.v[2 * (j * 2 * N + c) + 1]!;
+      }
+    }
+  } else st = rootState(root, N, M, g, party);
+  evalLevels(d, cw32, x32, M, st, neg, from, n);
+  const out = new BigUint64Array(g * M);
+  const v32 = new Uint32Array(out.buffer);
+  v32.set(st.v);
+  const last = n * rows;
+  for (let k = 0; k < M; k++) {
+    const e = k % N;
     for (let j = 0; j < g; j++) {
-      addSigned(v32, j * N + e, s[4 * e + 2 * j]!, s[4 * e + 2 * j + 1]!, neg);
-      if (t[e] === 1) addSigned(v32, j * N + e, cw32[2 * ((last + j) * N + e)]!, cw32[2 * ((last + j) * N + e) + 1]!, neg);
+      addSigned(v32, j * M + k, st.s[4 * k + 2 * j]!, st.s[4 * k + 2 * j + 1]!, neg);
+      if (st.t[k] === 1) addSigned(v32, j * M + k, cw32[2 * ((last + j) * N + e)]!, cw32[2 * ((last + j) * N + e) + 1]!, neg);
     }
   }
   return out;

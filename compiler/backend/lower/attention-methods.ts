@@ -125,7 +125,14 @@ const LOWERINGS: Readonly<Record<string, AttentionMethodLowering>> = {
     protocol: 'softmax',
     lower(ctx, x, keep) {
       const k = keepReg(ctx, keep);
-      return ctx.p.softmax(k === undefined ? x : additiveMask(ctx, x, k), x.shape.length - 1);
+      const scores = k === undefined ? x : additiveMask(ctx, x, k);
+      if (ctx.deferNow) {
+        // AttentionContext multiplies by the per-row reciprocal after its matmul (see context.ts).
+        const { num, inv, scale } = lib.softmaxParts(ctx.b, scores, x.shape.length - 1, undefined, ctx.config);
+        ctx.rowScaled.set(num.id, { inv, scale });
+        return num;
+      }
+      return ctx.p.softmax(scores, x.shape.length - 1);
     },
   },
   poly: {

@@ -7,6 +7,7 @@ import { secretValue } from './context.ts';
 import { mulPublic, scalarTensor } from './local.ts';
 import type { LoweringTable } from './lowering.ts';
 import { matmulValues } from './linear.ts';
+import * as lib from '../protocols/index.ts';
 
 export const ATTENTION_LOWERINGS: LoweringTable = {
   SplitHeads: {
@@ -34,6 +35,12 @@ export const ATTENTION_LOWERINGS: LoweringTable = {
   },
   AttentionContext: {
     opKind: 'attention-matmul',
-    lower: (ctx, node, [p, v]) => secretValue(matmulValues(ctx, p!, v!, node.type.shape)),
+    lower: (ctx, node, [p, v]) => {
+      const out = matmulValues(ctx, p!, v!, node.type.shape);
+      const d = p!.kind === 'secret' ? ctx.rowScaled.get(p!.reg.id) : undefined;
+      if (d === undefined) return secretValue(out);
+      // Softmax's normalization after the matmul: (num @ v) (n / sum) / n, the reciprocal's round beside the matmul's.
+      return secretValue(ctx.b.withProtocol('softmax', () => lib.mulConst(ctx.b, lib.mul(ctx.b, out, d.inv), 1 / d.scale)));
+    },
   },
 };

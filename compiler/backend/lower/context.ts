@@ -66,6 +66,15 @@ export class LowerContext {
   readonly #weightNames = new Set<string>();
   /** The node being lowered (for error places). */
   node: Node | undefined;
+  /**
+   * AttentionSoftmax nodes whose only use is the probabilities of an AttentionContext: with the
+   * spline reciprocal they are lowered to numerators and a per-row reciprocal (`rowScaled`,
+   * by the numerators' register), which AttentionContext applies after its matmul.
+   */
+  deferNormalization: ReadonlySet<Node> = new Set();
+  /** Set while the node being lowered may defer its normalization (one method over all heads). */
+  deferNow = false;
+  readonly rowScaled = new Map<number, { readonly inv: Reg; readonly scale: number }>();
 
   constructor(b: CircuitBuilder, config: ProtocolConfig) {
     this.b = b;

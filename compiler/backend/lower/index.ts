@@ -9,7 +9,7 @@ import { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Circuit } from '../../../ir/circuit/circuit.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { evaluateNode } from '../../../ir/evaluate.ts';
-import type { Graph } from '../../../ir/graph.ts';
+import { usersOf, type Graph } from '../../../ir/graph.ts';
 import { CONST_OP, INPUT_OP, isElided, type Node } from '../../../ir/node.ts';
 import type { Tensor } from '../../../ir/tensor.ts';
 import { numel, shapesEqual } from '../../../ir/types.ts';
@@ -76,6 +76,15 @@ export function lowerGraph(graph: Graph, options: LowerOptions): Lowered {
   const remaining = new Map<Node, number>();
   for (const n of graph.nodes()) for (const i of new Set(n.inputs)) remaining.set(i, (remaining.get(i) ?? 0) + 1);
   const keep = new Set(graph.outputs.map((o) => o.node));
+  if (options.config.reciprocalMethod === 'spline') {
+    const users = usersOf(graph);
+    ctx.deferNormalization = new Set(
+      graph.nodes().filter((n) => {
+        const us = users.get(n) ?? [];
+        return n.op === 'AttentionSoftmax' && !keep.has(n) && us.length > 0 && us.every((u) => u.op === 'AttentionContext' && u.inputs[0] === n && u.inputs[1] !== n);
+      }),
+    );
+  }
 
   for (const n of graph.nodes()) {
     ctx.node = n;

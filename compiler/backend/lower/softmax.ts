@@ -66,12 +66,14 @@ export const SOFTMAX_LOWERINGS: LoweringTable = {
         b.withProtocol('local', () => (parts.length === 1 ? slice(r, parts[0]![0], parts[0]![1]) : b.concat(parts.map(([s, e]) => slice(r, s, e)), 1)));
       // one protocol call per method, over that method's heads
       const results = new Map<string, Reg>();
+      ctx.deferNow = byMethod.size === 1 && ctx.deferNormalization.has(node);
       for (const [m, parts] of byMethod) {
         const method = attentionMethodLowering(m);
         if (method === undefined) throw ctx.error('unsupported', `attention method "${m}" has no lowering (lowered: ${loweredAttentionMethods().join(', ')})`);
         const xs = gather(x, parts);
         results.set(m, method.lower(ctx, xs, keep, params));
       }
+      ctx.deferNow = false;
       if (byMethod.size === 1) return secretValue(results.get(methods[0]!)!);
       // back in head order
       const offset = new Map<string, number>();

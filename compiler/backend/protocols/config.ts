@@ -7,13 +7,15 @@ import { Ig3dcError } from '../../../ir/diagnostics.ts';
 
 /** How `where(c, x, y)` multiplies: CrypTen's x*c + y*(1-c) (two products) or c*(x-y) + y (one). */
 export type WhereMethod = 'two-mul' | 'one-mul';
-export type ReciprocalMethod = 'nr' | 'goldschmidt';
+export type ReciprocalMethod = 'nr' | 'goldschmidt' | 'spline';
 export type MaxMethod = 'log-reduction' | 'tree';
 export type ErfMethod = 'taylor' | 'erf-tree' | 'erf-clipped';
 export type GeluForm = 'erf' | 'tanh' | 'puma';
 export type LayerNormMethod = 'crypten' | 'fused';
-export type InvSqrtMethod = 'exp-nr' | 'normalized';
-export type ExpMethod = 'limit' | 'taylor-limit';
+export type InvSqrtMethod = 'exp-nr' | 'normalized' | 'spline';
+export type ExpMethod = 'limit' | 'taylor-limit' | 'spline';
+export type GeluMethod = 'poly' | 'spline';
+export type SigmoidMethod = 'reciprocal' | 'spline';
 export type CompareMethod = 'a2b' | 'fss';
 
 export interface ProtocolConfig {
@@ -25,10 +27,15 @@ export interface ProtocolConfig {
    * exp's base: CrypTen's 1 + x/2^n (`limit`: relative error about x^2/2^(n+1), 5% at x = -5
    * with n = 8, which is what softmax sees), or `taylor-limit`: 1 + y + y^2/2 + y^3/6 with
    * y = x/2^n (error about x^4/(24 8^n) plus 2^n ulp of rounding: ~1e-3 on [-8, 0] with n = 6;
-   * y^2 and y^3 take two rounds, so n = 6 keeps CrypTen's 8).
+   * y^2 and y^3 take two rounds, so n = 6 keeps CrypTen's 8). `spline` (FSS only): a
+   * piecewise-linear spline in one round where the argument is known to be <= 0 (softmax after
+   * the max: error 2e-4, exactly 0 below -16); elsewhere taylor-limit. See spline.ts.
    */
   readonly expMethod: ExpMethod;
-  /** reciprocal: Newton–Raphson (CrypTen) or Goldschmidt. */
+  /**
+   * reciprocal: Newton–Raphson (CrypTen) or Goldschmidt; `spline` (FSS only): a spline start on
+   * [2^-10, 2^10] (0.4% relative) and one Goldschmidt step: 3 rounds (softmax: 2 after the start).
+   */
   readonly reciprocalMethod: ReciprocalMethod;
   /** Iterations of the reciprocal (CrypTen: reciprocal_nr_iters = 10). */
   readonly reciprocalIterations: number;
@@ -39,7 +46,9 @@ export interface ProtocolConfig {
    * (`exp-nr`: accurate on about [0.1, 100] only), or `normalized`: x scaled by a power of 4
    * into [1, 4) (the power found by comparisons against 4^j), a linear start there, and the
    * power's square root multiplied back (accurate on [2^-16, 4^9) at f = 16). LayerNorm then
-   * also sums the squares before truncating and divides by D inside invSqrt.
+   * also sums the squares before truncating and divides by D inside invSqrt. `spline` (FSS
+   * only): `normalized`'s power of 4, its root and a start within 1.1% from one
+   * piecewise-constant spline, then one Newton step: 4 rounds (LayerNorm's product included).
    */
   readonly invSqrtMethod: InvSqrtMethod;
   /** erf Taylor terms after x (CrypTen: erf_iterations = 8, i.e. up to x^17). */
@@ -50,6 +59,13 @@ export interface ProtocolConfig {
    * from one tree, and +-1 outside (one comparison of both bounds): accurate everywhere.
    */
   readonly erfMethod: ErfMethod;
+  /**
+   * GELU: `poly`, the form's polynomial protocol (erfMethod, geluForm), or `spline` (FSS only):
+   * a piecewise-linear spline of the form's GELU in one round (error 2e-4).
+   */
+  readonly geluMethod: GeluMethod;
+  /** sigmoid and tanh: CrypTen's `reciprocal` method, or `spline` (FSS only: one round, error 2e-4). */
+  readonly sigmoidMethod: SigmoidMethod;
   /** GELU form used when the caller does not name one. */
   readonly geluForm: GeluForm;
   readonly maxMethod: MaxMethod;
@@ -89,6 +105,8 @@ export const CRYPTEN: ProtocolConfig = Object.freeze({
   invSqrtMethod: 'exp-nr',
   erfIterations: 8,
   erfMethod: 'taylor',
+  geluMethod: 'poly',
+  sigmoidMethod: 'reciprocal',
   geluForm: 'erf',
   maxMethod: 'log-reduction',
   maxComputesArgmax: true,
@@ -114,26 +132,36 @@ export const BEST: ProtocolConfig = Object.freeze({
   expIterations: 6,
 });
 
-/** `best` with one-round FSS comparisons from the dealer. */
+/** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh. */
 export const FSS: ProtocolConfig = Object.freeze({
   ...BEST,
   name: 'fss',
   compare: 'fss',
+  geluMethod: 'spline',
+  sigmoidMethod: 'spline',
+  expMethod: 'spline',
+  reciprocalMethod: 'spline',
+  invSqrtMethod: 'spline',
 });
 
 export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({ crypten: CRYPTEN, best: BEST, fss: FSS });
 
 const CHOICES: Readonly<Record<string, readonly string[]>> = {
-  reciprocalMethod: ['nr', 'goldschmidt'],
+  reciprocalMethod: ['nr', 'goldschmidt', 'spline'],
+  geluMethod: ['poly', 'spline'],
+  sigmoidMethod: ['reciprocal', 'spline'],
   erfMethod: ['taylor', 'erf-tree', 'erf-clipped'],
   geluForm: ['erf', 'tanh', 'puma'],
   maxMethod: ['log-reduction', 'tree'],
   whereMethod: ['two-mul', 'one-mul'],
   layerNorm: ['crypten', 'fused'],
-  invSqrtMethod: ['exp-nr', 'normalized'],
-  expMethod: ['limit', 'taylor-limit'],
+  invSqrtMethod: ['exp-nr', 'normalized', 'spline'],
+  expMethod: ['limit', 'taylor-limit', 'spline'],
   compare: ['a2b', 'fss'],
 };
+
+/** Options whose `spline` value needs FSS comparisons. */
+const SPLINE_OPTIONS = ['expMethod', 'reciprocalMethod', 'invSqrtMethod', 'geluMethod', 'sigmoidMethod'] as const;
 
 /**
  * A preset by name, optionally with overrides `key=value` (e.g. `crypten,maxMethod=tree`).
@@ -169,5 +197,9 @@ export function protocolConfig(spec: string): ProtocolConfig {
     }
   }
   out['name'] = spec;
+  if (out['compare'] !== 'fss') {
+    const splines = SPLINE_OPTIONS.filter((k) => out[k] === 'spline');
+    if (splines.length > 0) throw new Ig3dcError('usage', `protocol options ${splines.map((k) => `${k}=spline`).join(', ')} need compare=fss (a spline is an FSS gate)`, {});
+  }
   return Object.freeze(out) as unknown as ProtocolConfig;
 }

@@ -5,9 +5,9 @@
 export * from './config.ts';
 export { addConst, matmul, matmulPublic, mul, mulConst, mulPublic, rescale, rsubConst, square, sum, toFixed } from './arith.ts';
 export { a2bWord, andMany, b2aBit, eqz, ge, gt, lt, ltz, relu, where } from './compare.ts';
-export { erf, exp, gelu, invSqrt, powCrypten, powerTree, reciprocal, sigmoid, sqrt, tanh, type GeluOptions, type ReciprocalOptions } from './nonlinear.ts';
+export { erf, exp, gelu, invSqrt, invSqrtBuckets, powCrypten, powerTree, reciprocal, sigmoid, sqrt, tanh, type GeluOptions, type ReciprocalOptions } from './nonlinear.ts';
 export { argmax, max } from './max.ts';
-export { polySoftmax, softmax, twoQuad, type PolySoftmaxOptions } from './softmax.ts';
+export { polySoftmax, softmax, softmaxParts, twoQuad, type PolySoftmaxOptions } from './softmax.ts';
 export { layerNorm } from './layernorm.ts';
 export { compactBitonic, compactShift } from './compaction.ts';
 export { embeddingOneHot } from './embedding.ts';

@@ -8,6 +8,10 @@
 //
 // eps is encoded at f fractional bits; BERT's 1e-12 rounds to 0 at f = 16 (as in CrypTen).
 //
+// With `invSqrtMethod: spline` (FSS): the sum of squares as `normalized`, then one spline gives
+// the normalized sum, the power-of-4 factor and a start, and one Newton step runs inside the
+// output products: 4 rounds in all (square, spline, two products); see spline.ts rsqrtTable.
+//
 // With `invSqrtMethod: normalized` (not CrypTen's): 1/sqrt(var) = sqrt(D) / sqrt(sum d^2), the
 // squares summed before one truncation, and invSqrt converging on [2^-16, 4^9) instead of
 // [0.1, 100]. Random-init BERT embeddings have variance ~1e-3: 65 ulp at f = 16 (a 1.5% error
@@ -18,7 +22,7 @@ import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
 import { addConst, mul, mulConst, mulPublic, square } from './arith.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
-import { invSqrt } from './nonlinear.ts';
+import { invSqrt, invSqrtNewtonFactor, invSqrtSpline } from './nonlinear.ts';
 
 /** gamma and beta are [D] (D = the last axis), shared (`ashr`) or public (`pub`). */
 export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps: number, cfg: ProtocolConfig = CRYPTEN): Reg {
@@ -28,6 +32,17 @@ export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps:
     const mean = mulConst(b, b.reduceSum(x, [-1], true), 1 / d);
     const diff = b.sub(x, mean);
     let r: Reg;
+    if (cfg.invSqrtMethod === 'spline') {
+      // One spline gives xn = x 4^-t, y0, y0^2 and 2^-t sqrt(D) y0; the Newton step
+      // y0 (1.5 - 0.5 xn y0^2) folds into the output: (d gamma 2^-t sqrt(D) y0) (1.5 - 0.5 xn y0^2).
+      // Rounds: square, spline, {xn y0^2, d gamma (..) y0}, the last product. (2^-t sqrt(D) y0
+      // is rounded to 2^-f: relative error below 2^(t-f+1)/sqrt(D), 7e-4 at the top bucket with
+      // D = 128, 1.5e-5 for t = 4, i.e. a row variance near 1 with D = 768.)
+      const ss = b.trunc(b.reduceSum(square(b, diff, cfg, false), [-1], true), b.f);
+      const s = invSqrtSpline(b, addConst(b, ss, eps * d), cfg, Math.sqrt(d));
+      const y = mul(b, mul(b, scaleBy(diff, gamma), s.f1y0), invSqrtNewtonFactor(b, s));
+      return beta.kind === 'pub' ? b.addPub(y, beta) : b.add(y, beta);
+    }
     if (cfg.invSqrtMethod === 'normalized') {
       // 1/sqrt(var) = sqrt(D) / sqrt(sum d^2): the squares summed at 2f and truncated once.
       const ss = b.trunc(b.reduceSum(square(b, diff, cfg, false), [-1], true), b.f);

@@ -48,10 +48,15 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import { addConst, mul, mulConst, rsubConst, square, sum, toFixed } from './arith.ts';
 import { ltz, where } from './compare.ts';
 import { CRYPTEN, type GeluForm, type ProtocolConfig } from './config.ts';
+import { expTable, geluTable, reciprocalTable, rsqrtTable, sigmoidTable, spline, tanhTable } from './spline.ts';
 
-/** exp(x) by the limit (1 + x/2^n)^(2^n) with n = iterations squarings. */
-export function exp(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, iterations = cfg.expIterations): Reg {
-  if (cfg.expMethod === 'taylor-limit') {
+/**
+ * exp(x) by the limit (1 + x/2^n)^(2^n) with n = iterations squarings. `nonPositive`: the caller
+ * knows x <= 0, which the `spline` method needs (it falls back to taylor-limit otherwise).
+ */
+export function exp(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, iterations = cfg.expIterations, nonPositive = false): Reg {
+  if (cfg.expMethod === 'spline' && nonPositive) return b.withProtocol('exp-spline', () => spline(b, x, expTable(b.f), cfg)[0]!);
+  if (cfg.expMethod === 'taylor-limit' || cfg.expMethod === 'spline') {
     return b.withProtocol('exp-taylor-limit', () => {
       const y = mulConst(b, x, 2 ** -iterations);
       const y2 = square(b, y);
@@ -79,7 +84,7 @@ export interface ReciprocalOptions {
 
 /** 1/x. */
 export function reciprocal(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions = {}, cfg: ProtocolConfig = CRYPTEN): Reg {
-  const name = cfg.reciprocalMethod === 'nr' ? 'reciprocal-nr' : 'reciprocal-goldschmidt';
+  const name = `reciprocal-${cfg.reciprocalMethod}`;
   return b.withProtocol(name, () => {
     if (opts.allPos !== true) {
       const sign = rsubConst(b, 1, mulConst(b, ltz(b, x, cfg), 2));
@@ -90,7 +95,18 @@ export function reciprocal(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions = 
   });
 }
 
+/** The spline start of 1/x for x in [2^-10, 2^10] (0.4% relative, or `tol`; spline.ts). */
+export function reciprocalStart(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig, tol?: number): Reg {
+  const [lo, hi] = spline(b, x, reciprocalTable(b.f, tol), cfg) as [Reg, Reg];
+  return b.add(lo, hi);
+}
+
 function reciprocalPos(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions, cfg: ProtocolConfig): Reg {
+  if (cfg.reciprocalMethod === 'spline' && opts.initial === undefined) {
+    // One Goldschmidt step from the spline start: y0 (2 - x y0), relative error squared.
+    const y0 = reciprocalStart(b, x, cfg);
+    return mul(b, y0, rsubConst(b, 2, mul(b, x, y0)));
+  }
   const iters = opts.iterations ?? cfg.reciprocalIterations;
   let start = 0;
   let y: Reg;
@@ -104,7 +120,7 @@ function reciprocalPos(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions, cfg: 
     y = addConst(b, mulConst(b, x, -y0 * y0), 2 * y0);
     start = 1;
   }
-  if (cfg.reciprocalMethod === 'goldschmidt') {
+  if (cfg.reciprocalMethod !== 'nr') {
     // y <- y (1 + e), e <- e^2 with e = 1 - x y: the relative error squares each step, as NR's.
     let e = rsubConst(b, 1, mul(b, x, y));
     for (let i = start; i < iters; i++) {
@@ -120,6 +136,14 @@ function reciprocalPos(b: CircuitBuilder, x: Reg, opts: ReciprocalOptions, cfg: 
 
 /** 1/sqrt(x) for x > 0, times a public constant `times` (folded into the last product by `normalized`). */
 export function invSqrt(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, times = 1): Reg {
+  if (cfg.invSqrtMethod === 'spline') {
+    // Spline, xn y0^2, y0 (1.5 - 0.5 xn y0^2), times 2^-t (exact, kept apart from y0 so a
+    // small 2^-t y0 is not rounded): 4 rounds.
+    return b.withProtocol('inv-sqrt-spline', () => {
+      const s = invSqrtSpline(b, x, cfg, times);
+      return mul(b, mul(b, s.y0, invSqrtNewtonFactor(b, s)), s.f1);
+    });
+  }
   if (cfg.invSqrtMethod === 'normalized') return b.withProtocol('inv-sqrt-normalized', () => invSqrtNormalized(b, x, cfg, times));
   return b.withProtocol('inv-sqrt-nr', () => {
     const e = exp(b, b.neg(addConst(b, mulConst(b, x, 0.5), 0.2)), cfg);
@@ -167,6 +191,34 @@ function invSqrtNormalized(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig, times
     y = b.sub(mulConst(b, y, 1.5), mulConst(b, mul(b, xy, y2), 0.5));
   }
   return mul(b, y, f1);
+}
+
+/** Buckets of the normalization: 4^t for t in [lo, hi] (x in [2^-14, 4^9) at f = 16, as `normalized`). */
+export function invSqrtBuckets(f: number): [number, number] {
+  return [-Math.floor((f - 2) / 2), Math.floor(f / 2)];
+}
+
+/** The outputs of 1/sqrt's spline (spline.ts rsqrtTable): all in one round. */
+export interface InvSqrtSplineParts {
+  /** x 4^-t, in [1, 4) */
+  readonly xn: Reg;
+  /** 2^-t times */
+  readonly f1: Reg;
+  /** 2^-t times y0 */
+  readonly f1y0: Reg;
+  readonly y0: Reg;
+  readonly y0sq: Reg;
+}
+
+export function invSqrtSpline(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig, times: number): InvSqrtSplineParts {
+  const [lo, hi] = invSqrtBuckets(b.f);
+  const [xn, f1, f1y0, y0, y0sq] = spline(b, x, rsqrtTable(b.f, lo, hi, times), cfg) as [Reg, Reg, Reg, Reg, Reg];
+  return { xn, f1, f1y0, y0, y0sq };
+}
+
+/** The Newton step's factor 1.5 - 0.5 xn y0^2 (one product): y1 = y0 times it. */
+export function invSqrtNewtonFactor(b: CircuitBuilder, s: InvSqrtSplineParts): Reg {
+  return rsubConst(b, 1.5, mulConst(b, mul(b, s.xn, s.y0sq), 0.5));
 }
 
 /** sqrt(x) = x * invSqrt(x). */
@@ -238,6 +290,7 @@ function erfClipped(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig): Reg {
 
 /** sigmoid(x), CrypTen's `reciprocal` method (see the header). */
 export function sigmoid(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+  if (cfg.sigmoidMethod === 'spline') return b.withProtocol('sigmoid-spline', () => spline(b, x, sigmoidTable(b.f), cfg)[0]!);
   return b.withProtocol('sigmoid-reciprocal', () => {
     const neg = ltz(b, x, cfg);
     const sign = rsubConst(b, 1, mulConst(b, neg, 2));
@@ -250,6 +303,7 @@ export function sigmoid(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN
 
 /** tanh(x) = 2 sigmoid(2x) - 1. */
 export function tanh(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+  if (cfg.sigmoidMethod === 'spline') return b.withProtocol('tanh-spline', () => spline(b, x, tanhTable(b.f), cfg)[0]!);
   return b.withProtocol('tanh-sigmoid', () => addConst(b, mulConst(b, sigmoid(b, mulConst(b, x, 2), cfg), 2), -1));
 }
 
@@ -265,6 +319,7 @@ const PUMA_F1 = [0.008526321541038084, 0.5, 0.3603292692789629, 0.0, -0.03768820
 /** GELU(x) in the named form (default: the config's geluForm). */
 export function gelu(b: CircuitBuilder, x: Reg, opts: GeluOptions = {}, cfg: ProtocolConfig = CRYPTEN): Reg {
   const form = opts.form ?? cfg.geluForm;
+  if (cfg.geluMethod === 'spline' && form !== 'puma') return b.withProtocol(`gelu-${form}-spline`, () => spline(b, x, geluTable(form, b.f), cfg)[0]!);
   return b.withProtocol(`gelu-${form}`, () => {
     if (form === 'erf') {
       const e = erf(b, mulConst(b, x, Math.SQRT1_2), cfg);

@@ -1,5 +1,13 @@
 // Softmax and its polynomial replacements over one axis.
 //
+// With FSS splines (expMethod=spline, reciprocalMethod=spline): the max tree (one round per
+// level), exp by a spline (one round; exactly 0 below -16, so additively masked keys get no
+// weight), the sum, its reciprocal by a spline (2.5e-4 relative), the numerators' product:
+// log2(n) + 3 rounds, 10 for rows of 128. Attention probabilities used only by probs @ v are
+// lowered as softmaxParts instead: the product with the per-row reciprocal follows the
+// matmul, whose round then runs beside the reciprocal's (one round fewer per layer, and the
+// product is on [.., S, d] instead of [.., S, S]).
+//
 // softmax (CrypTen): m = max(x); e = exp(x - m); e * reciprocal(sum e) with allPos:
 // 79 + 8 + 28 + 1 = 116 rounds for rows of 128. With a keep mask (0/1 shares, broadcast over
 // the scores, e.g. [B,1,1,S]) e is multiplied by it before summing, so masked keys get exactly
@@ -33,10 +41,11 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import { normalizeAxis } from '../../../ir/types.ts';
 import { typeError } from '../../../ir/op.ts';
 import { addConst, mul, mulConst, square, sum, toFixed } from './arith.ts';
+import { RECIP_SOFTMAX_TOL } from './spline.ts';
 import { relu } from './compare.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
 import { max } from './max.ts';
-import { exp, powerTree, reciprocal } from './nonlinear.ts';
+import { exp, powerTree, reciprocal, reciprocalStart } from './nonlinear.ts';
 
 function axisOf(x: Reg, axis: number): number {
   const a = normalizeAxis(axis, x.shape.length);
@@ -56,10 +65,35 @@ function pushMaskedDown(b: CircuitBuilder, x: Reg, keep: Reg | undefined): Reg {
 function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfig, scale = 1): Reg {
   let s = b.reduceSum(num, [axis], true);
   if (scale !== 1) s = mulConst(b, s, 1 / scale);
+  if (cfg.reciprocalMethod === 'spline') {
+    // A spline within 2.5e-4 relative and no Newton step (the rows are few, so the table's
+    // breakpoints are cheap): 2 rounds after the sum (spline, the numerators' product).
+    const w = mul(b, num, reciprocalStart(b, s, cfg, RECIP_SOFTMAX_TOL));
+    return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
+  }
   const inv = reciprocal(b, s, { allPos: true }, cfg);
   // num * (scale / sum), then / scale: 1 / sum itself can be a few ulp (see the header).
   const w = mul(b, num, inv);
   return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
+}
+
+/**
+ * Softmax's parts before the last product, with the spline reciprocal: the numerators (exp,
+ * times keep) and the per-row reciprocal of their sum divided by `scale`; softmax = num inv /
+ * scale. A consumer that is linear along the axis (probs @ v) can take the product after
+ * itself: (num @ v) inv / scale, with the reciprocal's round beside its own.
+ */
+export function softmaxParts(b: CircuitBuilder, x: Reg, axis: number, keep: Reg | undefined, cfg: ProtocolConfig): { num: Reg; inv: Reg; scale: number } {
+  if (cfg.reciprocalMethod !== 'spline') typeError('softmaxParts needs reciprocalMethod=spline');
+  return b.withProtocol('softmax', () => {
+    const ax = axisOf(x, axis);
+    const xs = pushMaskedDown(b, x, keep);
+    let num = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg, cfg.expIterations, true);
+    if (keep !== undefined) num = mul(b, num, keep);
+    const scale = x.shape[ax]!;
+    const inv = reciprocalStart(b, mulConst(b, b.reduceSum(num, [ax], true), 1 / scale), cfg, RECIP_SOFTMAX_TOL);
+    return { num, inv, scale };
+  });
 }
 
 /** Softmax over `axis`; `keep` (0/1 shares broadcast to x) zeroes masked entries exactly. */
@@ -67,7 +101,7 @@ export function softmax(b: CircuitBuilder, x: Reg, axis: number, keep?: Reg, cfg
   return b.withProtocol('softmax', () => {
     const ax = axisOf(x, axis);
     const xs = pushMaskedDown(b, x, keep);
-    let e = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg);
+    let e = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg, cfg.expIterations, true);
     if (keep !== undefined) e = mul(b, e, keep);
     return normalize(b, e, ax, cfg, x.shape[ax]!);
   });
@@ -86,7 +120,7 @@ export interface PolySoftmaxOptions {
 export const POLY_SPAN = 30;
 
 /** Largest sum/k at which the reciprocal stays within ~5e-3 (goldschmidt) / ~1e-2 (nr). */
-const RECIPROCAL_CEILING: Readonly<Record<ProtocolConfig['reciprocalMethod'], number>> = { goldschmidt: 128, nr: 32 };
+const RECIPROCAL_CEILING: Readonly<Record<ProtocolConfig['reciprocalMethod'], number>> = { goldschmidt: 128, nr: 32, spline: 128 };
 
 /** polyScale's cap: more would push short rows (sum ~ 1) below the reciprocal's window. */
 const POLY_SCALE_MAX = 8;

@@ -201,33 +201,54 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
 }
 
 /**
+ * Party `party`'s shares of d = [x >= 0] and (relu keys) of d rho, from opened values X = x + rho
+ * at `points` points per key (point-major: X[p n + e] is point p of key e; n keys), its share
+ * r_b of the open's mask r = -rho (n words) and its key (root seeds | constant shares |
+ * correction words). One key serves every point: each X[p n + e] - rho is compared with 0 on
+ * `bits` bits (exact when it lies in [-2^(bits-1), 2^(bits-1))).
+ */
+export function fssSignShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring, points = 1): { d: Ring; dr: Ring | undefined } {
+  const g = payloadOf(mode);
+  const n = rb.length;
+  const M = xh.length;
+  if (M !== n * points) throw new Error(`fssSignShares: ${M} points for ${n} keys x ${points}`);
+  const root = new Uint8Array(key.buffer, key.byteOffset, 16 * n);
+  const cw = key.subarray((2 + g) * n);
+  const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, lowBitsAll(xh, bits - 1), points);
+  const top = bitsAt(xh, bits - 1);
+  const shape = [points, n];
+  // e = r_{m-1} ^ [X' < r']: constant share + DCF output; d = X_{m-1} ? e : 1 - e.
+  const e = K.ringBinary(v.subarray(0, M), shape, key.subarray(2 * n, 3 * n), [1, n], 'add');
+  const d = select(top, e, K.ringSub(new BigUint64Array(M).fill(party === 0 ? 1n : 0n), e));
+  if (mode === 'ltz') return { d, dr: undefined };
+  // d rho = X_{m-1} ? e rho : rho - e rho (this party's share of rho is -r_b).
+  const er = K.ringBinary(v.subarray(M, 2 * M), shape, key.subarray(3 * n, 4 * n), [1, n], 'add');
+  const dr = select(top, er, K.ringNeg(K.ringBinary(er, shape, rb, [1, n], 'add')));
+  return { d, dr };
+}
+
+/** Per element: `ifOne` where the bit is 1, else `ifZero` (into a new array). */
+function select(bit: Uint8Array, ifOne: Ring, ifZero: Ring): Ring {
+  const out = new BigUint64Array(bit.length);
+  const o = new Uint32Array(out.buffer);
+  const a = new Uint32Array(ifOne.buffer, ifOne.byteOffset, 2 * bit.length);
+  const z = new Uint32Array(ifZero.buffer, ifZero.byteOffset, 2 * bit.length);
+  for (let k = 0; k < bit.length; k++) {
+    const src = bit[k] === 1 ? a : z;
+    o[2 * k] = src[2 * k]!;
+    o[2 * k + 1] = src[2 * k + 1]!;
+  }
+  return out;
+}
+
+/**
  * Party `party`'s result from the opened X = x + rho, its share of the open's mask r = -rho,
  * and its key (root seeds | constant shares | correction words): its share of [x < 0] (ltz)
  * or of ReLU(x) (relu).
  */
 export function fssEvalShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring): Ring {
-  const g = payloadOf(mode);
-  const n = xh.length;
-  const root = new Uint8Array(key.buffer, key.byteOffset, 16 * n);
-  const cw = key.subarray((2 + g) * n);
-  const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, lowBitsAll(xh, bits - 1));
-  // e and (relu) e*rho: constant share + DCF output.
-  const e = K.ringAdd(key.subarray(2 * n, 3 * n), v.subarray(0, n));
-  const top = bitsAt(xh, bits - 1);
-  const one = party === 0 ? 1n : 0n;
-  if (mode === 'ltz') {
-    for (let i = 0; i < n; i++) if (top[i] === 1) e[i] = BigInt.asUintN(64, one - e[i]!);
-    return e;
-  }
-  const er = K.ringAdd(key.subarray(3 * n, 4 * n), v.subarray(n, 2 * n));
-  // d = 1 - [x < 0]: X_{m-1} ? e : 1 - e; d*rho: X_{m-1} ? e*rho : rho - e*rho.
-  for (let i = 0; i < n; i++) {
-    if (top[i] === 0) {
-      e[i] = BigInt.asUintN(64, one - e[i]!);
-      er[i] = BigInt.asUintN(64, -rb[i]! - er[i]!); // this party's share of rho is -r_b
-    }
-  }
+  const { d, dr } = fssSignShares(mode, bits, party, xh, rb, key);
+  if (mode === 'ltz') return K.ringSub(new BigUint64Array(d.length).fill(party === 0 ? 1n : 0n), d);
   // ReLU(x) = d (X - rho).
-  const dx = K.ringBinary(e, [n], xh, [n], 'mul');
-  return K.ringSub(dx, er);
+  return K.ringSub(K.ringBinary(d, [d.length], xh, [d.length], 'mul'), dr!);
 }

@@ -1,0 +1,257 @@
+// Splines from FSS interval containment (ir/circuit/gates/fss-spline.ts): one round and one
+// opened ring word per element for any piecewise-linear function of x, whatever its number of
+// pieces (the pieces cost key evaluations, not communication). Which op uses which:
+//
+//   GELU      (geluMethod=spline)   piecewise linear on [-6, 6], 0 below, x above; pieces placed
+//                                   greedily for max error GELU_TOL (SIGMA's GELU is a lookup of
+//                                   the small difference ReLU - GELU on a few bits of |x|; the
+//                                   spline needs no truncation or |x| first, so one round).
+//   exp       (expMethod=spline)    exp(z) for z <= 0 only (softmax after the max): linear pieces
+//                                   on [-16, 0] to EXP_TOL, exactly 0 below -16 (so additively
+//                                   masked keys get weight 0), 1 + z above 0.
+//   1/x       (reciprocalMethod=spline) a start on [2^-10, 2^10] within RECIP_START_TOL
+//                                   (relative), then one Goldschmidt step (two products,
+//                                   error squared); softmax's normalizer instead uses a table
+//                                   within RECIP_SOFTMAX_TOL and no step (its rows are few).
+//   1/sqrt(x) (invSqrtMethod=spline) five outputs from one key: the normalized x 4^-t for the
+//                                   bucket 4^t <= x < 4^(t+1) (as `normalized` finds with 16
+//                                   comparisons), 2^-t, a start y0 for 1/sqrt(x 4^-t) on
+//                                   RSQRT_SUB sub-buckets per bucket (relative error
+//                                   ~ ln 4 / (4 RSQRT_SUB)), y0^2 and 2^-t y0; one Newton step
+//                                   then needs two products (nonlinear.ts, layernorm.ts).
+//   tanh, sigmoid (sigmoidMethod=spline) piecewise linear to SIGMOID_TOL, +-1 / 0, 1 outside.
+//
+// The tables are fitted here, at compile time, from the plaintext function: a greedy sweep
+// extends each piece as far as a line (the chord, shifted to balance the error) stays within
+// the tolerance, on breakpoints already rounded to the input's fixed-point grid.
+
+import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
+import type { Reg } from '../../../ir/circuit/types.ts';
+import { splineMode, type SplineTable } from '../../../ir/circuit/gates/fss-spline.ts';
+import { Ig3dcError } from '../../../ir/diagnostics.ts';
+import type { ProtocolConfig } from './config.ts';
+
+/** One line a + s x per piece (m + 1 pieces for m breakpoints), in reals. */
+export interface RealSpline {
+  readonly knots: readonly number[];
+  readonly outputs: readonly { readonly shift: number; readonly lines: readonly (readonly [number, number])[] }[];
+}
+
+export const GELU_TOL = 2e-4;
+export const EXP_TOL = 2e-4;
+export const RECIP_START_TOL = 4e-3;
+/** Softmax's normalizer uses the spline alone, so a tighter table (more breakpoints, per row only). */
+export const RECIP_SOFTMAX_TOL = 2.5e-4;
+export const SIGMOID_TOL = 2e-4;
+export const RSQRT_SUB = 32;
+
+/** erf to ~1e-15: its Maclaurin series below 3, the continued fraction of erfc above. */
+export function erfReal(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 3) {
+    let term = ax;
+    let sum = ax;
+    for (let k = 1; k < 200; k++) {
+      term *= (-ax * ax) / k;
+      const t = term / (2 * k + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17) break;
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
+  let f = ax;
+  for (let k = 60; k >= 1; k--) f = ax + k / 2 / f;
+  return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f);
+}
+
+export const geluErf = (x: number): number => 0.5 * x * (1 + erfReal(x / Math.SQRT2));
+export const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+
+const SAMPLES = 48;
+
+/**
+ * The balanced line through [x0, x1] (its coefficients rounded as the gate encodes them: a to
+ * 2^-(f + shift), s to 2^-shift) and its max error, absolute or relative to |fn|.
+ */
+function fitLine(fn: (x: number) => number, x0: number, x1: number, q: Quant): { a: number; s: number; err: number } {
+  const xs: number[] = [];
+  for (let i = 0; i <= SAMPLES; i++) xs.push(x0 + ((x1 - x0) * i) / SAMPLES);
+  const s = Math.round(((fn(x1) - fn(x0)) / (x1 - x0)) * 2 ** q.shift) / 2 ** q.shift;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of xs) {
+    const r = fn(x) - s * x;
+    lo = Math.min(lo, r);
+    hi = Math.max(hi, r);
+  }
+  const a = Math.round(((lo + hi) / 2) * 2 ** (q.f + q.shift)) / 2 ** (q.f + q.shift);
+  let err = 0;
+  for (const x of xs) {
+    const e = Math.abs(fn(x) - (a + s * x));
+    err = Math.max(err, q.relative ? e / Math.abs(fn(x)) : e);
+  }
+  return { a, s, err };
+}
+
+interface Quant {
+  readonly f: number;
+  readonly shift: number;
+  readonly relative: boolean;
+}
+
+/**
+ * Greedy piecewise-linear fit of fn on [lo, hi] with breakpoints on the grid 2^-f: the
+ * breakpoints lo, ..., hi and the lines between them (one fewer).
+ */
+export function fitPieces(fn: (x: number) => number, lo: number, hi: number, tol: number, q: Quant): { knots: number[]; lines: [number, number][] } {
+  const ulp = 2 ** -q.f;
+  const grid = (v: number): number => Math.round(v / ulp) * ulp;
+  const knots = [grid(lo)];
+  const lines: [number, number][] = [];
+  let x0 = knots[0]!;
+  const end = grid(hi);
+  while (x0 < end) {
+    let good = Math.min(end, x0 + ulp);
+    if (fitLine(fn, x0, end, q).err <= tol) good = end;
+    else {
+      let bad = end;
+      for (let i = 0; i < 60 && bad - good > ulp; i++) {
+        const mid = grid((good + bad) / 2);
+        if (mid <= good || mid >= bad) break;
+        if (fitLine(fn, x0, mid, q).err <= tol) good = mid;
+        else bad = mid;
+      }
+    }
+    const { a, s } = fitLine(fn, x0, good, q);
+    lines.push([a, s]);
+    knots.push(good);
+    x0 = good;
+  }
+  return { knots, lines };
+}
+
+/** fitPieces as a one-output spline (truncation shift f), with the lines below lo and from hi on given. */
+export function fitSpline(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number], relative = false): RealSpline {
+  const { knots, lines } = fitPieces(fn, lo, hi, tol, { f, shift: f, relative });
+  return { knots, outputs: [{ shift: f, lines: [below, ...lines, above] }] };
+}
+
+/** The ring encoding of a real spline for inputs at scale f. */
+export function encodeSpline(sp: RealSpline, f: number): SplineTable {
+  const knots = sp.knots.map((k) => Math.round(k * 2 ** f));
+  for (let i = 1; i < knots.length; i++) if (knots[i]! <= knots[i - 1]!) throw new Error(`spline breakpoints collide on the 2^-${f} grid`);
+  const a: number[] = [];
+  const s: number[] = [];
+  for (const o of sp.outputs) {
+    for (const [ai, si] of o.lines) {
+      const ae = Math.round(ai * 2 ** (f + o.shift));
+      const se = Math.round(si * 2 ** o.shift);
+      if (!Number.isSafeInteger(ae) || !Number.isSafeInteger(se)) throw new Error('spline coefficient beyond 2^53');
+      a.push(ae);
+      s.push(se);
+    }
+  }
+  return { knots, shifts: sp.outputs.map((o) => o.shift), a, s };
+}
+
+const cache = new Map<string, SplineTable>();
+
+function cached(key: string, make: () => SplineTable): SplineTable {
+  let t = cache.get(key);
+  if (t === undefined) cache.set(key, (t = make()));
+  return t;
+}
+
+export function geluTable(form: 'erf' | 'tanh', f: number): SplineTable {
+  return cached(`gelu-${form}-${f}`, () => encodeSpline(fitSpline(form === 'erf' ? geluErf : geluTanh, -6, 6, GELU_TOL, f, [0, 0], [0, 1]), f));
+}
+
+export function expTable(f: number): SplineTable {
+  return cached(`exp-${f}`, () => encodeSpline(fitSpline(Math.exp, -16, 0, EXP_TOL, f, [0, 0], [1, 1]), f));
+}
+
+export const RECIP_LO = 2 ** -10;
+export const RECIP_HI = 2 ** 10;
+/** Where the reciprocal's start switches to its second output (slopes at 2^-RECIP_FINE_SHIFT). */
+const RECIP_SPLIT = 8;
+const RECIP_FINE_SHIFT = 28;
+
+/**
+ * 1/x on [2^-10, 2^10] (clamped outside) within `tol` relative, as two outputs to add:
+ * below 8 with slopes at 2^-f, from 8 on with slopes at 2^-28 (1/x's slope there is below
+ * 2^-6, which 2^-f would round away; the second output's value stays below 1/8, so its
+ * truncation from scale f + 28 is as safe as a product's from 2f).
+ */
+export function reciprocalTable(f: number, tol = RECIP_START_TOL): SplineTable {
+  return cached(`recip-${f}-${tol}`, () => {
+    const inv = (x: number): number => 1 / x;
+    const lo = fitPieces(inv, RECIP_LO, RECIP_SPLIT, tol, { f, shift: f, relative: true });
+    const hi = fitPieces(inv, RECIP_SPLIT, RECIP_HI, tol, { f, shift: RECIP_FINE_SHIFT, relative: true });
+    const zero = (n: number): [number, number][] => Array.from({ length: n }, () => [0, 0]);
+    const knots = [...lo.knots, ...hi.knots.slice(1)];
+    const low = [[1 / RECIP_LO, 0] as [number, number], ...lo.lines, ...zero(hi.lines.length + 1)];
+    const high = [...zero(lo.lines.length + 1), ...hi.lines, [1 / RECIP_HI, 0] as [number, number]];
+    return encodeSpline({ knots, outputs: [{ shift: f, lines: low }, { shift: RECIP_FINE_SHIFT, lines: high }] }, f);
+  });
+}
+
+export function tanhTable(f: number): SplineTable {
+  return cached(`tanh-${f}`, () => encodeSpline(fitSpline(Math.tanh, -6, 6, SIGMOID_TOL, f, [-1, 0], [1, 0]), f));
+}
+
+export function sigmoidTable(f: number): SplineTable {
+  return cached(`sigmoid-${f}`, () => encodeSpline(fitSpline((x) => 1 / (1 + Math.exp(-x)), -12, 12, SIGMOID_TOL, f, [0, 0], [1, 0]), f));
+}
+
+/**
+ * 1/sqrt's normalization as one spline with five outputs, for x in bucket t of [4^lo, 4^(hi+1))
+ * (below: t = lo; above: t = hi), RSQRT_SUB sub-buckets per bucket (breakpoints on the 2^-f
+ * grid): xn = x 4^-t (linear, slope an exact power of 2: the normalized x, in [1, 4)), then
+ * piecewise constants (exact, no truncation): 2^-t times `times`, that times y0, y0 and y0^2,
+ * y0 = 1/sqrt of the piece's normalized geometric middle (within ln 4 / (4 RSQRT_SUB) = 1.1%).
+ */
+export function rsqrtTable(f: number, lo: number, hi: number, times: number): SplineTable {
+  return cached(`rsqrt-${f}-${lo}-${hi}-${times}`, () => {
+    const ulp = 2 ** -f;
+    const round = (v: number): number => Math.round(v * 2 ** f) / 2 ** f;
+    const knots: number[] = [];
+    for (let t = lo; t <= hi; t++) {
+      for (let j = 0; j < RSQRT_SUB; j++) {
+        const k = Math.round((4 ** t * 4 ** (j / RSQRT_SUB)) / ulp) * ulp;
+        if (k > 0 && (knots.length === 0 || k > knots[knots.length - 1]!)) knots.push(k);
+      }
+    }
+    const top = 4 ** (hi + 1);
+    const bucket = (x: number): number => Math.min(hi, Math.max(lo, Math.floor(Math.log(x) / Math.log(4) + 1e-12)));
+    const pieces: [number, number][] = [[ulp, knots[0]!], ...knots.map((k, i) => [k, knots[i + 1] ?? top] as [number, number])];
+    const outs: [number, number][][] = [[], [], [], [], []];
+    for (const [a, b] of pieces) {
+      const t = bucket(a);
+      // The normalized piece [a, b) 4^-t: its start is 1/sqrt of the geometric middle (b exclusive: b - ulp).
+      const y0 = round(1 / Math.sqrt(Math.sqrt(a * Math.max(a, b - ulp)) * 4 ** -t));
+      outs[0]!.push([0, 4 ** -t]);
+      outs[1]!.push([round(2 ** -t * times), 0]);
+      outs[2]!.push([round(2 ** -t * times * y0), 0]);
+      outs[3]!.push([y0, 0]);
+      outs[4]!.push([round(y0 * y0), 0]);
+    }
+    return encodeSpline({ knots, outputs: outs.map((lines, i) => ({ shift: i === 0 ? f : 0, lines })) }, f);
+  });
+}
+
+/**
+ * The spline's outputs for x (one opened x + r, one key; see fss-spline.ts), each of x's shape
+ * and scale. Needs FSS comparisons (`compare=fss`).
+ */
+export function spline(b: CircuitBuilder, x: Reg, t: SplineTable, cfg: ProtocolConfig): Reg[] {
+  if (cfg.compare !== 'fss') throw new Ig3dcError('usage', `protocol '${cfg.name}': spline methods need compare=fss`, {});
+  if (x.scale !== b.f) throw new Error(`spline: input at scale ${x.scale}, expected ${b.f}`);
+  const mode = splineMode(t);
+  return b.withProtocol(`fss-spline`, () => {
+    const [r, key] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
+    const [xh] = b.open([b.sub(x, r)]) as [Reg];
+    const y = b.emit('fss_spline', [xh, r, key], { bits: cfg.fssBits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
+    return t.shifts.map((_, i) => b.reshape(b.slice(y, [i], [i + 1], [0]), x.shape));
+  });
+}

@@ -1,0 +1,233 @@
+// FSS splines (ir/circuit/gates/fss-spline.ts, compiler/backend/protocols/spline.ts): the gate
+// against its plaintext function on the ring (random tables, x at the breakpoints, 0 and near
+// the wrap-around, masks at the extremes), the fitted tables against GELU, exp, 1/x, tanh and
+// sigmoid, the dealer material independent of the table, the leakage rule for the spline's
+// open, and the protocols in a circuit run with measured == static cost.
+
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as P from '../compiler/backend/protocols/index.ts';
+import * as S from '../compiler/backend/protocols/spline.ts';
+import { CircuitBuilder, checkLeakage, circuitCost, costSummary, findLeaks } from '../ir/circuit/index.ts';
+import { fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
+import { splineMode, splineShares, type SplineTable } from '../ir/circuit/gates/fss-spline.ts';
+import { findCircuitOp } from '../ir/circuit/ops.ts';
+import { Tensor } from '../ir/tensor.ts';
+import { runCircuit } from '../runtime/index.ts';
+
+const M64 = (1n << 64n) - 1n;
+const rand64 = (): bigint => randomBytes(8).readBigUInt64LE(0);
+const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
+const edgeMasks = [0n, 1n, M64, 1n << 63n, (1n << 63n) - 1n];
+
+/** Both parties' output shares of the spline gate for x (ring values) under masks rho, summed: [O][i]. */
+function spline(t: SplineTable, bits: number, xs: readonly bigint[], rhos: readonly bigint[]): bigint[][] {
+  const n = xs.length;
+  const mode: FssMode = splineMode(t);
+  const rho = BigUint64Array.from(rhos);
+  const X = BigUint64Array.from(xs.map((x, i) => (x + rhos[i]!) & M64));
+  const r0 = BigUint64Array.from(xs.map(() => rand64()));
+  const r1 = BigUint64Array.from(rhos.map((p, i) => (-p - r0[i]!) & M64));
+  const roots = [randomBytes(16 * n), randomBytes(16 * n)] as const;
+  const g = mode === 'ltz' ? 1 : 2;
+  const p0Consts = BigUint64Array.from({ length: g * n }, () => rand64());
+  const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0Consts);
+  const key = (p: 0 | 1): BigUint64Array => {
+    const k = new BigUint64Array(fssKeyWords(bits, mode) * n);
+    k.set(new BigUint64Array(roots[p].buffer.slice(roots[p].byteOffset, roots[p].byteOffset + 16 * n)), 0);
+    if (p === 0) k.set(p0Consts, 2 * n), k.set(toP0, (2 + g) * n);
+    else k.set(toP1, 2 * n);
+    return k;
+  };
+  const y0 = splineShares(t, mode, bits, 0, X, r0, key(0));
+  const y1 = splineShares(t, mode, bits, 1, X, r1, key(1));
+  return t.shifts.map((_, q) => xs.map((_, i) => signed(y0[q * n + i]! + y1[q * n + i]!)));
+}
+
+/** The plaintext meaning: piece = number of breakpoints <= x; T = a + s x in the ring; T >> shift. */
+function plain(t: SplineTable, q: number, x: bigint): bigint {
+  const m = t.knots.length;
+  let p = 0;
+  while (p < m && signed(x) >= BigInt(t.knots[p]!)) p++;
+  const T = signed(BigInt(t.a[q * (m + 1) + p]!) + BigInt(t.s[q * (m + 1) + p]!) * signed(x));
+  return t.shifts[q] === 0 ? T : T >> BigInt(t.shifts[q]!);
+}
+
+const smallInt = (lim: number): fc.Arbitrary<number> => fc.integer({ min: -lim, max: lim });
+
+/** A random table: m sorted distinct breakpoints in [-2^20, 2^20], an exact output (shift 0) and a truncated one. */
+const tables = fc
+  .tuple(fc.uniqueArray(smallInt(1 << 20), { minLength: 1, maxLength: 6 }), fc.boolean())
+  .chain(([ks, slopes]) => {
+    const knots = [...ks].sort((a, b) => a - b);
+    const k = knots.length + 1;
+    return fc.tuple(fc.array(smallInt(2 ** 40), { minLength: 2 * k, maxLength: 2 * k }), fc.array(smallInt(slopes ? 1 << 18 : 0), { minLength: 2 * k, maxLength: 2 * k })).map(
+      ([a, s]): SplineTable => ({ knots, shifts: [0, 16], a, s: s.map((v, i) => (i < k ? Math.trunc(v / 4096) : v)) }),
+    );
+  });
+
+describe('fss_spline gate', () => {
+  it('equals its plaintext piecewise-linear function: x at the breakpoints, 0, far out; masks at the extremes (property)', () => {
+    fc.assert(
+      fc.property(tables, fc.array(fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }).chain((v) => fc.constantFrom(v, v >> 20n)), { minLength: 1, maxLength: 8 }), (t, rs) => {
+        const xs: bigint[] = [0n, 1n, M64];
+        for (const k of t.knots) xs.push(BigInt(k) & M64, BigInt(k - 1) & M64, BigInt(k + 1) & M64);
+        for (const r of rs) xs.push(r & M64);
+        const rhos = xs.map((_, i) => (i < edgeMasks.length ? edgeMasks[i]! : i % 3 === 0 ? edgeMasks[i % edgeMasks.length]! : rand64()));
+        const got = spline(t, 64, xs, rhos);
+        xs.forEach((x, i) => {
+          expect(got[0]![i], `exact output, x=${signed(x)}`).toBe(plain(t, 0, x));
+          // Local truncation of a T of b bits fails with probability ~2^(b+1-64): checked where T < 2^40.
+          const want = plain(t, 1, x);
+          if (want >= 1n << 24n || want <= -(1n << 24n)) return;
+          const d = got[1]![i]! - want;
+          expect(d >= 0n && d <= 1n, `truncated output x=${signed(x)}: ${got[1]![i]} vs ${want}`).toBe(true);
+        });
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('near the wrap-around: exact for |x - k| < 2^63, on 64 bits and on fewer', () => {
+    const t: SplineTable = { knots: [-5, 0, 7], shifts: [0], a: [11, -3, 17, 40], s: [0, 1, -1, 2] };
+    const big = (1n << 62n) + 12345n;
+    const xs = [big, (-big) & M64, (1n << 63n) - 8n, (-((1n << 63n) - 8n)) & M64, 0n, 7n, M64 - 4n];
+    const rhos = xs.map((_, i) => edgeMasks[i % edgeMasks.length]!);
+    spline(t, 64, xs, rhos)[0]!.forEach((v, i) => expect(v, `x=${signed(xs[i]!)}`).toBe(plain(t, 0, xs[i]!)));
+    const small = [0n, 7n, 6n, M64 - 4n, M64 - 5n, 1000n, M64 - 999n];
+    spline(t, 12, small, small.map((_, i) => edgeMasks[i % edgeMasks.length]!))[0]!.forEach((v, i) => expect(v, `12 bits x=${signed(small[i]!)}`).toBe(plain(t, 0, small[i]!)));
+  });
+
+  it('a zero piece gives an exact 0 after truncation (masked keys get no weight)', () => {
+    const t = S.expTable(16);
+    const xs = [-(20n << 16n), -(4096n << 16n), -(17n << 16n)].map((v) => v & M64);
+    for (let rep = 0; rep < 20; rep++) expect(spline(t, 64, xs, xs.map(() => rand64()))[0]).toEqual([0n, 0n, 0n]);
+  });
+});
+
+describe('spline tables', () => {
+  const f = 16;
+  const cases: [string, SplineTable, (x: number) => number, number, number, number, boolean][] = [
+    ['gelu', S.geluTable('erf', f), S.geluErf, -9, 9, S.GELU_TOL, false],
+    ['gelu-tanh', S.geluTable('tanh', f), S.geluTanh, -9, 9, S.GELU_TOL, false],
+    ['exp', S.expTable(f), Math.exp, -24, 0, S.EXP_TOL, false],
+    ['tanh', S.tanhTable(f), Math.tanh, -9, 9, S.SIGMOID_TOL, false],
+    ['sigmoid', S.sigmoidTable(f), (x) => 1 / (1 + Math.exp(-x)), -16, 16, S.SIGMOID_TOL, false],
+    ['1/x', S.reciprocalTable(f), (x) => 1 / x, S.RECIP_LO, S.RECIP_HI, S.RECIP_START_TOL, true],
+    ['1/x (softmax)', S.reciprocalTable(f, S.RECIP_SOFTMAX_TOL), (x) => 1 / x, S.RECIP_LO, 1, S.RECIP_SOFTMAX_TOL, true],
+  ];
+  it.each(cases)('%s: the gate within its tolerance (+2 ulp) of the function on random inputs and the edges', (_, t, fn, lo, hi, tol, rel) => {
+    const reals = [lo, hi, 0, ...Array.from({ length: 300 }, (_, i) => (rel ? lo * (hi / lo) ** Math.random() : lo + (hi - lo) * Math.random()) + i * 0)].filter((v) => v >= lo && v <= hi && (!rel || v > 0));
+    for (const k of t.knots) reals.push(...[k / 2 ** f, (k - 1) / 2 ** f].filter((v) => v >= lo && v <= hi));
+    const xs = reals.map((v) => BigInt(Math.round(v * 2 ** f)) & M64);
+    const got = spline(t, 64, xs, xs.map((_, i) => (i < 5 ? edgeMasks[i]! : rand64())));
+    xs.forEach((x, i) => {
+      const xv = Number(signed(x)) / 2 ** f;
+      const y = got.reduce((acc, row) => acc + Number(row[i]!), 0) / 2 ** f;
+      const err = Math.abs(y - fn(xv));
+      expect(err, `x=${xv}`).toBeLessThanOrEqual(tol * (rel ? fn(xv) : 1) + 2 * 2 ** -f);
+    });
+  });
+
+  it('1/sqrt: the normalized x and 2^-t are exact, the start within 1.2%', () => {
+    const [lo, hi] = P.invSqrtBuckets(f);
+    const t = S.rsqrtTable(f, lo, hi, 3);
+    const reals = [2 ** -14, 1, 3.99, 4, 1000, 4 ** 9 - 1, ...Array.from({ length: 200 }, () => 2 ** (-14 + 32 * Math.random()))];
+    const xs = reals.map((v) => BigInt(Math.round(v * 2 ** f)));
+    const [xn, f1, f1y0, y0, y0sq] = spline(t, 64, xs, xs.map(() => rand64()));
+    xs.forEach((x, i) => {
+      const xv = Number(x) / 2 ** f;
+      const tt = Math.min(hi, Math.max(lo, Math.floor(Math.log(xv) / Math.log(4))));
+      expect(Math.abs(Number(xn![i]) - Number(x) * 4 ** -tt), `x=${xv}`).toBeLessThanOrEqual(1);
+      const y = Number(y0![i]) / 2 ** f;
+      expect(Math.abs(Number(y0sq![i]) / 2 ** f - y * y)).toBeLessThanOrEqual(2 ** -f);
+      expect(Math.abs(Number(f1y0![i]) / 2 ** f - 3 * 2 ** -tt * y)).toBeLessThanOrEqual(2 ** -f);
+      expect(Math.abs(Number(f1![i]) / 2 ** f - 3 * 2 ** -tt)).toBeLessThanOrEqual(2 ** -f);
+      const xnv = xv * 4 ** -tt;
+      expect(Math.abs((Number(y0![i]) / 2 ** f) * Math.sqrt(xnv) - 1), `x=${xv}`).toBeLessThan(0.012);
+    });
+  });
+});
+
+describe('splines in circuits', () => {
+  const fss = P.protocolConfig('fss');
+
+  it("the dealer's material does not depend on the table: one fss_key whatever the function, identical words under equal seeds", () => {
+    const seeds = { s0d: new Uint8Array(16).fill(1), s1d: new Uint8Array(16).fill(2) };
+    const keysOf = (fn: (b: CircuitBuilder, x: ReturnType<CircuitBuilder['input']>) => void): string[] => {
+      const b = new CircuitBuilder();
+      fn(b, b.input('x', 1, [4]));
+      const c = b.build();
+      return c.instructions
+        .filter((i) => i.op === 'fss_key')
+        .map((i) => {
+          const [w0, w1] = findCircuitOp('fss_key')!.dealer!.send(i, c.registers, seeds);
+          return JSON.stringify([i.attrs, Array.from(w0!, String), Array.from(w1!, String)]);
+        });
+    };
+    const gelu = keysOf((b, x) => b.output(P.gelu(b, x, {}, fss), 'y'));
+    const tanh = keysOf((b, x) => b.output(P.tanh(b, x, fss), 'y'));
+    expect(gelu).toEqual(tanh);
+    expect(gelu).toHaveLength(1);
+  });
+
+  function build(xs: number[]): CircuitBuilder {
+    const b = new CircuitBuilder();
+    const x = b.input('x', 1, [xs.length]);
+    b.output(P.gelu(b, x, {}, fss), 'gelu');
+    b.output(P.tanh(b, x, fss), 'tanh');
+    b.output(P.sigmoid(b, x, fss), 'sigmoid');
+    b.output(P.softmax(b, b.reshape(x, [2, xs.length / 2]), 1, undefined, fss), 'softmax');
+    const pos = P.addConst(b, P.relu(b, x, fss), 0.25);
+    b.output(P.reciprocal(b, pos, { allPos: true }, fss), 'recip');
+    b.output(P.invSqrt(b, pos, fss), 'rsqrt');
+    return b;
+  }
+
+  it('GELU, tanh, sigmoid in one round; softmax, 1/x, 1/sqrt; measured == static; the leakage checker accepts the opens', () => {
+    const xs = [0, -1.5, 2.25, -7, 9, 3, -(2 ** -16), 0.5];
+    const c = build(xs).build();
+    checkLeakage(c);
+    const cost = circuitCost(c);
+    const res = runCircuit(c, { inputs: new Map([['x', Tensor.from('f64', [xs.length], xs)]]), weights: new Map() });
+    expect(res.cost).toMatchObject(costSummary(cost));
+    const close = (name: string, want: number[], tol: number): void => {
+      res.outputs.get(name)!.toNumbers().forEach((v, i) => expect(Math.abs(v - want[i]!), `${name}[${i}]`).toBeLessThan(tol));
+    };
+    close('gelu', xs.map(S.geluErf), 3e-4);
+    close('tanh', xs.map(Math.tanh), 3e-4);
+    close('sigmoid', xs.map((v) => 1 / (1 + Math.exp(-v))), 3e-4);
+    const rows = [xs.slice(0, 4), xs.slice(4)].flatMap((r) => r.map((v) => Math.exp(v - Math.max(...r)) / r.reduce((s, u) => s + Math.exp(u - Math.max(...r)), 0)));
+    close('softmax', rows, 1e-3);
+    const pos = xs.map((v) => Math.max(v, 0) + 0.25);
+    res.outputs.get('recip')!.toNumbers().forEach((v, i) => expect(Math.abs(v * pos[i]! - 1), `recip[${i}]`).toBeLessThan(1e-3));
+    res.outputs.get('rsqrt')!.toNumbers().forEach((v, i) => expect(Math.abs(v * Math.sqrt(pos[i]!) - 1), `rsqrt[${i}]`).toBeLessThan(1e-3));
+    // GELU, tanh and sigmoid each: one online round (their opens share it), then the output.
+    const g = new CircuitBuilder();
+    g.output(P.gelu(g, g.input('x', 1, [4]), {}, fss), 'y');
+    expect(circuitCost(g.build()).rounds).toBe(2);
+  });
+
+  it('the leakage checker rejects a spline mask used by two opens', () => {
+    const b = new CircuitBuilder();
+    const x = b.input('x', 1, [4]);
+    const t = S.tanhTable(b.f);
+    const [r, key] = b.dealer.fssKey([4], b.f, 64, splineMode(t));
+    const [xh] = b.open([b.sub(x, r!)]);
+    b.open([b.sub(b.add(x, x), r!)]);
+    b.output(b.emit('fss_spline', [xh!, r!, key!], { bits: 64, mode: splineMode(t), knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!, 'y');
+    expect(findLeaks(b.build()).map((l) => l.message).join('\n')).toMatch(/used by more than one open/);
+  });
+
+  it('bad tables and options are clear errors', () => {
+    const b = new CircuitBuilder();
+    const x = b.input('x', 1, [2]);
+    const [r, key] = b.dealer.fssKey([2], b.f, 64, 'ltz');
+    const [xh] = b.open([b.sub(x, r!)]);
+    expect(() => b.emit('fss_spline', [xh!, r!, key!], { bits: 64, mode: 'ltz', knots: [3, 1], shifts: [0], a: [0, 0, 0], s: [0, 0, 0] })).toThrow(/breakpoints must increase strictly/);
+    expect(() => b.emit('fss_spline', [xh!, r!, key!], { bits: 64, mode: 'ltz', knots: [1], shifts: [0], a: [0, 0], s: [0, 1] })).toThrow(/needs a relu key/);
+    expect(() => P.protocolConfig('best,geluMethod=spline')).toThrow(/geluMethod=spline need compare=fss/);
+    expect(() => P.protocolConfig('fss,expMethod=table')).toThrow(/expMethod must be one of limit, taylor-limit, spline/);
+  });
+});

@@ -194,7 +194,7 @@ describe('baselines', () => {
     const m = new ImportanceModel(model);
     const bound = m.at(4);
     const values = new Map<Node, Tensor>();
-    evaluate(bound.graph, m.feeds(bound, Int32Array.from(ids)), { onValue: (n, v) => values.set(n, v) });
+    evaluate(bound.graph, m.feeds(bound, { index: 0, ids: Int32Array.from(ids), label: undefined }), { onValue: (n, v) => values.set(n, v) });
     const A = values.get(bound.sites[1]!.softmax)!.toFloat64();
     let e = 0;
     for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) e -= A[(1 * 4 + i) * 4 + j]! * Math.log(A[(1 * 4 + i) * 4 + j]!);
@@ -208,7 +208,7 @@ describe('baselines', () => {
     const g2 = substitute(bound.graph, new Map([[site.softmax, build('Add', [site.softmax, delta])]]));
     const g3 = g2.with({ inputs: [...g2.inputs, delta] });
     const loss = (d: Float64Array): number => {
-      const f = m.feeds(bound, Int32Array.from(ids));
+      const f = m.feeds(bound, { index: 0, ids: Int32Array.from(ids), label: undefined });
       f.set('delta', new Tensor('f32', site.softmax.type.shape, d));
       const z = evaluate(g3, f).get('logits')!.toFloat64();
       const mx = Math.max(...z);

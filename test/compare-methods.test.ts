@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { compareMethods, formatCompareReport, type CompareResult, type MethodRow } from '../compiler/compare/index.ts';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { imageRows, readLabelledDevSet, isImageDevSet } from '../compiler/tune/index.ts';
@@ -18,6 +18,7 @@ import { Tensor } from '../ir/tensor.ts';
 import { parsePipeline, runPipeline } from '../passes/index.ts';
 import { IMPORTANCE_RESOURCE, parseImportance, readImportanceFile, type ImportanceAnnotation } from '../passes/ig3d/index.ts';
 import { FIXTURES } from './ig3d-helpers.ts';
+import { ig3dc, killAll } from './process-helpers.ts';
 import { tinyBundle } from './tiny-bundle.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig3dc-compare-'));
@@ -165,4 +166,25 @@ describe.skipIf(!haveVit)('compare-methods on the ViT fixture and its image dev 
     ]);
     expect((await caught(compareMethods(TINY, { importance: tinyImp, data: imageBundle('digits', [2, 1, 8, 8]), maxAccLoss: 2.3 }))).message).toMatch(/bert-tiny\.onnx has no input 'pixel_values' \(its inputs: input_ids/);
   }, 120_000);
+});
+
+describe('ig3dc compare-methods (the command)', () => {
+  afterEach(killAll);
+  const { file: data } = tinyBundle(mkdtempSync(join(dir, 'cli-')), 6, 8, [0, 1, 0, 0, 1, 0]);
+  const imp = importanceFile('cli-ig.json', [
+    [0.3, 0.1],
+    [0.4, 0.2],
+  ]);
+
+  it('prints one JSON object with a row per method; an unknown method is a usage error (exit 2)', async () => {
+    const ok = await ig3dc(['compare-methods', TINY, '--importance', imp, '--data', data, '--max-acc-loss', '30', '--methods', 'polytransformer,mpcformer', '--json']).done;
+    expect(ok.code).toBe(0);
+    const j = JSON.parse(ok.stdout) as { format: string; methods: { method: string; rows: number }[] };
+    expect(j.format).toBe('ig3dc-compare-methods/1');
+    expect(j.methods.map((m) => [m.method, m.rows])).toEqual([['baseline', 6], ['polytransformer', 6], ['mpcformer', 6]]);
+    const bad = await ig3dc(['compare-methods', TINY, '--importance', imp, '--data', data, '--max-acc-loss', '2.3', '--methods', 'softmax']).done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^ig3dc: error: --methods: unknown method 'softmax'; expected a comma-separated list of ig3d, mpcvit, polytransformer, mpcformer\n/);
+    expect(bad.stderr).not.toMatch(/\bat \w+ \(/);
+  }, 300_000);
 });

@@ -208,7 +208,7 @@ export async function compareMethods(model: string, opts: CompareOptions): Promi
       ...(extra.note !== undefined ? { note: extra.note } : {}),
     };
   };
-  const rows: MethodRow[] = [row('baseline', 'unmodified', { knob: '-', pipeline: '' }, base, baseCount, { costed: 1, measured: 1 })];
+  const rows: MethodRow[] = [row('baseline', 'unmodified', { knob: 'none', pipeline: '' }, base, baseCount, { costed: 1, measured: 1 })];
 
   for (const name of methods) {
     if (name === IG3D_METHOD) {

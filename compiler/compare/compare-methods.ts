@@ -23,7 +23,6 @@ import {
   accuracyBackend,
   checkLabelledDevSetFits,
   devSetShape,
-  isImageDevSet,
   loadAt,
   percent,
   raise,
@@ -270,7 +269,7 @@ export async function compareMethods(model: string, opts: CompareOptions): Promi
     importance: opts.importance,
     accuracyBackend: backend.name,
     ...(backend.fallbackReason !== undefined ? { accuracyBackendNote: backend.fallbackReason } : {}),
-    costBatch: isImageDevSet(dev) || ir ? costBatch : 1,
+    costBatch,
     methods: rows,
     seconds: (performance.now() - t0) / 1000,
   };

@@ -4,7 +4,7 @@
 // compares on an image dev set; bad input (an unknown method, images that do not fit the
 // model, token ids for a vision model) is a clear error.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -177,11 +177,16 @@ describe('ig3dc compare-methods (the command)', () => {
   ]);
 
   it('prints one JSON object with a row per method; an unknown method is a usage error (exit 2)', async () => {
-    const ok = await ig3dc(['compare-methods', TINY, '--importance', imp, '--data', data, '--max-acc-loss', '30', '--methods', 'polytransformer,mpcformer', '--json']).done;
+    const html = join(dir, 'cmp.html');
+    const ok = await ig3dc(['compare-methods', TINY, '--importance', imp, '--data', data, '--max-acc-loss', '30', '--methods', 'polytransformer,mpcformer', '--json', '--html', html]).done;
     expect(ok.code).toBe(0);
     const j = JSON.parse(ok.stdout) as { format: string; methods: { method: string; rows: number }[] };
     expect(j.format).toBe('ig3dc-compare-methods/1');
     expect(j.methods.map((m) => [m.method, m.rows])).toEqual([['baseline', 6], ['polytransformer', 6], ['mpcformer', 6]]);
+    // the HTML page: the chart (one point per method) and the table
+    const page = readFileSync(html, 'utf8');
+    expect(page.match(/<circle [^>]*><title>/g)?.length).toBe(3);
+    for (const name of ['PolyTransformer-style', 'MPCFormer-style', 'attention-method{method=2quad,ratio=1},quad-gelu']) expect(page).toContain(name);
     const bad = await ig3dc(['compare-methods', TINY, '--importance', imp, '--data', data, '--max-acc-loss', '2.3', '--methods', 'softmax']).done;
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^ig3dc: error: --methods: unknown method 'softmax'; expected a comma-separated list of ig3d, mpcvit, polytransformer, mpcformer\n/);

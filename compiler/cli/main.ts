@@ -253,6 +253,7 @@ export function makeProgram(): Command {
     .option('--evaluator', 'measure accuracy with the plaintext evaluator instead of onnxruntime-node')
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .option('--json', 'print one JSON object')
+    .option('--html <file>', 'also write the table and the chart (accuracy against speedup) as a self-contained HTML page')
     .action(
       action(async (model: string, opts: CompareCommandOptions) => {
         const { compareMethodsCommand } = await import('./commands/compare-methods.ts');

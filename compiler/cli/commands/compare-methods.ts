@@ -1,11 +1,11 @@
 // `ig3dc compare-methods MODEL --importance F --data DEV --max-acc-loss EPS [--methods LIST]
-// [--protocols best|crypten|fss] [--examples N] [--evaluator] [--json]`: IG-3D against the
+// [--protocols best|crypten|fss] [--examples N] [--evaluator] [--json] [--html F]`: IG-3D against the
 // related systems' attention within one accuracy budget, measured on the whole dev set.
 
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
-import { compareJson, compareMethods, type CompareResult, formatCompareReport } from '../../compare/index.ts';
+import { compareJson, compareMethods, type CompareResult, formatCompareReport, renderCompareHtml } from '../../compare/index.ts';
 import { progressBar, SILENT } from '../../tune/index.ts';
-import { writeOut } from '../run-command.ts';
+import { writeOut, writeOutput } from '../run-command.ts';
 
 export interface CompareCommandOptions {
   importance?: string;
@@ -17,6 +17,8 @@ export interface CompareCommandOptions {
   examples?: number | string;
   evaluator?: boolean;
   json?: boolean;
+  /** Write the table and chart as a self-contained HTML page. */
+  html?: string;
   progress?: boolean;
 }
 
@@ -51,6 +53,7 @@ export async function compareMethodsCommand(model: string, opts: CompareCommandO
   } finally {
     progress.stop();
   }
+  if (opts.html !== undefined) await writeOutput(opts.html, renderCompareHtml(result));
   await writeOut(opts.json === true ? `${JSON.stringify(compareJson(result), null, 1)}\n` : formatCompareReport(result));
   return result;
 }

@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // The slow tier: suites that take minutes on two loaded cores (secure inference of whole models,
 // the dev-set search, head importance). `npm test` runs everything else; `npm run test:slow`
 // runs these; CI (.ci/run) runs both.
-export const SLOW_TESTS = ['test/secure-spam.test.ts', 'test/tune.test.ts', 'test/importance.test.ts'];
+export const SLOW_TESTS = ['test/secure-spam.test.ts', 'test/tune.test.ts', 'test/importance.test.ts', 'test/compare-methods.test.ts'];
 
 const slow = process.env['IG3DC_TEST_TIER'] === 'slow';
 

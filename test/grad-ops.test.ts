@@ -146,6 +146,11 @@ describe('gradient rules match central differences', () => {
     const idx: InputSpec = { shape: [n], values: rng.floats(n, () => rng.int(-s[axis]!, s[axis]! - 1)), elem: 'i64', constant: true };
     checkGradient(rng, [{ shape: s }, idx], ([x, i]) => op('Gather', [x!, i!], { axis }));
   });
+  prop('Gather of one index (a classifier reading token 0)', (rng, s) => {
+    const axis = rng.int(0, s.length - 1);
+    const idx: InputSpec = { shape: [], values: [rng.int(-s[axis]!, s[axis]! - 1)], elem: 'i64', constant: true };
+    checkGradient(rng, [{ shape: s }, idx], ([x, i]) => op('Gather', [x!, i!], { axis }));
+  });
   prop('Expand', (rng, s) => {
     const src = broadcastable(rng, s);
     checkGradient(rng, [{ shape: src.length === 0 ? [1] : src }], ([x]) => op('Expand', [x!], { shape: s }));

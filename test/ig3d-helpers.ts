@@ -88,7 +88,7 @@ export function runText(graph: Graph, pipeline: string, annotation?: ImportanceA
  * The unpruned model with heads (layer, head) silenced: their columns of Wv and entries of bv
  * set to 0, so their per-head output O(l, h) is exactly 0 (test-only rewrite).
  */
-export function zeroValueHeads(graph: Graph, heads: readonly (readonly [number, number])[]): Graph {
+export function zeroValueHeads(graph: Graph, heads: readonly (readonly [number, number])[], d = 64): Graph {
   const zeroed = rule(
     'ValueHeadsToZero',
     'Linear{value}(x, W, b) in layer l -> the same with the silenced heads zeroed',
@@ -98,7 +98,6 @@ export function zeroValueHeads(graph: Graph, heads: readonly (readonly [number, 
       const hs = heads.filter(([l]) => l === layer).map(([, h]) => h);
       const w = constValue(c['w']!)!;
       const b = constValue(c['b']!)!;
-      const d = 64;
       // already zero: the rule has done its work
       if (hs.length === 0 || hs.every((h) => b.at(h * d) === 0 && w.at(h * d) === 0)) return undefined;
       const [K, N] = w.shape as [number, number];

@@ -3,7 +3,7 @@
 // output; the completeness axiom; direct formulas), and the errors for bad input.
 
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from '../ir/build.ts';
 import { evaluate } from '../ir/evaluate.ts';
@@ -20,6 +20,7 @@ import { firstTokenOnly, substitute } from '../compiler/importance/first-token.t
 import { spearman, ranks } from '../compiler/importance/spearman.ts';
 import { importanceCommand } from '../compiler/cli/commands/importance.ts';
 import { examplesBundle, tempDir, writeNoAttentionModel, writeSmallBert } from './importance-helpers.ts';
+import { haveOrt } from './optional-ort.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'shared', 'fixtures');
 const SPAM = join(FIXTURES, 'spam-bert.onnx');
@@ -194,7 +195,7 @@ describe('baselines', () => {
     const m = new ImportanceModel(model);
     const bound = m.at(4);
     const values = new Map<Node, Tensor>();
-    evaluate(bound.graph, m.feeds(bound, Int32Array.from(ids)), { onValue: (n, v) => values.set(n, v) });
+    evaluate(bound.graph, m.feeds(bound, { index: 0, ids: Int32Array.from(ids), label: undefined }), { onValue: (n, v) => values.set(n, v) });
     const A = values.get(bound.sites[1]!.softmax)!.toFloat64();
     let e = 0;
     for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) e -= A[(1 * 4 + i) * 4 + j]! * Math.log(A[(1 * 4 + i) * 4 + j]!);
@@ -208,7 +209,7 @@ describe('baselines', () => {
     const g2 = substitute(bound.graph, new Map([[site.softmax, build('Add', [site.softmax, delta])]]));
     const g3 = g2.with({ inputs: [...g2.inputs, delta] });
     const loss = (d: Float64Array): number => {
-      const f = m.feeds(bound, Int32Array.from(ids));
+      const f = m.feeds(bound, { index: 0, ids: Int32Array.from(ids), label: undefined });
       f.set('delta', new Tensor('f32', site.softmax.type.shape, d));
       const z = evaluate(g3, f).get('logits')!.toFloat64();
       const mx = Math.max(...z);
@@ -304,4 +305,42 @@ describe('bad input', () => {
     const model = writeSmallBert(dir);
     await expectError(computeImportance({ model, method: 'ig' }), 'usage', '--data');
   });
+});
+
+describe.skipIf(!existsSync(join(FIXTURES, 'vit-digits-p2.onnx')))('a vision model and image examples', () => {
+  const VIT = join(FIXTURES, 'vit-digits-p2.onnx');
+  const DEV = join(FIXTURES, 'vit-digits-p2.dev.json');
+
+  /** An image bundle of `shape` (all pixels 0.1) with labels 0, written next to the other test files. */
+  function images(shape: number[]): string {
+    const dir = tempDir();
+    const n = shape.reduce((a, b) => a * b, 1);
+    const bin = Buffer.alloc(n * 4 + shape[0]! * 4);
+    for (let i = 0; i < n; i++) bin.writeFloatLE(0.1, i * 4);
+    writeFileSync(join(dir, 'img.bin'), bin);
+    const tensors = { pixel_values: { dtype: 'float32', shape, offset: 0, nbytes: n * 4 }, labels: { dtype: 'int32', shape: [shape[0]], offset: n * 4, nbytes: shape[0]! * 4 } };
+    writeFileSync(join(dir, 'img.json'), JSON.stringify({ format: 'ig3dc-tensor-bundle/1', bin: 'img.bin', tensors }));
+    return join(dir, 'img.json');
+  }
+
+  it('integrated gradients of a ViT on images: onnxruntime (graph rules, batched) equals the evaluator (numeric rules)', async () => {
+    const common = { model: VIT, data: DEV, steps: 4, examples: 2, threads: 1 } as const;
+    const viaEval = await computeImportance({ ...common, engine: 'evaluator' });
+    expect(viaEval.layers).toBe(4);
+    expect(viaEval.head_dim).toBe(32);
+    expect(viaEval.example_selection).toBe('first 2 rows of vit-digits-p2.dev.bin');
+    if (!haveOrt) return;
+    const viaOrt = await computeImportance({ ...common, engine: 'onnxruntime' });
+    expect(viaOrt.engine).toBe('onnxruntime');
+    for (let l = 0; l < 4; l++) for (let h = 0; h < 4; h++) expect(Math.abs(viaOrt.scores[l]![h]! - viaEval.scores[l]![h]!)).toBeLessThanOrEqual(1e-5 * viaEval.scores[l]![h]!);
+  }, 600_000);
+
+  it('bad input: images of another shape, token ids for a ViT', async () => {
+    const wrong = await computeImportance({ model: VIT, data: images([2, 3, 8, 8]), examples: 2, threads: 1 }).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(Ig3dcError);
+    expect((wrong as Ig3dcError).message).toMatch(/image 0 has shape \[3, 8, 8\], but vit-digits-p2\.onnx takes images of \[1, 8, 8\]/);
+    const text = examplesBundle(tempDir(), 'dev', [[2, 30, 3]], [1], 4);
+    const tokens = await computeImportance({ model: VIT, data: text, examples: 1, threads: 1 }).catch((e: unknown) => e);
+    expect((tokens as Ig3dcError).message).toMatch(/the dataset holds token ids, but vit-digits-p2\.onnx takes images \(pixel_values \[batch, 1, 8, 8\]\)/);
+  }, 120_000);
 });

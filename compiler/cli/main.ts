@@ -6,6 +6,7 @@ import { action, EXIT_USAGE } from './run-command.ts';
 import { closestName } from './did-you-mean.ts';
 import type { TuneCommandOptions } from './commands/tune.ts';
 import type { TuneTokensOptions } from './commands/tune-tokens.ts';
+import type { CompareCommandOptions } from './commands/compare-methods.ts';
 import type { compileCommand } from './commands/compile.ts';
 
 /** Commander collector for a repeatable option. */
@@ -237,6 +238,26 @@ export function makeProgram(): Command {
           const { tuneCommand } = await import('./commands/tune.ts');
           await tuneCommand(model, opts);
         }
+      }),
+    );
+
+  program
+    .command('compare-methods <model>')
+    .description("IG-3D against MPCViT-, PolyTransformer- and MPCFormer-style attention and the unmodified model, each at its configuration within one accuracy budget, measured on the whole dev set, with the static cost")
+    .requiredOption('--importance <file>', 'head importance file (JSON or text): ranks heads for every method')
+    .requiredOption('--data <file>', 'labelled dev set (ig3dc-tensor-bundle/1): token ids (e.g. spam-dev.json) or images (pixel_values, e.g. vit-digits-p2.dev.json)')
+    .requiredOption('--max-acc-loss <pp>', 'accuracy loss allowed, percentage points vs the baseline')
+    .option('--methods <list>', 'comma-separated: ig3d, mpcvit, polytransformer, mpcformer (default: all)')
+    .option('--protocols <spec>', 'protocol set of the cost model: best (default), crypten or fss')
+    .option('--examples <n>', 'use the first N rows of the dev set')
+    .option('--evaluator', 'measure accuracy with the plaintext evaluator instead of onnxruntime-node')
+    .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .option('--json', 'print one JSON object')
+    .option('--html <file>', 'also write the table and the chart (accuracy against speedup) as a self-contained HTML page')
+    .action(
+      action(async (model: string, opts: CompareCommandOptions) => {
+        const { compareMethodsCommand } = await import('./commands/compare-methods.ts');
+        await compareMethodsCommand(model, opts);
       }),
     );
 

@@ -70,8 +70,8 @@ export function targetClass(logits: ArrayLike<number>, target: Target, ex: Examp
 }
 
 function prepare(model: ImportanceModel, ex: Example): { bound: BoundModel; values: Map<Node, Tensor> } {
-  const bound = model.at(ex.ids.length);
-  const values = forwardValues(bound.graph, model.feeds(bound, ex.ids));
+  const bound = model.at(model.lengthOf(ex));
+  const values = forwardValues(bound.graph, model.feeds(bound, ex));
   return { bound, values };
 }
 

@@ -13,6 +13,7 @@ import { GradientPlan, Replay } from '../../ir/grad/index.ts';
 import { decodeModel, longToNumber } from '../frontend/decode.ts';
 import { importOnnx } from '../frontend/import.ts';
 import { describeUnraised, raiseBert, unraised } from '../../passes/raise/index.ts';
+import type { Example } from './dataset.ts';
 import { firstTokenOnly } from './first-token.ts';
 
 /** One encoder layer's attention, as the importance methods need it. */
@@ -106,11 +107,13 @@ function attentionSites(graph: Graph, file: string): AttentionSite[] {
   return sites;
 }
 
-/** What the dataset must fit: the model's inputs, vocabulary and position limit. */
+/** What the dataset must fit: the model's inputs, vocabulary and position limit, or its image shape. */
 export interface ModelLimits {
   readonly inputs: readonly string[];
   readonly vocab: number | undefined;
   readonly maxPositions: number | undefined;
+  /** [C, H, W] of a vision model's pixel_values [batch, C, H, W]. */
+  readonly image?: readonly number[];
 }
 
 /** An ONNX model file, bound and raised per sequence length on demand. */
@@ -133,13 +136,17 @@ export class ImportanceModel {
     this.limits = readLimits(this.#bytes, file);
   }
 
-  /** The model bound to [batch, n] (batch 1 by default), raised, pooler trimmed to [CLS]. */
+  /**
+   * The model bound to [batch, n] (batch 1 by default), raised, pooler trimmed to [CLS]. A
+   * vision model has one length (its patches and CLS), so n does not matter for it.
+   */
   at(n: number, batch = 1): BoundModel {
-    const key = `${batch}x${n}`;
+    const image = this.limits.image;
+    const key = image !== undefined ? `${batch}ximage` : `${batch}x${n}`;
     let m = this.#bound.get(key);
     if (m !== undefined) return m;
     const inputShapes: Record<string, number[]> = {};
-    for (const name of this.limits.inputs) inputShapes[name] = [batch, n];
+    for (const name of this.limits.inputs) inputShapes[name] = image !== undefined ? [batch, ...image] : [batch, n];
     let graph: Graph;
     try {
       graph = importOnnx(this.#bytes, { file: this.file, inputShapes }).graph;
@@ -148,13 +155,23 @@ export class ImportanceModel {
       throw e;
     }
     const raised = firstTokenOnly(raiseBert(graph));
-    m = new BoundModel(raised, n, this.file, batch);
+    m = new BoundModel(raised, image !== undefined ? tokensOf(raised) : n, this.file, batch);
     this.#bound.set(key, m);
     return m;
   }
 
-  /** Graph inputs for one example: ids as given, mask all ones, token types all zero. */
-  feeds(model: BoundModel, ids: Int32Array): Map<string, Tensor> {
+  /** The sequence length an example runs at: its tokens, or a vision model's patches and CLS. */
+  lengthOf(ex: Example): number {
+    return this.limits.image !== undefined ? this.at(1).length : ex.ids.length;
+  }
+
+  /** Graph inputs for one example: ids as given, mask all ones, token types all zero; or the image. */
+  feeds(model: BoundModel, ex: Example): Map<string, Tensor> {
+    if (ex.pixels !== undefined) {
+      const input = model.graph.inputs[0]!;
+      return new Map([[input.name!, new Tensor('f32', [1, ...(ex.imageShape ?? [])], ex.pixels)]]);
+    }
+    const ids = ex.ids;
     const n = ids.length;
     const feeds = new Map<string, Tensor>();
     for (const input of model.graph.inputs) {
@@ -168,17 +185,33 @@ export class ImportanceModel {
 }
 
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
+const IMAGE_INPUT = 'pixel_values';
+
+/** Tokens of a raised model: the sequence axis of its first head output [B, H, S, d]. */
+function tokensOf(graph: Graph): number {
+  const ctx = graph.nodes().find((n) => n.op === 'AttentionContext');
+  return ctx?.type.shape[2] ?? 0;
+}
 
 /** Reads the graph inputs and the sizes of the word and position embedding tables from the file. */
 function readLimits(bytes: Uint8Array, file: string): ModelLimits {
   const { graph } = decodeModel(bytes, file);
   const inits = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
   const inputs = (graph.input ?? []).map((i) => i.name ?? '').filter((name) => !inits.has(name));
+  if (inputs.length === 1 && inputs[0] === IMAGE_INPUT) {
+    const vi = (graph.input ?? []).find((i) => i.name === IMAGE_INPUT)!;
+    const dims = (vi.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? longToNumber(d.dimValue) : undefined));
+    const image = dims.slice(1);
+    if (dims.length !== 4 || image.some((d) => d === undefined || d < 1)) {
+      throw new Ig3dcError('unsupported', `importance feeds a vision model's ${IMAGE_INPUT} [batch, C, H, W] with static C, H, W; the model's input has dims [${dims.map((d) => d ?? '?').join(', ')}]`, { file });
+    }
+    return { inputs, vocab: undefined, maxPositions: undefined, image: image as number[] };
+  }
   const unknown = inputs.filter((i) => !KNOWN_INPUTS.has(i));
   if (!inputs.includes('input_ids') || unknown.length > 0) {
     throw new Ig3dcError(
       'unsupported',
-      `importance feeds a BERT's input_ids (and attention_mask / token_type_ids when present); the model's inputs are ${inputs.join(', ') || 'none'}${unknown.length > 0 ? ` (unknown: ${unknown.join(', ')})` : ''}`,
+      `importance feeds a BERT's input_ids (and attention_mask / token_type_ids when present), or a ViT's ${IMAGE_INPUT}; the model's inputs are ${inputs.join(', ') || 'none'}${unknown.length > 0 ? ` (unknown: ${unknown.join(', ')})` : ''}`,
       { file },
     );
   }

@@ -109,14 +109,15 @@ export class OrtIntegratedGradients {
   /** Scores of every head for one example at the given path points (`steps` of them); `onHead` after each head. */
   async example(ex: Example, alphas: readonly number[], onHead?: () => void): Promise<ExampleResult> {
     if (alphas.length !== this.#opts.steps) throw new Error(`importance: ${alphas.length} path points for a graph of ${this.#opts.steps}`);
-    const n = ex.ids.length;
+    const n = this.#model.lengthOf(ex);
     const plain = this.#model.at(n);
-    const out = evaluate(plain.graph, this.#model.feeds(plain, ex.ids)).get(plain.graph.outputs[0]!.name)!.toFloat64();
+    const out = evaluate(plain.graph, this.#model.feeds(plain, ex)).get(plain.graph.outputs[0]!.name)!.toFloat64();
     const predicted = argmax(out);
     const c = targetClass(out, this.#opts.target, ex);
     const classes = out.length;
     const m = alphas.length;
-    const length = paddedLength(n, this.#model.limits.maxPositions);
+    // an image has one length: nothing to pad
+    const length = ex.pixels !== undefined ? n : paddedLength(n, this.#model.limits.maxPositions);
     const C = this.rowsPerRun;
     const bound = this.#model.at(length, C);
     // the model's inputs (every row the example, padded) and the seed are the same for every layer
@@ -124,8 +125,12 @@ export class OrtIntegratedGradients {
     for (const input of bound.graph.inputs) {
       const name = input.name!;
       if (name === HEAD_SCALE || name === SEED) continue;
+      const pixels = ex.pixels;
+      const per = pixels?.length ?? 0;
       const value =
-        name === 'input_ids'
+        pixels !== undefined
+          ? (i: number) => pixels[i % per]!
+          : name === 'input_ids'
           ? (i: number) => (i % length < n ? ex.ids[i % length]! : 0)
           : name === 'attention_mask'
             ? (i: number) => (i % length < n ? 1 : 0)

@@ -166,7 +166,7 @@ async function runInWorkers(examples: readonly Example[], job: JobOptions, threa
                 return;
               }
               const ex = examples[next++]!;
-              w.postMessage({ type: 'example', example: { index: ex.index, ids: ex.ids, label: ex.label } } satisfies ToWorker);
+              w.postMessage({ type: 'example', example: { index: ex.index, ids: ex.ids, label: ex.label, ...(ex.pixels !== undefined ? { pixels: ex.pixels, imageShape: ex.imageShape ?? [] } : {}) } } satisfies ToWorker);
             };
             w.on('message', (m: FromWorker) => {
               if (m.type === 'ready') give();
@@ -190,7 +190,8 @@ async function runInWorkers(examples: readonly Example[], job: JobOptions, threa
 /** Integrated gradients in onnxruntime, examples grouped by padded length so each length's graphs load once. */
 async function runOnOnnxRuntime(ort: Ort, model: ImportanceModel, examples: readonly Example[], job: JobOptions, threads: number, onUnits: (units: number) => void): Promise<ExampleResult[]> {
   const alphasOf = (ex: Example): number[] => (job.sampleAlpha !== undefined ? sampledAlphas(job.sampleAlpha, job.seed, ex.index) : riemannAlphas(job.steps));
-  const byLength = [...examples].sort((a, b) => paddedLength(a.ids.length, model.limits.maxPositions) - paddedLength(b.ids.length, model.limits.maxPositions) || a.index - b.index);
+  const padded = (ex: Example): number => (ex.pixels !== undefined ? 0 : paddedLength(ex.ids.length, model.limits.maxPositions));
+  const byLength = [...examples].sort((a, b) => padded(a) - padded(b) || a.index - b.index);
   const results: ExampleResult[] = [];
   // sampled alphas differ per example, but their count (the graph's rows) does not
   const engine = new OrtIntegratedGradients(ort, model, { steps: job.sampleAlpha ?? job.steps, target: job.target, threads });

@@ -25,7 +25,7 @@ try {
       return;
     }
     try {
-      const ex: Example = { ...m.example, ids: Int32Array.from(m.example.ids) };
+      const ex: Example = { ...m.example, ids: Int32Array.from(m.example.ids), ...(m.example.pixels !== undefined ? { pixels: Float32Array.from(m.example.pixels) } : {}) };
       post({ type: 'result', result: exampleResult(model, ex, opts, (units) => post({ type: 'progress', units })) });
     } catch (e) {
       if (e instanceof Ig3dcError) post({ type: 'error', kind: e.kind, detail: e.detail, place: e.place });

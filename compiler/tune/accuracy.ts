@@ -11,13 +11,14 @@ import { evaluate } from '../../ir/evaluate.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { Tensor } from '../../ir/tensor.ts';
 import { exportOnnx } from '../export/index.ts';
-import type { DevSet } from './dev-set.ts';
+import { isImageDevSet, type LabelledDevSet } from './dev-set.ts';
+import { imageRows } from './image-dev-set.ts';
 
 import { loadOnnxRuntime, type Ort } from '../onnxruntime.ts';
 
-/** Runs one batch of rows; returns the logits [batch, classes] row-major. */
+/** Runs one batch of rows (int64 token tensors or float32 images); returns the logits [batch, classes] row-major. */
 interface LogitsRunner {
-  run(feeds: ReadonlyMap<string, BigInt64Array>, batch: number, seq: number): Promise<ArrayLike<number>>;
+  run(feeds: ReadonlyMap<string, Tensor>): Promise<ArrayLike<number>>;
   release(): Promise<void>;
 }
 
@@ -34,9 +35,9 @@ function ortBackend(ort: Ort): AccuracyBackend {
     async open(graph) {
       const session = await ort.InferenceSession.create(exportOnnx(graph), { graphOptimizationLevel: 'all' });
       return {
-        async run(feeds, batch, seq) {
+        async run(feeds) {
           const input: Record<string, InstanceType<Ort['Tensor']>> = {};
-          for (const [name, data] of feeds) input[name] = new ort.Tensor('int64', data, [batch, seq]);
+          for (const [name, t] of feeds) input[name] = t.dtype === 'i64' ? new ort.Tensor('int64', t.data as BigInt64Array, [...t.shape]) : new ort.Tensor('float32', t.data as Float32Array, [...t.shape]);
           const out = await session.run(input);
           const logits = out['logits'] ?? Object.values(out)[0];
           return logits!.data as Float32Array;
@@ -54,9 +55,8 @@ function evaluatorBackend(fallbackReason?: string): AccuracyBackend {
     open(graph) {
       const out = graph.outputs.find((o) => o.name === 'logits') ?? graph.outputs[0]!;
       return Promise.resolve({
-        run(feeds, batch, seq) {
-          const inputs = new Map([...feeds].map(([name, data]) => [name, new Tensor('i64', [batch, seq], data)]));
-          return Promise.resolve(evaluate(graph, inputs).get(out.name)!.toFloat64());
+        run(feeds) {
+          return Promise.resolve(evaluate(graph, feeds).get(out.name)!.toFloat64());
         },
         release: () => Promise.resolve(),
       });
@@ -90,10 +90,10 @@ export interface MeasureProgress {
   (rowsDone: number, rowsTotal: number): void;
 }
 
-/** Measures variants of one model (all built at the same [batch, seq]) on one dev set. */
+/** Measures variants of one model (all built at the same [batch, seq], or [batch, C, H, W]) on one dev set. */
 export class AccuracyMeter {
   readonly #backend: AccuracyBackend;
-  readonly #dev: DevSet;
+  readonly #dev: LabelledDevSet;
   readonly #batch: number;
   readonly #inputs: readonly string[];
   readonly #cache = new Map<string, AccuracyCount>();
@@ -101,14 +101,44 @@ export class AccuracyMeter {
   runs = 0;
 
   /** `graphInputs`: the input names of the variants (all of them take [batch, seq]). */
-  constructor(backend: AccuracyBackend, dev: DevSet, batch: number, graphInputs: readonly string[]) {
+  constructor(backend: AccuracyBackend, dev: LabelledDevSet, batch: number, graphInputs: readonly string[]) {
     this.#backend = backend;
     this.#dev = dev;
     this.#batch = batch;
-    const known = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
+    const known = new Set(isImageDevSet(dev) ? [dev.input] : ['input_ids', 'attention_mask', 'token_type_ids']);
     const unknown = graphInputs.filter((n) => !known.has(n));
-    if (unknown.length > 0) throw new Ig3dcError('input', `the model has inputs ${unknown.map((n) => `'${n}'`).join(', ')} that a dev set does not provide (it gives input_ids, attention_mask, token_type_ids)`);
+    if (unknown.length > 0) throw new Ig3dcError('input', `the model has inputs ${unknown.map((n) => `'${n}'`).join(', ')} that the dev set does not provide (it gives ${[...known].join(', ')})`, { file: dev.file });
     this.#inputs = graphInputs;
+  }
+
+  /** The inputs of rows [seen, seen + n) as one batch of B rows: a short last batch repeats its last row (an all-padding row is not a valid input). */
+  #feeds(seen: number, n: number): Map<string, Tensor> {
+    const dev = this.#dev;
+    const B = this.#batch;
+    const feeds = new Map<string, Tensor>();
+    if (isImageDevSet(dev)) {
+      const rows = imageRows(dev, seen, seen + n);
+      if (n === B) feeds.set(dev.input, rows);
+      else {
+        const per = rows.size / n;
+        const data = new Float32Array(B * per);
+        for (let r = 0; r < B; r++) data.set((rows.data as Float32Array).subarray(Math.min(r, n - 1) * per, (Math.min(r, n - 1) + 1) * per), r * per);
+        feeds.set(dev.input, new Tensor('f32', [B, ...rows.shape.slice(1)], data));
+      }
+      return feeds;
+    }
+    const S = dev.seq;
+    const source: Record<string, Int32Array> = { input_ids: dev.inputIds, attention_mask: dev.attentionMask, token_type_ids: dev.tokenTypeIds };
+    for (const name of this.#inputs) {
+      const data = new BigInt64Array(B * S);
+      const src = source[name]!;
+      for (let r = 0; r < B; r++) {
+        const row = seen + Math.min(r, n - 1);
+        for (let j = 0; j < S; j++) data[r * S + j] = BigInt(src[row * S + j]!);
+      }
+      feeds.set(name, new Tensor('i64', [B, S], data));
+    }
+    return feeds;
   }
 
   get backend(): AccuracyBackend {
@@ -128,26 +158,13 @@ export class AccuracyMeter {
     if (count.complete || wrongOf(count) > maxWrong) return count;
     const dev = this.#dev;
     const B = this.#batch;
-    const S = dev.seq;
     const runner = await this.#backend.open(build());
     this.runs++;
     try {
       let { seen, correct } = count;
       while (seen < dev.rows && seen - correct <= maxWrong) {
         const n = Math.min(B, dev.rows - seen);
-        const feeds = new Map<string, BigInt64Array>();
-        const source: Record<string, Int32Array> = { input_ids: dev.inputIds, attention_mask: dev.attentionMask, token_type_ids: dev.tokenTypeIds };
-        for (const name of this.#inputs) {
-          const data = new BigInt64Array(B * S);
-          const src = source[name]!;
-          // a short last batch repeats its last row (an all-padding row is not a valid input)
-          for (let r = 0; r < B; r++) {
-            const row = seen + Math.min(r, n - 1);
-            for (let j = 0; j < S; j++) data[r * S + j] = BigInt(src[row * S + j]!);
-          }
-          feeds.set(name, data);
-        }
-        const logits = await runner.run(feeds, B, S);
+        const logits = await runner.run(this.#feeds(seen, n));
         const classes = logits.length / B;
         for (let r = 0; r < n; r++) {
           let best = 0;

@@ -1,11 +1,13 @@
 // A labelled dev set for the threshold search: an `ig3dc-tensor-bundle/1` (spam-dev.json)
 // with input_ids and attention_mask [N, S], labels [N], and optionally token_type_ids [N, S]
-// (all zero when absent, as in the fixtures), checked against the model it is run on.
+// (all zero when absent, as in the fixtures), checked against the model it is run on; or,
+// for a vision model, images (pixel_values [N, C, H, W], see image-dev-set.ts).
 
 import { Ig3dcError } from '../../ir/diagnostics.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { readTensorBundle } from '../../ir/tensor-json.ts';
+import { type TensorBundle, readTensorBundle } from '../../ir/tensor-json.ts';
+import { type ImageDevSet, checkImageDevSetFits, imageDevSetOf, isImageBundle } from './image-dev-set.ts';
 
 export interface DevSet {
   readonly file: string;
@@ -33,7 +35,36 @@ function integers(t: Tensor): Int32Array {
  * tensor and what is wrong with it.
  */
 export function readDevSet(file: string, examples?: number): DevSet {
+  return textDevSetOf(readTensorBundle(file), file, examples);
+}
+
+/** A dev set of token ids (`DevSet`) or of images. */
+export type LabelledDevSet = DevSet | ImageDevSet;
+
+export const isImageDevSet = (d: LabelledDevSet): d is ImageDevSet => 'pixels' in d;
+
+/** Reads a text or an image dev set, whichever the bundle holds (images: a pixel_values tensor). */
+export function readLabelledDevSet(file: string, examples?: number): LabelledDevSet {
   const bundle = readTensorBundle(file);
+  return isImageBundle(bundle) ? imageDevSetOf(bundle, file, examples) : textDevSetOf(bundle, file, examples);
+}
+
+/** What one row of the dev set is, for reports: `seq 128` or `images [1, 8, 8]`. */
+export function devSetShape(d: LabelledDevSet): string {
+  return isImageDevSet(d) ? `images [${d.pixels.shape.slice(1).join(', ')}]` : `seq ${d.seq}`;
+}
+
+/** Checks a dev set against the (ONNX-level or raised) model it runs on; `model` names it in errors. */
+export function checkLabelledDevSetFits(d: LabelledDevSet, graph: Graph, model: string): void {
+  if (isImageDevSet(d)) checkImageDevSetFits(d, graph, model);
+  else {
+    const image = graph.inputs.find((i) => i.type.shape.length === 4);
+    if (image !== undefined) throw new Ig3dcError('input', `dev set: it holds token ids (input_ids), but ${model} takes images ('${image.name}' [${image.type.shape.join(', ')}]): give an image dev set (pixel_values [N, C, H, W] and labels [N])`, { file: d.file });
+    checkDevSetFits(d, modelLimits(graph), model);
+  }
+}
+
+function textDevSetOf(bundle: TensorBundle, file: string, examples?: number): DevSet {
   const get = (name: string, rank: number, optional = false): Tensor | undefined => {
     const t = bundle.tensors.get(name);
     if (t === undefined) {

@@ -50,7 +50,7 @@ export function formatTuneReport(r: TuneResult, annotationFile?: string): string
   const lines: string[] = [];
   const via = r.accuracyBackend === 'onnxruntime' ? 'onnxruntime' : 'the plaintext evaluator';
   lines.push(
-    `ig3dc tune ${basename(r.model)}: ${r.rows} dev rows (seq ${r.seq}) of ${basename(r.data)}, accuracy by ${via}; importance ${r.importance.method}; ${r.protocols} protocols, cost at batch ${r.costBatch}`,
+    `ig3dc tune ${basename(r.model)}: ${r.rows} dev rows (${r.rowShape}) of ${basename(r.data)}, accuracy by ${via}; importance ${r.importance.method}; ${r.protocols} protocols, cost at batch ${r.costBatch}`,
   );
   lines.push(`budget ${r.maxAccLoss} pp of accuracy loss: structure ${r.budgets[0].toFixed(3)}, + operator ${r.budgets[1].toFixed(3)}, + activation ${r.budgets[2].toFixed(3)} (objective: estimated LAN latency speedup)`);
   lines.push('', 'search:');

@@ -26,7 +26,7 @@ import { estimateLatency, findProfile } from '../backend/report/index.ts';
 import { isIrFile, loadModel } from '../load.ts';
 import { type AccuracyCount, AccuracyMeter, accuracyBackend, percent, wrongOf } from './accuracy.ts';
 import { type Candidate, applyCandidate, baselineCandidate, candidateAnnotation, candidateKey, candidatePipeline, names, sortedKeys } from './candidate.ts';
-import { checkDevSetFits, type DevSet, modelLimits, readDevSet } from './dev-set.ts';
+import { checkDevSetFits, checkLabelledDevSetFits, type DevSet, devSetShape, isImageDevSet, type LabelledDevSet, modelLimits, readLabelledDevSet } from './dev-set.ts';
 import { SILENT, type TuneProgress } from './progress.ts';
 import { type SearchStage, type TraceEvent, serialSearch } from './search.ts';
 import { activationMoves, NO_THRESHOLDS, operatorMoves, type PointCost, type SpaceContext, structureMoves, type Thresholds, thresholdPipeline, type TunePoint } from './space.ts';
@@ -36,7 +36,7 @@ export interface TuneOptions {
   readonly importance: readonly string[];
   /** More importance files for Table 6 only. */
   readonly compareImportance?: readonly string[];
-  /** The labelled dev set (ig3dc-tensor-bundle/1). */
+  /** The labelled dev set (ig3dc-tensor-bundle/1): token ids, or images for a vision model. */
   readonly data: string;
   /** eps: accuracy loss allowed in total, percentage points vs the baseline, in (0, 100]. */
   readonly maxAccLoss: number;
@@ -126,7 +126,10 @@ export interface TuneResult {
   readonly model: string;
   readonly data: string;
   readonly rows: number;
-  readonly seq: number;
+  /** Sequence length of a text dev set. */
+  readonly seq?: number;
+  /** What a row is: `seq 128` or `images [1, 8, 8]`. */
+  readonly rowShape: string;
   readonly costBatch: number;
   readonly maxAccLoss: number;
   /** Budgets of the three stages: eps/3, 2eps/3, eps. */
@@ -172,8 +175,13 @@ function checkOptions(opts: TuneOptions): void {
   if (opts.importance.length === 0) throw usage('--importance: give the head importance file the search ranks heads by');
 }
 
-/** Loads at [batch, seq]; a sequence longer than the model's positions is the dev set's fault. */
-function loadAt(model: string, batch: number, dev: DevSet): Graph {
+/** Loads at [batch, seq] (images: at batch); a sequence longer than the model's positions is the dev set's fault. */
+export function loadAt(model: string, batch: number, dev: LabelledDevSet): Graph {
+  if (isImageDevSet(dev)) {
+    const g = loadModel(model, { batch });
+    checkLabelledDevSetFits(dev, g, basename(model));
+    return g;
+  }
   try {
     return loadModel(model, { batch, seq: dev.seq });
   } catch (e) {
@@ -189,8 +197,16 @@ function loadAt(model: string, batch: number, dev: DevSet): Graph {
   }
 }
 
-function raise(graph: Graph): Graph {
+export function raise(graph: Graph): Graph {
   return isRaised(graph) ? graph : runPipeline(graph, parsePipeline(DEFAULT_RAISE, 'raise')).graph;
+}
+
+/** The static batch of an IR file's input, checked against the dev set's rows. */
+export function staticBatch(graph: Graph, dev: LabelledDevSet, model: string): number {
+  if (!isImageDevSet(dev)) return staticSeq(graph, dev, model);
+  const input = graph.inputs.find((i) => i.name === dev.input);
+  if (input === undefined) throw new Ig3dcError('input', `image dev set: the model ${basename(model)} has no input '${dev.input}'`, { file: dev.file });
+  return input.type.shape[0]!;
 }
 
 function staticSeq(graph: Graph, dev: DevSet, model: string): number {
@@ -218,15 +234,15 @@ export async function tune(model: string, opts: TuneOptions): Promise<TuneResult
   const annotation = annotations.get(opts.importance[0]!)!;
   const importance = importanceOf(annotation);
   if (importance === undefined) throw new Ig3dcError('input', 'the search ranks heads by importance, but this annotation has no scores section', annotation.shapePlace ?? {});
-  const dev = readDevSet(opts.data, opts.examples);
+  const dev = readLabelledDevSet(opts.data, opts.examples);
   const backend = await accuracyBackend(opts.evaluator === true);
   if (backend.fallbackReason !== undefined) note(`${backend.fallbackReason}; measuring accuracy with the plaintext evaluator instead (much slower)`);
 
   // the model, at the cost binding and at the accuracy batch
   const costGraph = raise(loadAt(model, opts.batch ?? 1, dev));
   const ir = isIrFile(model);
-  const costBatch = ir ? staticSeq(costGraph, dev, model) : (opts.batch ?? 1);
-  checkDevSetFits(dev, modelLimits(costGraph), basename(model));
+  const costBatch = ir ? staticBatch(costGraph, dev, model) : (opts.batch ?? 1);
+  checkLabelledDevSetFits(dev, costGraph, basename(model));
   const accBatch = ir ? costBatch : Math.min(dev.rows, backend.name === 'onnxruntime' ? 50 : 8);
   const accGraph = ir ? costGraph : raise(loadAt(model, accBatch, dev));
   const shape = modelShape(costGraph, 'tune');
@@ -238,7 +254,7 @@ export async function tune(model: string, opts: TuneOptions): Promise<TuneResult
   const lan = findProfile('lan')!;
   const wan = findProfile('wan')!;
   const costCache = opts.costCache ?? new Map<string, PointCost>();
-  const costPrefix = `${model}|${protocolsName}|${costBatch}x${dev.seq}|`;
+  const costPrefix = `${model}|${protocolsName}|${costBatch}x${devSetShape(dev)}|`;
   let costed = 0;
   const costOf = (c: Candidate): PointCost => {
     const key = costPrefix + candidateKey(c);
@@ -379,7 +395,8 @@ export async function tune(model: string, opts: TuneOptions): Promise<TuneResult
     model,
     data: opts.data,
     rows: dev.rows,
-    seq: dev.seq,
+    ...(isImageDevSet(dev) ? {} : { seq: dev.seq }),
+    rowShape: devSetShape(dev),
     costBatch,
     maxAccLoss: eps,
     budgets,

@@ -4,7 +4,7 @@
 // of the same op in this folder, and is tested against it.
 
 import { floatAttr, intAttr, intsAttr, stringAttr } from '../op.ts';
-import type { Node } from '../node.ts';
+import { type Node, constValue } from '../node.ts';
 import { slicePlan } from '../ops/slice.ts';
 import { reduceAxes } from '../ops/reduce.ts';
 import { numel } from '../types.ts';
@@ -189,6 +189,26 @@ const slice: GraphVjp = ({ node, grad, needs, b }) => {
   return [g];
 };
 
+/**
+ * Gather of one constant index along an axis (a ViT's classifier reading token 0): the
+ * gradient, with the axis restored, padded with zeros to the input's extent on that axis.
+ */
+const gather: GraphVjp = ({ node, grad, needs, b }) => {
+  if (!needs[0]) return [undefined];
+  const x = node.inputs[0]!;
+  const idx = constValue(node.inputs[1]!);
+  if (idx === undefined || idx.size !== 1 || idx.shape.length !== 0) return b.unsupported(node, 'only a constant scalar index is supported');
+  const shape = x.type.shape;
+  const attr = intAttr(node.attrs, 'axis');
+  const axis = attr < 0 ? attr + shape.length : attr;
+  const n = shape[axis]!;
+  const i = ((idx.at(0) % n) + n) % n;
+  const g = b.reshape(grad, shape.map((d, a) => (a === axis ? 1 : d)));
+  const part = (k: number): Node => b.zeros(shape.map((d, a) => (a === axis ? k : d)));
+  if (n === 1) return [g];
+  return [b.op('Concat', [...(i > 0 ? [part(i)] : []), g, ...(i < n - 1 ? [part(n - 1 - i)] : [])], { axis })];
+};
+
 /** Each input receives its slab of the gradient. */
 const concat: GraphVjp = ({ node, grad, needs, b }) => {
   const r = node.type.shape.length;
@@ -248,6 +268,7 @@ const table = new Map<string, GraphVjp>(
     Transpose: transpose,
     Slice: slice,
     Concat: concat,
+    Gather: gather,
     Expand: expand,
     SplitHeads: splitHeads,
     MergeHeads: mergeHeads,

@@ -18,7 +18,7 @@ import { op } from '../pattern.ts';
 import { type Rule, rewriteGraph, rule } from '../rewrite.ts';
 import { checkAnnotationFits } from './annotations.ts';
 import { modelShape } from './model-shape.ts';
-import { annotationFrom, checkOptions, selectionOf } from './options.ts';
+import { annotationFrom, checkOptions, selectionOf, noteForeignAnnotation } from './options.ts';
 import { headKey, headName, requireImportance } from './ranking.ts';
 import { choosePolyHeads, presentHeads, type Granularity } from './softmax-to-poly.ts';
 
@@ -72,6 +72,7 @@ function run(graph: Graph, given: PassOptions, ctx: PassContext): Graph {
   const annotation = annotationFrom(ctx, ATTENTION_METHOD);
   const shape = modelShape(graph, ATTENTION_METHOD);
   if (annotation !== undefined) checkAnnotationFits(annotation, shape);
+  if (annotation !== undefined) noteForeignAnnotation(ctx, ATTENTION_METHOD, annotation, graph.name);
   const importance = requireImportance(ATTENTION_METHOD, annotation, sel);
   if (sel.kind === 'pins' && annotation === undefined) {
     ctx.note(ATTENTION_METHOD, 'no tau, ratio or importance file: every head keeps its method');

@@ -89,6 +89,18 @@ function isAnnotation(r: unknown): r is ImportanceAnnotation {
   return typeof o['higherIsMoreImportant'] === 'boolean' && Array.isArray(o['headPins']) && Array.isArray(o['lambdaPins']);
 }
 
+/**
+ * A note when the annotation names the model it was computed for and that is not this graph
+ * (compared without the extension): its shape may fit while its ranking belongs to another
+ * model (spam-bert's 4 x 4 scores fit any 4 x 4 model).
+ */
+export function noteForeignAnnotation(ctx: PassContext, pass: string, a: ImportanceAnnotation, graphName: string): void {
+  if (a.model === undefined) return;
+  const stem = a.model.replace(/\.(onnx|ir)$/i, '');
+  if (stem === graphName || graphName === 'model') return;
+  ctx.note(pass, `the importance scores in ${annotationName(a)} were computed for '${a.model}', but this model is '${graphName}': the ranking may not be this model's`);
+}
+
 /** The annotation's name for messages: its file, or "the importance annotation". */
 export function annotationName(a: ImportanceAnnotation): string {
   return a.file !== undefined ? `importance file ${a.file}` : 'the importance annotation';

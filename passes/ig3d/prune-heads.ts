@@ -12,7 +12,7 @@ import { any, constant, either, op, type Captures, type Pattern } from '../patte
 import { type RewriteContext, type Rule, rewriteGraph, rule } from '../rewrite.ts';
 import { type ImportanceAnnotation, checkAnnotationFits } from './annotations.ts';
 import { modelShape, type ModelShape } from './model-shape.ts';
-import { annotationFrom, checkOptions, selectionOf, type Selection } from './options.ts';
+import { annotationFrom, checkOptions, selectionOf, type Selection, noteForeignAnnotation } from './options.ts';
 import { type HeadRef, type Ranked, headKey, headName, leastImportant, rankDescending, requireImportance } from './ranking.ts';
 
 export const PRUNE_HEADS = 'prune-heads';
@@ -194,6 +194,7 @@ function run(graph: Graph, given: PassOptions, ctx: Parameters<Pass['run']>[2]):
   const annotation = annotationFrom(ctx, PRUNE_HEADS);
   const shape = modelShape(graph, PRUNE_HEADS);
   if (annotation !== undefined) checkAnnotationFits(annotation, shape);
+  if (annotation !== undefined) noteForeignAnnotation(ctx, PRUNE_HEADS, annotation, graph.name);
   const importance = requireImportance(PRUNE_HEADS, annotation, sel);
   if (sel.kind === 'pins' && annotation === undefined) {
     throw new Ig3dcError('usage', `${PRUNE_HEADS}: nothing to decide with: give tau=.. or ratio=.. and an importance file (--importance FILE), or an annotation file that pins heads`);
@@ -202,6 +203,12 @@ function run(graph: Graph, given: PassOptions, ctx: Parameters<Pass['run']>[2]):
   const present = [...shape.attention.values()].flatMap((a) => a.heads.map((h) => headKey(a.layer, h)));
   const now = new Set(present.filter((k) => pruned.has(k)));
   ctx.note(PRUNE_HEADS, `pruning ${now.size} of ${present.length} heads: ${describeHeads(now)}`);
+  // the global ranking (IG-3D's Keep(l,h) = S(l,h) >= tau across layers) may take all of a layer
+  for (const a of shape.attention.values()) {
+    if (a.heads.length > 0 && a.heads.every((h) => now.has(headKey(a.layer, h)))) {
+      ctx.note(PRUNE_HEADS, `layer ${a.layer} loses all its heads (the global ranking puts them all below the cut): its attention block reduces to the output projection's bias`);
+    }
+  }
   for (const p of annotation?.headPins ?? []) {
     if (p.kind === 'keep' && !present.includes(headKey(p.layer, p.head))) ctx.note(PRUNE_HEADS, `keep ${headName(p.layer, p.head)}: that head was already pruned from the model`);
   }

@@ -20,7 +20,7 @@ import { op } from '../pattern.ts';
 import { type Rule, rewriteGraph, rule } from '../rewrite.ts';
 import { type ImportanceAnnotation, checkAnnotationFits } from './annotations.ts';
 import { type ModelShape, modelShape } from './model-shape.ts';
-import { annotationFrom, checkOptions, selectionOf, type Selection } from './options.ts';
+import { annotationFrom, checkOptions, selectionOf, type Selection, noteForeignAnnotation } from './options.ts';
 import { type HeadRef, type Ranked, headKey, headName, leastImportant, requireImportance } from './ranking.ts';
 
 export const SOFTMAX_TO_POLY = 'softmax-to-poly';
@@ -109,6 +109,7 @@ function run(graph: Graph, given: PassOptions, ctx: PassContext): Graph {
   const annotation = annotationFrom(ctx, SOFTMAX_TO_POLY);
   const shape = modelShape(graph, SOFTMAX_TO_POLY);
   if (annotation !== undefined) checkAnnotationFits(annotation, shape);
+  if (annotation !== undefined) noteForeignAnnotation(ctx, SOFTMAX_TO_POLY, annotation, graph.name);
   const importance = requireImportance(SOFTMAX_TO_POLY, annotation, sel);
   if (sel.kind === 'pins' && annotation === undefined) {
     ctx.note(SOFTMAX_TO_POLY, 'no tau, ratio or importance file: every head keeps its method');

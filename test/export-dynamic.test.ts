@@ -12,6 +12,7 @@ import { fitDim, formatDim } from '../compiler/export/dynamic-axes.ts';
 import { onnxProto } from '../compiler/frontend/decode.ts';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { build } from '../ir/build.ts';
+import { Ig3dcError } from '../ir/diagnostics.ts';
 import { evaluate } from '../ir/evaluate.ts';
 import { Graph } from '../ir/graph.ts';
 import { constNode, inputNode } from '../ir/node.ts';
@@ -142,6 +143,15 @@ describe.skipIf(!haveOrt)('graphs that cannot be generalized', () => {
     expect(declaredDims(r.bytes)['x']).toEqual([2, 16]);
     // the static file is the plain export of the primary graph
     expect(r.bytes).toEqual(exportOnnx(graphAt({ sequence: 16 }, (s) => Array.from({ length: s }, () => 1 / s))));
+  });
+
+  it('a model that does not load at a probe size keeps its sizes, and the note says why', () => {
+    const r = exportWithDynamicAxes((v) => {
+      if (v['sequence'] !== 16) throw new Ig3dcError('input', `bucket 8 does not divide the sequence length ${v['sequence']}`);
+      return graphAt(v, (s) => Array.from({ length: s }, (_, j) => j));
+    }, { sequence: 16 });
+    expect(r.dynamic).toEqual([]);
+    expect(r.notes[0]).toMatch(/the model at sequence=7: bucket 8 does not divide/);
   });
 
   it('a graph whose structure changes with the binding is named', () => {

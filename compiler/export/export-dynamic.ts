@@ -4,6 +4,7 @@
 // inputs' shapes. A dimension that cannot be generalized stays at its primary value, with a
 // note naming the node that prevents it; the others stay dynamic.
 
+import { Ig3dcError } from '../../ir/diagnostics.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { analyzeDynamicAxes, CannotGeneralize, type Probe } from './dynamic-axes.ts';
 import { exportOnnx, type ExportOptions } from './export.ts';
@@ -67,12 +68,21 @@ export function exportWithDynamicAxes(
     return g;
   };
   const graph = at(primary);
+  // a model that does not load (or whose passes refuse it) at another size keeps its sizes
+  const probe = (values: Readonly<Record<string, number>>): Graph => {
+    try {
+      return at(values);
+    } catch (e) {
+      if (!(e instanceof Ig3dcError)) throw e;
+      throw new CannotGeneralize(`the model at ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(', ')}`, e.message, Object.keys(values));
+    }
+  };
   const notes: string[] = [];
   const all = Object.keys(primary);
   for (const symbols of subsets(all)) {
     if (symbols.length === 0) break;
     try {
-      const probes: Probe[] = probeBindings(primary, symbols).map((values) => ({ values, graph: at(values) }));
+      const probes: Probe[] = probeBindings(primary, symbols).map((values) => ({ values, graph: probe(values) }));
       const dynamic = analyzeDynamicAxes({ graph, values: primary }, probes, symbols);
       const bytes = exportOnnx(graph, { ...options, dynamic });
       return { bytes, graph, dynamic: symbols, notes };

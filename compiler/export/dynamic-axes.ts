@@ -23,6 +23,8 @@ export interface SymDim {
 export type ConstForm =
   /** every element is this value, at any binding: Expand(value, shape) */
   | { readonly kind: 'fill'; readonly value: number }
+  /** the same along every axis that changes (a CLS token expanded over the batch): Expand of `base` */
+  | { readonly kind: 'broadcast'; readonly base: readonly number[]; readonly baseShape: readonly number[] }
   /** the data at a smaller binding is the leading part of this one: Slice to the shape */
   | { readonly kind: 'prefix' }
   /** an integer tensor of rank <= 1 whose elements are numbers of the dimensions */
@@ -212,7 +214,7 @@ export function analyzeDynamicAxes(primary: Probe, probes: readonly Probe[], sym
       m.set(key, syms);
     }
     if (n.op === CONST_OP) {
-      const form = constForm(n, peers, shapes.get(n)!, bindings, symbols, fail, fit);
+      const form = constForm(n, peers, shapes.get(n)!, bindings, fail, fit);
       if (form !== undefined) consts.set(n, form);
     }
   });
@@ -238,12 +240,36 @@ export function analyzeDynamicAxes(primary: Probe, probes: readonly Probe[], sym
   };
 }
 
+function sameNumbers(a: readonly number[] | undefined, b: readonly number[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
+/** The data at index 0 of `axes` when it does not change along them (row-major), else undefined. */
+function broadcastBase(data: readonly number[], shape: readonly number[], axes: readonly number[]): number[] | undefined {
+  if (data.length === 0) return undefined;
+  const rank = shape.length;
+  const strides = new Array<number>(rank).fill(1);
+  for (let k = rank - 2; k >= 0; k--) strides[k] = strides[k + 1]! * shape[k + 1]!;
+  const base: number[] = [];
+  const idx = new Array<number>(rank).fill(0);
+  for (let i = 0; i < data.length; i++) {
+    let at0 = 0;
+    for (let k = 0; k < rank; k++) if (!axes.includes(k)) at0 += idx[k]! * strides[k]!;
+    if (!Object.is(data[i], data[at0])) return undefined;
+    if (axes.every((k) => idx[k] === 0)) base.push(data[i]!);
+    for (let k = rank - 1; k >= 0; k--) {
+      if (++idx[k]! < shape[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return base;
+}
+
 function constForm(
   n: Node,
   peers: readonly Node[],
   shape: readonly SymDim[],
   bindings: readonly Readonly<Record<string, number>>[],
-  symbols: readonly string[],
   fail: (n: Node, why: string) => never,
   fit: (n: Node, values: readonly number[], what: string) => SymDim,
 ): ConstForm | undefined {
@@ -263,6 +289,11 @@ function constForm(
   const first = ds[0]![0];
   if (ds.every((d) => d.length > 0 && d.every((v) => Object.is(v, first)))) return { kind: 'fill', value: first! };
   const ps = peers[0]!.type.shape;
+  const varying = shape.flatMap((d, k) => (isStatic(d) ? [] : [k]));
+  const base = broadcastBase(ds[0]!, ps, varying);
+  if (base !== undefined && peers.every((m, p) => sameNumbers(broadcastBase(ds[p]!, m.type.shape, varying), base))) {
+    return { kind: 'broadcast', base, baseShape: ps.map((v, k) => (varying.includes(k) ? 1 : v)) };
+  }
   for (const [p, m] of peers.entries()) {
     if (p === 0) continue;
     const ms = m.type.shape;
@@ -271,6 +302,5 @@ function constForm(
     }
     if (!isPrefix(ds[p]!, ms, ds[0]!, ps)) fail(n, `its data at a smaller binding is not the leading part of its data at ${JSON.stringify(bindings[0])}`);
   }
-  void symbols;
   return { kind: 'prefix' };
 }

@@ -259,11 +259,15 @@ function dimTensor(ctx: ExportContext, d: SymDim, symbols: ReadonlyMap<string, s
 function constRule(form: ConstForm): ExportRule {
   return {
     op: CONST_OP,
-    onnx: 'fill: Expand(value, shape); prefix: Slice(data at the largest binding, 0, shape); ints: Concat of dimensions',
+    onnx: 'fill: Expand(value, shape); broadcast: Expand(data at index 0 of the changing axes, shape); prefix: Slice(data at the largest binding, 0, shape); ints: Concat of dimensions',
     export(ctx) {
       const elem = ctx.node.type.elem;
       const shape = ctx.symShape();
       if (form.kind === 'fill') return ctx.emit('Expand', [ctx.scalar(form.value, elem), ctx.shapeTensor(shape, 'shape')]);
+      if (form.kind === 'broadcast') {
+        const base = ctx.constant(Tensor.from(elem, form.baseShape, form.base), 'data');
+        return ctx.emit('Expand', [base, ctx.shapeTensor(shape, 'shape')]);
+      }
       if (form.kind === 'prefix') {
         const axes = shape.flatMap((d, i) => (isStatic(d) ? [] : [i]));
         const data = ctx.constant(ctx.node.data as Tensor, 'data');

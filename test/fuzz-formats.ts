@@ -1,5 +1,5 @@
 // Fuzzing the input formats a user hands ig3dc: IR text, annotation files (JSON and text),
-// cases files, tensor bundles and .circuit files. Each target has valid seed inputs and a
+// cases files, tensor bundles, .circuit files, and the CSV and PNG files of `ig3dc data`. Each target has valid seed inputs and a
 // reader; a fuzzer mutates the seeds by bytes (flip, set, insert, delete, truncate, duplicate)
 // and by structure (JSON values and keys, IR lines and numbers, a .circuit header re-hashed so
 // the mutation reaches past the hash check) and runs the reader. Every input must be accepted
@@ -8,6 +8,9 @@
 // seed, CI) and bench/fuzz-campaign.ts (>= 10^5 inputs).
 
 import { createHash } from 'node:crypto';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { parseCsv } from '../compiler/data/csv.ts';
+import { decodePng, encodePng, type PngImage } from '../compiler/data/png.ts';
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import { parseGraph } from '../ir/parser.ts';
 import { parseCases, parseTensorBundle } from '../ir/tensor-json.ts';
@@ -255,7 +258,128 @@ function circuitSeed(): Uint8Array {
   return encodeCircuit(b.build());
 }
 
+// ---- CSV and PNG ----------------------------------------------------------------------
+
+const CSV_SEED = 'id,text,label\r\n1,"hello, ""world""\r\nbye",spam\r\n2,plain,ham\r\n\r\n3,,1\r\n';
+
+/** Structure: a quote, comma, line break or field duplicated, dropped or moved. */
+function csvStructure(seed: Uint8Array, r: Rng): Uint8Array {
+  let s = dec(seed);
+  const pieces = ['"', ',', '\r\n', '\n', '""', 'x', '\r', ''];
+  for (let e = 1 + r(3); e > 0; e--) {
+    const at = r(s.length + 1);
+    const k = r(3);
+    if (k === 0) s = s.slice(0, at) + pieces[r(pieces.length)]! + s.slice(at);
+    else if (k === 1) s = s.slice(0, at) + s.slice(at + 1);
+    else s = s.slice(0, at) + s.slice(r(s.length), r(s.length)) + s.slice(at);
+  }
+  return enc(s);
+}
+
+/** Accepted CSV is checked: every row has the header's field count, lines increase. */
+function readCsv(b: Uint8Array): void {
+  const t = parseCsv(dec(b), 'fuzz.csv');
+  let last = 1;
+  for (const row of t.rows) {
+    if (row.fields.length !== t.header.length) throw new Error(`accepted a row of ${row.fields.length} fields under ${t.header.length} columns`);
+    if (row.line <= last) throw new Error(`row lines do not increase: ${row.line} after ${last}`);
+    last = row.line;
+  }
+}
+
+function pngChunk(type: string, data: Uint8Array): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  out.set(data, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/** A PNG of `img` with scanline filter `f` (1 Sub, 2 Up, 3 Average, 4 Paeth) on every row. */
+export function filteredPng(img: PngImage, f: number): Uint8Array {
+  const c = img.channels;
+  const stride = img.width * c;
+  const raw = Buffer.alloc(img.height * (stride + 1));
+  for (let y = 0; y < img.height; y++) {
+    raw[y * (stride + 1)] = f;
+    for (let x = 0; x < stride; x++) {
+      const px = img.pixels[y * stride + x]!;
+      const a = x >= c ? img.pixels[y * stride + x - c]! : 0;
+      const up = y > 0 ? img.pixels[(y - 1) * stride + x]! : 0;
+      const ul = y > 0 && x >= c ? img.pixels[(y - 1) * stride + x - c]! : 0;
+      let p = 0;
+      if (f === 1) p = a;
+      else if (f === 2) p = up;
+      else if (f === 3) p = (a + up) >> 1;
+      else if (f === 4) {
+        const q = a + up - ul;
+        const [pa, pb, pc] = [Math.abs(q - a), Math.abs(q - up), Math.abs(q - ul)];
+        p = pa <= pb && pa <= pc ? a : pb <= pc ? up : ul;
+      }
+      raw[y * (stride + 1) + 1 + x] = (px - p) & 0xff;
+    }
+  }
+  const plain = encodePng(img);
+  // signature + IHDR of the plain encoding, then the filtered data
+  return Buffer.concat([plain.subarray(0, 33), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', new Uint8Array(0))]);
+}
+
+const PNG_SEEDS = [
+  encodePng({ width: 4, height: 3, channels: 1, pixels: Uint8Array.from({ length: 12 }, (_, i) => i * 20) }),
+  filteredPng({ width: 3, height: 3, channels: 3, pixels: Uint8Array.from({ length: 27 }, (_, i) => (i * 53) % 256) }, 4),
+].map((b) => Uint8Array.from(b));
+
+/**
+ * Structure: the chunks are re-assembled with valid CRCs after a change to an IHDR field,
+ * to the inflated scanlines (a filter byte or a sample) or to the chunk order, so mutations
+ * reach past the CRC and zlib checks.
+ */
+function pngStructure(seed: Uint8Array, r: Rng): Uint8Array {
+  const view = new DataView(seed.buffer, seed.byteOffset, seed.byteLength);
+  const chunks: { type: string; data: Uint8Array }[] = [];
+  for (let at = 8; at + 12 <= seed.length; ) {
+    const len = view.getUint32(at);
+    // Uint8Array.from: a copy (Buffer's slice would share the seed's memory)
+    chunks.push({ type: String.fromCharCode(...seed.subarray(at + 4, at + 8)), data: Uint8Array.from(seed.subarray(at + 8, at + 8 + len)) });
+    at += 12 + len;
+  }
+  const idat = chunks.find((c) => c.type === 'IDAT')!;
+  switch (r(5)) {
+    case 0: {
+      const ihdr = chunks[0]!.data;
+      ihdr[r(13)] = [0, 1, 2, 3, 4, 6, 8, 16, 255][r(9)]!;
+      break;
+    }
+    case 1:
+    case 2: {
+      const raw = inflateSync(idat.data);
+      for (let e = 1 + r(4); e > 0; e--) raw[r(raw.length)] = r(3) === 0 ? r(6) : r(256);
+      idat.data = deflateSync(raw.subarray(0, r(8) === 0 ? r(raw.length + 1) : raw.length));
+      break;
+    }
+    case 3:
+      chunks.splice(r(chunks.length), 0, { type: ['IDAT', 'tEXt', 'IHDR', 'IEND', 'ABCD'][r(5)]!, data: Uint8Array.from({ length: r(6) }, () => r(256)) });
+      break;
+    default: {
+      // split the image data over two IDAT chunks
+      const at = r(idat.data.length + 1);
+      const k = chunks.indexOf(idat);
+      chunks.splice(k, 1, { type: 'IDAT', data: idat.data.subarray(0, at) }, { type: 'IDAT', data: idat.data.subarray(at) });
+    }
+  }
+  return Buffer.concat([seed.subarray(0, 8), ...chunks.map((c) => pngChunk(c.type, c.data))]);
+}
+
+/** Accepted PNG is checked: the pixel count is the header's size times channels. */
+function readPng(b: Uint8Array): void {
+  const img = decodePng(b, 'fuzz.png');
+  if (img.pixels.length !== img.width * img.height * img.channels) throw new Error(`decoded ${img.pixels.length} samples for ${img.width}x${img.height}x${img.channels}`);
+}
+
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
+  { name: 'csv', seeds: [enc(CSV_SEED)], read: readCsv, mutateStructure: csvStructure },
+  { name: 'png', seeds: PNG_SEEDS, read: readPng, mutateStructure: pngStructure },
   { name: 'ir-text', seeds: [enc(IR_SEED)], read: (b) => void parseGraph(dec(b), { file: 'fuzz.ir' }), mutateStructure: textStructure },
   {
     name: 'annotation',

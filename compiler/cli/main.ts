@@ -33,6 +33,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'`);
+  return n;
+}
+
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
@@ -151,8 +157,9 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes to run first, e.g. raise-bert')
       .option('--opset <n>', 'default-domain opset to write, 11-18 (default 17)', positiveInt)
       .option('--producer <name>', 'producer_name of the model (default ig3dc)')
-      .option('--json', 'print {output, bytes, opset, inputs, outputs} as one JSON object')
+      .option('--json', 'print {output, bytes, opset, inputs, outputs, dynamic} as one JSON object')
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
+      .option('--static-shapes', "write every dimension at its bound size (default: keep the model's dynamic dimensions where the graph allows)")
       .option('--no-verify', 'do not run the verifier after every pass'),
   ).action(lazy(() => import('./commands/export.ts'), (m) => m.exportCommand));
 
@@ -281,14 +288,17 @@ export function makeProgram(): Command {
 
   program
     .command('data <input>')
-    .description('turn labelled text (JSON Lines: {"text", "label"} per line) into the tensor bundle run/tune/importance --data read, with the model\'s tokenizer')
-    .requiredOption('--tokenizer <file>', 'a HuggingFace tokenizer.json, or a BERT vocab.txt (uncased WordPiece)')
+    .description('turn labelled text or images (JSON Lines or CSV with a label column) into the tensor bundle run/tune/importance --data and eval read: text with the model\'s tokenizer, PNG images into pixel_values')
+    .option('--tokenizer <file>', 'text rows: a HuggingFace tokenizer.json, or a BERT vocab.txt (uncased WordPiece)')
     .requiredOption('-o, --output <file>', 'the bundle index to write, FILE.json (data in FILE.bin)')
-    .option('--text-field <name>', 'field holding the text (default text)')
-    .option('--label-field <name>', 'field holding the label (default label)')
+    .option('--text-field <name>', 'field or column holding the text (default text)')
+    .option('--image-field <name>', 'field or column holding a PNG path, relative to the rows file (default image; rows with it and no --tokenizer are images)')
+    .option('--label-field <name>', 'field or column holding the label (default label)')
     .option('--labels <names>', 'label names in class order, e.g. ham,spam, for labels given as names')
-    .option('--max-len <n>', 'tokens per row, [CLS] and [SEP] included (default 128)', positiveInt)
-    .option('--json', 'print {output, bin, rows, maxLen, fullRows, labels} as one JSON object')
+    .option('--max-len <n>', 'text: tokens per row, [CLS] and [SEP] included (default 128)', positiveInt)
+    .option('--image-shape <c,h,w>', 'images: the model\'s channels, height, width (default 1,8,8, the digits ViTs)')
+    .option('--pixel-levels <n>', 'images: intensity levels of the training data, 16 for load_digits (default); 0 for none', nonNegativeInt)
+    .option('--json', 'print {output, bin, rows, kind, labels, ...} as one JSON object')
     .action(lazy(() => import('./commands/data.ts'), (m) => m.dataCommand));
 
   program

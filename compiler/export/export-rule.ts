@@ -5,6 +5,7 @@
 import type { Attrs, Node } from '../../ir/node.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import type { ElemType, ValueType } from '../../ir/types.ts';
+import { isStatic, sameDim, type SymDim } from './dynamic-axes.ts';
 import { onnxInt, onnxInts, type OnnxAttrs } from './onnx-writer.ts';
 import { onnxFromElem } from '../frontend/tensor-proto.ts';
 
@@ -28,6 +29,15 @@ export interface ExportContext {
   constant(t: Tensor, label: string): string;
   /** Throws Ig3dcError('unsupported') naming the node. */
   fail(message: string): never;
+  /**
+   * The node's output shape (`input` undefined) or IR input `input`'s shape in the dynamic
+   * dimensions the export keeps (all static when it keeps none).
+   */
+  symShape(input?: number): readonly SymDim[];
+  /** An integer (list) attribute in the dynamic dimensions; reading it this way declares the rule writes it shape-computed. */
+  symInts(name: string): readonly SymDim[];
+  /** A 1-D int64 tensor holding `dims`: an initializer when static, else computed from the inputs' Shape. */
+  shapeTensor(dims: readonly SymDim[], label: string): string;
 }
 
 /** One entry of the export table: an IR op and how it becomes standard ONNX nodes. */
@@ -37,6 +47,11 @@ export interface ExportRule {
   readonly onnx: string;
   /** Emits the nodes; returns the tensor name holding the node's value. */
   export(ctx: ExportContext): string;
+  /**
+   * The rule writes shapes as constants (it reads the static IR shapes), so a node of it
+   * whose shapes depend on a dynamic dimension keeps that dimension static.
+   */
+  readonly staticShapes?: boolean;
 }
 
 /** ONNX TensorProto.DataType of an element type, or an 'unsupported' error naming the node. */
@@ -82,6 +97,31 @@ export function softmaxAlong(ctx: ExportContext, op: 'Softmax' | 'LogSoftmax', x
 export function reshape(ctx: ExportContext, x: string, shape: readonly number[]): string {
   const attrs: OnnxAttrs = ctx.opset >= 14 && shape.includes(0) ? { allowzero: onnxInt(1) } : {};
   return ctx.emit('Reshape', [x, ctx.ints(shape, 'shape')], attrs);
+}
+
+/**
+ * Reshape of `x` (shape `from`) to `to`, in the dynamic dimensions: a static target as an
+ * initializer; else 0 where a dimension is the input's at the same axis, -1 for the one
+ * dimension left, or a target computed from the inputs' Shape when more are left.
+ */
+export function reshapeSym(ctx: ExportContext, x: string, from: readonly SymDim[], to: readonly SymDim[]): string {
+  if (to.every(isStatic)) return reshape(ctx, x, to.map((d) => d.c));
+  const spec: number[] = [];
+  let open = 0;
+  let computed = false;
+  to.forEach((d, i) => {
+    if (isStatic(d)) {
+      spec.push(d.c);
+      if (d.c === 0) computed = true;
+    } else if (i < from.length && sameDim(d, from[i]!)) spec.push(0);
+    else {
+      spec.push(-1);
+      open++;
+    }
+  });
+  if (!computed && open <= 1) return ctx.emit('Reshape', [x, ctx.ints(spec, 'shape')]);
+  const attrs: OnnxAttrs = ctx.opset >= 14 && to.some((d) => isStatic(d) && d.c === 0) ? { allowzero: onnxInt(1) } : {};
+  return ctx.emit('Reshape', [x, ctx.shapeTensor(to, 'shape')], attrs);
 }
 
 /**

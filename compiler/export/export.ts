@@ -12,15 +12,21 @@ import { Tensor } from '../../ir/tensor.ts';
 import { formatVisibility, type ValueType } from '../../ir/types.ts';
 import { onnxProto, OPSET_RANGE, type NodeProto, type ValueInfoProto } from '../frontend/decode.ts';
 import { onnxFromElem } from '../frontend/tensor-proto.ts';
+import { CannotGeneralize, formatDim, isStatic, staticDim, type ConstForm, type DynamicAxes, type SymDim } from './dynamic-axes.ts';
 import { findExportRule } from './export-table.ts';
-import type { ExportContext } from './export-rule.ts';
-import { OnnxWriter } from './onnx-writer.ts';
+import type { ExportContext, ExportRule } from './export-rule.ts';
+import { onnxInt, OnnxWriter } from './onnx-writer.ts';
 
 export interface ExportOptions {
   /** Default-domain opset to write (11 to 18; default 17). */
   readonly opset?: number;
   /** producer_name of the model (default "ig3dc"). */
   readonly producer?: string;
+  /**
+   * The dynamic dimensions to keep (see dynamic-axes.ts); without it every shape is the
+   * bound one. Throws CannotGeneralize when a node cannot be written shape-computed.
+   */
+  readonly dynamic?: DynamicAxes;
 }
 
 export const DEFAULT_EXPORT_OPSET = 17;
@@ -47,10 +53,11 @@ function label(node: Node): string {
   return `${node.op} node${node.loc.name !== undefined ? ` '${node.loc.name}'` : ''}`;
 }
 
-function valueInfo(name: string, t: ValueType): ValueInfoProto {
+function valueInfo(name: string, t: ValueType, sym?: readonly SymDim[]): ValueInfoProto {
+  const dim = t.shape.map((d, i) => (sym === undefined || isStatic(sym[i]!) ? { dimValue: d } : { dimParam: formatDim(sym[i]!) }));
   return {
     name,
-    type: { tensorType: { elemType: onnxFromElem(t.elem)!, shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } },
+    type: { tensorType: { elemType: onnxFromElem(t.elem)!, shape: { dim } } },
     docString: formatVisibility(t.vis),
   };
 }
@@ -109,12 +116,17 @@ export function exportModelProto(graph: Graph, options: ExportOptions = {}): Ins
   const constLocs = new Map<string, number>();
   for (const n of nodes) if (n.op === CONST_OP && n.loc.name !== undefined) constLocs.set(n.loc.name, (constLocs.get(n.loc.name) ?? 0) + 1);
 
+  const dyn = options.dynamic;
+  const symShape = (n: Node): readonly SymDim[] => (dyn !== undefined ? dyn.shapeOf(n) : n.type.shape.map(staticDim));
+  const symbolTensors = emitSymbolSources(w, dyn);
+
   const valueInfos: ValueInfoProto[] = [];
   let generatedConsts = 0;
   let placeholders = 0;
   for (const node of nodes) {
     if (node.op === INPUT_OP) continue;
-    if (node.op === CONST_OP) {
+    const form = node.op === CONST_OP ? dyn?.constant(node) : undefined;
+    if (node.op === CONST_OP && form === undefined) {
       if (node.data === undefined || isElided(node.data)) {
         throw new Ig3dcError(
           'unsupported',
@@ -127,7 +139,7 @@ export function exportModelProto(graph: Graph, options: ExportOptions = {}): Ins
       names.set(node, w.addInitializer(node.data, base));
       continue;
     }
-    const rule = findExportRule(node.op);
+    const rule = form !== undefined ? constRule(form) : findExportRule(node.op);
     if (rule === undefined) {
       throw new Ig3dcError('unsupported', `cannot export ${label(node)}: IR op ${node.op} has no ONNX export rule`, placeOf(node));
     }
@@ -136,6 +148,10 @@ export function exportModelProto(graph: Graph, options: ExportOptions = {}): Ins
     const fail = (message: string): never => {
       throw new Ig3dcError('unsupported', `cannot export ${label(node)}: ${message}`, placeOf(node));
     };
+    if (dyn !== undefined && rule.staticShapes === true && [node, ...node.inputs].some((n) => !symShape(n).every(isStatic))) {
+      throw new CannotGeneralize(label(node), `the ${node.op} export rule writes its shapes as constants`, [...dyn.symbols.keys()]);
+    }
+    const consumed = new Set<string>();
     const ctx: ExportContext = {
       node,
       attrs: node.attrs,
@@ -151,6 +167,19 @@ export function exportModelProto(graph: Graph, options: ExportOptions = {}): Ins
       scalar: (value, elem) => w.scalar(value, elem),
       constant: (t, what) => w.addInitializer(t, `${base}/${what}`),
       fail,
+      symShape: (i) => symShape(i === undefined ? node : node.inputs[i]!),
+      symInts(name) {
+        consumed.add(name);
+        const v = dyn?.attr(node, name);
+        if (v !== undefined) return v;
+        const a = node.attrs[name];
+        return (typeof a === 'number' ? [a] : Array.isArray(a) ? (a as number[]) : []).map(staticDim);
+      },
+      shapeTensor(dims, what) {
+        if (dims.every(isStatic)) return w.addInitializer(int64(dims.map((d) => d.c)), `${base}/${what}`);
+        const parts = dims.map((d) => (isStatic(d) ? w.addInitializer(int64([d.c]), `${base}/${what}_dim`) : dimTensor(ctx, d, symbolTensors)));
+        return parts.length === 1 ? parts[0]! : ctx.emit('Concat', parts, { axis: onnxInt(0) });
+      },
     };
     let result: string;
     try {
@@ -159,11 +188,16 @@ export function exportModelProto(graph: Graph, options: ExportOptions = {}): Ins
       if (e instanceof Ig3dcError) throw e.within(placeOf(node));
       throw e;
     }
+    for (const a of dyn?.varyingAttrs(node) ?? []) {
+      if (!consumed.has(a)) {
+        throw new CannotGeneralize(label(node), `attribute ${a} depends on the dynamic dimensions and the ${node.op} export rule writes it as a constant`, [...dyn!.symbols.keys()]);
+      }
+    }
     const finalName = directOutput.get(node) ?? w.claimTensor(`${base}_output_0`);
     if (!w.nodes.slice(first).some((n) => n.output![0] === result)) result = ctx.emit('Identity', [result]);
     nameEmitted(w, first, node, base, result, finalName);
     names.set(node, finalName);
-    if (!directOutput.has(node)) valueInfos.push(valueInfo(finalName, node.type));
+    if (!directOutput.has(node)) valueInfos.push(valueInfo(finalName, node.type, symShape(node)));
   }
 
   // outputs written by an input, a constant, or a node already named by another output
@@ -181,13 +215,70 @@ export function exportModelProto(graph: Graph, options: ExportOptions = {}): Ins
     graph: {
       name: graph.name,
       node: w.nodes,
-      input: graph.inputs.map((i) => valueInfo(i.name!, i.type)),
-      output: graph.outputs.map((o) => valueInfo(o.name, o.node.type)),
+      input: graph.inputs.map((i) => valueInfo(i.name!, i.type, symShape(i))),
+      output: graph.outputs.map((o) => valueInfo(o.name, o.node.type, symShape(o.node))),
       initializer: w.initializers,
       valueInfo: valueInfos,
       ...(graph.meta.source !== undefined ? { docString: `exported by ig3dc from ${graph.meta.source}` } : {}),
     },
   });
+}
+
+/**
+ * Each kept dynamic dimension as a [1] int64 tensor, read from the graph input axis that
+ * has it: Gather(Shape(input), [axis]). Written before any other node.
+ */
+function emitSymbolSources(w: OnnxWriter, dyn: DynamicAxes | undefined): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  if (dyn === undefined) return out;
+  const shapes = new Map<string, string>();
+  for (const [sym, { input, axis }] of dyn.symbols) {
+    let shape = shapes.get(input);
+    if (shape === undefined) {
+      shape = w.addNode('Shape', [input], {}, w.claimNode(`${input}/Shape`), w.claimTensor(`${input}/shape`));
+      shapes.set(input, shape);
+    }
+    const index = w.addInitializer(int64([axis]), `${input}/axis_${axis}`);
+    out.set(sym, w.addNode('Gather', [shape, index], { axis: onnxInt(0) }, w.claimNode(`${sym}/Gather`), w.claimTensor(sym)));
+  }
+  return out;
+}
+
+/** c * prod(sym^e) + a as a [1] int64 tensor. */
+function dimTensor(ctx: ExportContext, d: SymDim, symbols: ReadonlyMap<string, string>): string {
+  let t: string | undefined;
+  for (const [s, e] of Object.entries(d.pow).sort(([p], [q]) => p.localeCompare(q))) {
+    for (let k = 0; k < e; k++) t = t === undefined ? symbols.get(s)! : ctx.emit('Mul', [t, symbols.get(s)!]);
+  }
+  if (d.c !== 1) t = ctx.emit('Mul', [t!, ctx.ints([d.c], 'factor')]);
+  if (d.a !== 0) t = ctx.emit('Add', [t!, ctx.ints([d.a], 'offset')]);
+  return t!;
+}
+
+/** A constant that changes with the binding, rebuilt from the dynamic dimensions. */
+function constRule(form: ConstForm): ExportRule {
+  return {
+    op: CONST_OP,
+    onnx: 'fill: Expand(value, shape); broadcast: Expand(data at index 0 of the changing axes, shape); prefix: Slice(data at the largest binding, 0, shape); ints: Concat of dimensions',
+    export(ctx) {
+      const elem = ctx.node.type.elem;
+      const shape = ctx.symShape();
+      if (form.kind === 'fill') return ctx.emit('Expand', [ctx.scalar(form.value, elem), ctx.shapeTensor(shape, 'shape')]);
+      if (form.kind === 'broadcast') {
+        const base = ctx.constant(Tensor.from(elem, form.baseShape, form.base), 'data');
+        return ctx.emit('Expand', [base, ctx.shapeTensor(shape, 'shape')]);
+      }
+      if (form.kind === 'prefix') {
+        const axes = shape.flatMap((d, i) => (isStatic(d) ? [] : [i]));
+        const data = ctx.constant(ctx.node.data as Tensor, 'data');
+        const ends = ctx.shapeTensor(axes.map((i) => shape[i]!), 'ends');
+        return ctx.emit('Slice', [data, ctx.ints(axes.map(() => 0), 'starts'), ends, ctx.ints(axes, 'axes')]);
+      }
+      let t = ctx.shapeTensor(form.values, 'values');
+      if (elem !== 'i64') t = ctx.emit('Cast', [t], { to: onnxInt(onnxFromElem(elem)!) });
+      return ctx.node.type.shape.length === 0 ? ctx.emit('Reshape', [t, ctx.ints([], 'scalar')]) : t;
+    },
+  };
 }
 
 function int64(values: readonly number[]): Tensor {

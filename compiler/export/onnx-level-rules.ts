@@ -4,7 +4,7 @@
 
 import { floatAttr, intAttr, intsAttr, stringAttr } from '../../ir/op.ts';
 import { isFloatType, type ElemType } from '../../ir/types.ts';
-import { cast, layerNorm, reduce, reshape, softmaxAlong, type ExportContext, type ExportRule } from './export-rule.ts';
+import { cast, layerNorm, reduce, reshape, reshapeSym, softmaxAlong, type ExportContext, type ExportRule } from './export-rule.ts';
 import { onnxFloat, onnxInt, onnxInts } from './onnx-writer.ts';
 
 /** Same op name, inputs passed through, no attributes. */
@@ -145,8 +145,8 @@ export const ONNX_LEVEL_RULES: readonly ExportRule[] = [
   // shape and data movement
   {
     op: 'Reshape',
-    onnx: 'Reshape(data, shape: int64 initializer) (allowzero=1 from opset 14 for 0-size dims)',
-    export: (ctx) => reshape(ctx, ctx.input(0), intsAttr(ctx.attrs, 'shape')),
+    onnx: 'Reshape(data, shape: int64 initializer) (allowzero=1 from opset 14 for 0-size dims); dynamic dims as 0 (same as the input), -1 (the one left) or Shape/Gather/Concat',
+    export: (ctx) => reshapeSym(ctx, ctx.input(0), ctx.symShape(0), ctx.symInts('shape')),
   },
   {
     op: 'Transpose',
@@ -165,12 +165,12 @@ export const ONNX_LEVEL_RULES: readonly ExportRule[] = [
     op: 'Slice',
     onnx: 'Slice(data, starts, ends, axes?, steps?: int64 initializers)',
     export(ctx) {
-      const starts = intsAttr(ctx.attrs, 'starts');
+      const starts = ctx.symInts('starts');
       let axes = intsAttr(ctx.attrs, 'axes');
       const steps = intsAttr(ctx.attrs, 'steps');
       // steps need an axes input before them
       if (axes.length === 0 && steps.length > 0) axes = starts.map((_, i) => i);
-      const inputs = [ctx.input(0), ctx.ints(starts, 'starts'), ctx.ints(intsAttr(ctx.attrs, 'ends'), 'ends')];
+      const inputs = [ctx.input(0), ctx.shapeTensor(starts, 'starts'), ctx.shapeTensor(ctx.symInts('ends'), 'ends')];
       if (axes.length > 0) inputs.push(ctx.ints(axes, 'axes'));
       if (steps.length > 0) inputs.push(ctx.ints(steps, 'steps'));
       return ctx.emit('Slice', inputs);
@@ -184,12 +184,12 @@ export const ONNX_LEVEL_RULES: readonly ExportRule[] = [
   {
     op: 'Expand',
     onnx: 'Expand(input, shape: int64 initializer)',
-    export: (ctx) => ctx.emit('Expand', [ctx.input(0), ctx.ints(intsAttr(ctx.attrs, 'shape'), 'shape')]),
+    export: (ctx) => ctx.emit('Expand', [ctx.input(0), ctx.shapeTensor(ctx.symInts('shape'), 'shape')]),
   },
   {
     op: 'Tile',
     onnx: 'Tile(input, repeats: int64 initializer)',
-    export: (ctx) => ctx.emit('Tile', [ctx.input(0), ctx.ints(intsAttr(ctx.attrs, 'repeats'), 'repeats')]),
+    export: (ctx) => ctx.emit('Tile', [ctx.input(0), ctx.shapeTensor(ctx.symInts('repeats'), 'repeats')]),
   },
   {
     op: 'Shape',

@@ -94,4 +94,8 @@ const TokenSelectRule: ExportRule = {
   },
 };
 
-export const TOKEN_RULES: readonly ExportRule[] = [TokenImportanceRule, TokenKeepRule, TokenReduceRule, CompactTokensRule, TokenSelectRule];
+// these rules build their masks and permutations at the bound shapes
+export const TOKEN_RULES: readonly ExportRule[] = [TokenImportanceRule, TokenKeepRule, TokenReduceRule, CompactTokensRule, TokenSelectRule].map((r) => ({
+  ...r,
+  staticShapes: true,
+}));

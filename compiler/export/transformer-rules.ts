@@ -5,8 +5,9 @@ import { boolAttr, floatAttr, intAttr, stringAttr } from '../../ir/op.ts';
 import { Tensor } from '../../ir/tensor.ts';
 import type { ElemType } from '../../ir/types.ts';
 import { attentionMethodExport, type SoftmaxPieces } from './attention-methods.ts';
-import { cast, geluErf, layerNorm, reduce, reshape, type ExportContext, type ExportRule } from './export-rule.ts';
+import { cast, geluErf, layerNorm, reduce, reshapeSym, type ExportContext, type ExportRule } from './export-rule.ts';
 import { onnxInt, onnxInts } from './onnx-writer.ts';
+import type { SymDim } from './dynamic-axes.ts';
 
 /** 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
 function geluTanh(ctx: ExportContext, x: string, elem: ElemType): string {
@@ -120,15 +121,15 @@ export const TRANSFORMER_RULES: readonly ExportRule[] = [
       const m = ctx.inputType(0);
       const asBool = m.elem === 'bool' ? ctx.input(0) : cast(ctx, ctx.input(0), 'bool');
       const keep = cast(ctx, asBool, ctx.node.type.elem);
-      return m.shape.length === 2 ? reshape(ctx, keep, ctx.node.type.shape) : keep;
+      return m.shape.length === 2 ? reshapeSym(ctx, keep, ctx.symShape(0), ctx.symShape()) : keep;
     },
   },
   {
     op: 'SplitHeads',
     onnx: 'Transpose(Reshape(x, [B,S,H,d])) {perm=[0,2,1,3]}',
     export(ctx) {
-      const [B, H, S, d] = ctx.node.type.shape as [number, number, number, number];
-      const r = reshape(ctx, ctx.input(0), [B, S, H, d]);
+      const [B, H, S, d] = ctx.symShape() as [SymDim, SymDim, SymDim, SymDim];
+      const r = reshapeSym(ctx, ctx.input(0), ctx.symShape(0), [B, S, H, d]);
       return ctx.emit('Transpose', [r], { perm: onnxInts([0, 2, 1, 3]) });
     },
   },
@@ -153,7 +154,8 @@ export const TRANSFORMER_RULES: readonly ExportRule[] = [
     onnx: 'Reshape(Transpose(x) {perm=[0,2,1,3]}, [B,S,H*d])',
     export(ctx) {
       const t = ctx.emit('Transpose', [ctx.input(0)], { perm: onnxInts([0, 2, 1, 3]) });
-      return reshape(ctx, t, ctx.node.type.shape);
+      const [B, H, S, d] = ctx.symShape(0) as [SymDim, SymDim, SymDim, SymDim];
+      return reshapeSym(ctx, t, [B, S, H, d], ctx.symShape());
     },
   },
   {

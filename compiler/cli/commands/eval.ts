@@ -1,11 +1,12 @@
 // `ig3dc eval MODEL --inputs FILE`: run the plaintext evaluator on every case of FILE.
 
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { coerceInput, evaluate } from '../../../ir/evaluate.ts';
 import type { Graph } from '../../../ir/graph.ts';
 import type { Tensor } from '../../../ir/tensor.ts';
-import { readCasesFile, tensorToJson, type Case, type TensorJson } from '../../../ir/tensor-json.ts';
+import { readCasesFile, readTensorBundle, tensorToJson, type Case, type TensorJson } from '../../../ir/tensor-json.ts';
 import { importOnnx } from '../../frontend/import.ts';
 import { isIrFile, loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
@@ -99,8 +100,26 @@ export function evalCases(model: string, cases: readonly Case[], opts: DimBindin
   });
 }
 
+/**
+ * A tensor bundle (as `ig3dc data` writes) is one case over all its rows: every tensor but
+ * `labels` is an input; `torch_logits`, when present, is the expected `logits`.
+ */
+function readInputs(file: string): Case[] {
+  let head = '';
+  try {
+    head = readFileSync(file, 'utf8').slice(0, 400);
+  } catch {
+    return readCasesFile(file); // reports the I/O error
+  }
+  if (!head.includes('"ig3dc-tensor-bundle/1"')) return readCasesFile(file);
+  const { tensors } = readTensorBundle(file);
+  const inputs = new Map([...tensors].filter(([k]) => k !== 'labels' && k !== 'torch_logits'));
+  const logits = tensors.get('torch_logits');
+  return [{ name: basename(file), inputs, ...(logits !== undefined ? { expected: new Map([['logits', logits]]) } : {}) }];
+}
+
 export async function evalCommand(model: string, opts: DimBinding & { inputs: string; json?: boolean }): Promise<void> {
-  const cases = readCasesFile(opts.inputs);
+  const cases = readInputs(opts.inputs);
   const results = evalCases(model, cases, opts, opts.inputs);
   if (opts.json) {
     await writeOut(`${JSON.stringify({ cases: results })}\n`);

@@ -25,7 +25,7 @@ import { writeOut } from '../run-command.ts';
 export interface RunCommandOptions extends DimBinding {
   /** Cases file or JSON object of tensors (or give `data`). */
   readonly inputs?: string;
-  /** A labelled tensor bundle (input_ids, attention_mask, token_type_ids?, labels): every row is a case. */
+  /** A labelled tensor bundle (input_ids, attention_mask, token_type_ids?, labels; or pixel_values, labels): every row is a case. */
   readonly data?: string;
   /** With `data`: the first N rows. */
   readonly examples?: number;
@@ -169,6 +169,29 @@ function bindingFor(c: Case | undefined, opts: DimBinding): DimBinding {
   return { ...opts, inputShapes: Object.fromEntries([...c.inputs].map(([k, t]) => [k, [...t.shape]])) };
 }
 
+/** One case per image of an image bundle (pixel_values [N, C, H, W] float, labels [N], as `ig3dc data` writes). */
+function imageCases(file: string, examples?: number): { cases: Case[]; labels: Int32Array } {
+  const bundle = readTensorBundle(file);
+  const pixels = bundle.tensors.get('pixel_values')!;
+  const labels = bundle.tensors.get('labels');
+  if (pixels.shape.length !== 4 || !(pixels.dtype === 'f32' || pixels.dtype === 'f64')) {
+    throw new Ig3dcError('input', `image dev set: 'pixel_values' must be float [N, C, H, W], got ${pixels.dtype}[${pixels.shape.join(', ')}]`, { file });
+  }
+  const n = pixels.shape[0]!;
+  if (labels === undefined || labels.shape.length !== 1 || labels.shape[0] !== n) {
+    throw new Ig3dcError('input', `image dev set: needs 'labels' [${n}] next to 'pixel_values' (it has: ${[...bundle.tensors.keys()].join(', ')})`, { file });
+  }
+  if (examples !== undefined && (examples < 1 || examples > n)) throw new Ig3dcError('usage', `--examples: expected an integer from 1 to ${n} (the rows of the dev set ${file}), got ${examples}`);
+  const rows = examples ?? n;
+  const per = pixels.size / n;
+  const all = pixels.toFloat64();
+  const cases = Array.from({ length: rows }, (_, r) => ({
+    name: `row${r}`,
+    inputs: new Map([['pixel_values', new Tensor('f32', [1, ...pixels.shape.slice(1)], Float32Array.from(all.subarray(r * per, (r + 1) * per)))]]),
+  }));
+  return { cases, labels: Int32Array.from({ length: rows }, (_, i) => labels.at(i)) };
+}
+
 /** The cases to run: from --inputs, or one per row of a --data bundle (with the labels); --case picks one. */
 function readCases(opts: RunCommandOptions): { cases: Case[]; file: string; labels?: Int32Array } {
   if ((opts.inputs === undefined) === (opts.data === undefined)) throw new Ig3dcError('usage', 'run needs exactly one of --inputs FILE (cases) and --data DEV (a labelled tensor bundle)');
@@ -177,6 +200,7 @@ function readCases(opts: RunCommandOptions): { cases: Case[]; file: string; labe
   let labels: Int32Array | undefined;
   const file = (opts.inputs ?? opts.data)!;
   if (opts.inputs !== undefined) cases = readCasesFile(opts.inputs);
+  else if (readTensorBundle(file).tensors.has('pixel_values')) ({ cases, labels } = imageCases(file, opts.examples));
   else {
     const dev = readDevSet(file, opts.examples);
     const row = (a: Int32Array, r: number): Tensor => new Tensor('i64', [1, dev.seq], BigInt64Array.from(a.subarray(r * dev.seq, (r + 1) * dev.seq), (v) => BigInt(v)));

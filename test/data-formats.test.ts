@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { dataCommand } from '../compiler/cli/commands/data.ts';
 import { evalCases } from '../compiler/cli/commands/eval.ts';
 import { parseCsv } from '../compiler/data/csv.ts';
-import { decodePng, encodePng, type PngImage } from '../compiler/data/png.ts';
+import { decodePng, encodePng, pngChunk, type PngImage } from '../compiler/data/png.ts';
 import { parseCsvRows } from '../compiler/data/rows.ts';
 import { readDevSet } from '../compiler/tune/dev-set.ts';
 import { Ig3dcError } from '../ir/diagnostics.ts';
@@ -111,15 +111,7 @@ describe('PNG', () => {
     // wrong amount of image data for the size, and a bad filter byte
     const raw = Buffer.alloc(2 * 4);
     raw[4] = 9;
-    const chunk = (type: string, data: Uint8Array): Buffer => {
-      const out = Buffer.alloc(12 + data.length);
-      out.writeUInt32BE(data.length, 0);
-      out.write(type, 4, 'latin1');
-      out.set(data, 8);
-      out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-      return out;
-    };
-    const withIdat = (data: Uint8Array): Uint8Array => Buffer.concat([good.subarray(0, 33), chunk('IDAT', deflateSync(data)), chunk('IEND', new Uint8Array(0))]);
+    const withIdat = (data: Uint8Array): Uint8Array => Buffer.concat([good.subarray(0, 33), pngChunk('IDAT', deflateSync(data)), pngChunk('IEND', new Uint8Array(0))]);
     expect(thrown(() => decodePng(withIdat(raw), 'x.png')).message).toMatch(/scanline 1 has filter type 9, expected 0 to 4/);
     expect(thrown(() => decodePng(withIdat(raw.subarray(0, 5)), 'x.png')).message).toMatch(/holds 5 bytes, expected 8 for 3x2 greyscale/);
   });

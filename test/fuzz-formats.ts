@@ -8,9 +8,9 @@
 // seed, CI) and bench/fuzz-campaign.ts (>= 10^5 inputs).
 
 import { createHash } from 'node:crypto';
-import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { parseCsv } from '../compiler/data/csv.ts';
-import { decodePng, encodePng, type PngImage } from '../compiler/data/png.ts';
+import { decodePng, encodePng, pngChunk, type PngImage } from '../compiler/data/png.ts';
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import { parseGraph } from '../ir/parser.ts';
 import { parseCases, parseTensorBundle } from '../ir/tensor-json.ts';
@@ -287,16 +287,10 @@ function readCsv(b: Uint8Array): void {
   }
 }
 
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
-/** A PNG of `img` with scanline filter `f` (1 Sub, 2 Up, 3 Average, 4 Paeth) on every row. */
+/**
+ * A PNG of `img` with scanline filter `f` (1 Sub, 2 Up, 3 Average, 4 Paeth) on every row. The
+ * predictor is written out here again on purpose: an oracle independent of the decoder's.
+ */
 export function filteredPng(img: PngImage, f: number): Uint8Array {
   const c = img.channels;
   const stride = img.width * c;

@@ -72,3 +72,11 @@ export function checkOneStdout(uses: Readonly<Record<string, boolean>>): void {
 export function writeJson(value: unknown): Promise<void> {
   return writeOut(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** A numeric option (commander gives strings; programmatic callers numbers); a usage error when it is not one. */
+export function numberOption(name: string, v: number | string | undefined, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Ig3dcError('usage', `${name}: expected ${integer ? 'an integer' : 'a number'}, got '${String(v)}'`);
+  return n;
+}

@@ -92,21 +92,38 @@ export function decodePng(bytes: Uint8Array, file: string): PngImage {
       const a = x >= channels ? row[x - channels]! : 0;
       const b = up !== undefined ? up[x]! : 0;
       const c = up !== undefined && x >= channels ? up[x - channels]! : 0;
-      let predictor = 0;
-      if (f === 1) predictor = a;
-      else if (f === 2) predictor = b;
-      else if (f === 3) predictor = (a + b) >> 1;
-      else if (f === 4) {
-        const p = a + b - c;
-        const pa = Math.abs(p - a);
-        const pb = Math.abs(p - b);
-        const pc = Math.abs(p - c);
-        predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
-      row[x] = (src[x]! + predictor) & 0xff;
+      row[x] = (src[x]! + filterPredictor(f, a, b, c)) & 0xff;
     }
   }
   return { width, height, channels, pixels };
+}
+
+/**
+ * The value a scanline filter predicts a byte from (PNG spec 9.2): a the byte to the left, b the
+ * one above, c the one above-left (0 outside the image); f 0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth.
+ */
+export function filterPredictor(f: number, a: number, b: number, c: number): number {
+  if (f === 1) return a;
+  if (f === 2) return b;
+  if (f === 3) return (a + b) >> 1;
+  if (f === 4) {
+    const p = a + b - c;
+    const pa = Math.abs(p - a);
+    const pb = Math.abs(p - b);
+    const pc = Math.abs(p - c);
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+  }
+  return 0;
+}
+
+/** One chunk: length, type, data and the CRC over type and data. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  out.set(data, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
 }
 
 /** An 8-bit greyscale or RGB PNG (filter None on every row); for tests and examples. */
@@ -114,17 +131,9 @@ export function encodePng(img: PngImage, level = 9): Uint8Array {
   const stride = img.width * img.channels;
   const raw = Buffer.alloc(img.height * (stride + 1));
   for (let y = 0; y < img.height; y++) raw.set(img.pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
-  const chunk = (type: string, data: Uint8Array): Buffer => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    out.set(data, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(img.width, 0);
   ihdr.writeUInt32BE(img.height, 4);
   ihdr.set([8, img.channels === 1 ? 0 : 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from(SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([Buffer.from(SIGNATURE), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw, { level })), pngChunk('IEND', new Uint8Array(0))]);
 }

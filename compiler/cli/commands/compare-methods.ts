@@ -5,7 +5,7 @@
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { compareJson, compareMethods, type CompareResult, formatCompareReport, renderCompareHtml } from '../../compare/index.ts';
 import { progressBar, SILENT } from '../../tune/index.ts';
-import { writeOut, writeOutput } from '../run-command.ts';
+import { numberOption, writeOut, writeOutput } from '../run-command.ts';
 
 export interface CompareCommandOptions {
   importance?: string;
@@ -20,13 +20,6 @@ export interface CompareCommandOptions {
   /** Write the table and chart as a self-contained HTML page. */
   html?: string;
   progress?: boolean;
-}
-
-function numberOption(name: string, v: number | string | undefined, integer = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Ig3dcError('usage', `${name}: expected ${integer ? 'an integer' : 'a number'}, got '${String(v)}'`);
-  return n;
 }
 
 export async function compareMethodsCommand(model: string, opts: CompareCommandOptions): Promise<CompareResult> {

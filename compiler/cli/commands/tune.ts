@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { formatTuneReport, progressBar, SILENT, tune, tuneJson, type TuneResult } from '../../tune/index.ts';
-import { checkOneStdout, textStream, writeOut, writeOutput } from '../run-command.ts';
+import { checkOneStdout, numberOption, textStream, writeOut, writeOutput } from '../run-command.ts';
 
 export interface TuneCommandOptions {
   /** Repeatable: the first drives the search; all enter the importance-method comparison. */
@@ -30,13 +30,6 @@ export interface TuneCommandOptions {
   evaluator?: boolean;
   /** Show the progress bar even when stderr is not a terminal. */
   progress?: boolean;
-}
-
-function numberOption(name: string, v: number | string | undefined, integer = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Ig3dcError('usage', `${name}: expected ${integer ? 'an integer' : 'a number'}, got '${String(v)}'`);
-  return n;
 }
 
 export async function tuneCommand(model: string, opts: TuneCommandOptions): Promise<TuneResult> {

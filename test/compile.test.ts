@@ -35,7 +35,7 @@ describe('bert-tiny end to end', () => {
   for (const protocols of ['crypten', 'best'] as const) {
     it(`compiles, runs and matches the evaluator (${protocols})`, () => {
       const r = compileModel(graph, { protocols });
-      expect(r.pipeline).toEqual(['raise-bert', 'canonicalize']);
+      expect(r.pipeline).toEqual(['raise-bert', 'fold-batch-norm', 'canonicalize']);
       expect(isRaised(r.graph)).toBe(true);
       expect(findLeaks(r.circuit)).toEqual([]);
       expect(r.cost.rounds).toBe(criticalPathRounds(r.circuit));

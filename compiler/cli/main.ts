@@ -80,7 +80,7 @@ export function makeProgram(): Command {
       .option('--report-html <file>', 'write a self-contained HTML cost report')
       .option('--compare', 'also compile the baseline (raise-bert only, crypten protocols) and print both side by side')
       .option('--compare-protocols <list>', 'also compile with each protocol family, e.g. crypten,best,fss, and print them side by side (table, JSON, HTML)')
-      .option('--no-raise', 'do not run raise-bert,canonicalize first')
+      .option('--no-raise', 'do not run raise-bert,fold-batch-norm,canonicalize first')
       .option('--frac-bits <n>', 'fixed-point fractional bits (default 16)', positiveInt)
       .option('--no-verify', 'do not run the verifier after every pass')
       .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect).option('--json', 'print the cost report as one JSON object (as --report writes it) instead of the table'),

@@ -33,7 +33,7 @@ export interface CompileCommandOptions extends DimBinding {
   compareProtocols?: string;
   /** Importance annotation file for the IG-3D passes. */
   importance?: string;
-  /** Commander's --no-raise: false skips raise-bert,canonicalize. */
+  /** Commander's --no-raise: false skips raise-bert,fold-batch-norm,canonicalize. */
   raise?: boolean;
   /** Fractional bits (default 16). */
   fracBits?: number;

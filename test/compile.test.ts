@@ -129,7 +129,7 @@ describe('compileCommand', () => {
     const res = await compileCommand(TINY, { seq: 8, output: out, report: join(dir, 'cost.json'), reportHtml: join(dir, 'r.html'), compare: true, protocols: 'best' });
     expect(res.text).toMatch(/^model bert-tiny: 2 layers x 2 heads, hidden 128, intermediate 512, vocab 2000; .*batch 1, seq 8/);
     expect(res.text).toContain('critical-path bound');
-    expect(res.text).toContain('baseline: raise-bert,canonicalize [crypten]');
+    expect(res.text).toContain('baseline: raise-bert,fold-batch-norm,canonicalize [crypten]');
     const c = readCircuitFile(out);
     expect(c.instructions.length).toBe(res.optimized.circuit.instructions.length);
     const bundle = readTensorBundle(join(dir, 'tiny.weights.json'));

@@ -27,7 +27,7 @@ export interface CompileCommandOptions extends DimBinding {
   report?: string;
   /** Self-contained HTML report to write. */
   reportHtml?: string;
-  /** Also compile the baseline (raise-bert only, crypten protocols) and compare. */
+  /** Also compile the baseline (the default raising only, crypten protocols) and compare. */
   compare?: boolean;
   /** Protocol families to compile side by side, e.g. `crypten,best,fss` (a `key=value` after a name overrides that preset). */
   compareProtocols?: string;

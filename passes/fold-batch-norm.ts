@@ -168,11 +168,11 @@ interface LinearUse {
 function linearUse(u: Node, x: Node): LinearUse | string {
   const w = u.inputs[1];
   const isW = w !== undefined && w.op === CONST_OP && constValue(w) !== undefined && isFloatType(w.type.elem) && w.type.shape.length === 2;
-  if ((u.op !== 'Linear' && u.op !== 'MatMul') || !isW) return `${describe(u)} is not a Linear or a MatMul by a weight`;
-  if (u.inputs[0] !== x || u.inputs.slice(1).includes(x)) return `${describe(u)} does not read it as its x`;
-  if (u.op === 'MatMul' && x.type.shape.length < 2) return `${describe(u)} reads a vector`;
+  if ((u.op !== 'Linear' && u.op !== 'MatMul') || !isW) return `${describe(u)}, which is not a Linear or a MatMul by a weight`;
+  if (u.inputs[0] !== x || u.inputs.slice(1).includes(x)) return `${describe(u)}, which does not read it as its x`;
+  if (u.op === 'MatMul' && x.type.shape.length < 2) return `${describe(u)}, which reads a vector`;
   const b = u.inputs[2];
-  if (b !== undefined && (b.op !== CONST_OP || constValue(b) === undefined)) return `${describe(u)} has a bias that is not a constant`;
+  if (b !== undefined && (b.op !== CONST_OP || constValue(b) === undefined)) return `${describe(u)}, whose bias is not a constant`;
   return { node: u, w, b };
 }
 

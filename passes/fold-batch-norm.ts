@@ -194,7 +194,10 @@ function biasAdd(mm: Node, uses: Uses): { add: Node; b: Node } | undefined {
  */
 function forwardBlocker(f: Affine, uses: Uses): string | undefined {
   if (uses.isOutput(f.node)) return 'it is a graph output';
-  if (uses.consumers(f.node) === undefined || !uses.soleUser(f.mul, f.node)) return 'it changed in this round';
+  const products = uses.consumers(f.mul);
+  if (uses.consumers(f.node) === undefined || products === undefined) return uses.isOutput(f.mul) ? 'its product x * a is a graph output' : 'it changed in this round';
+  const other = products.find((u) => u !== f.node);
+  if (other !== undefined) return `its product x * a is also read by ${describe(other)}`;
   return readersBlocker(f.node, f, f.axis, uses);
 }
 

@@ -6,6 +6,7 @@
 // cheaper. Near misses that must stay: a residual Add also reads the BN, constants per token,
 // mixed owners.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/backend/compile.ts';
 import { importOnnx } from '../compiler/frontend/import.ts';
@@ -17,6 +18,7 @@ import { Tensor } from '../ir/tensor.ts';
 import type { ElemType, Visibility } from '../ir/types.ts';
 import { verifyGraph } from '../ir/verifier.ts';
 import { parsePipeline, runPipeline } from '../passes/index.ts';
+import { runCircuit } from '../runtime/index.ts';
 import { encodeModel, node, type ModelSpec } from './frontend-model-builder.ts';
 import { attentionBlock, erfGelu, input, matmulLinear, n, opCount, randomInputs, Uniform } from './raise-helpers.ts';
 
@@ -258,10 +260,65 @@ describe('a ViT-like encoder layer with BatchNorm in place of LayerNorm (PolyTra
     expectClose(g, graph, TOL.f32);
   });
 
-  it('costs fewer rounds and bytes once folded (best protocols)', () => {
+  it('costs fewer rounds and bytes once folded (best protocols); the secure run agrees with the unfolded model', () => {
     const before = compileModel(g, { protocols: 'best', raise: 'raise-bert,canonicalize' }).cost;
-    const after = compileModel(g, { protocols: 'best' }).cost;
-    expect(after.rounds).toBeLessThan(before.rounds);
-    expect(after.bytesTotal).toBeLessThan(before.bytesTotal);
+    const after = compileModel(g, { protocols: 'best' });
+    expect(after.cost.rounds).toBeLessThan(before.rounds);
+    expect(after.cost.bytesTotal).toBeLessThan(before.bytesTotal);
+    const inputs = randomInputs(g, 9);
+    const run = runCircuit(after.circuit, { inputs, weights: after.weights, seed: new Uint8Array(16).fill(5) });
+    expect(run.cost.rounds).toBe(after.cost.rounds);
+    expect(run.cost.bytesTotal).toBe(after.cost.bytesTotal);
+    const want = evaluate(g, inputs).get('y')!;
+    const got = run.outputs.get('y')!;
+    let scale = 0;
+    let d = 0;
+    for (let i = 0; i < want.size; i++) {
+      scale = Math.max(scale, Math.abs(want.at(i)));
+      d = Math.max(d, Math.abs(got.at(i) - want.at(i)));
+    }
+    // outputs up to ~5; fixed point with 16 fractional bits and the softmax/GELU protocols err by ~4e-4
+    expect(scale).toBeGreaterThan(1);
+    expect(d).toBeLessThan(2e-3);
+  });
+});
+
+describe('fold-batch-norm on random f64 graphs (fast-check)', () => {
+  it('forward, backward or both: the same outputs within float64 rounding, and no Mul left', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 4 }), c: fc.integer({ min: 1, max: 5 }), d: fc.integer({ min: 1, max: 5 }), before: fc.boolean(), after: fc.boolean(), transposed: fc.boolean(), seed: fc.integer({ min: 1, max: 1 << 20 }) }),
+        ({ n: tokens, c, d, before, after, transposed, seed }) => {
+          const r = new Uniform(seed);
+          const f = (k: number, scale: number, shift = 0): Tensor => Tensor.from('f64', [k], r.floats(k, scale).map((v) => v + shift));
+          const inits: [string, Tensor][] = [];
+          const nodes: ModelSpec['nodes'][number][] = [];
+          let cur = 'x';
+          let width = c;
+          const bn = (name: string): void => {
+            inits.push([`${name}.s`, f(width, 0.5, 1.2)], [`${name}.b`, f(width, 0.3)], [`${name}.m`, f(width, 0.5)], [`${name}.v`, f(width, 0.4, 0.6)]);
+            nodes.push(...(transposed ? tokenBn(cur, `${name}.y`, name) : [bnNode(cur, `${name}.y`, name)]));
+            cur = `${name}.y`;
+          };
+          const lin = (name: string, out: number): void => {
+            inits.push([`${name}.W`, Tensor.from('f64', [width, out], r.floats(width * out, 0.5))], [`${name}.bias`, f(out, 0.2)]);
+            nodes.push(...linear(cur, `${name}.y`, name));
+            cur = `${name}.y`;
+            width = out;
+          };
+          if (before) bn('bn0');
+          lin('fc', d);
+          if (after || !before) bn('bn1');
+          nodes.push(node('Identity', [cur], ['y']));
+          const shape = transposed ? [2, tokens, c] : [2, c];
+          const g = imported(nodes, inits, shape, 'f64');
+          const { graph, notes } = run(g, 'raise-bert,fold-batch-norm,canonicalize');
+          expect(opCount(graph, 'Mul')).toBe(0);
+          expect(notes).toEqual([]);
+          expectClose(g, graph, TOL.f64);
+        },
+      ),
+      { numRuns: 40, seed: 20261203 },
+    );
   });
 });

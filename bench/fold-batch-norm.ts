@@ -1,7 +1,8 @@
-// What folding inference BatchNorm into the neighbouring Linear saves: the static cost of a
-// PolyTransformer-style encoder layer (BatchNorm1d on tokens in place of both LayerNorms,
-// pre-norm, softmax attention, GELU MLP) compiled with `raise-bert,canonicalize` and with the
-// default raising, which folds the BatchNorms (`raise-bert,fold-batch-norm,canonicalize`).
+// What folding inference BatchNorm into the neighbouring Linear saves: the static cost of
+// BatchNorm1d on tokens in front of a Linear, and of a PolyTransformer-style encoder layer
+// (BatchNorm1d on tokens in place of both LayerNorms, pre-norm, softmax attention, GELU MLP),
+// each compiled with `raise-bert,canonicalize` and with the default raising, which folds the
+// BatchNorms (`raise-bert,fold-batch-norm,canonicalize`).
 // Static costs from the circuit (the runtime measures the same numbers).
 //
 //   npx tsx bench/fold-batch-norm.ts [--tokens 65] [--hidden 192] [--heads 3] [--protocols best]
@@ -68,23 +69,29 @@ export function batchNormLayer(tokens: number, hidden: number, heads: number): G
   return new Graph('bn-layer', [x], [{ name: 'y', node: op('Add', [h, mlp]) }]);
 }
 
+/** BatchNorm1d on tokens, then a Linear (hidden -> hidden). */
+export function batchNormLinear(tokens: number, hidden: number): Graph {
+  const x = inputNode('tokens', { elem: 'f32', shape: [1, tokens, hidden], vis: 'client' }, { name: 'tokens' });
+  return new Graph('bn-linear', [x], [{ name: 'y', node: linear(tokenBatchNorm(x, 'bn'), hidden, 'fc') }]);
+}
+
 export interface FoldCost {
   readonly pipeline: string;
   readonly rounds: number;
   readonly onlineBytes: number;
   readonly preprocessingBytes: number;
+  readonly dealerBytes: number;
   readonly lan: number;
   readonly wan: number;
 }
 
-export function foldCosts(tokens: number, hidden: number, heads: number, protocols: string): FoldCost[] {
-  const g = batchNormLayer(tokens, hidden, heads);
+export function foldCosts(g: Graph, protocols: string): FoldCost[] {
   return ['raise-bert,canonicalize', 'raise-bert,fold-batch-norm,canonicalize'].map((pipeline) => {
     const { cost } = compileModel(g, { protocols, raise: pipeline });
     const [lan, wan] = PROFILES.map((p) => estimateLatency(cost, p).seconds);
     const [p0, p1] = phaseBytes(cost, 'online');
     const [q0, q1] = phaseBytes(cost, 'pre');
-    return { pipeline, rounds: cost.rounds, onlineBytes: p0 + p1, preprocessingBytes: q0 + q1, lan: lan!, wan: wan! };
+    return { pipeline, rounds: cost.rounds, onlineBytes: p0 + p1, preprocessingBytes: q0 + q1, dealerBytes: cost.dealerBytes, lan: lan!, wan: wan! };
   });
 }
 
@@ -98,17 +105,25 @@ export function main(argv: readonly string[]): void {
   const hidden = Number(arg(argv, '--hidden', '192'));
   const heads = Number(arg(argv, '--heads', '3'));
   const protocols = arg(argv, '--protocols', 'best');
-  const rows = foldCosts(tokens, hidden, heads, protocols);
+  const graphs: [string, Graph][] = [
+    [`BatchNorm1d on ${tokens} tokens, then a Linear ${hidden} -> ${hidden}`, batchNormLinear(tokens, hidden)],
+    [`one pre-norm encoder layer with BatchNorm1d for LayerNorm: ${tokens} tokens, hidden ${hidden}, ${heads} heads`, batchNormLayer(tokens, hidden, heads)],
+  ];
+  for (const [title, g] of graphs) report(title, foldCosts(g, protocols), protocols);
+}
+
+function report(title: string, rows: readonly FoldCost[], protocols: string): void {
   const base = rows[0]!;
-  console.log(`one pre-norm encoder layer with BatchNorm1d for LayerNorm: ${tokens} tokens, hidden ${hidden}, ${heads} heads, --protocols ${protocols}`);
+  console.log(`${title}, --protocols ${protocols}`);
   console.log(
     table([
-      ['raising', 'rounds', 'online MB', 'preproc MB', 'LAN ms', 'WAN s', 'rounds x', 'online bytes x'],
+      ['raising', 'rounds', 'online MB', 'preproc MB', 'dealer MB', 'LAN ms', 'WAN s', 'rounds x', 'online bytes x'],
       ...rows.map((r) => [
         r.pipeline,
         String(r.rounds),
         (r.onlineBytes / 1e6).toFixed(3),
         (r.preprocessingBytes / 1e6).toFixed(3),
+        (r.dealerBytes / 1e6).toFixed(3),
         (r.lan * 1e3).toFixed(2),
         r.wan.toFixed(3),
         (r.rounds / base.rounds).toFixed(3),

@@ -12,11 +12,12 @@ import { importanceBenchmark } from './importance.ts';
 import { importanceAgreementBenchmark } from './importance-agreement.ts';
 import { vitEvalBenchmark } from './vit-eval.ts';
 import { attentionMethodsBenchmark } from './attention-methods.ts';
+import { foldBatchNormBenchmark } from './fold-batch-norm.ts';
 import { startupBenchmark } from './startup.ts';
 import { deployBenchmark } from './deploy.ts';
 import { tokensBenchmark } from './tokens.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark, tokensBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -29,6 +29,7 @@ export { normalizeAxis, shapesEqual, numel, isFloatType, type ElemType, type Sha
 export type { Graph } from '../ir/graph.ts';
 
 import './canonicalize.ts';
+import './fold-batch-norm.ts';
 import './raise/index.ts';
 import './ig3d/index.ts';
 import './tokens/index.ts';

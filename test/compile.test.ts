@@ -35,7 +35,7 @@ describe('bert-tiny end to end', () => {
   for (const protocols of ['crypten', 'best'] as const) {
     it(`compiles, runs and matches the evaluator (${protocols})`, () => {
       const r = compileModel(graph, { protocols });
-      expect(r.pipeline).toEqual(['raise-bert', 'canonicalize']);
+      expect(r.pipeline).toEqual(['raise-bert', 'fold-batch-norm', 'canonicalize']);
       expect(isRaised(r.graph)).toBe(true);
       expect(findLeaks(r.circuit)).toEqual([]);
       expect(r.cost.rounds).toBe(criticalPathRounds(r.circuit));
@@ -129,7 +129,7 @@ describe('compileCommand', () => {
     const res = await compileCommand(TINY, { seq: 8, output: out, report: join(dir, 'cost.json'), reportHtml: join(dir, 'r.html'), compare: true, protocols: 'best' });
     expect(res.text).toMatch(/^model bert-tiny: 2 layers x 2 heads, hidden 128, intermediate 512, vocab 2000; .*batch 1, seq 8/);
     expect(res.text).toContain('critical-path bound');
-    expect(res.text).toContain('baseline: raise-bert,canonicalize [crypten]');
+    expect(res.text).toContain('baseline: raise-bert,fold-batch-norm,canonicalize [crypten]');
     const c = readCircuitFile(out);
     expect(c.instructions.length).toBe(res.optimized.circuit.instructions.length);
     const bundle = readTensorBundle(join(dir, 'tiny.weights.json'));

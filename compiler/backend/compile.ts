@@ -1,6 +1,6 @@
 // The backend driver: IR graph -> scheduled, leakage-checked circuit with its static cost.
 //
-// An ONNX-level graph is raised first (`raise-bert,canonicalize`, configurable), then the
+// An ONNX-level graph is raised first (`raise-bert,fold-batch-norm,canonicalize`, configurable), then the
 // user's passes run, then range analysis, lowering with the chosen protocols, scheduling,
 // the cost model and the leakage checker.
 
@@ -35,7 +35,11 @@ const RAISED_OPS: ReadonlySet<string> = new Set([
   'Pooler',
 ]);
 
-export const DEFAULT_RAISE = 'raise-bert,canonicalize';
+/**
+ * Raising, then folding inference BatchNorms into their Linears (after raise-bert, so that a
+ * LayerNorm's gamma/beta tail is already part of a LayerNorm and never mistaken for one).
+ */
+export const DEFAULT_RAISE = 'raise-bert,fold-batch-norm,canonicalize';
 
 export interface CompileOptions {
   /** `crypten` (default), `best`, a preset with overrides (`crypten,maxMethod=tree`), or a config. */
@@ -43,7 +47,7 @@ export interface CompileOptions {
   /** Passes after raising (a pipeline string or parsed steps). */
   readonly passes?: string | readonly PipelineStep[];
   /**
-   * Raising of an ONNX-level graph: 'auto' (default) runs `raise-bert,canonicalize` when the
+   * Raising of an ONNX-level graph: 'auto' (default) runs DEFAULT_RAISE when the
    * graph has no transformer-level op; true always; false never; or the steps to run.
    */
   readonly raise?: 'auto' | boolean | string | readonly PipelineStep[];

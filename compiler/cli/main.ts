@@ -78,9 +78,9 @@ export function makeProgram(): Command {
       .option('-o, --output <file>', 'write the circuit to FILE (the server weights go next to it: NAME.weights.json and NAME.weights.bin)')
       .option('--report <file>', 'write the cost report as JSON')
       .option('--report-html <file>', 'write a self-contained HTML cost report')
-      .option('--compare', 'also compile the baseline (raise-bert only, crypten protocols) and print both side by side')
+      .option('--compare', 'also compile the baseline (the default raising only, crypten protocols) and print both side by side')
       .option('--compare-protocols <list>', 'also compile with each protocol family, e.g. crypten,best,fss, and print them side by side (table, JSON, HTML)')
-      .option('--no-raise', 'do not run raise-bert,canonicalize first')
+      .option('--no-raise', 'do not run raise-bert,fold-batch-norm,canonicalize first')
       .option('--frac-bits <n>', 'fixed-point fractional bits (default 16)', positiveInt)
       .option('--no-verify', 'do not run the verifier after every pass')
       .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect).option('--json', 'print the cost report as one JSON object (as --report writes it) instead of the table'),

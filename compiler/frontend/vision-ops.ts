@@ -80,7 +80,11 @@ function patchWeight(ctx: ImportContext, w: Node, O: number, K: number): Node {
 /**
  * BatchNormalization in inference mode with constant statistics: Y = X a + c per channel
  * (axis 1), a = scale / sqrt(var + eps), c = bias - mean a, computed here in float64 and
- * owned by whoever owns the statistics (canonicalize folds them into a neighbouring Linear).
+ * owned by whoever owns the statistics. Under MPC, X a is a multiplication by the server's
+ * secret per element; the `fold-batch-norm` pass (in the default raising pipeline, after
+ * raise-bert) folds a and c into a neighbouring Linear where every reader is one, or into the
+ * Linear that produces X (passes/fold-batch-norm.ts). canonicalize does not: its rewrites are
+ * bit-exact, and a fold re-associates.
  */
 function importBatchNorm(ctx: ImportContext): Node {
   const x = ctx.input(0);

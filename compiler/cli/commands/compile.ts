@@ -27,13 +27,13 @@ export interface CompileCommandOptions extends DimBinding {
   report?: string;
   /** Self-contained HTML report to write. */
   reportHtml?: string;
-  /** Also compile the baseline (raise-bert only, crypten protocols) and compare. */
+  /** Also compile the baseline (the default raising only, crypten protocols) and compare. */
   compare?: boolean;
   /** Protocol families to compile side by side, e.g. `crypten,best,fss` (a `key=value` after a name overrides that preset). */
   compareProtocols?: string;
   /** Importance annotation file for the IG-3D passes. */
   importance?: string;
-  /** Commander's --no-raise: false skips raise-bert,canonicalize. */
+  /** Commander's --no-raise: false skips raise-bert,fold-batch-norm,canonicalize. */
   raise?: boolean;
   /** Fractional bits (default 16). */
   fracBits?: number;

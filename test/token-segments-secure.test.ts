@@ -7,7 +7,7 @@
 // shape says so.
 
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/backend/compile.ts';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { checkBoundaryLeaks } from '../compiler/tokens/boundary.ts';
@@ -23,7 +23,9 @@ import { runSegments, SEGMENT_VALUES } from '../passes/tokens/index.ts';
 import { runCircuit } from '../runtime/interpreter.ts';
 import type { Shares } from '../runtime/party.ts';
 import { runSegmentedCircuits, takeShares } from '../runtime/segments.ts';
+import type { SegmentedRunReport } from '../compiler/cli/commands/run-segments.ts';
 import { caught, maxAbsDiff } from './ig3d-helpers.ts';
+import { ig3dc, killAll, ROOT } from './process-helpers.ts';
 
 const TINY = join(import.meta.dirname, '..', 'examples', 'bert-tiny.onnx');
 const SEQ = 16;
@@ -152,5 +154,23 @@ describe('segments start from shares', () => {
     const s: Shares = { shape: [1, 4, 2], scale: 16, data: BigUint64Array.from([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]) };
     expect([...takeShares('hidden', s, [1, 2, 2]).data]).toEqual([1n, 2n, 3n, 4n]);
     expect(caught(() => takeShares('hidden', s, [1, 2, 1])).message).toMatch(/only fewer tokens along one axis/);
+  });
+});
+
+describe('ig3dc run MODEL --passes ...prune-tokens...', () => {
+  afterAll(killAll);
+  it('runs the model in segments: buckets taken, measured == static per segment, error against the pruned evaluator', async () => {
+    const r = await ig3dc(['run', TINY, '--inputs', join(ROOT, 'examples', 'bert-tiny.cases.json'), '--case', 'b1_s8', '--passes', 'prune-tokens{theta=[0.13],bucket=4}', '--protocols', 'best', '--threads', '1', '--json'], 240_000, { IG3DC_SEED: '000102030405060708090a0b0c0d0e0f' }).done;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout) as SegmentedRunReport;
+    expect(rep.countsMatch).toBe(true);
+    expect(rep.bucketsMatch).toBe(true);
+    expect(rep.maxAbsError).toBeLessThanOrEqual(2e-3);
+    const segs = rep.cases[0]!.segments;
+    expect(segs.map((s) => s.tokens)).toEqual([8, 4]);
+    expect(segs[0]!.counts![0]).toBeLessThanOrEqual(4);
+    expect(segs.every((s) => s.match && s.measured.rounds === s.static.rounds && s.measured.bytesTotal === s.static.bytesTotal)).toBe(true);
+    expect(rep.compiled.map((c) => `${c.segment}@${c.tokens}`)).toEqual(['0@8', '1@4']);
   });
 });

@@ -99,7 +99,7 @@ export function takeShares(name: string, s: Shares, want: Shape): Shares {
 }
 
 /** The shares one party starts segment `c` from: its handoffs, cut to the circuit's shared inputs. */
-function sharesFor(c: Circuit, handoffs: ReadonlyMap<string, Shares>): Map<string, Shares> {
+export function sharesFor(c: Circuit, handoffs: ReadonlyMap<string, Shares>): Map<string, Shares> {
   const out = new Map<string, Shares>();
   for (const ins of c.instructions) {
     if (ins.op !== 'shared_input') continue;
@@ -111,7 +111,8 @@ function sharesFor(c: Circuit, handoffs: ReadonlyMap<string, Shares>): Map<strin
   return out;
 }
 
-function counts(t: Tensor | undefined, circuit: string): number[] {
+/** The survivor counts a boundary revealed, as integers. */
+export function counts(t: Tensor | undefined, circuit: string): number[] {
   if (t === undefined) throw new Ig3dcError('verify', `segment '${circuit}' ends without revealing its survivor count '${COUNT_OUTPUT}' to both parties`);
   return t.toNumbers().map((v) => Math.round(v));
 }

@@ -23,6 +23,8 @@ import { runSegments, SEGMENT_VALUES } from '../passes/tokens/index.ts';
 import { runCircuit } from '../runtime/interpreter.ts';
 import type { Shares } from '../runtime/party.ts';
 import { runSegmentedCircuits, takeShares } from '../runtime/segments.ts';
+import { runDealerSegmentsTcp, runPartySegmentsTcp } from '../runtime/segments-tcp.ts';
+import { freshKeys } from './deploy-helpers.ts';
 import type { SegmentedRunReport } from '../compiler/cli/commands/run-segments.ts';
 import { caught, maxAbsDiff } from './ig3d-helpers.ts';
 import { ig3dc, killAll, ROOT } from './process-helpers.ts';
@@ -173,4 +175,48 @@ describe('ig3dc run MODEL --passes ...prune-tokens...', () => {
     expect(segs.every((s) => s.match && s.measured.rounds === s.static.rounds && s.measured.bytesTotal === s.static.bytesTotal)).toBe(true);
     expect(rep.compiled.map((c) => `${c.segment}@${c.tokens}`)).toEqual(['0@8', '1@4']);
   });
+});
+
+describe('segments over TLS: one process per role, each session its own', () => {
+  it('both parties pick the same next segment from the count they learned; outputs, counts and costs as in process', async () => {
+    const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'best' });
+    // the dealer holds every bucket's circuit (compiled ahead: it has no weights to compile with)
+    const all = src.buckets().map((b) => src.get(b.segment, b.tokens).circuit);
+    expect(all.length).toBe(1 + SEQ / 4);
+    const keys = freshKeys();
+    const deferred = (): { p: Promise<number>; set: (n: number) => void } => {
+      let set!: (n: number) => void;
+      return { p: new Promise<number>((r) => (set = r)), set };
+    };
+    const p0Ports = [deferred(), deferred()];
+    const dPorts = [deferred(), deferred()];
+    const local = { host: '127.0.0.1', port: 0 };
+    let session = 0;
+    const dealer = runDealerSegmentsTcp(all, src.segments, { listen: local, keys: keys.dealer, timeoutMs: 20_000, onListening: (n) => dPorts[session++]!.set(n) });
+    const p0 = runPartySegmentsTcp({ src, party: 0, keys: keys.party0, timeoutMs: 20_000, session: (k) => ({ listen: local, onListening: (n) => p0Ports[k]!.set(n) }) });
+    const p1 = runPartySegmentsTcp({
+      src,
+      party: 1,
+      inputs: inputs(),
+      keys: keys.party1,
+      timeoutMs: 20_000,
+      session: async (k) => ({ connect: { host: '127.0.0.1', port: await p0Ports[k]!.p }, dealer: { host: '127.0.0.1', port: await dPorts[k]!.p } }),
+    });
+    const [r0, r1, rd] = await Promise.all([p0, p1, dealer]);
+    expect(r0.steps.map((s) => s.tokens)).toEqual([16, 12]);
+    expect(r1.steps.map((s) => s.tokens)).toEqual([16, 12]);
+    expect(r0.steps[0]!.counts).toEqual([11]);
+    expect(r1.steps[0]!.counts).toEqual([11]);
+    expect(new Set([...r1.steps.map((s) => s.sessionId)]).size).toBe(2);
+    const want = runSegments(src.graphs, inputs()).outputs.get('logits')!.toNumbers();
+    expect(maxAbsDiff(r1.outputs.get('logits')!.toNumbers(), want)).toBeLessThanOrEqual(2e-3);
+    expect(r0.outputs.has('logits')).toBe(false); // the server learns the counts only
+    r1.steps.forEach((s, k) => {
+      const { byRound: _, ...measured } = s.cost;
+      const stat = costSummary(src.compiled(s.segment, s.tokens).cost);
+      expect(measured.rounds).toBe(stat.rounds);
+      expect(measured.bytesPerParty).toEqual(stat.bytesPerParty);
+      expect(rd[k]!.bytes).toBe(stat.dealerBytes);
+    });
+  }, 120_000);
 });

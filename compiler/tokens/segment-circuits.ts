@@ -57,6 +57,18 @@ export class SegmentCircuits {
     return c;
   }
 
+  /**
+   * Every (segment, tokens) a run can take: segment 0 at the sequence length, segment k > 0 at
+   * each multiple of its boundary's bucket up to the sequence length (what compiling ahead costs).
+   */
+  buckets(): { segment: number; tokens: number }[] {
+    const out = [{ segment: 0, tokens: this.tokens }];
+    this.graphs.bounds.forEach((b, i) => {
+      for (let n = b.bucket; n <= this.tokens; n += b.bucket) out.push({ segment: i + 1, tokens: n });
+    });
+    return out;
+  }
+
   get(k: number, n: number): { circuit: Circuit; weights: ReadonlyMap<string, Tensor> } {
     const c = this.compiled(k, n);
     return { circuit: c.circuit, weights: c.weights };

@@ -91,6 +91,20 @@ describe('a token-pruned model in segments under MPC (bert-tiny)', () => {
     expect(src.compiles.map((c) => [c.segment, c.tokens])).toEqual(tokens.map((n, k) => [k, n]));
   });
 
+  it('with the fss protocols too (one-round comparisons for the thresholds)', () => {
+    const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'fss' });
+    const run = runSegmentedCircuits(src, { inputs: inputs(), seed: new Uint8Array(16).fill(9) });
+    expect(run.steps.map((s) => s.tokens)).toEqual([16, 12]);
+    expect(run.steps[0]!.counts).toEqual([11]);
+    const want = runSegments(src.graphs, inputs()).outputs.get('logits')!.toNumbers();
+    expect(maxAbsDiff(run.outputs.get('logits')!.toNumbers(), want)).toBeLessThanOrEqual(2e-3);
+  });
+
+  it('a fixed-fraction schedule (ratio) has no protocol: a clear error', () => {
+    const src = new SegmentCircuits(pruned('prune-tokens{ratio=0.5,bucket=4}'));
+    expect(caught(() => src.compiled(0, SEQ)).message).toMatch(/TokenKeep\{ratio\} has no MPC protocol .*prune by thresholds/);
+  });
+
   it('a smaller bucket costs less: the second segment at 4 tokens against 12', () => {
     const a = new SegmentCircuits(pruned(SCHEDULES[0].spec), { protocols: 'best' });
     const b = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'best' });

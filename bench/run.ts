@@ -16,8 +16,9 @@ import { foldBatchNormBenchmark } from './fold-batch-norm.ts';
 import { startupBenchmark } from './startup.ts';
 import { deployBenchmark } from './deploy.ts';
 import { tokensBenchmark } from './tokens.ts';
+import { tokensSecureBenchmark } from './tokens-secure.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark, tokensSecureBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

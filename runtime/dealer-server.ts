@@ -23,6 +23,12 @@ import { DEFAULT_TIMEOUT_MS, failLinks, Link, PROTOCOL_VERSION } from './tcp.ts'
 export interface DealerOptions {
   readonly circuit: Circuit;
   readonly circuitHash: string;
+  /**
+   * Other circuits the session may be for, by hash (a model in segments: the parties pick a
+   * segment's bucket at run time, and P1's hello names its circuit). All must agree on which
+   * parties the dealer sends words to.
+   */
+  readonly alternatives?: ReadonlyMap<string, Circuit>;
   readonly listen: HostPort;
   /** The dealer's key file. */
   readonly keys: RoleKeys;
@@ -55,10 +61,16 @@ interface DealerHello {
 
 /** Serves one session's dealer words to P1 (and to P0, for circuits with FSS gates). */
 export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
-  const c = opts.circuit;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (opts.keys.role !== 'dealer') throw new Ig3dcError('usage', `the dealer needs the dealer key file, not the ${opts.keys.role} one`);
-  admitCircuit(c);
+  admitCircuit(opts.circuit);
+  const known = new Map<string, Circuit>([[opts.circuitHash, opts.circuit], ...(opts.alternatives ?? new Map<string, Circuit>())]);
+  for (const a of known.values()) {
+    if (a !== opts.circuit) admitCircuit(a);
+    if (dealerSendsP0(a) !== dealerSendsP0(opts.circuit)) throw new Ig3dcError('usage', `circuits '${opts.circuit.name}' and '${a.name}' differ in whether the dealer sends party 0 words: serve them apart`);
+  }
+  let c = opts.circuit;
+  let circuitHash = opts.circuitHash;
   const k0d = pairKey(opts.keys, 'p0-dealer');
   const k1d = pairKey(opts.keys, 'p1-dealer');
   const parties: readonly (0 | 1)[] = dealerSendsP0(c) ? [0, 1] : [1];
@@ -70,12 +82,17 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
     let sid: string | undefined;
     for (const [i, p] of parties.entries()) {
       const h = await links[i]!.receiveJson<DealerHello>(T_HELLO, 'hello');
+      // the first hello picks the circuit among those the dealer holds; the other must name the same
+      if (i === 0 && typeof h.circuitHash === 'string' && known.has(h.circuitHash)) {
+        circuitHash = h.circuitHash;
+        c = known.get(circuitHash)!;
+      }
       const mismatch =
         h.protocol !== PROTOCOL_VERSION
           ? `protocol version mismatch: the dealer speaks ${PROTOCOL_VERSION}, party ${p} ${String(h.protocol).slice(0, 40)}`
-          : h.circuitHash !== opts.circuitHash
-            ? `party ${p} loaded a different circuit than the dealer (hash ${String(h.circuitHash).slice(0, 12)}..., the dealer's ${opts.circuitHash.slice(0, 12)}...)`
-            : typeof h.sessionId !== 'string' || !/^[0-9a-f]{64}$/.test(h.sessionId) || !ticketValid(k0d, h.sessionId, opts.circuitHash, h.ticket)
+          : h.circuitHash !== circuitHash
+            ? `party ${p} loaded a different circuit than the dealer (hash ${String(h.circuitHash).slice(0, 12)}..., the dealer's ${circuitHash.slice(0, 12)}...)`
+            : typeof h.sessionId !== 'string' || !/^[0-9a-f]{64}$/.test(h.sessionId) || !ticketValid(k0d, h.sessionId, circuitHash, h.ticket)
               ? 'party 0 did not authorize this session for this circuit (no valid ticket)'
               : sid !== undefined && h.sessionId !== sid
                 ? 'party 0 and party 1 name different sessions'
@@ -84,8 +101,8 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
       sid = h.sessionId!;
     }
     opts.onSession?.(sid!, parties);
-    for (const l of links) await l.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash });
-    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid!, opts.circuitHash), sessionSeed(k1d, 'p1-dealer', sid!, opts.circuitHash));
+    for (const l of links) await l.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash });
+    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid!, circuitHash), sessionSeed(k1d, 'p1-dealer', sid!, circuitHash));
     const s = schedule(c);
     const sent: [number, number] = [0, 0];
     const served = new Set<number>();

@@ -8,7 +8,7 @@ import type { Circuit } from '../ir/circuit/circuit.ts';
 import type { CostSummary } from '../ir/circuit/cost.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { Dealer } from './dealer.ts';
-import { checkPartyInputs, partyProgram, type PartyResult } from './party.ts';
+import { checkPartyInputs, checkSharedInputs, partyProgram, type PartyResult, type Shares } from './party.ts';
 import { exchanges, planParty, type Step } from './plan.ts';
 import { measuredRounds } from './measured-rounds.ts';
 import { admitCircuit } from './admit.ts';
@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly seed?: Uint8Array;
   /** The three pairwise seeds themselves (e.g. a deployed session's, to replay it in one process); wins over `seed`. */
   readonly seeds?: PartySeeds;
+  /** Each party's own shares of the circuit's shared inputs ([P0's, P1's]): a previous segment's handoffs. */
+  readonly shared?: readonly [ReadonlyMap<string, Shares>, ReadonlyMap<string, Shares>];
   /** Registers whose two shares (or public copies) to keep and return. */
   readonly captureShares?: readonly number[];
   /** Run the leakage checker first (default true; off only for protocol tests that open a value on purpose). */
@@ -46,6 +48,10 @@ export interface MeasuredCost extends CostSummary {
 export interface RunResult {
   /** Declared outputs, decoded at their scale. */
   readonly outputs: Map<string, Tensor>;
+  /** What the server (P0) learned: the outputs revealed to both parties. */
+  readonly serverOutputs: Map<string, Tensor>;
+  /** Each party's shares of what the circuit hands off to the next segment: [P0's, P1's]. */
+  readonly handoffs: readonly [Map<string, Shares>, Map<string, Shares>];
   readonly cost: MeasuredCost;
   /** sha256 of P1's view: every round message and the dealer's words to P1, in order (the same seed gives the same transcript). */
   readonly transcriptHash: string;
@@ -60,6 +66,8 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
   admitCircuit(c, undefined, opts.checkLeakage !== false);
   checkPartyInputs(c, 0, opts.weights);
   checkPartyInputs(c, 1, opts.inputs);
+  checkSharedInputs(c, 0, opts.shared?.[0]);
+  checkSharedInputs(c, 1, opts.shared?.[1]);
   const s = schedule(c);
   const macs0 = ringStats.macs;
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
@@ -79,6 +87,7 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
       s01: seeds.s01,
       sd: p === 0 ? seeds.s0d : seeds.s1d,
       recycleMessages: true,
+      ...(opts.shared !== undefined ? { shared: opts.shared[p] } : {}),
       correction: (ins, own) => net.dealerTo(p, dealer.material(ins, c.registers, p, own)!),
       ...(keep.size > 0 ? { onDefine: (r: number, v: Ring) => void (keep.has(r) && captured[p].set(r, v.slice())) } : {}),
       ...(p === 1 && opts.onRound ? { onRound: (_k: number, st: Extract<Step, { kind: 'round' }>) => opts.onRound!(++roundsDone, totalRounds, st, c.instructions[st.comms[0]!]?.prov.layer) } : {}),
@@ -99,6 +108,7 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
     r1 = programs[1]!.next(toP1);
   }
   const result: PartyResult = r1.value;
+  const server: PartyResult = r0.value;
   const shares = new Map<number, readonly [Ring, Ring]>();
   for (const r of keep) {
     const a = captured[0].get(r);
@@ -110,6 +120,8 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
   const count = (ph: 'pre' | 'online'): number => byRound.filter((m) => m.phase === ph).length;
   return {
     outputs: result.outputs,
+    serverOutputs: server.outputs,
+    handoffs: [server.handoffs, result.handoffs],
     cost: {
       rounds: count('online'),
       preprocessingRounds: count('pre'),

@@ -35,6 +35,8 @@ export interface PartyContext {
    * go to P1, FSS keys to both.
    */
   readonly correction?: (ins: Instruction, own: readonly Ring[]) => Ring;
+  /** This party's own shares of the circuit's `shared_input`s (what a previous segment handed off), by name. */
+  readonly shared?: ReadonlyMap<string, Shares>;
   /** Called with every register this party defines (for capturing shares). */
   readonly onDefine?: (reg: number, value: Ring) => void;
   /**
@@ -49,8 +51,38 @@ export interface PartyContext {
 }
 
 export interface PartyResult {
-  /** Declared outputs (party 1 only; party 0 learns nothing). */
+  /** Declared outputs this party learned: P1 every one, P0 only those revealed to both (`reveal`). */
   readonly outputs: Map<string, Tensor>;
+  /** This party's shares of the registers the circuit hands off to the next segment, by name. */
+  readonly handoffs: Map<string, Shares>;
+}
+
+/** One party's share of a value that stays secret between segments. */
+export interface Shares {
+  readonly shape: Shape;
+  /** Fractional bits of the fixed-point value. */
+  readonly scale: number;
+  readonly data: Ring;
+}
+
+/** Checks that this party holds a share of every `shared_input` of the circuit, of the shape and scale it expects. */
+export function checkSharedInputs(c: Circuit, party: 0 | 1, shared: ReadonlyMap<string, Shares> | undefined): void {
+  for (const ins of c.instructions) if (ins.op === 'shared_input') sharedInput(ins, party, shared);
+}
+
+function sharedInput(ins: Instruction, party: 0 | 1, shared: ReadonlyMap<string, Shares> | undefined): Ring {
+  const name = ins.attrs['name'] as string;
+  const s = shared?.get(name);
+  const where = `circuit shared input '${name}' (party ${party})`;
+  if (s === undefined) inputError(`${where}: no share given; a segment starts from the shares the previous one handed off${shared === undefined || shared.size === 0 ? '' : ` (given: ${[...shared.keys()].join(', ')})`}`, name);
+  const shape = ins.attrs['shape'] as readonly number[];
+  if (s.shape.length !== shape.length || s.shape.some((d, i) => d !== shape[i])) {
+    inputError(`${where}: the share has shape [${s.shape.join(',')}], the circuit expects [${shape.join(',')}]`, name);
+  }
+  const scale = ins.attrs['scale'] as number;
+  if (s.scale !== scale) inputError(`${where}: the share is at scale ${s.scale}, the circuit expects ${scale}`, name);
+  if (s.data.length !== numel(shape)) inputError(`${where}: the share has ${s.data.length} elements, its shape [${shape.join(',')}] needs ${numel(shape)}`, name);
+  return s.data;
 }
 
 function inputError(detail: string, name: string): never {
@@ -181,6 +213,7 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
   const regs = c.registers;
   const state = new Map<number, Ring>();
   const outputs = new Map<string, Tensor>();
+  const handoffs = new Map<string, Shares>();
   const get = (r: number): Ring => {
     const v = state.get(r);
     if (v === undefined) throw new Error(`register %${r} is not live on party ${p}`);
@@ -219,6 +252,11 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
         define(r, adopt(K.ringSub(enc, other, enc)));
         recycle(other);
       } else define(r, other);
+    } else if (ins.op === 'shared_input') {
+      define(ins.outputs[0]!, sharedInput(ins, p, ctx.shared).slice());
+    } else if (ins.op === 'handoff') {
+      const r = ins.inputs[0]!;
+      handoffs.set(ins.attrs['name'] as string, { shape: regs[r]!.shape, scale: regs[r]!.scale, data: get(r).slice() });
     } else if (ins.op === 'const') {
       define(ins.outputs[0]!, ins.data!);
     } else if (cls === 'dealer') {
@@ -270,10 +308,10 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
       const ins = c.instructions[i]!;
       const comm = circuitOp(ins.op).comm!;
       if (comm.combine === undefined) {
-        // A declared output: P0 sends, P1 decodes.
+        // A declared output: P0 sends, P1 decodes (a `reveal`: both send, both decode).
         const r = ins.inputs[0]!;
         const n = numel(regs[r]!.shape);
-        if (p === 1) {
+        if (p === 1 || ins.op === 'reveal') {
           const value = K.ringAdd(get(r), peer.subarray(at, at + n));
           at += n;
           const t = regs[r]!;
@@ -295,5 +333,5 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     }
     ctx.onRound?.(k, st);
   }
-  return { outputs };
+  return { outputs, handoffs };
 }

@@ -207,7 +207,7 @@ export function planParty(c: Circuit, p: 0 | 1, keep: ReadonlySet<number> = new 
   for (let k = order.length - 1; k >= 0; k--) {
     const i = order[k]!;
     const x = ins[i]!;
-    const run = isComm(x.op) || isSource(x) || x.outputs.some((r) => needed[r] === 1);
+    const run = isComm(x.op) || isSource(x) || x.op === 'handoff' || x.outputs.some((r) => needed[r] === 1);
     if (!run) continue;
     runs[i] = 1;
     for (const r of usedInputs(x, p)) needed[r] = 1;

@@ -25,7 +25,7 @@ import { CorrectionFeed, correctionOrder, dealerSendsP0, DEFAULT_WINDOW_BYTES } 
 import { driveParty, newTranscript } from './drive.ts';
 import type { MeasuredCost } from './interpreter.ts';
 import { dealerTicket, freshNonce, pairKey, sessionId, sessionSeed, tlsPsk, type RoleKeys } from './keys.ts';
-import { checkPartyInputs, partyProgram, roundWords } from './party.ts';
+import { checkPartyInputs, checkSharedInputs, partyProgram, roundWords, type Shares } from './party.ts';
 import { planParty, type Exchange, type Step } from './plan.ts';
 import { measuredRounds } from './measured-rounds.ts';
 import type { MeasuredRound } from './transport.ts';
@@ -46,6 +46,8 @@ export interface TcpPartyOptions {
   readonly dealer?: HostPort;
   /** This party's tensors: weights (P0) or model inputs (P1). */
   readonly tensors: ReadonlyMap<string, Tensor>;
+  /** This party's own shares of the circuit's shared inputs (a segment: what the previous one handed off). */
+  readonly shared?: ReadonlyMap<string, Shares>;
   /** This party's key file (party0 or party1). */
   readonly keys: RoleKeys;
   /** Time-out for each message and each write (default 60 s). */
@@ -64,8 +66,10 @@ export interface TcpPartyOptions {
 }
 
 export interface TcpPartyResult {
-  /** Declared outputs (party 1 only). */
+  /** Declared outputs this party learned (party 1: all; party 0: those revealed to both, e.g. a segment's count). */
   readonly outputs: Map<string, Tensor>;
+  /** This party's shares of what the circuit hands off to the next segment. */
+  readonly handoffs: Map<string, Shares>;
   /**
    * Both directions as this party measured them. Dealer bytes: only what this party received
    * (dealerBytes and its own entry of dealerBytesPerParty; the other entry is 0).
@@ -159,6 +163,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
     throw new Ig3dcError('usage', 'party 0 talks to the dealer only for circuits whose dealer sends it words (FSS gates); this one has none: drop --dealer');
   }
   checkPartyInputs(c, p, opts.tensors);
+  checkSharedInputs(c, p, opts.shared);
   const s = schedule(c);
   const me = p === 0 ? 'party0' : 'party1';
   const other = p === 0 ? 'party1' : 'party0';
@@ -231,6 +236,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
       tensors: opts.tensors,
       s01,
       sd,
+      ...(opts.shared !== undefined ? { shared: opts.shared } : {}),
       ...(feed !== undefined
         ? {
             correction: (ins) => {
@@ -267,6 +273,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
     dealer?.socket.end();
     return {
       outputs: result.outputs,
+      handoffs: result.handoffs,
       cost: {
         rounds: byRound.filter((r) => r.phase === 'online').length,
         preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,

@@ -29,6 +29,9 @@ function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number
 /** Runs a circuit with each party in its own worker thread (captureShares is not supported here). */
 export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<RunResult> {
   admitCircuit(c, undefined, opts.checkLeakage !== false);
+  if (c.instructions.some((i) => i.op === 'shared_input' || i.op === 'handoff')) {
+    throw new Ig3dcError('usage', `circuit '${c.name}' is a segment (it starts from or hands off shares): run it in process or over TCP, not in worker threads`);
+  }
   checkPartyInputs(c, 0, opts.weights);
   checkPartyInputs(c, 1, opts.inputs);
   const s = schedule(c);
@@ -79,6 +82,8 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
     const b1 = sum(r1.sentPerRound);
     return {
       outputs: fromWire(r1.outputs),
+      serverOutputs: fromWire(r0.outputs),
+      handoffs: [new Map(), new Map()],
       cost: {
         rounds: byRound.filter((r) => r.phase === 'online').length,
         preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,

@@ -14,7 +14,7 @@ import type { Tensor } from '../../ir/tensor.ts';
 import { parsePipeline, runPipeline, type PipelineStep } from '../../passes/index.ts';
 import '../../passes/raise/index.ts';
 import '../../passes/ig3d/index.ts';
-import { lowerGraph } from './lower/index.ts';
+import { lowerGraph, type SegmentBoundary } from './lower/index.ts';
 import { PRESETS, protocolConfig, type ProtocolConfig } from './protocols/index.ts';
 import { checkFssBits } from './fss-bits.ts';
 import { checkRanges } from './range.ts';
@@ -58,6 +58,8 @@ export interface CompileOptions {
   /** Pass resources, e.g. the importance annotation. */
   readonly resources?: ReadonlyMap<string, unknown>;
   readonly onNote?: (pass: string, message: string) => void;
+  /** The graph is a segment ending at a token-pruning boundary (lower/index.ts). */
+  readonly boundary?: SegmentBoundary;
 }
 
 export interface CompileTimings {
@@ -131,7 +133,7 @@ export function compileModel(input: Graph, options: CompileOptions = {}): Compil
   const t1 = performance.now();
   const range = checkRanges(graph, { f });
   const t2 = performance.now();
-  const { circuit, weights } = lowerGraph(graph, { config: protocols, f, known: range.known });
+  const { circuit, weights } = lowerGraph(graph, { config: protocols, f, known: range.known, ...(options.boundary !== undefined ? { boundary: options.boundary } : {}) });
   if (protocols.compare === 'fss' && protocols.fssBits < 64) checkFssBits(graph, circuit, range.bounds);
   const t3 = performance.now();
   const sched = schedule(circuit);

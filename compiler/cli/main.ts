@@ -176,7 +176,8 @@ export function makeProgram(): Command {
       .option('--threads <n>', '2: one worker thread per party (default); 1: both parties in this thread', positiveInt)
       .option('--model <file>', "the plaintext model to compare a circuit's outputs with (.onnx or .ir)")
       .option('--protocols <spec>', 'protocols when compiling a model on the fly (default crypten)')
-      .option('--passes <pipeline>', 'passes when compiling a model on the fly')
+      .option('--passes <pipeline>', 'passes when compiling a model on the fly; with prune-tokens the model runs in segments (each boundary reveals its survivor count; the next segment is compiled for its bucket on first use)')
+      .option('--no-segments', 'with prune-tokens: run the static pruned circuit at full length instead of in segments (reveals no count)')
       .option('--progress', 'show the progress bar even when stderr is not a terminal')
       .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
   ).action(lazy(() => import('./commands/run.ts'), (m) => m.runCommand));

@@ -42,7 +42,7 @@ export function checkBoundaryLeaks(c: Circuit): void {
     throw new Ig3dcError('verify', `a token-pruning boundary may reveal only its survivor count ('${BOUNDARY_COUNT}'); it also reveals ${extra.map((o) => `'${o.name}'`).join(', ')}`);
   }
   const count = c.outputs.find((o) => o.name === BOUNDARY_COUNT);
-  if (count === undefined || c.registers[count.reg]!.shape.reduce((p, d) => p * d, 1) !== 1) {
-    throw new Ig3dcError('verify', `a token-pruning boundary must reveal its survivor count as one element named '${BOUNDARY_COUNT}'`);
+  if (count === undefined || c.registers[count.reg]!.shape.length > 1) {
+    throw new Ig3dcError('verify', `a token-pruning boundary must reveal its survivor count, one element per example, named '${BOUNDARY_COUNT}'`);
   }
 }

@@ -106,7 +106,7 @@ export class CircuitBuilder {
       if (e instanceof Ig3dcError) throw new Ig3dcError('verify', e.detail, this.#place());
       throw e;
     }
-    const client = (op === 'input' && full['party'] === 1) || inputs.some((r) => this.#client[r.id] === 1) ? 1 : 0;
+    const client = (op === 'input' && full['party'] === 1) || op === 'shared_input' || inputs.some((r) => this.#client[r.id] === 1) ? 1 : 0;
     const outs: Reg[] = types.map((t) => {
       const id = this.#registers.length;
       this.#registers.push(t);
@@ -302,6 +302,23 @@ export class CircuitBuilder {
     if (this.#outputs.some((o) => o.name === name)) throw new Ig3dcError('verify', `output '${name}' is declared twice`, this.#place());
     this.emit('output', [x], { name });
     this.#outputs.push({ name, reg: x.id });
+  }
+
+  /** Reveals x to both parties as the declared output `name` (a segment boundary's count). */
+  reveal(x: Reg, name: string): void {
+    if (this.#outputs.some((o) => o.name === name)) throw new Ig3dcError('verify', `output '${name}' is declared twice`, this.#place());
+    this.emit('reveal', [x], { name });
+    this.#outputs.push({ name, reg: x.id });
+  }
+
+  /** A value both parties hold shares of already (a previous segment's handoff `name`). */
+  sharedInput(name: string, shape: Shape, scale: number = this.f): Reg {
+    return this.#one('shared_input', [], { name, shape: [...shape], scale });
+  }
+
+  /** Leaves each party's share of x with it as `name`, for the next segment. */
+  handoff(x: Reg, name: string): void {
+    this.emit('handoff', [x], { name });
   }
 
   /** The circuit so far, verified. */

@@ -16,7 +16,7 @@ export interface CircuitInput {
   readonly classes: number;
 }
 
-/** A declared output: the client learns register `reg` under `name`. */
+/** A declared output: the client learns register `reg` under `name` (both parties do when a `reveal` instruction reveals it). */
 export interface CircuitOutput {
   readonly name: string;
   readonly reg: number;
@@ -55,8 +55,13 @@ export function inputsOf(instructions: readonly Instruction[]): CircuitInput[] {
 /** Declared outputs paired with the register their `output` instruction reveals (-1 when missing). */
 export function outputsOf(names: readonly string[], instructions: readonly Instruction[]): CircuitOutput[] {
   const regOf = new Map<string, number>();
-  for (const ins of instructions) if (ins.op === 'output') regOf.set(ins.attrs['name'] as string, ins.inputs[0]!);
+  for (const ins of instructions) if (ins.op === 'output' || ins.op === 'reveal') regOf.set(ins.attrs['name'] as string, ins.inputs[0]!);
   return names.map((name) => ({ name, reg: regOf.get(name) ?? -1 }));
+}
+
+/** Whether an instruction brings in a value that depends on the client: its input, or shares a previous segment left. */
+export function isClientSource(ins: Instruction): boolean {
+  return (ins.op === 'input' && ins.attrs['party'] === 1) || ins.op === 'shared_input';
 }
 
 /** Register id -> index of the instruction that defines it. */

@@ -27,7 +27,7 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
   const maskUse = new Map<number, number>();
   const declared = new Set(c.outputs.map((o) => o.name));
   c.instructions.forEach((ins, i) => {
-    if (ins.op === 'output') {
+    if (ins.op === 'output' || ins.op === 'reveal') {
       const name = ins.attrs['name'] as string;
       if (!declared.has(name)) out.push({ instruction: i, message: `output '${name}' reveals %${ins.inputs[0]} but is not a declared output` });
       return;

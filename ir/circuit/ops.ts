@@ -14,13 +14,14 @@ import { COMM_GATES } from './gates/comm.ts';
 import { FSS_GATES } from './gates/fss.ts';
 import { FSS_SPLINE_GATES } from './gates/fss-spline.ts';
 import { MOVEMENT_GATES } from './gates/movement.ts';
+import { SEGMENT_GATES } from './gates/segment.ts';
 import { SOURCE_GATES } from './gates/source.ts';
 import { TRIPLE_GATES } from './gates/triples.ts';
 import type { CAttrs, CAttrValue, RegType } from './types.ts';
 
 export type { CircuitOpDef, KindSet, OpClass } from './gate.ts';
 
-const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...FSS_GATES, ...FSS_SPLINE_GATES, ...COMM_GATES];
+const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...FSS_GATES, ...FSS_SPLINE_GATES, ...COMM_GATES, ...SEGMENT_GATES];
 
 const TABLE = new Map<string, CircuitOpDef>(DEFS.map((d) => [d.name, d]));
 if (TABLE.size !== DEFS.length) throw new Error('two circuit ops share a name');

@@ -8,7 +8,7 @@
 // once per model. `output` is always online. Preprocessing values are ready when the online
 // phase starts, so they count as depth 0 there.
 
-import type { Circuit } from './circuit.ts';
+import { isClientSource, type Circuit } from './circuit.ts';
 import { isComm } from './ops.ts';
 
 export type Phase = 'pre' | 'online';
@@ -41,9 +41,9 @@ export function schedule(c: Circuit): Schedule {
   let unmerged = 0;
   let preUnmerged = 0;
   c.instructions.forEach((ins, i) => {
-    let dep = ins.op === 'input' && ins.attrs['party'] === 1;
+    let dep = isClientSource(ins);
     for (const r of ins.inputs) if (client[r]) dep = true;
-    const online = dep || ins.op === 'output';
+    const online = dep || ins.op === 'output' || ins.op === 'reveal';
     let d = 0;
     for (const r of ins.inputs) {
       // In the online phase, preprocessing results are available from the start.

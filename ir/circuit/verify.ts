@@ -62,7 +62,12 @@ export function verifyCircuit(c: Circuit, file?: string): void {
       if (inputNames.has(key)) fail(`input '${attrs['name'] as string}' of party ${attrs['party'] as number} is defined twice`, place);
       inputNames.add(key);
     }
-    if (ins.op === 'output') {
+    if (ins.op === 'shared_input' || ins.op === 'handoff') {
+      const key = `${ins.op}:${attrs['name'] as string}`;
+      if (inputNames.has(key)) fail(`${ins.op} '${attrs['name'] as string}' appears twice`, place);
+      inputNames.add(key);
+    }
+    if (ins.op === 'output' || ins.op === 'reveal') {
       const name = attrs['name'] as string;
       if (outputNames.has(name)) fail(`output '${name}' is revealed twice`, place);
       outputNames.add(name);
@@ -75,8 +80,8 @@ export function verifyCircuit(c: Circuit, file?: string): void {
   for (const o of c.outputs) {
     if (declared.has(o.name)) fail(`output '${o.name}' is declared twice`, filePlace);
     declared.add(o.name);
-    const ins = c.instructions.find((x) => x.op === 'output' && x.attrs['name'] === o.name);
-    if (ins === undefined) fail(`declared output '${o.name}' is never revealed by an output instruction`, filePlace);
+    const ins = c.instructions.find((x) => (x.op === 'output' || x.op === 'reveal') && x.attrs['name'] === o.name);
+    if (ins === undefined) fail(`declared output '${o.name}' is never revealed by an output or reveal instruction`, filePlace);
     if (ins.inputs[0] !== o.reg) fail(`declared output '${o.name}' names %${o.reg} but its output instruction reveals %${ins.inputs[0]}`, filePlace);
   }
   const inputRegs = c.instructions.filter((x) => x.op === 'input').map((x) => x.outputs[0]);

@@ -17,6 +17,7 @@ import { Tensor } from '../../../ir/tensor.ts';
 import { isFloatType, numel, shapesEqual, type Shape } from '../../../ir/types.ts';
 import type { ProtocolConfig } from '../protocols/index.ts';
 import { bindProtocols, type Protocols } from './protocols.ts';
+import type { TokenFlags, TokenScores } from './tokens.ts';
 
 export type LValue =
   | { readonly kind: 'public'; readonly value: Tensor }
@@ -75,6 +76,11 @@ export class LowerContext {
   /** Set while the node being lowered may defer its normalization (one method over all heads). */
   deferNow = false;
   readonly rowScaled = new Map<number, { readonly inv: Reg; readonly scale: number }>();
+  /** Token pruning (tokens.ts): TokenImportance's scores and TokenKeep/TokenReduce's exact flags, by IR node. */
+  readonly tokenScores = new Map<Node, TokenScores>();
+  readonly tokenFlags = new Map<Node, TokenFlags>();
+  /** A compaction's shift bits by `flags node id:example`, shared by the values compacted by the same flags. */
+  readonly compactBits = new Map<string, Reg>();
 
   constructor(b: CircuitBuilder, config: ProtocolConfig) {
     this.b = b;

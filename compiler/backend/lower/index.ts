@@ -28,7 +28,22 @@ export interface LowerOptions {
   readonly f?: number;
   /** Values already folded (by range analysis), reused instead of evaluating again. */
   readonly known?: ReadonlyMap<Node, Tensor>;
+  /** The graph is a segment that ends at a boundary (token pruning): see SegmentBoundary. */
+  readonly boundary?: SegmentBoundary;
 }
+
+/**
+ * How a segment ends: the named graph outputs stay secret and are handed off to the next
+ * segment (each party keeps its share), and the one value revealed, to both parties, is the
+ * survivor count: the sum of the `countOf` output's flags per example, as `count` [B].
+ */
+export interface SegmentBoundary {
+  readonly handoff: readonly string[];
+  readonly countOf: string;
+}
+
+/** The name of the survivor count a segment boundary reveals. */
+export const SEGMENT_COUNT = 'count';
 
 export interface Lowered {
   readonly circuit: Circuit;
@@ -96,11 +111,23 @@ export function lowerGraph(graph: Graph, options: LowerOptions): Lowered {
     }
   }
   ctx.node = undefined;
+  const boundary = options.boundary;
+  if (boundary !== undefined) {
+    const names = new Set(graph.outputs.map((o) => o.name));
+    for (const n of [...boundary.handoff, boundary.countOf]) if (!names.has(n)) throw new Ig3dcError('usage', `segment '${graph.name}' has no output '${n}' to hand off (outputs: ${[...names].join(', ')})`);
+  }
   for (const o of graph.outputs) {
     const v = values.get(o.node)!;
-    b.withProvenance({ irNode: o.node.loc.name ?? o.name, opKind: 'other', protocol: 'output' }, () => {
+    const handoff = boundary?.handoff.includes(o.name) === true;
+    b.withProvenance({ irNode: o.node.loc.name ?? o.name, opKind: 'other', protocol: handoff ? 'handoff' : 'output', ...(o.node.loc.layer !== undefined ? { layer: o.node.loc.layer } : {}) }, () => {
       ctx.node = o.node;
-      b.output(ctx.share(v), o.name);
+      const r = ctx.share(v);
+      if (handoff) b.handoff(r, o.name);
+      else b.output(r, o.name);
+      if (boundary?.countOf === o.name) {
+        const count = b.withProtocol('local', () => b.reduceSum(r, r.shape.slice(1).map((_, i) => i + 1), false));
+        b.withProtocol('reveal-count', () => b.reveal(count, SEGMENT_COUNT));
+      }
     });
   }
   return { circuit: b.build(), weights: ctx.weights };
@@ -110,6 +137,8 @@ function lowerNode(ctx: LowerContext, n: Node, dep: ReadonlySet<Node>, known: Re
   const place = n.loc.name !== undefined ? { node: n.loc.name } : {};
   if (n.op === INPUT_OP) {
     if (n.type.vis === 'server') return secretValue(ctx.b.withProvenance({ irNode: n.name!, opKind: 'other', protocol: 'input' }, () => ctx.b.input(n.name!, 0, n.type.shape)));
+    // a value the parties hold shares of already (a segment's input, handed off by the previous one)
+    if (n.type.vis === 'shared') return secretValue(ctx.b.withProvenance({ irNode: n.name!, opKind: 'other', protocol: 'shared-input' }, () => ctx.b.sharedInput(n.name!, n.type.shape)));
     return { kind: 'input', node: n };
   }
   if (n.op === CONST_OP) {

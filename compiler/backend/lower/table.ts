@@ -12,6 +12,7 @@ import { LINEAR_LOWERINGS } from './linear.ts';
 import type { LoweringTable, OpLowering } from './lowering.ts';
 import { MOVEMENT_LOWERINGS } from './movement.ts';
 import { SOFTMAX_LOWERINGS } from './softmax.ts';
+import { TOKEN_LOWERINGS } from './tokens.ts';
 
 const TABLE: Record<string, OpLowering> = {
   ...ELEMENTWISE_LOWERINGS,
@@ -22,6 +23,7 @@ const TABLE: Record<string, OpLowering> = {
   ...SOFTMAX_LOWERINGS,
   ...LAYER_NORM_LOWERINGS,
   ...ACTIVATION_LOWERINGS,
+  ...TOKEN_LOWERINGS,
 };
 
 export const LOWERINGS: LoweringTable = TABLE;

@@ -44,8 +44,17 @@ function log2Ceil(n: number): number {
  * The count of kept rows is not computed here; a segment boundary opens it (sum of keep).
  */
 export function compactShift(b: CircuitBuilder, x: Reg, keep: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
+  return b.withProtocol('compact-shift', () => shiftRows(b, x, keep, shiftBits(b, keep, cfg)));
+}
+
+/**
+ * The shift amounts of a compaction: the bits of d_i = the number of pruned rows before row i,
+ * as arithmetic bits at scale 0 ([S, log2 S]). keep is [S, 1] (arithmetic bits at scale 0).
+ * Several values compacted by the same flags share one set of bits (shiftRows).
+ */
+export function shiftBits(b: CircuitBuilder, keep: Reg, cfg: ProtocolConfig = CRYPTEN): Reg {
   return b.withProtocol('compact-shift', () => {
-    const S = x.shape[0]!;
+    const S = keep.shape[0]!;
     const stages = log2Ceil(S);
     // d_i = sum_{j < i} (1 - k_j), an integer at scale 0
     const pruned = rsubConst(b, 1, keep);
@@ -53,9 +62,17 @@ export function compactShift(b: CircuitBuilder, x: Reg, keep: Reg, cfg: Protocol
     const word = a2bWord(b, d, cfg);
     const one = b.constantRing(new BigUint64Array([1n]), [], 0);
     const bitList = Array.from({ length: stages }, (_, k) => b2aBit(b, b.andPub(b.shr(word, k), one)));
+    return b.concat(bitList, 1);
+  });
+}
+
+/** x [S, D] compacted by keep [S, 1] with the shift bits of keep (shiftBits): the shift network's stages. */
+export function shiftRows(b: CircuitBuilder, x: Reg, keep: Reg, shiftBitsOfKeep: Reg): Reg {
+  return b.withProtocol('compact-shift', () => {
+    const stages = shiftBitsOfKeep.shape[1]!;
     // pruned rows lose payload and bits, so they never move; bits stay exact at scale 0
     let v = mul(b, keep, x);
-    let bits = mul(b, keep, b.concat(bitList, 1));
+    let bits = mul(b, keep, shiftBitsOfKeep);
     for (let k = 0; k < stages; k++) {
       const bit = b.slice(bits, [k], [k + 1], [1]);
       const u = mul(b, bit, v);

@@ -9,5 +9,5 @@ export { erf, exp, gelu, invSqrt, invSqrtBuckets, powCrypten, powerTree, recipro
 export { argmax, max } from './max.ts';
 export { polySoftmax, softmax, softmaxParts, twoQuad, type PolySoftmaxOptions } from './softmax.ts';
 export { layerNorm } from './layernorm.ts';
-export { compactBitonic, compactShift } from './compaction.ts';
+export { compactBitonic, compactShift, shiftBits, shiftRows } from './compaction.ts';
 export { embeddingOneHot } from './embedding.ts';

@@ -3,7 +3,7 @@
 // the schedule's depths). No schedule can use fewer rounds; ours uses exactly this many,
 // since it puts every communication in the round right after its last dependency.
 
-import type { Circuit } from '../../../ir/circuit/circuit.ts';
+import { isClientSource, type Circuit } from '../../../ir/circuit/circuit.ts';
 import { isComm } from '../../../ir/circuit/ops.ts';
 
 export function criticalPathRounds(c: Circuit): number {
@@ -13,12 +13,12 @@ export function criticalPathRounds(c: Circuit): number {
   const chain = new Int32Array(n);
   let best = 0;
   for (const ins of c.instructions) {
-    const online = (ins.op === 'input' && ins.attrs['party'] === 1) || ins.op === 'output' || ins.inputs.some((r) => client[r] === 1);
+    const online = isClientSource(ins) || ins.op === 'output' || ins.op === 'reveal' || ins.inputs.some((r) => client[r] === 1);
     let d = 0;
     if (online) for (const r of ins.inputs) if (client[r] === 1 && chain[r]! > d) d = chain[r]!;
     if (online && isComm(ins.op)) d++;
     if (d > best) best = d;
-    const dep = (ins.op === 'input' && ins.attrs['party'] === 1) || ins.inputs.some((r) => client[r] === 1) ? 1 : 0;
+    const dep = isClientSource(ins) || ins.inputs.some((r) => client[r] === 1) ? 1 : 0;
     for (const r of ins.outputs) {
       client[r] = dep;
       chain[r] = d;

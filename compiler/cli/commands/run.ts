@@ -48,6 +48,8 @@ export interface RunCommandOptions extends DimBinding {
   readonly passes?: string;
   /** Show the progress bar even when stderr is not a terminal (never with --json on a pipe). */
   readonly progress?: boolean;
+  /** With prune-tokens in --passes: run the model in segments (default true); false runs the static pruned circuit at full length. */
+  readonly segments?: boolean;
 }
 
 export interface Target {
@@ -133,7 +135,7 @@ export function parseSeed(hex: string | undefined, from = 'the seed'): Uint8Arra
 }
 
 /** The seed of `run`: --seed-file FILE, else IG3DC_SEED, else (API) opts.seed. */
-function runSeed(opts: RunCommandOptions): Uint8Array | undefined {
+export function runSeed(opts: RunCommandOptions): Uint8Array | undefined {
   if (opts.seedFile !== undefined) {
     let text: string;
     try {
@@ -164,7 +166,7 @@ export function defaultWeightsPath(circuitPath: string): string {
  * dimension they determine (each case compiles at its own shape); --batch/--seq/--dim bind
  * the rest.
  */
-function bindingFor(c: Case | undefined, opts: DimBinding): DimBinding {
+export function bindingFor(c: Case | undefined, opts: DimBinding): DimBinding {
   if (c === undefined || c.inputs.size === 0) return opts;
   return { ...opts, inputShapes: Object.fromEntries([...c.inputs].map(([k, t]) => [k, [...t.shape]])) };
 }
@@ -193,7 +195,7 @@ function imageCases(file: string, examples?: number): { cases: Case[]; labels: I
 }
 
 /** The cases to run: from --inputs, or one per row of a --data bundle (with the labels); --case picks one. */
-function readCases(opts: RunCommandOptions): { cases: Case[]; file: string; labels?: Int32Array } {
+export function readCases(opts: RunCommandOptions): { cases: Case[]; file: string; labels?: Int32Array } {
   if ((opts.inputs === undefined) === (opts.data === undefined)) throw new Ig3dcError('usage', 'run needs exactly one of --inputs FILE (cases) and --data DEV (a labelled tensor bundle)');
   if (opts.examples !== undefined && opts.data === undefined) throw new Ig3dcError('usage', '--examples goes with --data');
   let cases: Case[];
@@ -283,7 +285,7 @@ function plaintext(graph: Graph, cs: Case): Map<string, Tensor> {
   return evaluate(graph, inputs);
 }
 
-function maxAbs(got: Tensor, want: Tensor): number {
+export function maxAbs(got: Tensor, want: Tensor): number {
   if (got.size !== want.size) return Number.NaN;
   let m = 0;
   for (let i = 0; i < got.size; i++) {
@@ -294,7 +296,7 @@ function maxAbs(got: Tensor, want: Tensor): number {
   return m;
 }
 
-function argmaxRows(t: Tensor): number[] {
+export function argmaxRows(t: Tensor): number[] {
   const last = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1]!;
   const rows = last === 0 ? 0 : t.size / last;
   const out: number[] = [];
@@ -306,7 +308,7 @@ function argmaxRows(t: Tensor): number[] {
   return out;
 }
 
-function progressBar(enabled: boolean): { onRound: (done: number, total: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => void; stop: () => void } {
+export function progressBar(enabled: boolean): { onRound: (done: number, total: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => void; stop: () => void } {
   if (!enabled) return { onRound: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     { format: 'secure inference |{bar}| round {value}/{total} {phase} {layer}', stream: process.stderr, hideCursor: true, clearOnComplete: true },
@@ -498,6 +500,10 @@ export function formatRunReport(r: RunReport): string {
 }
 
 export async function runCommand(path: string, opts: RunCommandOptions): Promise<void> {
+  if (!isCircuitFile(path) && opts.segments !== false && opts.passes !== undefined && /\bprune-tokens\b/.test(opts.passes)) {
+    const { runSegmentedCommand } = await import('./run-segments.ts');
+    return runSegmentedCommand(path, opts);
+  }
   const report = await runCases(path, opts);
   await writeOut(opts.json ? `${JSON.stringify(report)}\n` : formatRunReport(report));
   if (!report.countsMatch) process.exitCode = 1;

@@ -201,7 +201,8 @@ describe('fault matrix (three processes, 127.0.0.1)', () => {
   it('P1 killed mid-run: P0 and the dealer stop with a clear error', async () => {
     const { r0, rd } = await faulted((s) => s.p1.child.kill('SIGKILL'));
     expect(r0.code).toBe(1);
-    expect(r0.stderr).toMatch(/ig3dc: error: party 1 closed the connection during round \d+/);
+    // On a loaded machine P0 may still be setting up when P1 dies: then no round is named.
+    expect(r0.stderr).toMatch(/ig3dc: error: party 1 closed the connection( during round \d+)?\n/);
     expect(rd.code).toBe(1);
     expect(rd.stderr).toMatch(/ig3dc: error: .*party 1 (closed the connection|stopped reading)|ig3dc: error: cannot send to party 1/);
   }, 300_000);

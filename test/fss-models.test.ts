@@ -55,7 +55,7 @@ describe.each(['bert-tiny', 'bert-mini', 'spam-bert'].filter(have))('%s with --p
     const best = compileModel(graph, { protocols: 'best' });
     expect(r.cost.rounds).toBeLessThan(best.cost.rounds);
     expect(r.cost.onlineBytes).toBeLessThan(best.cost.onlineBytes);
-  });
+  }, 600_000);
 
   it.skipIf(!existsSync(join(FIX, 'importance.json')) || model !== 'spam-bert')('IG-3D variants (pruned heads, PolySoftmax, GELU mix) under fss: same checks', () => {
     const resources = new Map([['importance', join(FIX, 'importance.json')]]);
@@ -63,7 +63,7 @@ describe.each(['bert-tiny', 'bert-mini', 'spam-bert'].filter(have))('%s with --p
       const r = compileModel(graph, { protocols: 'fss', passes, resources });
       expect(secureRun(r, c0.inputs), passes).toBeLessThan(2e-3);
     }
-  });
+  }, 600_000);
 });
 
 describe('fss: user errors and the family table', () => {

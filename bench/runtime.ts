@@ -214,18 +214,17 @@ async function runModels(models: readonly string[], threads: number, seq: number
   try {
     for (const name of models) {
       for (const proto of protocols) {
-        // FSS keys go to both parties, and the worker threads' simulated dealer serves P1 only: fss runs in one thread.
-        const t = proto === 'fss' ? 1 : threads;
-        console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${proto}, ${t === 2 ? 'two worker threads' : 'one thread'}...`);
+        // Every family runs with the same threads (the worker threads' simulated dealer streams each party its own words, FSS keys included).
+        console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${proto}, ${threads === 2 ? 'two worker threads' : 'one thread'}...`);
         const loadBefore = loadavg()[0]!;
         const out = execFileSync(
           process.execPath,
-          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(t), '--seq', String(seq), '--protocols', proto],
+          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto],
           { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
         );
         const line = out.split('\n').find((l) => l.startsWith('RESULT '));
         if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
-        rows.push({ model: name, run: `ig3dc ${proto}${t !== threads ? ` (${t === 1 ? 'one thread' : 'two threads'})` : ''}`, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
+        rows.push({ model: name, run: `ig3dc ${proto}`, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
       }
       const loadBefore = loadavg()[0]!;
       if (missing !== undefined) {

@@ -6,6 +6,13 @@
 # configuration (trusted-first-party provider: online cost only).
 #
 #   python3 bench/crypten-bert.py --layers 12 --hidden 768 --heads 12 --intermediate 3072 --vocab 30522 --seq 128
+#   python3 bench/crypten-bert.py --check      # exit 0 when CrypTen and PyTorch import (prints their versions)
+#
+# CrypTen is not a dependency of this project: it is found on PYTHONPATH, or in the directory
+# --crypten-src (default: $CRYPTEN_SRC) names, a checkout of github.com/facebookresearch/CrypTen
+# (the directory that holds crypten/ and configs/). PyTorch and omegaconf from Debian
+# (python3-torch, python3-omegaconf, python3-onnx, with /usr/bin/python3) are enough; CrypTen's
+# other requirements (torchvision, pandas, tensorboard, ...) are not imported on this path.
 #
 # Prints one line: CRYPTEN {"wallSeconds": ..., "cpuSeconds": ..., "peakRssBytes": ...}. Wall is
 # party 0's time for the forward pass (sharing included); CPU and peak RSS are the two party
@@ -22,19 +29,35 @@ import time
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--layers", type=int, required=True)
-    ap.add_argument("--hidden", type=int, required=True)
-    ap.add_argument("--heads", type=int, required=True)
-    ap.add_argument("--intermediate", type=int, required=True)
+    ap.add_argument("--check", action="store_true", help="only import CrypTen and PyTorch and print their versions")
+    ap.add_argument("--crypten-src", default=os.environ.get("CRYPTEN_SRC"), help="a CrypTen checkout (default $CRYPTEN_SRC)")
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--hidden", type=int)
+    ap.add_argument("--heads", type=int)
+    ap.add_argument("--intermediate", type=int)
     ap.add_argument("--vocab", type=int, default=30522)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--labels", type=int, default=2)
     args = ap.parse_args()
+    if args.crypten_src:
+        if not os.path.isdir(os.path.join(args.crypten_src, "crypten")):
+            sys.exit(f"--crypten-src / CRYPTEN_SRC: {args.crypten_src} has no crypten/ directory (expected a CrypTen checkout)")
+        sys.path.insert(0, os.path.abspath(args.crypten_src))
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-    import crypten
-    import crypten.mpc as mpc
+    try:
+        import torch
+        import crypten
+        import crypten.mpc as mpc
+    except ImportError as e:
+        hint = "" if args.crypten_src else "; set CRYPTEN_SRC to a CrypTen checkout" if e.name == "crypten" else ""
+        sys.exit(f"not installed: {e}{hint}")
+
+    if args.check:
+        print(f"CRYPTEN-CHECK torch {torch.__version__}, crypten from {os.path.dirname(os.path.dirname(crypten.__file__))}")
+        return
+    if None in (args.layers, args.hidden, args.heads, args.intermediate):
+        ap.error("--layers, --hidden, --heads and --intermediate are required")
 
     torch.set_num_threads(1)
     out_path = f"/tmp/crypten-bert-{os.getpid()}.json"

@@ -1,22 +1,29 @@
 // Runtime benchmark: ring matmul throughput, then secure inference of bert-tiny, bert-mini and
 // BERT-base shapes (vocabulary 30522, batch 1, seq 128) under each protocol family asked for,
 // and CrypTen's secure inference of the same shape right after, on the same machine, in the
-// same run (bench/crypten-bert.py; only where `python3 -c "import crypten"` works: otherwise
-// the table says so). Per run: wall seconds, CPU seconds (all threads / both party
-// processes), peak RSS, and the 1-minute load average before and after (the machine is
-// shared: CPU seconds say more about the work done than wall time under load). Target: wall
-// <= 0.5x CrypTen's, peak RSS <= 3 GB.
+// same run (bench/crypten-bert.py, only where it imports CrypTen and PyTorch: otherwise the
+// table says so). Per run: wall seconds, CPU seconds (all threads / both party processes),
+// peak RSS, and the 1-minute load average before and after (the machine is shared: CPU seconds
+// say more about the work done than wall time under load). Target: wall <= 0.5x CrypTen's,
+// peak RSS <= 3 GB.
+//
+// CrypTen is optional: its public source checkout in $CRYPTEN_SRC (or on PYTHONPATH), run by
+// $CRYPTEN_PYTHON, else the first of `python3` and `/usr/bin/python3` (Debian's python3-torch,
+// python3-omegaconf and python3-onnx install there) that imports it. `--load N` starts N
+// busy-loop processes (one core each) for the whole run, so both systems meet the same
+// competing load.
 //
 //   npx tsx bench/runtime.ts                              # matmul, then tiny, mini, base with best and fss
 //   npx tsx bench/runtime.ts --matmul                     # only the kernel throughput
 //   npx tsx bench/runtime.ts --models tiny,mini --protocols best --threads 1
 //   npx tsx bench/runtime.ts --models base --no-crypten   # leave CrypTen out even where it is installed
+//   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models tiny,mini,base --load 1
 //   npm run bench -- runtime                              # the same, as a registered benchmark
 //   npm run bench -- runtime/bert-mini
 //
 // Each run is a child process of its own, so that its peak RSS is its own.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -165,19 +172,25 @@ interface CryptenResult {
   peakRssBytes: number;
 }
 
-/** Why CrypTen cannot run here, or undefined when it can. */
-function cryptenMissing(): string | undefined {
-  const r = spawnSync('python3', ['-c', 'import crypten, torch'], { encoding: 'utf8' });
-  if (r.error !== undefined) return `not installed (no python3: ${r.error.message})`;
-  if (r.status !== 0) return `not installed (python3 -c "import crypten, torch": ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 80)})`;
-  return undefined;
+/** The Python that imports CrypTen and PyTorch (with its versions), or why none does. */
+function findCrypten(): { python: string; versions: string } | { missing: string } {
+  const env = process.env['CRYPTEN_PYTHON'];
+  const candidates = env !== undefined && env !== '' ? [env] : ['python3', '/usr/bin/python3'];
+  let first: string | undefined;
+  for (const python of candidates) {
+    const r = spawnSync(python, [join(HERE, 'crypten-bert.py'), '--check'], { encoding: 'utf8' });
+    const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('CRYPTEN-CHECK '));
+    if (r.status === 0 && line !== undefined) return { python, versions: line.slice('CRYPTEN-CHECK '.length) };
+    first ??= `not installed (${python}: ${r.error !== undefined ? r.error.message : (r.stderr.trim().split('\n').pop() ?? '').replace(/^not installed: /, '').slice(0, 100)})`;
+  }
+  return { missing: first ?? 'not installed' };
 }
 
 /** CrypTen's secure inference of the model's shape, in child processes; a string says why it did not run. */
-function runCrypten(name: string, seq: number): CryptenResult | string {
+function runCrypten(python: string, name: string, seq: number): CryptenResult | string {
   const sh = SHAPES[name]!;
   const args = [join(HERE, 'crypten-bert.py'), '--layers', String(sh.layers), '--hidden', String(sh.hidden), '--heads', String(sh.heads), '--intermediate', String(sh.intermediate), '--vocab', '30522', '--seq', String(seq)];
-  const r = spawnSync('python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  const r = spawnSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('CRYPTEN '));
   if (r.status !== 0 || line === undefined) return `failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]?.slice(0, 100) ?? ''}`;
   return JSON.parse(line.slice(8)) as CryptenResult;
@@ -193,40 +206,47 @@ interface Row {
 }
 
 /** Secure inference of each model (short names tiny, mini, base) under each protocol family, then CrypTen on the same shape; prints the table. */
-async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean): Promise<void> {
+async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean, load = 0): Promise<void> {
   const rows: Row[] = [];
-  const missing = crypten ? cryptenMissing() : 'left out (--no-crypten)';
-  for (const name of models) {
-    for (const proto of protocols) {
-      // FSS keys go to both parties, and the worker threads' simulated dealer serves P1 only: fss runs in one thread.
-      const t = proto === 'fss' ? 1 : threads;
-      console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${proto}, ${t === 2 ? 'two worker threads' : 'one thread'}...`);
+  const found = crypten ? findCrypten() : { missing: 'left out (--no-crypten)' };
+  const missing = 'missing' in found ? found.missing : undefined;
+  const busy = startLoad(load);
+  try {
+    for (const name of models) {
+      for (const proto of protocols) {
+        // Every family runs with the same threads (the worker threads' simulated dealer streams each party its own words, FSS keys included).
+        console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${proto}, ${threads === 2 ? 'two worker threads' : 'one thread'}...`);
+        const loadBefore = loadavg()[0]!;
+        const out = execFileSync(
+          process.execPath,
+          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
+        );
+        const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+        if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
+        rows.push({ model: name, run: `ig3dc ${proto}`, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
+      }
       const loadBefore = loadavg()[0]!;
-      const out = execFileSync(
-        process.execPath,
-        ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(t), '--seq', String(seq), '--protocols', proto],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
-      );
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
-      rows.push({ model: name, run: `ig3dc ${proto}${t !== threads ? ` (${t === 1 ? 'one thread' : 'two threads'})` : ''}`, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
+      if (missing !== undefined) {
+        rows.push({ model: name, run: 'CrypTen', note: missing, loadBefore, loadAfter: loadBefore });
+        continue;
+      }
+      console.error(`CrypTen: bert-${name} shape, seq ${seq}, two processes...`);
+      const r = runCrypten((found as { python: string }).python, name, seq);
+      rows.push({ model: name, run: 'CrypTen', ...(typeof r === 'string' ? { note: r } : { result: r }), loadBefore, loadAfter: loadavg()[0]! });
     }
-    const loadBefore = loadavg()[0]!;
-    if (missing !== undefined) {
-      rows.push({ model: name, run: 'CrypTen', note: missing, loadBefore, loadAfter: loadBefore });
-      continue;
-    }
-    console.error(`CrypTen: bert-${name} shape, seq ${seq}, two processes...`);
-    const r = runCrypten(name, seq);
-    rows.push({ model: name, run: 'CrypTen', ...(typeof r === 'string' ? { note: r } : { result: r }), loadBefore, loadAfter: loadavg()[0]! });
+  } finally {
+    for (const p of busy) p.kill();
   }
-  console.log(`\nsecure inference, batch 1, seq ${seq}, vocabulary 30522 (ig3dc: ${threads === 2 ? 'two worker threads' : 'one thread'}; CrypTen: two processes; cpu = all threads)`);
-  const head = ['model', 'run', 'wall s', 'cpu s', 'peak RSS GB', 'load 1m', 'wall / CrypTen', 'rounds', 'GB on wire', 'max err', 'argmax', 'counts'];
+  console.log(`\nsecure inference, batch 1, seq ${seq}, vocabulary 30522 (ig3dc: ${threads === 2 ? 'two worker threads' : 'one thread'}; CrypTen: two processes, one thread each; cpu = all threads)`);
+  console.log(load > 0 ? `competing load: ${load} busy-loop process${load > 1 ? 'es' : ''} (one core each) running throughout` : 'competing load: none started by the bench (other users of the machine: see load 1m)');
+  if (!('missing' in found)) console.log(`CrypTen: ${found.python}, ${found.versions}`);
+  const head = ['model', 'run', 'wall s', 'cpu s', 'peak RSS GB', 'load 1m', 'wall / CrypTen', 'cpu / CrypTen', 'rounds', 'GB on wire', 'max err', 'argmax', 'counts'];
   const table = rows.map((row) => {
     const c = rows.find((x) => x.model === row.model && x.run === 'CrypTen')?.result;
     const cr = c !== undefined && 'wallSeconds' in c ? c : undefined;
     const load = `${row.loadBefore.toFixed(1)}-${row.loadAfter.toFixed(1)}`;
-    if (row.result === undefined) return [`bert-${row.model}`, row.run, row.note?.startsWith('not installed') === true ? 'not installed' : row.note?.startsWith('left out') === true ? 'left out' : 'failed', '', '', load, '', '', '', '', '', ''];
+    if (row.result === undefined) return [`bert-${row.model}`, row.run, row.note?.startsWith('not installed') === true ? 'not installed' : row.note?.startsWith('left out') === true ? 'left out' : 'failed', '', '', load, '', '', '', '', '', '', ''];
     const r = row.result;
     const ig = 'secureSeconds' in r ? r : undefined;
     const wall = ig !== undefined ? ig.secureSeconds : (r as CryptenResult).wallSeconds;
@@ -239,6 +259,7 @@ async function runModels(models: readonly string[], threads: number, seq: number
       (r.peakRssBytes / 1e9).toFixed(2),
       load,
       cr !== undefined && ig !== undefined ? (wall / cr.wallSeconds).toFixed(2) : '-',
+      cr !== undefined && ig !== undefined ? (cpu / cr.cpuSeconds).toFixed(2) : '-',
       ig !== undefined ? String(ig.rounds) : '-',
       ig !== undefined ? (ig.bytesTotal / 1e9).toFixed(2) : '-',
       ig !== undefined ? ig.maxAbsError.toExponential(1) : '-',
@@ -250,6 +271,13 @@ async function runModels(models: readonly string[], threads: number, seq: number
   for (const row of [head, ...table]) console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   console.log('wall / CrypTen: target <= 0.50; peak RSS: target <= 3 GB; load 1m: the 1-minute load average before and after the run (2 cores)');
   for (const note of new Set(rows.filter((r) => r.note !== undefined).map((r) => `${r.run}: ${r.note!}`))) console.log(note);
+}
+
+/** N processes that each keep one core busy until killed (a competing load for both systems alike). */
+function startLoad(n: number): ChildProcess[] {
+  // Each one also stops when this process is gone (its parent changes), so a killed bench leaves no load behind.
+  const loop = 'const p = process.ppid; for (let i = 0; ; i++) if (i % 1e8 === 0 && process.ppid !== p) process.exit(0);';
+  return Array.from({ length: n }, () => spawn(process.execPath, ['-e', loop], { stdio: 'ignore' }));
 }
 
 export const runtimeBenchmark: Benchmark = {
@@ -271,7 +299,9 @@ async function main(): Promise<void> {
   if (one !== undefined) return oneModel(one, threads, seq, protocols);
   matmulBench();
   if (process.argv.includes('--matmul')) return;
-  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols.split(','), !process.argv.includes('--no-crypten'));
+  const load = Number(arg('--load') ?? 0);
+  if (!Number.isInteger(load) || load < 0) throw new Error(`--load: expected a number of busy processes (0, 1, 2, ...), got ${arg('--load')}`);
+  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols.split(','), !process.argv.includes('--no-crypten'), load);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -75,6 +75,33 @@ describe('DCF', () => {
     );
   });
 
+  it('batches larger than one AES chunk: every key and point right across chunk boundaries (one point, several, more points than a chunk)', () => {
+    for (const [N, P, n] of [
+      [3001, 1, 24],
+      [1000, 5, 40],
+      [2, 2100, 64],
+    ] as const) {
+      const mask = n === 64 ? M64 : (1n << BigInt(n)) - 1n;
+      const alpha = BigUint64Array.from({ length: N }, () => rand64() & mask);
+      const beta = BigUint64Array.from({ length: 2 * N }, () => rand64());
+      const d = { count: N, bits: n, payload: 2 };
+      const roots = [randomBytes(16 * N), randomBytes(16 * N)] as const;
+      const cw = dcfGen(d, roots, alpha, beta);
+      // Points around alpha (both sides of it) or random.
+      const x = BigUint64Array.from({ length: P * N }, (_, i) => (i % 3 === 2 ? rand64() : alpha[i % N]! + BigInt((i % 7) - 3)) & mask);
+      const v0 = dcfEval(d, 0, roots[0], cw, x, P);
+      const v1 = dcfEval(d, 1, roots[1], cw, x, P);
+      let wrong = 0;
+      for (let i = 0; i < P * N; i++) {
+        for (let j = 0; j < 2; j++) {
+          const want = x[i]! < alpha[i % N]! ? beta[j * N + (i % N)]! : 0n;
+          if (((v0[j * P * N + i]! + v1[j * P * N + i]!) & M64) !== want) wrong++;
+        }
+      }
+      expect(wrong, `N=${N} P=${P} n=${n}`).toBe(0);
+    }
+  });
+
   it("one party's correction words look the same whatever alpha is (every bit's frequency within 5 sigma of 1/2)", () => {
     const N = 4096;
     const n = 16;

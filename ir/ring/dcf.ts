@@ -7,9 +7,14 @@
 // A key is the party's root seed (128 bits) plus correction words shared by both keys, per
 // level: a seed correction (128 bits), a value correction (g ring words) and two control-bit
 // corrections; after the last level, g words. The tree's PRG is fixed-key AES-128 in the
-// Matyas-Meyer-Oseas form H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI), every
-// level of every element of a batch in one ECB call: evaluation expands 2 blocks per element
-// and level (the seed and the value of the side the input takes), key generation 8.
+// Matyas-Meyer-Oseas form H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI):
+// evaluation expands 2 blocks per element and level (the seed and the value of the side the
+// input takes), key generation 8.
+//
+// Elements go through the tree in chunks of CHUNK_BYTES of AES input, every level of a chunk
+// before the next chunk: one `update` per chunk and level. A chunk's state stays in cache, and
+// `update` hands back a buffer small enough to be recycled by the allocator (one `update` of
+// many megabytes returns a fresh mapping whose page faults cost ~30x the encryption).
 //
 // Ring words are little-endian; 64-bit arithmetic runs on their 32-bit halves (no BigInt per
 // element). Correction words are laid out word-major (row w of all N elements together) so a
@@ -25,12 +30,15 @@ export function dcfCorrectionRows(n: number, g: number): number {
   return n * (3 + g) + g;
 }
 
+/** AES input per `update`: small enough to stay in cache and to be recycled by malloc. */
+const CHUNK_BYTES = 64 * 1024;
+
 // The fixed public AES key of the MMO hash (a nothing-up-my-sleeve constant).
 const FIXED_KEY = createHash('sha256').update('ig3dc/fss/mmo-fixed-key').digest().subarray(0, 16);
 let aes: Cipher | undefined;
 
-/** MMO of every 16-byte block: AES_K(b) ^ b (in place of `blocks`'s copy; returns the hash). */
-function mmo(blocks: Uint8Array): Uint8Array {
+/** AES_K of every 16-byte block of `blocks` (a fresh buffer; the caller XORs the input back: MMO), as u32 words. */
+function aesWords(blocks: Uint8Array): Uint32Array {
   aes ??= (() => {
     const c = createCipheriv('aes-128-ecb', FIXED_KEY, null);
     c.setAutoPadding(false);
@@ -38,38 +46,7 @@ function mmo(blocks: Uint8Array): Uint8Array {
   })();
   let out: Uint8Array = aes.update(blocks);
   if (out.byteOffset % 4 !== 0) out = out.slice();
-  const o = new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-  const i = new Uint32Array(blocks.buffer, blocks.byteOffset, blocks.byteLength / 4);
-  for (let k = 0; k < o.length; k++) o[k] = (o[k]! ^ i[k]!) >>> 0;
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-}
-
-/** Writes seed (4 u32 at `src[si]`) ^ tweak into `dst` at `di` (the tweak goes into the last word). */
-function tweaked(dst: Uint32Array, di: number, src: Uint32Array, si: number, tweak: number): void {
-  dst[di] = src[si]!;
-  dst[di + 1] = src[si + 1]!;
-  dst[di + 2] = src[si + 2]!;
-  dst[di + 3] = (src[si + 3]! ^ tweak) >>> 0;
-}
-
-/** Bit `i` of ring word e (u32 halves). */
-function bitOf(w: Uint32Array, e: number, i: number): number {
-  return i < 32 ? (w[2 * e]! >>> i) & 1 : (w[2 * e + 1]! >>> (i - 32)) & 1;
-}
-
-/** acc[k] += sign * (lo, hi) on u32 halves (sign +1 or -1). */
-function addSigned(acc: Uint32Array, k: number, lo: number, hi: number, negate: boolean): void {
-  if (negate) {
-    // -(hi:lo) = ~(hi:lo) + 1
-    lo = ~lo >>> 0;
-    hi = ~hi >>> 0;
-    lo = (lo + 1) >>> 0;
-    if (lo === 0) hi = (hi + 1) >>> 0;
-  }
-  const a = acc[2 * k]!;
-  const s = (a + lo) >>> 0;
-  acc[2 * k] = s;
-  acc[2 * k + 1] = (acc[2 * k + 1]! + hi + (s < a ? 1 : 0)) >>> 0;
+  return new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
 }
 
 export interface DcfBatch {
@@ -94,231 +71,398 @@ export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], al
   const cw32 = new Uint32Array(cw.buffer);
   const a32 = new Uint32Array(alpha.buffer, alpha.byteOffset, 2 * N);
   const b32 = new Uint32Array(beta.buffer, beta.byteOffset, 2 * g * N);
-  const s0 = words32(roots[0]);
-  const s1 = words32(roots[1]);
-  const t0 = new Uint8Array(N);
-  const t1 = new Uint8Array(N).fill(1);
-  const w = new Uint32Array(2 * g * N); // the path's accumulated value W, g words per element (element-major)
-  const acc = new Uint32Array(2);
-  const vcw = new Uint32Array(2);
-  const input = new Uint8Array(128 * N);
+  const r0 = words32(roots[0], N);
+  const r1 = words32(roots[1], N);
+  // 128 bytes of AES input per element and level: party 0 then 1; per party L-seed, L-value, R-seed, R-value.
+  const C = CHUNK_BYTES / 128;
+  const input = new Uint8Array(CHUNK_BYTES);
   const in32 = new Uint32Array(input.buffer);
-  for (let i = 0; i < n; i++) {
-    // Blocks per element: party 0 then 1; per party L-seed, L-value, R-seed, R-value.
-    for (let e = 0; e < N; e++) {
-      for (let k = 0; k < 4; k++) {
-        tweaked(in32, 32 * e + 4 * k, s0, 4 * e, k);
-        tweaked(in32, 32 * e + 16 + 4 * k, s1, 4 * e, k);
+  // A chunk's state: both parties' seeds (4 words each), control bits, the path's accumulated value W (g words, 2 halves each).
+  const s0 = new Uint32Array(4 * C);
+  const s1 = new Uint32Array(4 * C);
+  const t0 = new Uint8Array(C);
+  const t1 = new Uint8Array(C);
+  const w = new Uint32Array(2 * g * C);
+  for (let e0 = 0; e0 < N; e0 += C) {
+    const c = Math.min(C, N - e0);
+    s0.set(r0.subarray(4 * e0, 4 * (e0 + c)));
+    s1.set(r1.subarray(4 * e0, 4 * (e0 + c)));
+    t0.fill(0);
+    t1.fill(1);
+    w.fill(0);
+    const blocks = c === C ? input : input.subarray(0, 128 * c);
+    for (let i = 0; i < n; i++) {
+      const bit = n - 1 - i;
+      const half = bit < 32 ? 0 : 1;
+      const sh = bit & 31;
+      for (let k = 0; k < c; k++) {
+        const o = 32 * k;
+        const a0 = s0[4 * k]!, a1 = s0[4 * k + 1]!, a2 = s0[4 * k + 2]!, a3 = s0[4 * k + 3]!;
+        const b0 = s1[4 * k]!, b1 = s1[4 * k + 1]!, b2 = s1[4 * k + 2]!, b3 = s1[4 * k + 3]!;
+        for (let q = 0; q < 4; q++) {
+          const p = o + 4 * q;
+          in32[p] = a0;
+          in32[p + 1] = a1;
+          in32[p + 2] = a2;
+          in32[p + 3] = a3 ^ q;
+          in32[p + 16] = b0;
+          in32[p + 17] = b1;
+          in32[p + 18] = b2;
+          in32[p + 19] = b3 ^ q;
+        }
+      }
+      const h = aesWords(blocks);
+      // MMO: the hash is AES(in) ^ in.
+      for (let j = 0; j < 32 * c; j++) h[j] = h[j]! ^ in32[j]!;
+      const base = i * rows;
+      for (let k = 0; k < c; k++) {
+        const e = e0 + k;
+        const a = (a32[2 * e + half]! >>> sh) & 1;
+        const o = 32 * k;
+        // Seed block of (party b, side) at o + 16b + 8side, its value block 4 words on; control bit: the seed's low bit.
+        const lose0 = o + 8 * (1 - a), lose1 = lose0 + 16;
+        const keep0 = o + 8 * a, keep1 = keep0 + 16;
+        const tp0 = t0[k]!;
+        const tp1 = t1[k]!;
+        // Seed correction: the two lose-side seeds (control bits cleared) XORed.
+        const c0 = ((h[lose0]! ^ h[lose1]!) & ~1) >>> 0;
+        const c1 = (h[lose0 + 1]! ^ h[lose1 + 1]!) >>> 0;
+        const c2 = (h[lose0 + 2]! ^ h[lose1 + 2]!) >>> 0;
+        const c3 = (h[lose0 + 3]! ^ h[lose1 + 3]!) >>> 0;
+        const at0 = 2 * (base * N + e);
+        const at1 = 2 * ((base + 1) * N + e);
+        cw32[at0] = c0;
+        cw32[at0 + 1] = c1;
+        cw32[at1] = c2;
+        cw32[at1 + 1] = c3;
+        // Value correction per payload word: (-1)^t1 ([lose = L] beta - W - v0_lose + v1_lose); then W += v0_keep - v1_keep + (-1)^t1 VCW, i.e. + the unsigned value.
+        for (let j = 0; j < g; j++) {
+          const wk = 2 * (k * g + j);
+          let lo = 0, hi = 0;
+          if (a === 1) (lo = b32[2 * (j * N + e)]!), (hi = b32[2 * (j * N + e) + 1]!);
+          // acc -= W
+          let x = w[wk]!, y = w[wk + 1]!;
+          let nl = (lo - x) >>> 0;
+          hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
+          lo = nl;
+          // acc -= v0_lose
+          x = h[lose0 + 4 + 2 * j]!;
+          y = h[lose0 + 5 + 2 * j]!;
+          nl = (lo - x) >>> 0;
+          hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
+          lo = nl;
+          // acc += v1_lose
+          x = h[lose1 + 4 + 2 * j]!;
+          y = h[lose1 + 5 + 2 * j]!;
+          nl = (lo + x) >>> 0;
+          hi = (hi + y + (nl < x ? 1 : 0)) >>> 0;
+          lo = nl;
+          const at = 2 * ((base + 2 + j) * N + e);
+          if (tp1 === 1) {
+            // -(hi:lo)
+            const nlo = (~lo + 1) >>> 0;
+            cw32[at] = nlo;
+            cw32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+          } else {
+            cw32[at] = lo;
+            cw32[at + 1] = hi;
+          }
+          // W += acc + v0_keep - v1_keep
+          let wl = w[wk]!, wh = w[wk + 1]!;
+          nl = (wl + lo) >>> 0;
+          wh = (wh + hi + (nl < lo ? 1 : 0)) >>> 0;
+          wl = nl;
+          x = h[keep0 + 4 + 2 * j]!;
+          y = h[keep0 + 5 + 2 * j]!;
+          nl = (wl + x) >>> 0;
+          wh = (wh + y + (nl < x ? 1 : 0)) >>> 0;
+          wl = nl;
+          x = h[keep1 + 4 + 2 * j]!;
+          y = h[keep1 + 5 + 2 * j]!;
+          nl = (wl - x) >>> 0;
+          wh = (wh - y - (wl < x ? 1 : 0)) >>> 0;
+          w[wk] = nl;
+          w[wk + 1] = wh;
+        }
+        // Control-bit corrections: the keep side's bits must differ, the lose side's agree.
+        const tL = (h[o]! ^ h[o + 16]! ^ a ^ 1) & 1;
+        const tR = (h[o + 8]! ^ h[o + 24]! ^ a) & 1;
+        cw32[2 * ((base + 2 + g) * N + e)] = tL | (tR << 1);
+        const tKeep = a === 0 ? tL : tR;
+        const m0 = tp0 === 1 ? -1 : 0;
+        const m1 = tp1 === 1 ? -1 : 0;
+        s0[4 * k] = ((h[keep0]! & ~1) ^ (c0 & m0)) >>> 0;
+        s0[4 * k + 1] = (h[keep0 + 1]! ^ (c1 & m0)) >>> 0;
+        s0[4 * k + 2] = (h[keep0 + 2]! ^ (c2 & m0)) >>> 0;
+        s0[4 * k + 3] = (h[keep0 + 3]! ^ (c3 & m0)) >>> 0;
+        s1[4 * k] = ((h[keep1]! & ~1) ^ (c0 & m1)) >>> 0;
+        s1[4 * k + 1] = (h[keep1 + 1]! ^ (c1 & m1)) >>> 0;
+        s1[4 * k + 2] = (h[keep1 + 2]! ^ (c2 & m1)) >>> 0;
+        s1[4 * k + 3] = (h[keep1 + 3]! ^ (c3 & m1)) >>> 0;
+        t0[k] = (h[keep0]! & 1) ^ (tp0 & tKeep);
+        t1[k] = (h[keep1]! & 1) ^ (tp1 & tKeep);
       }
     }
-    const h = mmo(input);
-    const o32 = new Uint32Array(h.buffer, h.byteOffset, h.byteLength / 4);
-    const base = i * rows;
-    for (let e = 0; e < N; e++) {
-      const a = bitOf(a32, e, n - 1 - i);
-      const o = 32 * e;
-      // Seed block of (party b, side) at o + 16b + 8side, its value block 4 words on; control bit: the seed's low bit.
-      const lose0 = o + 8 * (1 - a), lose1 = lose0 + 16;
-      const keep0 = o + 8 * a, keep1 = keep0 + 16;
-      const tp1 = t1[e]!;
-      // Seed correction: the two lose-side seeds (control bits cleared) XORed.
-      for (let q = 0; q < 4; q++) {
-        const x = q === 0 ? (o32[lose0]! & ~1) ^ (o32[lose1]! & ~1) : o32[lose0 + q]! ^ o32[lose1 + q]!;
-        cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)] = x >>> 0;
-      }
-      // Value correction per payload word: (-1)^t1 ([lose = L] beta - W - v0_lose + v1_lose); then W += v0_keep - v1_keep + (-1)^t1 VCW.
+    // Last word: (-1)^t1 (conv(s1) - conv(s0) - W), conv(s) = the seed's first g words.
+    const last = n * rows;
+    for (let k = 0; k < c; k++) {
+      const e = e0 + k;
       for (let j = 0; j < g; j++) {
-        const wk = e * g + j;
-        acc[0] = 0;
-        acc[1] = 0;
-        if (a === 1) addSigned(acc, 0, b32[2 * (j * N + e)]!, b32[2 * (j * N + e) + 1]!, false);
-        addSigned(acc, 0, w[2 * wk]!, w[2 * wk + 1]!, true);
-        addSigned(acc, 0, o32[lose0 + 4 + 2 * j]!, o32[lose0 + 5 + 2 * j]!, true);
-        addSigned(acc, 0, o32[lose1 + 4 + 2 * j]!, o32[lose1 + 5 + 2 * j]!, false);
-        vcw[0] = 0;
-        vcw[1] = 0;
-        addSigned(vcw, 0, acc[0]!, acc[1]!, tp1 === 1);
-        const at = 2 * ((base + 2 + j) * N + e);
-        cw32[at] = vcw[0]!;
-        cw32[at + 1] = vcw[1]!;
-        addSigned(w, wk, o32[keep0 + 4 + 2 * j]!, o32[keep0 + 5 + 2 * j]!, false);
-        addSigned(w, wk, o32[keep1 + 4 + 2 * j]!, o32[keep1 + 5 + 2 * j]!, true);
-        addSigned(w, wk, vcw[0]!, vcw[1]!, tp1 === 1);
+        let lo = s1[4 * k + 2 * j]!, hi = s1[4 * k + 2 * j + 1]!;
+        let x = s0[4 * k + 2 * j]!, y = s0[4 * k + 2 * j + 1]!;
+        let nl = (lo - x) >>> 0;
+        hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
+        lo = nl;
+        x = w[2 * (k * g + j)]!;
+        y = w[2 * (k * g + j) + 1]!;
+        nl = (lo - x) >>> 0;
+        hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
+        lo = nl;
+        const at = 2 * ((last + j) * N + e);
+        if (t1[k] === 1) {
+          const nlo = (~lo + 1) >>> 0;
+          cw32[at] = nlo;
+          cw32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+        } else {
+          cw32[at] = lo;
+          cw32[at + 1] = hi;
+        }
       }
-      // Control-bit corrections: the keep side's bits must differ, the lose side's agree.
-      const tL = (o32[o]! ^ o32[o + 16]! ^ a ^ 1) & 1;
-      const tR = (o32[o + 8]! ^ o32[o + 24]! ^ a) & 1;
-      cw32[2 * ((base + 2 + g) * N + e)] = tL | (tR << 1);
-      const tKeep = a === 0 ? tL : tR;
-      const tp0 = t0[e]!;
-      for (let q = 0; q < 4; q++) {
-        const c = cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)]!;
-        let x0 = o32[keep0 + q]!, x1 = o32[keep1 + q]!;
-        if (q === 0) (x0 &= ~1), (x1 &= ~1);
-        s0[4 * e + q] = (tp0 === 1 ? x0 ^ c : x0) >>> 0;
-        s1[4 * e + q] = (tp1 === 1 ? x1 ^ c : x1) >>> 0;
-      }
-      t0[e] = (o32[keep0]! & 1) ^ (tp0 & tKeep);
-      t1[e] = (o32[keep1]! & 1) ^ (tp1 & tKeep);
-    }
-  }
-  // Last word: (-1)^t1 (conv(s1) - conv(s0) - W), conv(s) = the seed's first g words.
-  const last = n * rows;
-  for (let e = 0; e < N; e++) {
-    for (let j = 0; j < g; j++) {
-      acc[0] = 0;
-      acc[1] = 0;
-      addSigned(acc, 0, s1[4 * e + 2 * j]!, s1[4 * e + 2 * j + 1]!, false);
-      addSigned(acc, 0, s0[4 * e + 2 * j]!, s0[4 * e + 2 * j + 1]!, true);
-      addSigned(acc, 0, w[2 * (e * g + j)]!, w[2 * (e * g + j) + 1]!, true);
-      vcw[0] = 0;
-      vcw[1] = 0;
-      addSigned(vcw, 0, acc[0]!, acc[1]!, t1[e] === 1);
-      cw32[2 * ((last + j) * N + e)] = vcw[0]!;
-      cw32[2 * ((last + j) * N + e) + 1] = vcw[1]!;
     }
   }
   return cw;
 }
 
-/** A private copy of seed bytes as u32 words. */
-function words32(bytes: Uint8Array): Uint32Array {
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
+/** A private copy of N root seeds (16 bytes each) as u32 words. */
+function words32(bytes: Uint8Array, N: number): Uint32Array {
+  const copy = new Uint8Array(16 * N);
+  copy.set(bytes.subarray(0, 16 * N));
   return new Uint32Array(copy.buffer);
 }
 
-/** One evaluation state per point: seeds (4 u32), control bits, accumulated values (g rows of M words as u32 pairs). */
-interface EvalState {
+/**
+ * Evaluation lanes: each lane is one (key, input) pair walking down the tree. `key[l]` is the
+ * lane's key index, `x32` its input (2 u32 per lane), and the state: seeds (4 u32), control
+ * bits, accumulated values (g values of 2 u32 per lane, lane-major).
+ */
+interface Lanes {
+  readonly key: Int32Array;
+  readonly x32: Uint32Array;
   readonly s: Uint32Array;
   readonly t: Uint8Array;
   readonly v: Uint32Array;
 }
 
-/** Tree levels [from, to) of M evaluations (point k uses key k mod N) on inputs x32. */
-function evalLevels(d: DcfBatch, cw32: Uint32Array, x32: Uint32Array, M: number, st: EvalState, neg: boolean, from: number, to: number): void {
+function lanes(L: number, g: number): Lanes {
+  return { key: new Int32Array(L), x32: new Uint32Array(2 * L), s: new Uint32Array(4 * L), t: new Uint8Array(L), v: new Uint32Array(2 * g * L) };
+}
+
+/** AES input of an evaluation level: 2 blocks (32 bytes) per lane. */
+const EVAL_CHUNK = CHUNK_BYTES / 32;
+let evalInput: Uint8Array | undefined;
+
+/** Tree levels [from, to) of lanes [l0, l1) of `ln` under the correction words cw32 of N keys, EVAL_CHUNK lanes at a time. */
+function walk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: number, neg: boolean, from: number, to: number): void {
+  for (let c = l0; c < l1; c += EVAL_CHUNK) walkChunk(d, cw32, ln, c, Math.min(l1, c + EVAL_CHUNK), neg, from, to);
+}
+
+/** walk on at most EVAL_CHUNK lanes: every level of them before the next chunk. */
+function walkChunk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: number, neg: boolean, from: number, to: number): void {
   const { count: N, bits: n, payload: g } = d;
   const rows = 3 + g;
-  const { s, t, v } = st;
-  const input = new Uint8Array(32 * M);
-  const in32 = new Uint32Array(input.buffer);
+  const { key, x32, s, t, v } = ln;
+  evalInput ??= new Uint8Array(CHUNK_BYTES);
+  const in32 = new Uint32Array(evalInput.buffer);
+  const blocks = evalInput.subarray(0, 32 * (l1 - l0));
   for (let i = from; i < to; i++) {
     const bit = n - 1 - i;
-    for (let k = 0; k < M; k++) {
-      const side = bitOf(x32, k, bit);
-      tweaked(in32, 8 * k, s, 4 * k, 2 * side);
-      tweaked(in32, 8 * k + 4, s, 4 * k, 2 * side + 1);
+    const half = bit < 32 ? 0 : 1;
+    const sh = bit & 31;
+    for (let l = l0; l < l1; l++) {
+      const side = (x32[2 * l + half]! >>> sh) & 1;
+      const p = 8 * (l - l0);
+      const a0 = s[4 * l]!, a1 = s[4 * l + 1]!, a2 = s[4 * l + 2]!, a3 = s[4 * l + 3]!;
+      in32[p] = a0;
+      in32[p + 1] = a1;
+      in32[p + 2] = a2;
+      in32[p + 3] = a3 ^ (2 * side);
+      in32[p + 4] = a0;
+      in32[p + 5] = a1;
+      in32[p + 6] = a2;
+      in32[p + 7] = a3 ^ (2 * side + 1);
     }
-    const h = mmo(input);
-    const o32 = new Uint32Array(h.buffer, h.byteOffset, h.byteLength / 4);
+    const h = aesWords(blocks);
     const base = i * rows;
-    for (let k = 0; k < M; k++) {
-      const e = k % N;
-      const side = bitOf(x32, k, bit);
-      const te = t[k]!;
-      const o = 8 * k;
-      let tNext = o32[o]! & 1;
+    const tRow = 2 * (base + 2 + g) * N;
+    for (let l = l0; l < l1; l++) {
+      const e = key[l]!;
+      const side = (x32[2 * l + half]! >>> sh) & 1;
+      const te = t[l]!;
+      const m = -te; // all ones when the control bit is set
+      const o = 8 * (l - l0);
+      // MMO: AES(in) ^ in.
+      const h0 = h[o]! ^ in32[o]!;
       for (let j = 0; j < g; j++) {
-        addSigned(v, j * M + k, o32[o + 4 + 2 * j]!, o32[o + 5 + 2 * j]!, neg);
-        if (te === 1) {
-          const row = base + 2 + j;
-          addSigned(v, j * M + k, cw32[2 * (row * N + e)]!, cw32[2 * (row * N + e) + 1]!, neg);
+        let lo = (h[o + 4 + 2 * j]! ^ in32[o + 4 + 2 * j]!) >>> 0;
+        let hi = (h[o + 5 + 2 * j]! ^ in32[o + 5 + 2 * j]!) >>> 0;
+        const at = 2 * ((base + 2 + j) * N + e);
+        const cl = (cw32[at]! & m) >>> 0;
+        const nl = (lo + cl) >>> 0;
+        hi = (hi + (cw32[at + 1]! & m) + (nl < cl ? 1 : 0)) >>> 0;
+        lo = nl;
+        const vk = 2 * (l * g + j);
+        const vl = v[vk]!;
+        if (neg) {
+          v[vk] = (vl - lo) >>> 0;
+          v[vk + 1] = (v[vk + 1]! - hi - (vl < lo ? 1 : 0)) >>> 0;
+        } else {
+          const r = (vl + lo) >>> 0;
+          v[vk] = r;
+          v[vk + 1] = (v[vk + 1]! + hi + (r < lo ? 1 : 0)) >>> 0;
         }
       }
-      for (let q = 0; q < 4; q++) {
-        let word = o32[o + q]!;
-        if (q === 0) word &= ~1;
-        if (te === 1) word ^= cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)]!;
-        s[4 * k + q] = word >>> 0;
-      }
-      if (te === 1) tNext ^= (cw32[2 * ((base + 2 + g) * N + e)]! >>> side) & 1;
-      t[k] = tNext;
+      const c0 = 2 * (base * N + e);
+      const c1 = 2 * ((base + 1) * N + e);
+      s[4 * l] = ((h0 & ~1) ^ (cw32[c0]! & m)) >>> 0;
+      s[4 * l + 1] = (h[o + 1]! ^ in32[o + 1]! ^ (cw32[c0 + 1]! & m)) >>> 0;
+      s[4 * l + 2] = (h[o + 2]! ^ in32[o + 2]! ^ (cw32[c1]! & m)) >>> 0;
+      s[4 * l + 3] = (h[o + 3]! ^ in32[o + 3]! ^ (cw32[c1 + 1]! & m)) >>> 0;
+      t[l] = (h0 & 1) ^ (te & (cw32[tRow + 2 * e]! >>> side));
     }
   }
 }
 
-/** A fresh state for M points of N keys: every point at its key's root. */
-function rootState(root: Uint8Array, N: number, M: number, g: number, party: 0 | 1): EvalState {
-  const r32 = words32(root);
-  const s = new Uint32Array(4 * M);
-  for (let k = 0; k < M; k += N) s.set(r32.subarray(0, 4 * Math.min(N, M - k)), 4 * k);
-  return { s, t: new Uint8Array(M).fill(party), v: new Uint32Array(2 * g * M) };
+/** Lane l starts at its key's root. */
+function atRoot(ln: Lanes, l: number, root32: Uint32Array, party: 0 | 1, g: number): void {
+  const e = ln.key[l]!;
+  ln.s[4 * l] = root32[4 * e]!;
+  ln.s[4 * l + 1] = root32[4 * e + 1]!;
+  ln.s[4 * l + 2] = root32[4 * e + 2]!;
+  ln.s[4 * l + 3] = root32[4 * e + 3]!;
+  ln.t[l] = party;
+  ln.v.fill(0, 2 * g * l, 2 * g * (l + 1));
 }
 
-/**
- * The input bits below which the points of one key may differ: when every key's P points lie
- * within a window of 2^(low-1) (a spline's X - k_p: the breakpoints' span), each key's points
- * have at most two distinct prefixes above bit `low`, those of its smallest and largest point,
- * so the tree's upper levels run once per prefix instead of once per point. n: no sharing.
- */
-function sharedLow(x: BigUint64Array, N: number, P: number, n: number): { low: number; lo: BigUint64Array; hi: BigUint64Array } {
-  const lo = new BigUint64Array(N);
-  const hi = new BigUint64Array(N);
-  let span = 0n;
-  for (let e = 0; e < N; e++) {
-    let a = x[e]!;
-    let b = a;
-    for (let p = 1; p < P; p++) {
-      const v = x[p * N + e]!;
-      if (v < a) a = v;
-      if (v > b) b = v;
-    }
-    lo[e] = a;
-    hi[e] = b;
-    if (b - a > span) span = b - a;
-  }
-  return { low: Math.min(n, span.toString(2).length + 1), lo, hi };
+/** Lane l of `to` continues from lane c of `from`. */
+function copyLane(to: Lanes, l: number, from: Lanes, c: number, g: number): void {
+  to.s.set(from.s.subarray(4 * c, 4 * c + 4), 4 * l);
+  to.t[l] = from.t[c]!;
+  to.v.set(from.v.subarray(2 * g * c, 2 * g * (c + 1)), 2 * g * l);
 }
+
+/** 64-bit unsigned a < b on u32 halves. */
+const lt64 = (al: number, ah: number, bl: number, bh: number): boolean => ah < bh || (ah === bh && al < bl);
+
+/** The bit length of the 64-bit value (hi:lo). */
+const bitLength = (lo: number, hi: number): number => (hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo));
 
 /**
  * Party `party`'s evaluation of its keys at the public inputs `x` (low `bits` bits used):
  * its shares of f(x), g rows of N ring words (word-major). With `points` P > 1, `x` holds P
  * inputs per key, point-major (x[p N + e] for key e), and each row holds N P words in the same
- * order: one key evaluated at several points (a spline's breakpoints) without copying it; the
- * levels above the points' common window run once per distinct prefix (sharedLow).
+ * order: one key evaluated at several points (a spline's breakpoints) without copying it.
+ *
+ * Keys go in chunks, all their points together. When a chunk's points of each key lie within
+ * a window of 2^(low-1) (a spline's X - k_p: the breakpoints' span), each key's points have at
+ * most two distinct prefixes above bit `low`, those of its smallest and largest point, so the
+ * tree's upper levels run once per prefix instead of once per point.
  */
 export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array, points = 1): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
-  const M = N * points;
+  const P = points;
+  const M = N * P;
   const rows = 3 + g;
   const cw32 = new Uint32Array(cw.buffer, cw.byteOffset, 2 * cw.length);
-  const x32 = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
+  const xIn = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
+  const root32 = words32(root, N);
   const neg = party === 1;
-  const shared = points > 2 ? sharedLow(x, N, points, n) : undefined;
-  let st: EvalState;
-  let from = 0;
-  if (shared !== undefined && shared.low < n) {
-    // Upper levels on the two prefixes of each key (its smallest and largest point).
-    const cand = new BigUint64Array(2 * N);
-    cand.set(shared.lo, 0);
-    cand.set(shared.hi, N);
-    const pre = rootState(root, N, 2 * N, g, party);
-    from = n - shared.low;
-    evalLevels(d, cw32, new Uint32Array(cand.buffer), 2 * N, pre, neg, 0, from);
-    // Each point continues from the state of the prefix it shares.
-    st = { s: new Uint32Array(4 * M), t: new Uint8Array(M), v: new Uint32Array(2 * g * M) };
-    const sh = BigInt(shared.low);
-    for (let k = 0; k < M; k++) {
-      const e = k % N;
-      const c = x[k]! >> sh === shared.lo[e]! >> sh ? e : N + e;
-      st.s.set(pre.s.subarray(4 * c, 4 * c + 4), 4 * k);
-      st.t[k] = pre.t[c]!;
-      for (let j = 0; j < g; j++) {
-        st.v[2 * (j * M + k)] = pre.v[2 * (j * 2 * N + c)]!;
-        st.v[2 * (j * M + k) + 1] = pre.v[2 * (j * 2 * N + c) + 1]!;
+  const out = new BigUint64Array(g * M);
+  const o32 = new Uint32Array(out.buffer);
+  const nmask = n >= 64 ? [0xffffffff, 0xffffffff] : n >= 32 ? [0xffffffff, n === 32 ? 0 : 0xffffffff >>> (64 - n)] : [0xffffffff >>> (32 - n), 0];
+  // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes.
+  const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
+  const L = KC * P;
+  const pts = lanes(L, g);
+  const pre = lanes(2 * KC, g);
+  for (let e0 = 0; e0 < N; e0 += KC) {
+    const kc = Math.min(KC, N - e0);
+    const lc = kc * P;
+    // Lane p kc + k: point p of key e0 + k (inputs cut to n bits).
+    for (let p = 0; p < P; p++) {
+      for (let k = 0; k < kc; k++) {
+        const l = p * kc + k;
+        const src = 2 * (p * N + e0 + k);
+        pts.key[l] = e0 + k;
+        pts.x32[2 * l] = (xIn[src]! & nmask[0]!) >>> 0;
+        pts.x32[2 * l + 1] = (xIn[src + 1]! & nmask[1]!) >>> 0;
       }
     }
-  } else st = rootState(root, N, M, g, party);
-  evalLevels(d, cw32, x32, M, st, neg, from, n);
-  const out = new BigUint64Array(g * M);
-  const v32 = new Uint32Array(out.buffer);
-  v32.set(st.v);
-  const last = n * rows;
-  for (let k = 0; k < M; k++) {
-    const e = k % N;
-    for (let j = 0; j < g; j++) {
-      addSigned(v32, j * M + k, st.s[4 * k + 2 * j]!, st.s[4 * k + 2 * j + 1]!, neg);
-      if (st.t[k] === 1) addSigned(v32, j * M + k, cw32[2 * ((last + j) * N + e)]!, cw32[2 * ((last + j) * N + e) + 1]!, neg);
+    // The common window: the largest span of one key's points in this chunk.
+    let low = n;
+    if (P > 2) {
+      let spanBits = 0;
+      for (let k = 0; k < kc; k++) {
+        let al = pts.x32[2 * k]!, ah = pts.x32[2 * k + 1]!;
+        let bl = al, bh = ah;
+        for (let p = 1; p < P; p++) {
+          const l = p * kc + k;
+          const vl = pts.x32[2 * l]!, vh = pts.x32[2 * l + 1]!;
+          if (lt64(vl, vh, al, ah)) (al = vl), (ah = vh);
+          if (lt64(bl, bh, vl, vh)) (bl = vl), (bh = vh);
+        }
+        // The key's two candidate prefixes: its smallest and largest point.
+        pre.key[k] = e0 + k;
+        pre.key[kc + k] = e0 + k;
+        pre.x32[2 * k] = al;
+        pre.x32[2 * k + 1] = ah;
+        pre.x32[2 * (kc + k)] = bl;
+        pre.x32[2 * (kc + k) + 1] = bh;
+        const dl = (bl - al) >>> 0;
+        const dh = (bh - ah - (bl < al ? 1 : 0)) >>> 0;
+        spanBits = Math.max(spanBits, bitLength(dl, dh));
+      }
+      low = Math.min(n, spanBits + 1);
+    }
+    const from = n - low;
+    if (from > 0) {
+      // Upper levels on the two prefixes of each key, then each point continues from the state of the prefix it shares.
+      for (let c = 0; c < 2 * kc; c++) atRoot(pre, c, root32, party, g);
+      walk(d, cw32, pre, 0, 2 * kc, neg, 0, from);
+      for (let l = 0; l < lc; l++) {
+        const k = l % kc;
+        const xl = pts.x32[2 * l]!, xh = pts.x32[2 * l + 1]!;
+        const pl = pre.x32[2 * k]!, ph = pre.x32[2 * k + 1]!;
+        // Same prefix above bit `low` as the smallest point?
+        const same = low >= 64 ? true : low >= 32 ? (xh ^ ph) >>> (low - 32) === 0 : xh === ph && (xl ^ pl) >>> low === 0;
+        copyLane(pts, l, pre, same ? k : kc + k, g);
+      }
+    } else for (let l = 0; l < lc; l++) atRoot(pts, l, root32, party, g);
+    walk(d, cw32, pts, 0, lc, neg, from, n);
+    // Output: v + (-1)^party (conv(s) + t CW_last), into row j at position p N + e.
+    const last = n * rows;
+    for (let l = 0; l < lc; l++) {
+      const e = pts.key[l]!;
+      const pos = Math.floor(l / kc) * N + e;
+      const m = -pts.t[l]!;
+      for (let j = 0; j < g; j++) {
+        let lo = pts.s[4 * l + 2 * j]!, hi = pts.s[4 * l + 2 * j + 1]!;
+        const at = 2 * ((last + j) * N + e);
+        const cl = (cw32[at]! & m) >>> 0;
+        const nl = (lo + cl) >>> 0;
+        hi = (hi + (cw32[at + 1]! & m) + (nl < cl ? 1 : 0)) >>> 0;
+        lo = nl;
+        const vk = 2 * (l * g + j);
+        const vl = pts.v[vk]!, vh = pts.v[vk + 1]!;
+        const dst = 2 * (j * M + pos);
+        if (neg) {
+          o32[dst] = (vl - lo) >>> 0;
+          o32[dst + 1] = (vh - hi - (vl < lo ? 1 : 0)) >>> 0;
+        } else {
+          const r = (vl + lo) >>> 0;
+          o32[dst] = r;
+          o32[dst + 1] = (vh + hi + (r < lo ? 1 : 0)) >>> 0;
+        }
+      }
     }
   }
   return out;

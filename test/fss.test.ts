@@ -109,12 +109,10 @@ describe('DCF', () => {
       const alpha = new BigUint64Array(N).fill(alphaValue);
       const beta = new BigUint64Array(N).fill(1n);
       const cw = dcfGen({ count: N, bits: n, payload: 1 }, [randomBytes(16 * N), randomBytes(16 * N)], alpha, beta);
-      // Per correction row: the frequency of each of its 64 bits (the control-bit row: its 2 bits).
+      // Per correction row: the frequency of each of its 64 bits (the seed correction's two lowest: the control-bit corrections).
       const freqs: number[] = [];
       for (let row = 0; row < dcfCorrectionRows(n, 1); row++) {
-        const isTRow = row < n * 4 && row % 4 === 3;
-        for (let bit = 0; bit < (isTRow ? 2 : 64); bit++) {
-          if (row % 4 === 0 && row < n * 4 && bit === 0) continue; // the seed correction's bit 0 is the cleared control bit
+        for (let bit = 0; bit < 64; bit++) {
           let ones = 0;
           for (let e = 0; e < N; e++) ones += Number((cw[row * N + e]! >> BigInt(bit)) & 1n);
           freqs.push(ones / N);

@@ -5,8 +5,10 @@
 // alone pseudorandom whatever alpha and beta are.
 //
 // A key is the party's root seed (128 bits) plus correction words shared by both keys, per
-// level: a seed correction (128 bits), a value correction (g ring words) and two control-bit
-// corrections; after the last level, g words. The tree's PRG is fixed-key AES-128 in the
+// level: a seed correction (128 bits) whose two lowest bits carry the two control-bit
+// corrections, and a value correction (g ring words); after the last level, g words. Seeds
+// have their two lowest bits cleared (126 bits; the lowest bit of a hash output is its control
+// bit), so the seed correction's two lowest bits are free for the control-bit corrections. The tree's PRG is fixed-key AES-128 in the
 // Matyas-Meyer-Oseas form H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI):
 // evaluation expands 2 blocks per element and level (the seed and the value of the side the
 // input takes), key generation 8.
@@ -27,7 +29,7 @@ export const DCF_MAX_PAYLOAD = 2;
 
 /** Rows of correction words for an n-bit DCF with g payload words (each row N words). */
 export function dcfCorrectionRows(n: number, g: number): number {
-  return n * (3 + g) + g;
+  return n * (2 + g) + g;
 }
 
 /** AES input per `update`: small enough to stay in cache and to be recycled by malloc. */
@@ -66,7 +68,7 @@ export interface DcfBatch {
  */
 export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], alpha: BigUint64Array, beta: BigUint64Array): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
-  const rows = 3 + g;
+  const rows = 2 + g;
   const cw = new BigUint64Array(dcfCorrectionRows(n, g) * N);
   const cw32 = new Uint32Array(cw.buffer);
   const a32 = new Uint32Array(alpha.buffer, alpha.byteOffset, 2 * N);
@@ -124,14 +126,18 @@ export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], al
         const keep0 = o + 8 * a, keep1 = keep0 + 16;
         const tp0 = t0[k]!;
         const tp1 = t1[k]!;
-        // Seed correction: the two lose-side seeds (control bits cleared) XORed.
-        const c0 = ((h[lose0]! ^ h[lose1]!) & ~1) >>> 0;
+        // Control-bit corrections: the keep side's bits must differ, the lose side's agree.
+        const tL = (h[o]! ^ h[o + 16]! ^ a ^ 1) & 1;
+        const tR = (h[o + 8]! ^ h[o + 24]! ^ a) & 1;
+        const tKeep = a === 0 ? tL : tR;
+        // Seed correction: the two lose-side seeds (two lowest bits cleared) XORed; its two lowest bits carry tL and tR.
+        const c0 = ((h[lose0]! ^ h[lose1]!) & ~3) >>> 0;
         const c1 = (h[lose0 + 1]! ^ h[lose1 + 1]!) >>> 0;
         const c2 = (h[lose0 + 2]! ^ h[lose1 + 2]!) >>> 0;
         const c3 = (h[lose0 + 3]! ^ h[lose1 + 3]!) >>> 0;
         const at0 = 2 * (base * N + e);
         const at1 = 2 * ((base + 1) * N + e);
-        cw32[at0] = c0;
+        cw32[at0] = (c0 | tL | (tR << 1)) >>> 0;
         cw32[at0 + 1] = c1;
         cw32[at1] = c2;
         cw32[at1 + 1] = c3;
@@ -184,18 +190,13 @@ export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], al
           w[wk] = nl;
           w[wk + 1] = wh;
         }
-        // Control-bit corrections: the keep side's bits must differ, the lose side's agree.
-        const tL = (h[o]! ^ h[o + 16]! ^ a ^ 1) & 1;
-        const tR = (h[o + 8]! ^ h[o + 24]! ^ a) & 1;
-        cw32[2 * ((base + 2 + g) * N + e)] = tL | (tR << 1);
-        const tKeep = a === 0 ? tL : tR;
         const m0 = tp0 === 1 ? -1 : 0;
         const m1 = tp1 === 1 ? -1 : 0;
-        s0[4 * k] = ((h[keep0]! & ~1) ^ (c0 & m0)) >>> 0;
+        s0[4 * k] = ((h[keep0]! & ~3) ^ (c0 & m0)) >>> 0;
         s0[4 * k + 1] = (h[keep0 + 1]! ^ (c1 & m0)) >>> 0;
         s0[4 * k + 2] = (h[keep0 + 2]! ^ (c2 & m0)) >>> 0;
         s0[4 * k + 3] = (h[keep0 + 3]! ^ (c3 & m0)) >>> 0;
-        s1[4 * k] = ((h[keep1]! & ~1) ^ (c0 & m1)) >>> 0;
+        s1[4 * k] = ((h[keep1]! & ~3) ^ (c0 & m1)) >>> 0;
         s1[4 * k + 1] = (h[keep1 + 1]! ^ (c1 & m1)) >>> 0;
         s1[4 * k + 2] = (h[keep1 + 2]! ^ (c2 & m1)) >>> 0;
         s1[4 * k + 3] = (h[keep1 + 3]! ^ (c3 & m1)) >>> 0;
@@ -269,7 +270,7 @@ function walk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: number,
 /** walk on at most EVAL_CHUNK lanes: every level of them before the next chunk. */
 function walkChunk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: number, neg: boolean, from: number, to: number): void {
   const { count: N, bits: n, payload: g } = d;
-  const rows = 3 + g;
+  const rows = 2 + g;
   const { key, x32, s, t, v } = ln;
   evalInput ??= new Uint8Array(CHUNK_BYTES);
   const in32 = new Uint32Array(evalInput.buffer);
@@ -293,7 +294,6 @@ function walkChunk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: nu
     }
     const h = aesWords(blocks);
     const base = i * rows;
-    const tRow = 2 * (base + 2 + g) * N;
     for (let l = l0; l < l1; l++) {
       const e = key[l]!;
       const side = (x32[2 * l + half]! >>> sh) & 1;
@@ -323,11 +323,12 @@ function walkChunk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: nu
       }
       const c0 = 2 * (base * N + e);
       const c1 = 2 * ((base + 1) * N + e);
-      s[4 * l] = ((h0 & ~1) ^ (cw32[c0]! & m)) >>> 0;
+      const cs = cw32[c0]!;
+      s[4 * l] = ((h0 ^ (cs & m)) & ~3) >>> 0;
       s[4 * l + 1] = (h[o + 1]! ^ in32[o + 1]! ^ (cw32[c0 + 1]! & m)) >>> 0;
       s[4 * l + 2] = (h[o + 2]! ^ in32[o + 2]! ^ (cw32[c1]! & m)) >>> 0;
       s[4 * l + 3] = (h[o + 3]! ^ in32[o + 3]! ^ (cw32[c1 + 1]! & m)) >>> 0;
-      t[l] = (h0 & 1) ^ (te & (cw32[tRow + 2 * e]! >>> side));
+      t[l] = (h0 & 1) ^ (te & (cs >>> side));
     }
   }
 }
@@ -371,7 +372,7 @@ export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint
   const { count: N, bits: n, payload: g } = d;
   const P = points;
   const M = N * P;
-  const rows = 3 + g;
+  const rows = 2 + g;
   const cw32 = new Uint32Array(cw.buffer, cw.byteOffset, 2 * cw.length);
   const xIn = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
   const root32 = words32(root, N);

@@ -23,6 +23,7 @@
 // level reads contiguous rows.
 
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
+import { dcfKernels } from './dcf-wasm.ts';
 
 /** Payload words (g) supported: the value block of the PRG holds two ring words. */
 export const DCF_MAX_PAYLOAD = 2;
@@ -39,14 +40,22 @@ const CHUNK_BYTES = 64 * 1024;
 const FIXED_KEY = createHash('sha256').update('ig3dc/fss/mmo-fixed-key').digest().subarray(0, 16);
 let aes: Cipher | undefined;
 
-/** AES_K of every 16-byte block of `blocks` (a fresh buffer; the caller XORs the input back: MMO), as u32 words. */
-function aesWords(blocks: Uint8Array): Uint32Array {
+/** The fixed-key AES-128 in ECB mode, created on first use. */
+function cipher(): Cipher {
   aes ??= (() => {
     const c = createCipheriv('aes-128-ecb', FIXED_KEY, null);
     c.setAutoPadding(false);
     return c;
   })();
-  let out: Uint8Array = aes.update(blocks);
+  return aes;
+}
+
+/** AES_K of every 16-byte block of `blocks` (a fresh buffer). */
+const aesBytes = (blocks: Uint8Array): Uint8Array => cipher().update(blocks);
+
+/** aesBytes as u32 words (the caller XORs the input back: MMO). */
+function aesWords(blocks: Uint8Array): Uint32Array {
+  let out = aesBytes(blocks);
   if (out.byteOffset % 4 !== 0) out = out.slice();
   return new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
 }
@@ -241,114 +250,20 @@ function words32(bytes: Uint8Array, N: number): Uint32Array {
   return new Uint32Array(copy.buffer);
 }
 
-/**
- * Evaluation lanes: each lane is one (key, input) pair walking down the tree. `key[l]` is the
- * lane's key index, `x32` its input (2 u32 per lane), and the state: seeds (4 u32), control
- * bits, accumulated values (g values of 2 u32 per lane, lane-major).
- */
-interface Lanes {
-  readonly key: Int32Array;
-  readonly x32: Uint32Array;
-  readonly s: Uint32Array;
-  readonly t: Uint8Array;
-  readonly v: Uint32Array;
-}
-
-function lanes(L: number, g: number): Lanes {
-  return { key: new Int32Array(L), x32: new Uint32Array(2 * L), s: new Uint32Array(4 * L), t: new Uint8Array(L), v: new Uint32Array(2 * g * L) };
-}
-
 /** AES input of an evaluation level: 2 blocks (32 bytes) per lane. */
 const EVAL_CHUNK = CHUNK_BYTES / 32;
-let evalInput: Uint8Array | undefined;
 
-/** Tree levels [from, to) of lanes [l0, l1) of `ln` under the correction words cw32 of N keys, EVAL_CHUNK lanes at a time. */
-function walk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: number, neg: boolean, from: number, to: number): void {
-  for (let c = l0; c < l1; c += EVAL_CHUNK) walkChunk(d, cw32, ln, c, Math.min(l1, c + EVAL_CHUNK), neg, from, to);
-}
-
-/** walk on at most EVAL_CHUNK lanes: every level of them before the next chunk. */
-function walkChunk(d: DcfBatch, cw32: Uint32Array, ln: Lanes, l0: number, l1: number, neg: boolean, from: number, to: number): void {
-  const { count: N, bits: n, payload: g } = d;
-  const rows = 2 + g;
-  const { key, x32, s, t, v } = ln;
-  evalInput ??= new Uint8Array(CHUNK_BYTES);
-  const in32 = new Uint32Array(evalInput.buffer);
-  const blocks = evalInput.subarray(0, 32 * (l1 - l0));
-  for (let i = from; i < to; i++) {
-    const bit = n - 1 - i;
-    const half = bit < 32 ? 0 : 1;
-    const sh = bit & 31;
-    for (let l = l0; l < l1; l++) {
-      const side = (x32[2 * l + half]! >>> sh) & 1;
-      const p = 8 * (l - l0);
-      const a0 = s[4 * l]!, a1 = s[4 * l + 1]!, a2 = s[4 * l + 2]!, a3 = s[4 * l + 3]!;
-      in32[p] = a0;
-      in32[p + 1] = a1;
-      in32[p + 2] = a2;
-      in32[p + 3] = a3 ^ (2 * side);
-      in32[p + 4] = a0;
-      in32[p + 5] = a1;
-      in32[p + 6] = a2;
-      in32[p + 7] = a3 ^ (2 * side + 1);
-    }
-    const h = aesWords(blocks);
-    const base = i * rows;
-    for (let l = l0; l < l1; l++) {
-      const e = key[l]!;
-      const side = (x32[2 * l + half]! >>> sh) & 1;
-      const te = t[l]!;
-      const m = -te; // all ones when the control bit is set
-      const o = 8 * (l - l0);
-      // MMO: AES(in) ^ in.
-      const h0 = h[o]! ^ in32[o]!;
-      for (let j = 0; j < g; j++) {
-        let lo = (h[o + 4 + 2 * j]! ^ in32[o + 4 + 2 * j]!) >>> 0;
-        let hi = (h[o + 5 + 2 * j]! ^ in32[o + 5 + 2 * j]!) >>> 0;
-        const at = 2 * ((base + 2 + j) * N + e);
-        const cl = (cw32[at]! & m) >>> 0;
-        const nl = (lo + cl) >>> 0;
-        hi = (hi + (cw32[at + 1]! & m) + (nl < cl ? 1 : 0)) >>> 0;
-        lo = nl;
-        const vk = 2 * (l * g + j);
-        const vl = v[vk]!;
-        if (neg) {
-          v[vk] = (vl - lo) >>> 0;
-          v[vk + 1] = (v[vk + 1]! - hi - (vl < lo ? 1 : 0)) >>> 0;
-        } else {
-          const r = (vl + lo) >>> 0;
-          v[vk] = r;
-          v[vk + 1] = (v[vk + 1]! + hi + (r < lo ? 1 : 0)) >>> 0;
-        }
-      }
-      const c0 = 2 * (base * N + e);
-      const c1 = 2 * ((base + 1) * N + e);
-      const cs = cw32[c0]!;
-      s[4 * l] = ((h0 ^ (cs & m)) & ~3) >>> 0;
-      s[4 * l + 1] = (h[o + 1]! ^ in32[o + 1]! ^ (cw32[c0 + 1]! & m)) >>> 0;
-      s[4 * l + 2] = (h[o + 2]! ^ in32[o + 2]! ^ (cw32[c1]! & m)) >>> 0;
-      s[4 * l + 3] = (h[o + 3]! ^ in32[o + 3]! ^ (cw32[c1 + 1]! & m)) >>> 0;
-      t[l] = (h0 & 1) ^ (te & (cs >>> side));
-    }
-  }
-}
-
-/** Lane l starts at its key's root. */
-function atRoot(ln: Lanes, l: number, root32: Uint32Array, party: 0 | 1, g: number): void {
-  const e = ln.key[l]!;
-  ln.s[4 * l] = root32[4 * e]!;
-  ln.s[4 * l + 1] = root32[4 * e + 1]!;
-  ln.s[4 * l + 2] = root32[4 * e + 2]!;
-  ln.s[4 * l + 3] = root32[4 * e + 3]!;
-  ln.t[l] = party;
-  ln.v.fill(0, 2 * g * l, 2 * g * (l + 1));
-}
-
-/** Lane l of `to` continues from lane c of `from`. */
-function copyLane(to: Lanes, l: number, from: Lanes, c: number, g: number): void {
-  to.s.set(from.s.subarray(4 * c, 4 * c + 4), 4 * l);
-  to.t[l] = from.t[c]!;
-  to.v.set(from.v.subarray(2 * g * c, 2 * g * (c + 1)), 2 * g * l);
+/**
+ * Evaluation lanes in the kernels' memory (dcf-wasm.ts): each lane is one (key, input) pair
+ * walking down the tree; byte offsets of its seeds S, control-bit masks T, values V, inputs X
+ * and keys K (the key's index within the chunk).
+ */
+interface Lanes {
+  readonly s: number;
+  readonly v: number;
+  readonly t: number;
+  readonly x: number;
+  readonly k: number;
 }
 
 /** 64-bit unsigned a < b on u32 halves. */
@@ -363,61 +278,111 @@ const bitLength = (lo: number, hi: number): number => (hi !== 0 ? 64 - Math.clz3
  * inputs per key, point-major (x[p N + e] for key e), and each row holds N P words in the same
  * order: one key evaluated at several points (a spline's breakpoints) without copying it.
  *
- * Keys go in chunks, all their points together. When a chunk's points of each key lie within
- * a window of 2^(low-1) (a spline's X - k_p: the breakpoints' span), each key's points have at
- * most two distinct prefixes above bit `low`, those of its smallest and largest point, so the
- * tree's upper levels run once per prefix instead of once per point.
+ * Keys go in chunks, all their points together; a chunk's correction words are copied next to
+ * its lanes, and the per-level work runs in WebAssembly (dcf-wasm.ts) around node:crypto's
+ * AES. When a chunk's points of each key lie within a window of 2^(low-1) (a spline's X - k_p:
+ * the breakpoints' span), each key's points have at most two distinct prefixes above bit
+ * `low`, those of its smallest and largest point, so the tree's upper levels run once per
+ * prefix instead of once per point.
  */
 export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array, points = 1): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
   const P = points;
   const M = N * P;
   const rows = 2 + g;
-  const cw32 = new Uint32Array(cw.buffer, cw.byteOffset, 2 * cw.length);
+  const R = dcfCorrectionRows(n, g);
   const xIn = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
   const root32 = words32(root, N);
   const neg = party === 1;
   const out = new BigUint64Array(g * M);
   const o32 = new Uint32Array(out.buffer);
   const nmask = n >= 64 ? [0xffffffff, 0xffffffff] : n >= 32 ? [0xffffffff, n === 32 ? 0 : 0xffffffff >>> (64 - n)] : [0xffffffff >>> (32 - n), 0];
-  // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes.
+  // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes (more when one key has more points).
   const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
   const L = KC * P;
-  const pts = lanes(L, g);
-  const pre = lanes(2 * KC, g);
+  // The kernels' memory: AES input and output, the points' lanes, the prefixes' lanes, the chunk's correction words.
+  let top = 0;
+  const take = (bytes: number): number => {
+    const at = top;
+    top += Math.ceil(bytes / 16) * 16;
+    return at;
+  };
+  const IN = take(CHUNK_BYTES);
+  const H = take(CHUNK_BYTES);
+  const laneSet = (nl: number): Lanes => ({ s: take(16 * nl), v: take(8 * g * nl), t: take(8 * nl), x: take(8 * nl), k: take(4 * nl) });
+  const pts = laneSet(L);
+  const pre = laneSet(2 * KC);
+  const CW = take(8 * R * KC);
+  const W = dcfKernels(top);
+  const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
+  const mem = W.memory.buffer;
+  const u8 = new Uint8Array(mem);
+  const u32 = new Uint32Array(mem);
+  const b64 = new BigUint64Array(mem);
+
+  /** Tree levels [from, to) of nl lanes of `ln` under the chunk's correction words (kc keys), EVAL_CHUNK lanes at a time. */
+  const walk = (ln: Lanes, nl: number, kc: number, from: number, to: number): void => {
+    for (let c = 0; c < nl; c += EVAL_CHUNK) {
+      const cn = Math.min(EVAL_CHUNK, nl - c);
+      const s = ln.s + 16 * c, v = ln.v + 8 * g * c, t = ln.t + 8 * c, xx = ln.x + 8 * c, k = ln.k + 4 * c;
+      const blocks = u8.subarray(IN, IN + 32 * cn);
+      for (let i = from; i < to; i++) {
+        const bit = n - 1 - i;
+        W.prep(s, xx, IN, cn, bit);
+        u8.set(aesBytes(blocks), H);
+        update(s, v, t, xx, k, IN, H, cn, bit, CW + 8 * i * rows * kc, 8 * kc);
+      }
+    }
+  };
+  /** Lane l of `ln` at key c's root (c within the chunk, e its key). */
+  const atRoot = (ln: Lanes, l: number, e: number): void => {
+    const s = ln.s / 4 + 4 * l;
+    u32[s] = root32[4 * e]!;
+    u32[s + 1] = root32[4 * e + 1]!;
+    u32[s + 2] = root32[4 * e + 2]!;
+    u32[s + 3] = root32[4 * e + 3]!;
+    const t = ln.t / 4 + 2 * l;
+    u32[t] = u32[t + 1] = neg ? 0xffffffff : 0;
+    u32.fill(0, ln.v / 4 + 2 * g * l, ln.v / 4 + 2 * g * (l + 1));
+  };
+
   for (let e0 = 0; e0 < N; e0 += KC) {
     const kc = Math.min(KC, N - e0);
     const lc = kc * P;
+    // The chunk's correction words, row-major with rows of kc words.
+    for (let r = 0; r < R; r++) b64.set(cw.subarray(r * N + e0, r * N + e0 + kc), CW / 8 + r * kc);
     // Lane p kc + k: point p of key e0 + k (inputs cut to n bits).
+    const px = pts.x / 4, pk = pts.k / 4;
     for (let p = 0; p < P; p++) {
       for (let k = 0; k < kc; k++) {
         const l = p * kc + k;
         const src = 2 * (p * N + e0 + k);
-        pts.key[l] = e0 + k;
-        pts.x32[2 * l] = (xIn[src]! & nmask[0]!) >>> 0;
-        pts.x32[2 * l + 1] = (xIn[src + 1]! & nmask[1]!) >>> 0;
+        u32[pk + l] = k;
+        u32[px + 2 * l] = (xIn[src]! & nmask[0]!) >>> 0;
+        u32[px + 2 * l + 1] = (xIn[src + 1]! & nmask[1]!) >>> 0;
       }
     }
     // The common window: the largest span of one key's points in this chunk.
     let low = n;
+    const rx = pre.x / 4;
     if (P > 2) {
       let spanBits = 0;
       for (let k = 0; k < kc; k++) {
-        let al = pts.x32[2 * k]!, ah = pts.x32[2 * k + 1]!;
+        let al = u32[px + 2 * k]!, ah = u32[px + 2 * k + 1]!;
         let bl = al, bh = ah;
         for (let p = 1; p < P; p++) {
           const l = p * kc + k;
-          const vl = pts.x32[2 * l]!, vh = pts.x32[2 * l + 1]!;
+          const vl = u32[px + 2 * l]!, vh = u32[px + 2 * l + 1]!;
           if (lt64(vl, vh, al, ah)) (al = vl), (ah = vh);
           if (lt64(bl, bh, vl, vh)) (bl = vl), (bh = vh);
         }
         // The key's two candidate prefixes: its smallest and largest point.
-        pre.key[k] = e0 + k;
-        pre.key[kc + k] = e0 + k;
-        pre.x32[2 * k] = al;
-        pre.x32[2 * k + 1] = ah;
-        pre.x32[2 * (kc + k)] = bl;
-        pre.x32[2 * (kc + k) + 1] = bh;
+        u32[pre.k / 4 + k] = k;
+        u32[pre.k / 4 + kc + k] = k;
+        u32[rx + 2 * k] = al;
+        u32[rx + 2 * k + 1] = ah;
+        u32[rx + 2 * (kc + k)] = bl;
+        u32[rx + 2 * (kc + k) + 1] = bh;
         const dl = (bl - al) >>> 0;
         const dh = (bh - ah - (bl < al ? 1 : 0)) >>> 0;
         spanBits = Math.max(spanBits, bitLength(dl, dh));
@@ -427,33 +392,39 @@ export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint
     const from = n - low;
     if (from > 0) {
       // Upper levels on the two prefixes of each key, then each point continues from the state of the prefix it shares.
-      for (let c = 0; c < 2 * kc; c++) atRoot(pre, c, root32, party, g);
-      walk(d, cw32, pre, 0, 2 * kc, neg, 0, from);
+      for (let c = 0; c < 2 * kc; c++) atRoot(pre, c, e0 + (c % kc));
+      walk(pre, 2 * kc, kc, 0, from);
+      const ss = pre.s / 4, st = pre.t / 4, sv = pre.v / 4;
+      const ds = pts.s / 4, dt = pts.t / 4, dv = pts.v / 4;
       for (let l = 0; l < lc; l++) {
         const k = l % kc;
-        const xl = pts.x32[2 * l]!, xh = pts.x32[2 * l + 1]!;
-        const pl = pre.x32[2 * k]!, ph = pre.x32[2 * k + 1]!;
+        const xl = u32[px + 2 * l]!, xh = u32[px + 2 * l + 1]!;
+        const pl = u32[rx + 2 * k]!, ph = u32[rx + 2 * k + 1]!;
         // Same prefix above bit `low` as the smallest point?
         const same = low >= 64 ? true : low >= 32 ? (xh ^ ph) >>> (low - 32) === 0 : xh === ph && (xl ^ pl) >>> low === 0;
-        copyLane(pts, l, pre, same ? k : kc + k, g);
+        const c = same ? k : kc + k;
+        for (let q = 0; q < 4; q++) u32[ds + 4 * l + q] = u32[ss + 4 * c + q]!;
+        u32[dt + 2 * l] = u32[st + 2 * c]!;
+        u32[dt + 2 * l + 1] = u32[st + 2 * c + 1]!;
+        for (let q = 0; q < 2 * g; q++) u32[dv + 2 * g * l + q] = u32[sv + 2 * g * c + q]!;
       }
-    } else for (let l = 0; l < lc; l++) atRoot(pts, l, root32, party, g);
-    walk(d, cw32, pts, 0, lc, neg, from, n);
+    } else for (let l = 0; l < lc; l++) atRoot(pts, l, e0 + (l % kc));
+    walk(pts, lc, kc, from, n);
     // Output: v + (-1)^party (conv(s) + t CW_last), into row j at position p N + e.
-    const last = n * rows;
+    const last = CW / 4 + 2 * n * rows * kc;
+    const ds = pts.s / 4, dt = pts.t / 4, dv = pts.v / 4;
     for (let l = 0; l < lc; l++) {
-      const e = pts.key[l]!;
-      const pos = Math.floor(l / kc) * N + e;
-      const m = -pts.t[l]!;
+      const k = l % kc;
+      const pos = ((l - k) / kc) * N + e0 + k;
+      const m = u32[dt + 2 * l]!;
       for (let j = 0; j < g; j++) {
-        let lo = pts.s[4 * l + 2 * j]!, hi = pts.s[4 * l + 2 * j + 1]!;
-        const at = 2 * ((last + j) * N + e);
-        const cl = (cw32[at]! & m) >>> 0;
+        let lo = u32[ds + 4 * l + 2 * j]!, hi = u32[ds + 4 * l + 2 * j + 1]!;
+        const at = last + 2 * (j * kc + k);
+        const cl = (u32[at]! & m) >>> 0;
         const nl = (lo + cl) >>> 0;
-        hi = (hi + (cw32[at + 1]! & m) + (nl < cl ? 1 : 0)) >>> 0;
+        hi = (hi + (u32[at + 1]! & m) + (nl < cl ? 1 : 0)) >>> 0;
         lo = nl;
-        const vk = 2 * (l * g + j);
-        const vl = pts.v[vk]!, vh = pts.v[vk + 1]!;
+        const vl = u32[dv + 2 * g * l + 2 * j]!, vh = u32[dv + 2 * g * l + 2 * j + 1]!;
         const dst = 2 * (j * M + pos);
         if (neg) {
           o32[dst] = (vl - lo) >>> 0;

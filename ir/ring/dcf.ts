@@ -7,20 +7,23 @@
 // A key is the party's root seed (128 bits) plus correction words shared by both keys, per
 // level: a seed correction (128 bits) whose two lowest bits carry the two control-bit
 // corrections, and a value correction (g ring words); after the last level, g words. Seeds
-// have their two lowest bits cleared (126 bits; the lowest bit of a hash output is its control
-// bit), so the seed correction's two lowest bits are free for the control-bit corrections. The tree's PRG is fixed-key AES-128 in the
-// Matyas-Meyer-Oseas form H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI):
-// evaluation expands 2 blocks per element and level (the seed and the value of the side the
-// input takes), key generation 8.
+// have their two lowest bits cleared (126 bits; the lowest bit of a hash output is its
+// control bit), so the seed correction's two lowest bits are free for the control-bit
+// corrections. The tree's PRG is fixed-key AES-128 in the Matyas-Meyer-Oseas form
+// H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI): evaluation expands 2 blocks
+// per element and level (the seed and the value of the side the input takes), key
+// generation 8.
 //
 // Elements go through the tree in chunks of CHUNK_BYTES of AES input, every level of a chunk
 // before the next chunk: one `update` per chunk and level. A chunk's state stays in cache, and
 // `update` hands back a buffer small enough to be recycled by the allocator (one `update` of
-// many megabytes returns a fresh mapping whose page faults cost ~30x the encryption).
+// many megabytes returns a fresh mapping whose page faults cost ~30x the encryption). The
+// per-level work on a chunk (the AES input, and after AES the seeds, control bits, values and
+// correction words) runs in WebAssembly on i64 (dcf-wasm.ts); the chunk's state and
+// correction words sit in the kernels' memory.
 //
-// Ring words are little-endian; 64-bit arithmetic runs on their 32-bit halves (no BigInt per
-// element). Correction words are laid out word-major (row w of all N elements together) so a
-// level reads contiguous rows.
+// Ring words are little-endian. Correction words are laid out word-major (row w of all N
+// elements together); a chunk copies its keys' rows next to its lanes.
 
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
 import { dcfKernels } from './dcf-wasm.ts';
@@ -53,13 +56,6 @@ function cipher(): Cipher {
 /** AES_K of every 16-byte block of `blocks` (a fresh buffer). */
 const aesBytes = (blocks: Uint8Array): Uint8Array => cipher().update(blocks);
 
-/** aesBytes as u32 words (the caller XORs the input back: MMO). */
-function aesWords(blocks: Uint8Array): Uint32Array {
-  let out = aesBytes(blocks);
-  if (out.byteOffset % 4 !== 0) out = out.slice();
-  return new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-}
-
 export interface DcfBatch {
   /** Elements. */
   readonly count: number;
@@ -73,172 +69,85 @@ export interface DcfBatch {
  * Key generation for N comparisons at once. `roots`: each party's root seeds (16 bytes per
  * element); `alpha`: the comparison points (low `bits` bits used); `beta`: payload rows
  * (g x N, word-major). Returns the correction words (dcfCorrectionRows x N, word-major),
- * the same for both keys.
+ * the same for both keys, in `out` when given (that many words).
+ *
+ * Elements go in chunks of CHUNK_BYTES / 128 (8 AES blocks per element and level), every level
+ * of a chunk before the next; the per-level work runs in WebAssembly (dcf-wasm.ts) around
+ * node:crypto's AES.
  */
-export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], alpha: BigUint64Array, beta: BigUint64Array): BigUint64Array {
+export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], alpha: BigUint64Array, beta: BigUint64Array, out?: BigUint64Array): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
   const rows = 2 + g;
-  const cw = new BigUint64Array(dcfCorrectionRows(n, g) * N);
-  const cw32 = new Uint32Array(cw.buffer);
+  const R = dcfCorrectionRows(n, g);
+  const cw = out ?? new BigUint64Array(R * N);
+  if (cw.length !== R * N) throw new Error(`dcfGen: output of ${cw.length} words for ${R} x ${N}`);
   const a32 = new Uint32Array(alpha.buffer, alpha.byteOffset, 2 * N);
   const b32 = new Uint32Array(beta.buffer, beta.byteOffset, 2 * g * N);
-  const r0 = words32(roots[0], N);
-  const r1 = words32(roots[1], N);
-  // 128 bytes of AES input per element and level: party 0 then 1; per party L-seed, L-value, R-seed, R-value.
   const C = CHUNK_BYTES / 128;
-  const input = new Uint8Array(CHUNK_BYTES);
-  const in32 = new Uint32Array(input.buffer);
-  // A chunk's state: both parties' seeds (4 words each), control bits, the path's accumulated value W (g words, 2 halves each).
-  const s0 = new Uint32Array(4 * C);
-  const s1 = new Uint32Array(4 * C);
-  const t0 = new Uint8Array(C);
-  const t1 = new Uint8Array(C);
-  const w = new Uint32Array(2 * g * C);
+  // The kernels' memory: AES input and output, both parties' seeds and control-bit masks, W, alpha, beta (element-major), the chunk's correction words.
+  let top = 0;
+  const take = (bytes: number): number => {
+    const at = top;
+    top += Math.ceil(bytes / 16) * 16;
+    return at;
+  };
+  const IN = take(CHUNK_BYTES);
+  const H = take(CHUNK_BYTES);
+  const S0 = take(16 * C), S1 = take(16 * C), T0 = take(8 * C), T1 = take(8 * C), WV = take(8 * g * C), AL = take(8 * C), BE = take(8 * g * C);
+  const CWB = take(8 * R * C);
+  const W = dcfKernels(top);
+  const genUpdate = W[`genUpdate${g}`]!;
+  const mem = W.memory.buffer;
+  const u8 = new Uint8Array(mem);
+  const u32 = new Uint32Array(mem);
+  const b64 = new BigUint64Array(mem);
   for (let e0 = 0; e0 < N; e0 += C) {
     const c = Math.min(C, N - e0);
-    s0.set(r0.subarray(4 * e0, 4 * (e0 + c)));
-    s1.set(r1.subarray(4 * e0, 4 * (e0 + c)));
-    t0.fill(0);
-    t1.fill(1);
-    w.fill(0);
-    const blocks = c === C ? input : input.subarray(0, 128 * c);
-    for (let i = 0; i < n; i++) {
-      const bit = n - 1 - i;
-      const half = bit < 32 ? 0 : 1;
-      const sh = bit & 31;
-      for (let k = 0; k < c; k++) {
-        const o = 32 * k;
-        const a0 = s0[4 * k]!, a1 = s0[4 * k + 1]!, a2 = s0[4 * k + 2]!, a3 = s0[4 * k + 3]!;
-        const b0 = s1[4 * k]!, b1 = s1[4 * k + 1]!, b2 = s1[4 * k + 2]!, b3 = s1[4 * k + 3]!;
-        for (let q = 0; q < 4; q++) {
-          const p = o + 4 * q;
-          in32[p] = a0;
-          in32[p + 1] = a1;
-          in32[p + 2] = a2;
-          in32[p + 3] = a3 ^ q;
-          in32[p + 16] = b0;
-          in32[p + 17] = b1;
-          in32[p + 18] = b2;
-          in32[p + 19] = b3 ^ q;
-        }
-      }
-      const h = aesWords(blocks);
-      // MMO: the hash is AES(in) ^ in.
-      for (let j = 0; j < 32 * c; j++) h[j] = h[j]! ^ in32[j]!;
-      const base = i * rows;
-      for (let k = 0; k < c; k++) {
-        const e = e0 + k;
-        const a = (a32[2 * e + half]! >>> sh) & 1;
-        const o = 32 * k;
-        // Seed block of (party b, side) at o + 16b + 8side, its value block 4 words on; control bit: the seed's low bit.
-        const lose0 = o + 8 * (1 - a), lose1 = lose0 + 16;
-        const keep0 = o + 8 * a, keep1 = keep0 + 16;
-        const tp0 = t0[k]!;
-        const tp1 = t1[k]!;
-        // Control-bit corrections: the keep side's bits must differ, the lose side's agree.
-        const tL = (h[o]! ^ h[o + 16]! ^ a ^ 1) & 1;
-        const tR = (h[o + 8]! ^ h[o + 24]! ^ a) & 1;
-        const tKeep = a === 0 ? tL : tR;
-        // Seed correction: the two lose-side seeds (two lowest bits cleared) XORed; its two lowest bits carry tL and tR.
-        const c0 = ((h[lose0]! ^ h[lose1]!) & ~3) >>> 0;
-        const c1 = (h[lose0 + 1]! ^ h[lose1 + 1]!) >>> 0;
-        const c2 = (h[lose0 + 2]! ^ h[lose1 + 2]!) >>> 0;
-        const c3 = (h[lose0 + 3]! ^ h[lose1 + 3]!) >>> 0;
-        const at0 = 2 * (base * N + e);
-        const at1 = 2 * ((base + 1) * N + e);
-        cw32[at0] = (c0 | tL | (tR << 1)) >>> 0;
-        cw32[at0 + 1] = c1;
-        cw32[at1] = c2;
-        cw32[at1 + 1] = c3;
-        // Value correction per payload word: (-1)^t1 ([lose = L] beta - W - v0_lose + v1_lose); then W += v0_keep - v1_keep + (-1)^t1 VCW, i.e. + the unsigned value.
-        for (let j = 0; j < g; j++) {
-          const wk = 2 * (k * g + j);
-          let lo = 0, hi = 0;
-          if (a === 1) (lo = b32[2 * (j * N + e)]!), (hi = b32[2 * (j * N + e) + 1]!);
-          // acc -= W
-          let x = w[wk]!, y = w[wk + 1]!;
-          let nl = (lo - x) >>> 0;
-          hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
-          lo = nl;
-          // acc -= v0_lose
-          x = h[lose0 + 4 + 2 * j]!;
-          y = h[lose0 + 5 + 2 * j]!;
-          nl = (lo - x) >>> 0;
-          hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
-          lo = nl;
-          // acc += v1_lose
-          x = h[lose1 + 4 + 2 * j]!;
-          y = h[lose1 + 5 + 2 * j]!;
-          nl = (lo + x) >>> 0;
-          hi = (hi + y + (nl < x ? 1 : 0)) >>> 0;
-          lo = nl;
-          const at = 2 * ((base + 2 + j) * N + e);
-          if (tp1 === 1) {
-            // -(hi:lo)
-            const nlo = (~lo + 1) >>> 0;
-            cw32[at] = nlo;
-            cw32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
-          } else {
-            cw32[at] = lo;
-            cw32[at + 1] = hi;
-          }
-          // W += acc + v0_keep - v1_keep
-          let wl = w[wk]!, wh = w[wk + 1]!;
-          nl = (wl + lo) >>> 0;
-          wh = (wh + hi + (nl < lo ? 1 : 0)) >>> 0;
-          wl = nl;
-          x = h[keep0 + 4 + 2 * j]!;
-          y = h[keep0 + 5 + 2 * j]!;
-          nl = (wl + x) >>> 0;
-          wh = (wh + y + (nl < x ? 1 : 0)) >>> 0;
-          wl = nl;
-          x = h[keep1 + 4 + 2 * j]!;
-          y = h[keep1 + 5 + 2 * j]!;
-          nl = (wl - x) >>> 0;
-          wh = (wh - y - (wl < x ? 1 : 0)) >>> 0;
-          w[wk] = nl;
-          w[wk + 1] = wh;
-        }
-        const m0 = tp0 === 1 ? -1 : 0;
-        const m1 = tp1 === 1 ? -1 : 0;
-        s0[4 * k] = ((h[keep0]! & ~3) ^ (c0 & m0)) >>> 0;
-        s0[4 * k + 1] = (h[keep0 + 1]! ^ (c1 & m0)) >>> 0;
-        s0[4 * k + 2] = (h[keep0 + 2]! ^ (c2 & m0)) >>> 0;
-        s0[4 * k + 3] = (h[keep0 + 3]! ^ (c3 & m0)) >>> 0;
-        s1[4 * k] = ((h[keep1]! & ~3) ^ (c0 & m1)) >>> 0;
-        s1[4 * k + 1] = (h[keep1 + 1]! ^ (c1 & m1)) >>> 0;
-        s1[4 * k + 2] = (h[keep1 + 2]! ^ (c2 & m1)) >>> 0;
-        s1[4 * k + 3] = (h[keep1 + 3]! ^ (c3 & m1)) >>> 0;
-        t0[k] = (h[keep0]! & 1) ^ (tp0 & tKeep);
-        t1[k] = (h[keep1]! & 1) ^ (tp1 & tKeep);
+    u8.set(roots[0].subarray(16 * e0, 16 * (e0 + c)), S0);
+    u8.set(roots[1].subarray(16 * e0, 16 * (e0 + c)), S1);
+    u32.fill(0, T0 / 4, T0 / 4 + 2 * c);
+    u32.fill(0xffffffff, T1 / 4, T1 / 4 + 2 * c);
+    u32.fill(0, WV / 4, WV / 4 + 2 * g * c);
+    u32.set(a32.subarray(2 * e0, 2 * (e0 + c)), AL / 4);
+    for (let k = 0; k < c; k++) {
+      for (let j = 0; j < g; j++) {
+        u32[BE / 4 + 2 * (k * g + j)] = b32[2 * (j * N + e0 + k)]!;
+        u32[BE / 4 + 2 * (k * g + j) + 1] = b32[2 * (j * N + e0 + k) + 1]!;
       }
     }
-    // Last word: (-1)^t1 (conv(s1) - conv(s0) - W), conv(s) = the seed's first g words.
-    const last = n * rows;
+    const blocks = u8.subarray(IN, IN + 128 * c);
+    for (let i = 0; i < n; i++) {
+      W.genPrep(S0, S1, IN, c);
+      u8.set(aesBytes(blocks), H);
+      genUpdate(S0, S1, T0, T1, WV, AL, BE, IN, H, c, n - 1 - i, CWB + 8 * i * rows * c, 8 * c);
+    }
+    // Last words: (-1)^t1 (conv(s1) - conv(s0) - W), conv(s) = the seed's first g words.
+    const last = CWB / 4 + 2 * n * rows * c;
     for (let k = 0; k < c; k++) {
-      const e = e0 + k;
+      const t1 = u32[T1 / 4 + 2 * k]! & 1;
       for (let j = 0; j < g; j++) {
-        let lo = s1[4 * k + 2 * j]!, hi = s1[4 * k + 2 * j + 1]!;
-        let x = s0[4 * k + 2 * j]!, y = s0[4 * k + 2 * j + 1]!;
+        let lo = u32[S1 / 4 + 4 * k + 2 * j]!, hi = u32[S1 / 4 + 4 * k + 2 * j + 1]!;
+        let x = u32[S0 / 4 + 4 * k + 2 * j]!, y = u32[S0 / 4 + 4 * k + 2 * j + 1]!;
         let nl = (lo - x) >>> 0;
         hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
         lo = nl;
-        x = w[2 * (k * g + j)]!;
-        y = w[2 * (k * g + j) + 1]!;
+        x = u32[WV / 4 + 2 * (k * g + j)]!;
+        y = u32[WV / 4 + 2 * (k * g + j) + 1]!;
         nl = (lo - x) >>> 0;
         hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
         lo = nl;
-        const at = 2 * ((last + j) * N + e);
-        if (t1[k] === 1) {
+        const at = last + 2 * (j * c + k);
+        if (t1 === 1) {
           const nlo = (~lo + 1) >>> 0;
-          cw32[at] = nlo;
-          cw32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+          u32[at] = nlo;
+          u32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
         } else {
-          cw32[at] = lo;
-          cw32[at + 1] = hi;
+          u32[at] = lo;
+          u32[at + 1] = hi;
         }
       }
     }
+    for (let r = 0; r < R; r++) cw.set(b64.subarray(CWB / 8 + r * c, CWB / 8 + (r + 1) * c), r * N + e0);
   }
   return cw;
 }

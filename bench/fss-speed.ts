@@ -4,6 +4,11 @@
 // (the machine is shared: CPU seconds say more than wall).
 //
 //   npx tsx bench/fss-speed.ts [--n 32768] [--bits 64] [--reps 3]
+//   npx tsx bench/fss-speed.ts --keygen bert-base [--seq 128]
+//
+// --keygen: the dealer's FSS key generation alone for a whole model compiled with
+// --protocols fss (bench/out's generated BERT shapes, vocabulary 30522): every fss_key's
+// material, one instruction at a time as the dealer streams it, with wall, CPU and peak RSS.
 
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -12,6 +17,12 @@ import { expTable, geluTable } from '../compiler/backend/protocols/spline.ts';
 import { fssKeys, fssKeyWords, fssSignShares, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { splineShares, splineMode, type SplineTable } from '../ir/circuit/gates/fss-spline.ts';
 import { table } from './table.ts';
+import { compileModel } from '../compiler/backend/compile.ts';
+import { loadModel } from '../compiler/load.ts';
+import { findCircuitOp } from '../ir/circuit/ops.ts';
+import { numel } from '../ir/types.ts';
+import { deriveSeeds } from '../runtime/index.ts';
+import { modelFile, SHAPES } from './compile.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -90,4 +101,38 @@ function main(): void {
   console.log(table(rows));
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) main();
+/** The dealer's key generation for every fss_key of a model, one instruction at a time. */
+function keygen(shape: string, seq: number): void {
+  const s = SHAPES.find((x) => x.name === shape);
+  if (s === undefined) throw new Error(`--keygen: one of ${SHAPES.map((x) => x.name).join(', ')}`);
+  const c = compileModel(loadModel(modelFile(s), { batch: 1, seq }), { protocols: 'fss' });
+  const seeds = deriveSeeds(new Uint8Array(16));
+  const gate = findCircuitOp('fss_key')!.dealer!;
+  const rss0 = process.memoryUsage().rss;
+  let peak = rss0;
+  let keys = 0;
+  let bytes = 0;
+  let maxBytes = 0;
+  const load0 = os.loadavg()[0]!;
+  const t = timed(() => {
+    for (const ins of c.circuit.instructions) {
+      if (ins.op !== 'fss_key') continue;
+      const words = gate.send(ins, c.circuit.registers, seeds);
+      keys += numel(c.circuit.registers[ins.outputs[0]!]!.shape);
+      const b = words.reduce((a, w) => a + (w?.byteLength ?? 0), 0);
+      bytes += b;
+      maxBytes = Math.max(maxBytes, b);
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }
+  });
+  console.log(
+    `fss key generation alone, ${shape} (vocab 30522), batch 1, seq ${seq}: ${keys} keys, ${(bytes / 1e9).toFixed(2)} GB to the parties (largest instruction ${(maxBytes / 1e9).toFixed(2)} GB); ` +
+      `${t.s.toFixed(1)} s wall, ${t.cpu.toFixed(1)} s CPU (${((t.cpu / keys) * 1e6).toFixed(1)} us CPU per key); RSS ${(rss0 / 1e9).toFixed(2)} GB -> peak ${(peak / 1e9).toFixed(2)} GB; load 1m ${load0.toFixed(1)}-${os.loadavg()[0]!.toFixed(1)} (${os.cpus().length} CPUs)`,
+  );
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const i = process.argv.indexOf('--keygen');
+  if (i >= 0) keygen(process.argv[i + 1]!, arg('--seq', 128));
+  else main();
+}

@@ -5,72 +5,56 @@
 // alone pseudorandom whatever alpha and beta are.
 //
 // A key is the party's root seed (128 bits) plus correction words shared by both keys, per
-// level: a seed correction (128 bits), a value correction (g ring words) and two control-bit
-// corrections; after the last level, g words. The tree's PRG is fixed-key AES-128 in the
-// Matyas-Meyer-Oseas form H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI), every
-// level of every element of a batch in one ECB call: evaluation expands 2 blocks per element
-// and level (the seed and the value of the side the input takes), key generation 8.
+// level: a seed correction (128 bits) whose two lowest bits carry the two control-bit
+// corrections, and a value correction (g ring words); after the last level, g words. Seeds
+// have their two lowest bits cleared (126 bits; the lowest bit of a hash output is its
+// control bit), so the seed correction's two lowest bits are free for the control-bit
+// corrections. The tree's PRG is fixed-key AES-128 in the Matyas-Meyer-Oseas form
+// H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI): evaluation expands 2 blocks
+// per element and level (the seed and the value of the side the input takes), key
+// generation 8.
 //
-// Ring words are little-endian; 64-bit arithmetic runs on their 32-bit halves (no BigInt per
-// element). Correction words are laid out word-major (row w of all N elements together) so a
-// level reads contiguous rows.
+// Elements go through the tree in chunks of CHUNK_BYTES of AES input, every level of a chunk
+// before the next chunk: one `update` per chunk and level. A chunk's state stays in cache, and
+// `update` hands back a buffer small enough to be recycled by the allocator (one `update` of
+// many megabytes returns a fresh mapping whose page faults cost ~30x the encryption). The
+// per-level work on a chunk (the AES input, and after AES the seeds, control bits, values and
+// correction words) runs in WebAssembly on i64 (dcf-wasm.ts); the chunk's state and
+// correction words sit in the kernels' memory.
+//
+// Ring words are little-endian. Correction words are laid out word-major (row w of all N
+// elements together); a chunk copies its keys' rows next to its lanes.
 
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
+import { dcfKernels } from './dcf-wasm.ts';
 
 /** Payload words (g) supported: the value block of the PRG holds two ring words. */
 export const DCF_MAX_PAYLOAD = 2;
 
 /** Rows of correction words for an n-bit DCF with g payload words (each row N words). */
 export function dcfCorrectionRows(n: number, g: number): number {
-  return n * (3 + g) + g;
+  return n * (2 + g) + g;
 }
+
+/** AES input per `update`: small enough to stay in cache and to be recycled by malloc. */
+const CHUNK_BYTES = 64 * 1024;
 
 // The fixed public AES key of the MMO hash (a nothing-up-my-sleeve constant).
 const FIXED_KEY = createHash('sha256').update('ig3dc/fss/mmo-fixed-key').digest().subarray(0, 16);
 let aes: Cipher | undefined;
 
-/** MMO of every 16-byte block: AES_K(b) ^ b (in place of `blocks`'s copy; returns the hash). */
-function mmo(blocks: Uint8Array): Uint8Array {
+/** The fixed-key AES-128 in ECB mode, created on first use. */
+function cipher(): Cipher {
   aes ??= (() => {
     const c = createCipheriv('aes-128-ecb', FIXED_KEY, null);
     c.setAutoPadding(false);
     return c;
   })();
-  let out: Uint8Array = aes.update(blocks);
-  if (out.byteOffset % 4 !== 0) out = out.slice();
-  const o = new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-  const i = new Uint32Array(blocks.buffer, blocks.byteOffset, blocks.byteLength / 4);
-  for (let k = 0; k < o.length; k++) o[k] = (o[k]! ^ i[k]!) >>> 0;
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return aes;
 }
 
-/** Writes seed (4 u32 at `src[si]`) ^ tweak into `dst` at `di` (the tweak goes into the last word). */
-function tweaked(dst: Uint32Array, di: number, src: Uint32Array, si: number, tweak: number): void {
-  dst[di] = src[si]!;
-  dst[di + 1] = src[si + 1]!;
-  dst[di + 2] = src[si + 2]!;
-  dst[di + 3] = (src[si + 3]! ^ tweak) >>> 0;
-}
-
-/** Bit `i` of ring word e (u32 halves). */
-function bitOf(w: Uint32Array, e: number, i: number): number {
-  return i < 32 ? (w[2 * e]! >>> i) & 1 : (w[2 * e + 1]! >>> (i - 32)) & 1;
-}
-
-/** acc[k] += sign * (lo, hi) on u32 halves (sign +1 or -1). */
-function addSigned(acc: Uint32Array, k: number, lo: number, hi: number, negate: boolean): void {
-  if (negate) {
-    // -(hi:lo) = ~(hi:lo) + 1
-    lo = ~lo >>> 0;
-    hi = ~hi >>> 0;
-    lo = (lo + 1) >>> 0;
-    if (lo === 0) hi = (hi + 1) >>> 0;
-  }
-  const a = acc[2 * k]!;
-  const s = (a + lo) >>> 0;
-  acc[2 * k] = s;
-  acc[2 * k + 1] = (acc[2 * k + 1]! + hi + (s < a ? 1 : 0)) >>> 0;
-}
+/** AES_K of every 16-byte block of `blocks` (a fresh buffer). */
+const aesBytes = (blocks: Uint8Array): Uint8Array => cipher().update(blocks);
 
 export interface DcfBatch {
   /** Elements. */
@@ -85,240 +69,281 @@ export interface DcfBatch {
  * Key generation for N comparisons at once. `roots`: each party's root seeds (16 bytes per
  * element); `alpha`: the comparison points (low `bits` bits used); `beta`: payload rows
  * (g x N, word-major). Returns the correction words (dcfCorrectionRows x N, word-major),
- * the same for both keys.
+ * the same for both keys, in `out` when given (that many words).
+ *
+ * Elements go in chunks of CHUNK_BYTES / 128 (8 AES blocks per element and level), every level
+ * of a chunk before the next; the per-level work runs in WebAssembly (dcf-wasm.ts) around
+ * node:crypto's AES.
  */
-export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], alpha: BigUint64Array, beta: BigUint64Array): BigUint64Array {
+export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], alpha: BigUint64Array, beta: BigUint64Array, out?: BigUint64Array): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
-  const rows = 3 + g;
-  const cw = new BigUint64Array(dcfCorrectionRows(n, g) * N);
-  const cw32 = new Uint32Array(cw.buffer);
+  const rows = 2 + g;
+  const R = dcfCorrectionRows(n, g);
+  const cw = out ?? new BigUint64Array(R * N);
+  if (cw.length !== R * N) throw new Error(`dcfGen: output of ${cw.length} words for ${R} x ${N}`);
   const a32 = new Uint32Array(alpha.buffer, alpha.byteOffset, 2 * N);
   const b32 = new Uint32Array(beta.buffer, beta.byteOffset, 2 * g * N);
-  const s0 = words32(roots[0]);
-  const s1 = words32(roots[1]);
-  const t0 = new Uint8Array(N);
-  const t1 = new Uint8Array(N).fill(1);
-  const w = new Uint32Array(2 * g * N); // the path's accumulated value W, g words per element (element-major)
-  const acc = new Uint32Array(2);
-  const vcw = new Uint32Array(2);
-  const input = new Uint8Array(128 * N);
-  const in32 = new Uint32Array(input.buffer);
-  for (let i = 0; i < n; i++) {
-    // Blocks per element: party 0 then 1; per party L-seed, L-value, R-seed, R-value.
-    for (let e = 0; e < N; e++) {
-      for (let k = 0; k < 4; k++) {
-        tweaked(in32, 32 * e + 4 * k, s0, 4 * e, k);
-        tweaked(in32, 32 * e + 16 + 4 * k, s1, 4 * e, k);
-      }
-    }
-    const h = mmo(input);
-    const o32 = new Uint32Array(h.buffer, h.byteOffset, h.byteLength / 4);
-    const base = i * rows;
-    for (let e = 0; e < N; e++) {
-      const a = bitOf(a32, e, n - 1 - i);
-      const o = 32 * e;
-      // Seed block of (party b, side) at o + 16b + 8side, its value block 4 words on; control bit: the seed's low bit.
-      const lose0 = o + 8 * (1 - a), lose1 = lose0 + 16;
-      const keep0 = o + 8 * a, keep1 = keep0 + 16;
-      const tp1 = t1[e]!;
-      // Seed correction: the two lose-side seeds (control bits cleared) XORed.
-      for (let q = 0; q < 4; q++) {
-        const x = q === 0 ? (o32[lose0]! & ~1) ^ (o32[lose1]! & ~1) : o32[lose0 + q]! ^ o32[lose1 + q]!;
-        cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)] = x >>> 0;
-      }
-      // Value correction per payload word: (-1)^t1 ([lose = L] beta - W - v0_lose + v1_lose); then W += v0_keep - v1_keep + (-1)^t1 VCW.
+  const C = CHUNK_BYTES / 128;
+  // The kernels' memory: AES input and output, both parties' seeds and control-bit masks, W, alpha, beta (element-major), the chunk's correction words.
+  let top = 0;
+  const take = (bytes: number): number => {
+    const at = top;
+    top += Math.ceil(bytes / 16) * 16;
+    return at;
+  };
+  const IN = take(CHUNK_BYTES);
+  const H = take(CHUNK_BYTES);
+  const S0 = take(16 * C), S1 = take(16 * C), T0 = take(8 * C), T1 = take(8 * C), WV = take(8 * g * C), AL = take(8 * C), BE = take(8 * g * C);
+  const CWB = take(8 * R * C);
+  const W = dcfKernels(top);
+  const genUpdate = W[`genUpdate${g}`]!;
+  const mem = W.memory.buffer;
+  const u8 = new Uint8Array(mem);
+  const u32 = new Uint32Array(mem);
+  const b64 = new BigUint64Array(mem);
+  for (let e0 = 0; e0 < N; e0 += C) {
+    const c = Math.min(C, N - e0);
+    u8.set(roots[0].subarray(16 * e0, 16 * (e0 + c)), S0);
+    u8.set(roots[1].subarray(16 * e0, 16 * (e0 + c)), S1);
+    u32.fill(0, T0 / 4, T0 / 4 + 2 * c);
+    u32.fill(0xffffffff, T1 / 4, T1 / 4 + 2 * c);
+    u32.fill(0, WV / 4, WV / 4 + 2 * g * c);
+    u32.set(a32.subarray(2 * e0, 2 * (e0 + c)), AL / 4);
+    for (let k = 0; k < c; k++) {
       for (let j = 0; j < g; j++) {
-        const wk = e * g + j;
-        acc[0] = 0;
-        acc[1] = 0;
-        if (a === 1) addSigned(acc, 0, b32[2 * (j * N + e)]!, b32[2 * (j * N + e) + 1]!, false);
-        addSigned(acc, 0, w[2 * wk]!, w[2 * wk + 1]!, true);
-        addSigned(acc, 0, o32[lose0 + 4 + 2 * j]!, o32[lose0 + 5 + 2 * j]!, true);
-        addSigned(acc, 0, o32[lose1 + 4 + 2 * j]!, o32[lose1 + 5 + 2 * j]!, false);
-        vcw[0] = 0;
-        vcw[1] = 0;
-        addSigned(vcw, 0, acc[0]!, acc[1]!, tp1 === 1);
-        const at = 2 * ((base + 2 + j) * N + e);
-        cw32[at] = vcw[0]!;
-        cw32[at + 1] = vcw[1]!;
-        addSigned(w, wk, o32[keep0 + 4 + 2 * j]!, o32[keep0 + 5 + 2 * j]!, false);
-        addSigned(w, wk, o32[keep1 + 4 + 2 * j]!, o32[keep1 + 5 + 2 * j]!, true);
-        addSigned(w, wk, vcw[0]!, vcw[1]!, tp1 === 1);
+        u32[BE / 4 + 2 * (k * g + j)] = b32[2 * (j * N + e0 + k)]!;
+        u32[BE / 4 + 2 * (k * g + j) + 1] = b32[2 * (j * N + e0 + k) + 1]!;
       }
-      // Control-bit corrections: the keep side's bits must differ, the lose side's agree.
-      const tL = (o32[o]! ^ o32[o + 16]! ^ a ^ 1) & 1;
-      const tR = (o32[o + 8]! ^ o32[o + 24]! ^ a) & 1;
-      cw32[2 * ((base + 2 + g) * N + e)] = tL | (tR << 1);
-      const tKeep = a === 0 ? tL : tR;
-      const tp0 = t0[e]!;
-      for (let q = 0; q < 4; q++) {
-        const c = cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)]!;
-        let x0 = o32[keep0 + q]!, x1 = o32[keep1 + q]!;
-        if (q === 0) (x0 &= ~1), (x1 &= ~1);
-        s0[4 * e + q] = (tp0 === 1 ? x0 ^ c : x0) >>> 0;
-        s1[4 * e + q] = (tp1 === 1 ? x1 ^ c : x1) >>> 0;
+    }
+    const blocks = u8.subarray(IN, IN + 128 * c);
+    for (let i = 0; i < n; i++) {
+      W.genPrep(S0, S1, IN, c);
+      u8.set(aesBytes(blocks), H);
+      genUpdate(S0, S1, T0, T1, WV, AL, BE, IN, H, c, n - 1 - i, CWB + 8 * i * rows * c, 8 * c);
+    }
+    // Last words: (-1)^t1 (conv(s1) - conv(s0) - W), conv(s) = the seed's first g words.
+    const last = CWB / 4 + 2 * n * rows * c;
+    for (let k = 0; k < c; k++) {
+      const t1 = u32[T1 / 4 + 2 * k]! & 1;
+      for (let j = 0; j < g; j++) {
+        let lo = u32[S1 / 4 + 4 * k + 2 * j]!, hi = u32[S1 / 4 + 4 * k + 2 * j + 1]!;
+        let x = u32[S0 / 4 + 4 * k + 2 * j]!, y = u32[S0 / 4 + 4 * k + 2 * j + 1]!;
+        let nl = (lo - x) >>> 0;
+        hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
+        lo = nl;
+        x = u32[WV / 4 + 2 * (k * g + j)]!;
+        y = u32[WV / 4 + 2 * (k * g + j) + 1]!;
+        nl = (lo - x) >>> 0;
+        hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
+        lo = nl;
+        const at = last + 2 * (j * c + k);
+        if (t1 === 1) {
+          const nlo = (~lo + 1) >>> 0;
+          u32[at] = nlo;
+          u32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+        } else {
+          u32[at] = lo;
+          u32[at + 1] = hi;
+        }
       }
-      t0[e] = (o32[keep0]! & 1) ^ (tp0 & tKeep);
-      t1[e] = (o32[keep1]! & 1) ^ (tp1 & tKeep);
     }
-  }
-  // Last word: (-1)^t1 (conv(s1) - conv(s0) - W), conv(s) = the seed's first g words.
-  const last = n * rows;
-  for (let e = 0; e < N; e++) {
-    for (let j = 0; j < g; j++) {
-      acc[0] = 0;
-      acc[1] = 0;
-      addSigned(acc, 0, s1[4 * e + 2 * j]!, s1[4 * e + 2 * j + 1]!, false);
-      addSigned(acc, 0, s0[4 * e + 2 * j]!, s0[4 * e + 2 * j + 1]!, true);
-      addSigned(acc, 0, w[2 * (e * g + j)]!, w[2 * (e * g + j) + 1]!, true);
-      vcw[0] = 0;
-      vcw[1] = 0;
-      addSigned(vcw, 0, acc[0]!, acc[1]!, t1[e] === 1);
-      cw32[2 * ((last + j) * N + e)] = vcw[0]!;
-      cw32[2 * ((last + j) * N + e) + 1] = vcw[1]!;
-    }
+    for (let r = 0; r < R; r++) cw.set(b64.subarray(CWB / 8 + r * c, CWB / 8 + (r + 1) * c), r * N + e0);
   }
   return cw;
 }
 
-/** A private copy of seed bytes as u32 words. */
-function words32(bytes: Uint8Array): Uint32Array {
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
+/** A private copy of N root seeds (16 bytes each) as u32 words. */
+function words32(bytes: Uint8Array, N: number): Uint32Array {
+  const copy = new Uint8Array(16 * N);
+  copy.set(bytes.subarray(0, 16 * N));
   return new Uint32Array(copy.buffer);
 }
 
-/** One evaluation state per point: seeds (4 u32), control bits, accumulated values (g rows of M words as u32 pairs). */
-interface EvalState {
-  readonly s: Uint32Array;
-  readonly t: Uint8Array;
-  readonly v: Uint32Array;
-}
-
-/** Tree levels [from, to) of M evaluations (point k uses key k mod N) on inputs x32. */
-function evalLevels(d: DcfBatch, cw32: Uint32Array, x32: Uint32Array, M: number, st: EvalState, neg: boolean, from: number, to: number): void {
-  const { count: N, bits: n, payload: g } = d;
-  const rows = 3 + g;
-  const { s, t, v } = st;
-  const input = new Uint8Array(32 * M);
-  const in32 = new Uint32Array(input.buffer);
-  for (let i = from; i < to; i++) {
-    const bit = n - 1 - i;
-    for (let k = 0; k < M; k++) {
-      const side = bitOf(x32, k, bit);
-      tweaked(in32, 8 * k, s, 4 * k, 2 * side);
-      tweaked(in32, 8 * k + 4, s, 4 * k, 2 * side + 1);
-    }
-    const h = mmo(input);
-    const o32 = new Uint32Array(h.buffer, h.byteOffset, h.byteLength / 4);
-    const base = i * rows;
-    for (let k = 0; k < M; k++) {
-      const e = k % N;
-      const side = bitOf(x32, k, bit);
-      const te = t[k]!;
-      const o = 8 * k;
-      let tNext = o32[o]! & 1;
-      for (let j = 0; j < g; j++) {
-        addSigned(v, j * M + k, o32[o + 4 + 2 * j]!, o32[o + 5 + 2 * j]!, neg);
-        if (te === 1) {
-          const row = base + 2 + j;
-          addSigned(v, j * M + k, cw32[2 * (row * N + e)]!, cw32[2 * (row * N + e) + 1]!, neg);
-        }
-      }
-      for (let q = 0; q < 4; q++) {
-        let word = o32[o + q]!;
-        if (q === 0) word &= ~1;
-        if (te === 1) word ^= cw32[2 * ((base + (q >> 1)) * N + e) + (q & 1)]!;
-        s[4 * k + q] = word >>> 0;
-      }
-      if (te === 1) tNext ^= (cw32[2 * ((base + 2 + g) * N + e)]! >>> side) & 1;
-      t[k] = tNext;
-    }
-  }
-}
-
-/** A fresh state for M points of N keys: every point at its key's root. */
-function rootState(root: Uint8Array, N: number, M: number, g: number, party: 0 | 1): EvalState {
-  const r32 = words32(root);
-  const s = new Uint32Array(4 * M);
-  for (let k = 0; k < M; k += N) s.set(r32.subarray(0, 4 * Math.min(N, M - k)), 4 * k);
-  return { s, t: new Uint8Array(M).fill(party), v: new Uint32Array(2 * g * M) };
-}
+/** AES input of an evaluation level: 2 blocks (32 bytes) per lane. */
+const EVAL_CHUNK = CHUNK_BYTES / 32;
 
 /**
- * The input bits below which the points of one key may differ: when every key's P points lie
- * within a window of 2^(low-1) (a spline's X - k_p: the breakpoints' span), each key's points
- * have at most two distinct prefixes above bit `low`, those of its smallest and largest point,
- * so the tree's upper levels run once per prefix instead of once per point. n: no sharing.
+ * Evaluation lanes in the kernels' memory (dcf-wasm.ts): each lane is one (key, input) pair
+ * walking down the tree; byte offsets of its seeds S, control-bit masks T, values V, inputs X
+ * and keys K (the key's index within the chunk).
  */
-function sharedLow(x: BigUint64Array, N: number, P: number, n: number): { low: number; lo: BigUint64Array; hi: BigUint64Array } {
-  const lo = new BigUint64Array(N);
-  const hi = new BigUint64Array(N);
-  let span = 0n;
-  for (let e = 0; e < N; e++) {
-    let a = x[e]!;
-    let b = a;
-    for (let p = 1; p < P; p++) {
-      const v = x[p * N + e]!;
-      if (v < a) a = v;
-      if (v > b) b = v;
-    }
-    lo[e] = a;
-    hi[e] = b;
-    if (b - a > span) span = b - a;
-  }
-  return { low: Math.min(n, span.toString(2).length + 1), lo, hi };
+interface Lanes {
+  readonly s: number;
+  readonly v: number;
+  readonly t: number;
+  readonly x: number;
+  readonly k: number;
 }
+
+/** 64-bit unsigned a < b on u32 halves. */
+const lt64 = (al: number, ah: number, bl: number, bh: number): boolean => ah < bh || (ah === bh && al < bl);
+
+/** The bit length of the 64-bit value (hi:lo). */
+const bitLength = (lo: number, hi: number): number => (hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo));
 
 /**
  * Party `party`'s evaluation of its keys at the public inputs `x` (low `bits` bits used):
  * its shares of f(x), g rows of N ring words (word-major). With `points` P > 1, `x` holds P
  * inputs per key, point-major (x[p N + e] for key e), and each row holds N P words in the same
- * order: one key evaluated at several points (a spline's breakpoints) without copying it; the
- * levels above the points' common window run once per distinct prefix (sharedLow).
+ * order: one key evaluated at several points (a spline's breakpoints) without copying it.
+ *
+ * Keys go in chunks, all their points together; a chunk's correction words are copied next to
+ * its lanes, and the per-level work runs in WebAssembly (dcf-wasm.ts) around node:crypto's
+ * AES. When a chunk's points of each key lie within a window of 2^(low-1) (a spline's X - k_p:
+ * the breakpoints' span), each key's points have at most two distinct prefixes above bit
+ * `low`, those of its smallest and largest point, so the tree's upper levels run once per
+ * prefix instead of once per point.
  */
 export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array, points = 1): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
-  const M = N * points;
-  const rows = 3 + g;
-  const cw32 = new Uint32Array(cw.buffer, cw.byteOffset, 2 * cw.length);
-  const x32 = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
+  const P = points;
+  const M = N * P;
+  const rows = 2 + g;
+  const R = dcfCorrectionRows(n, g);
+  const xIn = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
+  const root32 = words32(root, N);
   const neg = party === 1;
-  const shared = points > 2 ? sharedLow(x, N, points, n) : undefined;
-  let st: EvalState;
-  let from = 0;
-  if (shared !== undefined && shared.low < n) {
-    // Upper levels on the two prefixes of each key (its smallest and largest point).
-    const cand = new BigUint64Array(2 * N);
-    cand.set(shared.lo, 0);
-    cand.set(shared.hi, N);
-    const pre = rootState(root, N, 2 * N, g, party);
-    from = n - shared.low;
-    evalLevels(d, cw32, new Uint32Array(cand.buffer), 2 * N, pre, neg, 0, from);
-    // Each point continues from the state of the prefix it shares.
-    st = { s: new Uint32Array(4 * M), t: new Uint8Array(M), v: new Uint32Array(2 * g * M) };
-    const sh = BigInt(shared.low);
-    for (let k = 0; k < M; k++) {
-      const e = k % N;
-      const c = x[k]! >> sh === shared.lo[e]! >> sh ? e : N + e;
-      st.s.set(pre.s.subarray(4 * c, 4 * c + 4), 4 * k);
-      st.t[k] = pre.t[c]!;
-      for (let j = 0; j < g; j++) {
-        st.v[2 * (j * M + k)] = pre.v[2 * (j * 2 * N + c)]!;
-        st.v[2 * (j * M + k) + 1] = pre.v[2 * (j * 2 * N + c) + 1]!;
+  const out = new BigUint64Array(g * M);
+  const o32 = new Uint32Array(out.buffer);
+  const nmask = n >= 64 ? [0xffffffff, 0xffffffff] : n >= 32 ? [0xffffffff, n === 32 ? 0 : 0xffffffff >>> (64 - n)] : [0xffffffff >>> (32 - n), 0];
+  // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes (more when one key has more points).
+  const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
+  const L = KC * P;
+  // The kernels' memory: AES input and output, the points' lanes, the prefixes' lanes, the chunk's correction words.
+  let top = 0;
+  const take = (bytes: number): number => {
+    const at = top;
+    top += Math.ceil(bytes / 16) * 16;
+    return at;
+  };
+  const IN = take(CHUNK_BYTES);
+  const H = take(CHUNK_BYTES);
+  const laneSet = (nl: number): Lanes => ({ s: take(16 * nl), v: take(8 * g * nl), t: take(8 * nl), x: take(8 * nl), k: take(4 * nl) });
+  const pts = laneSet(L);
+  const pre = laneSet(2 * KC);
+  const CW = take(8 * R * KC);
+  const W = dcfKernels(top);
+  const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
+  const mem = W.memory.buffer;
+  const u8 = new Uint8Array(mem);
+  const u32 = new Uint32Array(mem);
+  const b64 = new BigUint64Array(mem);
+
+  /** Tree levels [from, to) of nl lanes of `ln` under the chunk's correction words (kc keys), EVAL_CHUNK lanes at a time. */
+  const walk = (ln: Lanes, nl: number, kc: number, from: number, to: number): void => {
+    for (let c = 0; c < nl; c += EVAL_CHUNK) {
+      const cn = Math.min(EVAL_CHUNK, nl - c);
+      const s = ln.s + 16 * c, v = ln.v + 8 * g * c, t = ln.t + 8 * c, xx = ln.x + 8 * c, k = ln.k + 4 * c;
+      const blocks = u8.subarray(IN, IN + 32 * cn);
+      for (let i = from; i < to; i++) {
+        const bit = n - 1 - i;
+        W.prep(s, xx, IN, cn, bit);
+        u8.set(aesBytes(blocks), H);
+        update(s, v, t, xx, k, IN, H, cn, bit, CW + 8 * i * rows * kc, 8 * kc);
       }
     }
-  } else st = rootState(root, N, M, g, party);
-  evalLevels(d, cw32, x32, M, st, neg, from, n);
-  const out = new BigUint64Array(g * M);
-  const v32 = new Uint32Array(out.buffer);
-  v32.set(st.v);
-  const last = n * rows;
-  for (let k = 0; k < M; k++) {
-    const e = k % N;
-    for (let j = 0; j < g; j++) {
-      addSigned(v32, j * M + k, st.s[4 * k + 2 * j]!, st.s[4 * k + 2 * j + 1]!, neg);
-      if (st.t[k] === 1) addSigned(v32, j * M + k, cw32[2 * ((last + j) * N + e)]!, cw32[2 * ((last + j) * N + e) + 1]!, neg);
+  };
+  /** Lane l of `ln` at key c's root (c within the chunk, e its key). */
+  const atRoot = (ln: Lanes, l: number, e: number): void => {
+    const s = ln.s / 4 + 4 * l;
+    u32[s] = root32[4 * e]!;
+    u32[s + 1] = root32[4 * e + 1]!;
+    u32[s + 2] = root32[4 * e + 2]!;
+    u32[s + 3] = root32[4 * e + 3]!;
+    const t = ln.t / 4 + 2 * l;
+    u32[t] = u32[t + 1] = neg ? 0xffffffff : 0;
+    u32.fill(0, ln.v / 4 + 2 * g * l, ln.v / 4 + 2 * g * (l + 1));
+  };
+
+  for (let e0 = 0; e0 < N; e0 += KC) {
+    const kc = Math.min(KC, N - e0);
+    const lc = kc * P;
+    // The chunk's correction words, row-major with rows of kc words.
+    for (let r = 0; r < R; r++) b64.set(cw.subarray(r * N + e0, r * N + e0 + kc), CW / 8 + r * kc);
+    // Lane p kc + k: point p of key e0 + k (inputs cut to n bits).
+    const px = pts.x / 4, pk = pts.k / 4;
+    for (let p = 0; p < P; p++) {
+      for (let k = 0; k < kc; k++) {
+        const l = p * kc + k;
+        const src = 2 * (p * N + e0 + k);
+        u32[pk + l] = k;
+        u32[px + 2 * l] = (xIn[src]! & nmask[0]!) >>> 0;
+        u32[px + 2 * l + 1] = (xIn[src + 1]! & nmask[1]!) >>> 0;
+      }
+    }
+    // The common window: the largest span of one key's points in this chunk.
+    let low = n;
+    const rx = pre.x / 4;
+    if (P > 2) {
+      let spanBits = 0;
+      for (let k = 0; k < kc; k++) {
+        let al = u32[px + 2 * k]!, ah = u32[px + 2 * k + 1]!;
+        let bl = al, bh = ah;
+        for (let p = 1; p < P; p++) {
+          const l = p * kc + k;
+          const vl = u32[px + 2 * l]!, vh = u32[px + 2 * l + 1]!;
+          if (lt64(vl, vh, al, ah)) (al = vl), (ah = vh);
+          if (lt64(bl, bh, vl, vh)) (bl = vl), (bh = vh);
+        }
+        // The key's two candidate prefixes: its smallest and largest point.
+        u32[pre.k / 4 + k] = k;
+        u32[pre.k / 4 + kc + k] = k;
+        u32[rx + 2 * k] = al;
+        u32[rx + 2 * k + 1] = ah;
+        u32[rx + 2 * (kc + k)] = bl;
+        u32[rx + 2 * (kc + k) + 1] = bh;
+        const dl = (bl - al) >>> 0;
+        const dh = (bh - ah - (bl < al ? 1 : 0)) >>> 0;
+        spanBits = Math.max(spanBits, bitLength(dl, dh));
+      }
+      low = Math.min(n, spanBits + 1);
+    }
+    const from = n - low;
+    if (from > 0) {
+      // Upper levels on the two prefixes of each key, then each point continues from the state of the prefix it shares.
+      for (let c = 0; c < 2 * kc; c++) atRoot(pre, c, e0 + (c % kc));
+      walk(pre, 2 * kc, kc, 0, from);
+      const ss = pre.s / 4, st = pre.t / 4, sv = pre.v / 4;
+      const ds = pts.s / 4, dt = pts.t / 4, dv = pts.v / 4;
+      for (let l = 0; l < lc; l++) {
+        const k = l % kc;
+        const xl = u32[px + 2 * l]!, xh = u32[px + 2 * l + 1]!;
+        const pl = u32[rx + 2 * k]!, ph = u32[rx + 2 * k + 1]!;
+        // Same prefix above bit `low` as the smallest point?
+        const same = low >= 64 ? true : low >= 32 ? (xh ^ ph) >>> (low - 32) === 0 : xh === ph && (xl ^ pl) >>> low === 0;
+        const c = same ? k : kc + k;
+        for (let q = 0; q < 4; q++) u32[ds + 4 * l + q] = u32[ss + 4 * c + q]!;
+        u32[dt + 2 * l] = u32[st + 2 * c]!;
+        u32[dt + 2 * l + 1] = u32[st + 2 * c + 1]!;
+        for (let q = 0; q < 2 * g; q++) u32[dv + 2 * g * l + q] = u32[sv + 2 * g * c + q]!;
+      }
+    } else for (let l = 0; l < lc; l++) atRoot(pts, l, e0 + (l % kc));
+    walk(pts, lc, kc, from, n);
+    // Output: v + (-1)^party (conv(s) + t CW_last), into row j at position p N + e.
+    const last = CW / 4 + 2 * n * rows * kc;
+    const ds = pts.s / 4, dt = pts.t / 4, dv = pts.v / 4;
+    for (let l = 0; l < lc; l++) {
+      const k = l % kc;
+      const pos = ((l - k) / kc) * N + e0 + k;
+      const m = u32[dt + 2 * l]!;
+      for (let j = 0; j < g; j++) {
+        let lo = u32[ds + 4 * l + 2 * j]!, hi = u32[ds + 4 * l + 2 * j + 1]!;
+        const at = last + 2 * (j * kc + k);
+        const cl = (u32[at]! & m) >>> 0;
+        const nl = (lo + cl) >>> 0;
+        hi = (hi + (u32[at + 1]! & m) + (nl < cl ? 1 : 0)) >>> 0;
+        lo = nl;
+        const vl = u32[dv + 2 * g * l + 2 * j]!, vh = u32[dv + 2 * g * l + 2 * j + 1]!;
+        const dst = 2 * (j * M + pos);
+        if (neg) {
+          o32[dst] = (vl - lo) >>> 0;
+          o32[dst + 1] = (vh - hi - (vl < lo ? 1 : 0)) >>> 0;
+        } else {
+          const r = (vl + lo) >>> 0;
+          o32[dst] = r;
+          o32[dst + 1] = (vh + hi + (r < lo ? 1 : 0)) >>> 0;
+        }
+      }
     }
   }
   return out;

@@ -60,8 +60,6 @@ export function fssKeyBytesPerElement(bits: number, mode: FssMode): [number, num
   return [cw, cw + g * BYTES_PER_ELEMENT];
 }
 
-const lowBits = (v: bigint, m: number): bigint => (m === 64 ? v : v & ((1n << BigInt(m)) - 1n));
-
 interface KeyLayout {
   readonly n: number;
   readonly bits: number;
@@ -121,15 +119,6 @@ function bitsAt(x: Ring, i: number): Uint8Array {
   return out;
 }
 
-/** x mod 2^m of every element. */
-function lowBitsAll(x: Ring, m: number): Ring {
-  if (m === 64) return x;
-  const out = new BigUint64Array(x.length);
-  const mask = (1n << BigInt(m)) - 1n;
-  for (let e = 0; e < x.length; e++) out[e] = x[e]! & mask;
-  return out;
-}
-
 export const FSS_GATES: readonly CircuitOpDef[] = [
   {
     name: 'fss_key',
@@ -177,19 +166,41 @@ export const FSS_GATES: readonly CircuitOpDef[] = [
 export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring): [Ring, Ring] {
   const n = rho.length;
   const g = payloadOf(mode);
+  // On u32 halves (little-endian), no BigInt per element.
   const alpha = new BigUint64Array(n);
   const beta = new BigUint64Array(g * n);
   const consts = new BigUint64Array(g * n);
-  const top = BigInt(bits - 1);
+  const r32 = new Uint32Array(rho.buffer, rho.byteOffset, 2 * n);
+  const a32 = new Uint32Array(alpha.buffer);
+  const b32 = new Uint32Array(beta.buffer);
+  const c32 = new Uint32Array(consts.buffer);
+  const top = bits - 1;
+  const half = top < 32 ? 0 : 1;
+  const sh = top & 31;
+  // alpha = the low m-1 bits of rho.
+  const lowMask = top >= 64 ? [0xffffffff, 0xffffffff] : top >= 32 ? [0xffffffff, top === 32 ? 0 : 0xffffffff >>> (64 - top)] : [0xffffffff >>> (32 - top), 0];
   for (let e = 0; e < n; e++) {
-    const re = rho[e]!;
-    const rm = (re >> top) & 1n;
-    alpha[e] = lowBits(re, bits - 1);
-    beta[e] = rm === 1n ? 0xffffffffffffffffn : 1n; // 1 - 2 r_{m-1} in the ring
-    consts[e] = rm;
+    const lo = r32[2 * e]!, hi = r32[2 * e + 1]!;
+    const rm = ((half === 0 ? lo : hi) >>> sh) & 1;
+    a32[2 * e] = (lo & lowMask[0]!) >>> 0;
+    a32[2 * e + 1] = (hi & lowMask[1]!) >>> 0;
+    // beta = 1 - 2 r_{m-1} in the ring; the constant r_{m-1}.
+    b32[2 * e] = rm === 1 ? 0xffffffff : 1;
+    b32[2 * e + 1] = rm === 1 ? 0xffffffff : 0;
+    c32[2 * e] = rm;
     if (g === 2) {
-      beta[n + e] = rm === 1n ? BigInt.asUintN(64, -re) : re;
-      consts[n + e] = rm === 1n ? re : 0n;
+      // beta_1 = (1 - 2 r_{m-1}) rho; the constant r_{m-1} rho.
+      const at = 2 * (n + e);
+      if (rm === 1) {
+        const nlo = (~lo + 1) >>> 0;
+        b32[at] = nlo;
+        b32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+        c32[at] = lo;
+        c32[at + 1] = hi;
+      } else {
+        b32[at] = lo;
+        b32[at + 1] = hi;
+      }
     }
   }
   const cw = dcfGen({ count: n, bits: bits - 1, payload: g }, roots, alpha, beta);
@@ -214,7 +225,7 @@ export function fssSignShares(mode: FssMode, bits: number, party: 0 | 1, xh: Rin
   if (M !== n * points) throw new Error(`fssSignShares: ${M} points for ${n} keys x ${points}`);
   const root = new Uint8Array(key.buffer, key.byteOffset, 16 * n);
   const cw = key.subarray((2 + g) * n);
-  const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, lowBitsAll(xh, bits - 1), points);
+  const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, xh, points); // dcfEval reads the low bits - 1 bits only
   const top = bitsAt(xh, bits - 1);
   const shape = [points, n];
   // e = r_{m-1} ^ [X' < r']: constant share + DCF output; d = X_{m-1} ? e : 1 - e.

@@ -1,0 +1,239 @@
+// WebAssembly kernels of DCF evaluation (ir/ring/dcf.ts): per tree level, the AES input of
+// every lane (prep) and, after AES, the lane's new seed, control bit and accumulated value
+// (update). i64 arithmetic wraps, which is exactly Z_2^64. Assembled at load time by
+// wasm-encoder.ts; the AES itself stays in node:crypto (the caller passes the input out of
+// and the output back into this module's memory).
+//
+// Lanes are struct-of-arrays at byte offsets: seed S (16 bytes: low, high word), control bit T
+// as a mask (8 bytes: 0 or all ones), accumulated values V (8 g bytes), input X (8 bytes),
+// key K (i32: the lane's key within the chunk's correction-word block). The correction words
+// of one level are rows `rs` bytes apart from `cwl`: seed low word (its two lowest bits the
+// control-bit corrections of the left and right child), seed high word, then g value words;
+// key k's word at 8 k in each row.
+
+import { encodeModule, FuncBuilder, I32, I64, Op, type ModuleFunction } from './wasm-encoder.ts';
+
+const I64_SHR_U = Op.i64ShrU;
+const I32_LOAD = Op.i32Load;
+const I32_WRAP = 0xa7;
+
+/** prep(s, x, in, nl, bit): per lane the two AES blocks (seed ^ tweak 2 side, 2 side + 1) of the side bit `bit` of x takes. */
+function prep(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [s, x, inp, nl, bit] = [0, 1, 2, 3, 4];
+  const [end] = [f.local(I32)];
+  const [sh, lo, hi, tw] = [f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
+  f.get(bit).op(Op.i64ExtendI32U).set(sh);
+  f.get(s).get(nl).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (g) => g.get(s).get(end).op(Op.i32LtU),
+    (g) => {
+      // tweak 2 side in the seed's last u32: (side << 1) << 32.
+      g.get(x).load64().get(sh).op(I64_SHR_U).i64(1n).op(Op.i64And).i64(33n).op(Op.i64Shl).set(tw);
+      g.get(s).load64().set(lo);
+      g.get(s).load64(8).get(tw).op(Op.i64Xor).set(hi);
+      g.get(inp).get(lo).store64(0);
+      g.get(inp).get(hi).store64(8);
+      g.get(inp).get(lo).store64(16);
+      g.get(inp).get(hi).i64(1n << 32n).op(Op.i64Xor).store64(24);
+      g.inc(s, 16).inc(x, 8).inc(inp, 32);
+    },
+  );
+  return f;
+}
+
+/**
+ * update(s, v, t, x, k, in, h, nl, bit, cwl, rs) with g payload words; `sub`: party 1
+ * subtracts its values. h: AES of `in` (MMO adds `in` back).
+ */
+function update(g: number, sub: boolean): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [s, v, t, x, k, inp, h, nl, bit, cwl, rs] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [end, cwk, cwv] = [f.local(I32), f.local(I32), f.local(I32)];
+  const [sh, side, tm, h0, cs0] = [f.local(I64), f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
+  f.get(bit).op(Op.i64ExtendI32U).set(sh);
+  f.get(s).get(nl).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (b) => b.get(s).get(end).op(Op.i32LtU),
+    (b) => {
+      b.get(x).load64().get(sh).op(I64_SHR_U).i64(1n).op(Op.i64And).set(side);
+      b.get(t).load64().set(tm);
+      // cwk = cwl + 8 k
+      b.get(cwl).get(k).op(I32_LOAD, 2, 0).i32(3).op(Op.i32Shl).op(Op.i32Add).set(cwk);
+      // Values: v (+/-)= (AES ^ in) + (cw & tm), row 2 + j.
+      b.get(cwk).get(rs).i32(1).op(Op.i32Shl).op(Op.i32Add).set(cwv);
+      for (let j = 0; j < g; j++) {
+        const off = 16 + 8 * j;
+        b.get(v);
+        b.get(v).load64(8 * j);
+        b.get(h).load64(off).get(inp).load64(off).op(Op.i64Xor);
+        b.get(cwv).load64().get(tm).op(Op.i64And).op(Op.i64Add);
+        b.op(sub ? Op.i64Sub : Op.i64Add).store64(8 * j);
+        if (j + 1 < g) b.get(cwv).get(rs).op(Op.i32Add).set(cwv);
+      }
+      // Seed: (AES ^ in) ^ (cw & tm), the two lowest bits cleared; control bit: the hash's lowest bit ^ (t & the side's correction bit).
+      b.get(h).load64().get(inp).load64().op(Op.i64Xor).set(h0);
+      b.get(cwk).load64().set(cs0);
+      b.get(s).get(h0).get(cs0).get(tm).op(Op.i64And).op(Op.i64Xor).i64(-4n).op(Op.i64And).store64(0);
+      b.get(s).get(h).load64(8).get(inp).load64(8).op(Op.i64Xor);
+      b.get(cwk).get(rs).op(Op.i32Add).load64().get(tm).op(Op.i64And).op(Op.i64Xor).store64(8);
+      // t = -((h0 ^ (tm & (cs0 >> side))) & 1)
+      b.get(t).i64(0n);
+      b.get(h0).get(tm).get(cs0).get(side).op(I64_SHR_U).op(Op.i64And).op(Op.i64Xor).i64(1n).op(Op.i64And);
+      b.op(Op.i64Sub).store64(0);
+      b.inc(s, 16).inc(v, 8 * g).inc(t, 8).inc(x, 8).inc(k, 4).inc(inp, 32).inc(h, 32);
+    },
+  );
+  return f;
+}
+
+/** genPrep(s0, s1, in, c): per element 8 AES blocks: party 0 then 1, each L-seed, L-value, R-seed, R-value (seed ^ tweak q). */
+function genPrep(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32], []);
+  const [s0, s1, inp, c] = [0, 1, 2, 3];
+  const [end] = [f.local(I32)];
+  const [lo, hi] = [f.local(I64), f.local(I64)];
+  f.get(s0).get(c).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (g) => g.get(s0).get(end).op(Op.i32LtU),
+    (g) => {
+      for (const [s, at] of [
+        [s0, 0],
+        [s1, 64],
+      ] as const) {
+        g.get(s).load64().set(lo);
+        g.get(s).load64(8).set(hi);
+        for (let q = 0; q < 4; q++) {
+          g.get(inp).get(lo).store64(at + 16 * q);
+          g.get(inp).get(hi);
+          if (q > 0) g.i64(BigInt(q) << 32n).op(Op.i64Xor);
+          g.store64(at + 16 * q + 8);
+        }
+      }
+      g.inc(s0, 16).inc(s1, 16).inc(inp, 128);
+    },
+  );
+  return f;
+}
+
+/**
+ * genUpdate(s0, s1, t0, t1, w, alpha, beta, in, h, c, bit, cwl, rs) with g payload words: one
+ * level of key generation for c elements. h: AES of `in` (MMO adds `in` back); per element
+ * 128 bytes, party b at 64 b, side at 32 side, the seed block then the value block. Writes the
+ * level's correction words (rows rs bytes apart from cwl, element e at 8 e) and advances both
+ * parties' seeds, control-bit masks t0, t1 and the path's value W (g words per element).
+ * alpha: the comparison points; beta: g words per element.
+ */
+function genUpdate(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [s0, s1, t0, t1, w, alpha, beta, inp, h, c, bit, cwl, rs] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const L32 = (): number => f.local(I32);
+  const [end, keep, lose, cw, a32] = [L32(), L32(), L32(), L32(), L32()];
+  const L64 = (): number => f.local(I64);
+  const [sh, a, tL, tR, tKeep, c0, c1, tm0, tm1, acc, k0] = [L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64()];
+  // The MMO hash word at byte offset `off` from the element's block base: AES ^ in.
+  const hash = (b: FuncBuilder, base: number, off: number): void => {
+    b.get(h).get(base).op(Op.i32Add).load64(off).get(inp).get(base).op(Op.i32Add).load64(off).op(Op.i64Xor);
+  };
+  const zero = L32(); // 0: the element's own base (h and inp advance per element)
+  f.get(bit).op(Op.i64ExtendI32U).set(sh);
+  f.get(s0).get(c).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.get(cwl).set(cw);
+  f.whileLoop(
+    (b) => b.get(s0).get(end).op(Op.i32LtU),
+    (b) => {
+      b.get(alpha).load64().get(sh).op(I64_SHR_U).i64(1n).op(Op.i64And).tee(a).op(I32_WRAP).set(a32);
+      b.get(a32).i32(5).op(Op.i32Shl).set(keep);
+      b.i32(32).get(keep).op(Op.i32Sub).set(lose);
+      b.get(t0).load64().set(tm0);
+      b.get(t1).load64().set(tm1);
+      // Control-bit corrections: the keep side's bits must differ, the lose side's agree.
+      hash(b, zero, 0);
+      hash(b, zero, 64);
+      b.op(Op.i64Xor).get(a).op(Op.i64Xor).i64(1n).op(Op.i64Xor).i64(1n).op(Op.i64And).set(tL);
+      hash(b, zero, 32);
+      hash(b, zero, 96);
+      b.op(Op.i64Xor).get(a).op(Op.i64Xor).i64(1n).op(Op.i64And).set(tR);
+      // tKeep = a ? tR : tL = tL ^ (a & (tL ^ tR))
+      b.get(tL).get(a).get(tL).get(tR).op(Op.i64Xor).op(Op.i64And).op(Op.i64Xor).set(tKeep);
+      // Seed correction: the lose-side seeds XORed, two lowest bits cleared, then carrying tL and tR.
+      hash(b, lose, 0);
+      hash(b, lose, 64);
+      b.op(Op.i64Xor).i64(-4n).op(Op.i64And).set(c0);
+      hash(b, lose, 8);
+      hash(b, lose, 72);
+      b.op(Op.i64Xor).set(c1);
+      b.get(cw).get(c0).get(tL).op(Op.i64Or).get(tR).i64(1n).op(Op.i64Shl).op(Op.i64Or).store64(0);
+      b.get(cw).get(rs).op(Op.i32Add).get(c1).store64(0);
+      // Value corrections: acc = (a ? beta : 0) - W - v0_lose + v1_lose; VCW = t1 ? -acc : acc; W += acc + v0_keep - v1_keep.
+      for (let j = 0; j < g; j++) {
+        b.get(beta).load64(8 * j).i64(0n).get(a).op(Op.i64Sub).op(Op.i64And);
+        b.get(w).load64(8 * j).op(Op.i64Sub);
+        hash(b, lose, 16 + 8 * j);
+        b.op(Op.i64Sub);
+        hash(b, lose, 80 + 8 * j);
+        b.op(Op.i64Add).set(acc);
+        b.get(cw).get(rs).i32(2 + j).op(Op.i32Mul).op(Op.i32Add);
+        b.get(acc).get(tm1).op(Op.i64Xor).get(tm1).op(Op.i64Sub).store64(0);
+        b.get(w).get(w).load64(8 * j).get(acc).op(Op.i64Add);
+        hash(b, keep, 16 + 8 * j);
+        b.op(Op.i64Add);
+        hash(b, keep, 80 + 8 * j);
+        b.op(Op.i64Sub).store64(8 * j);
+      }
+      // Next seeds: the keep side's (two lowest bits cleared) ^ the correction under the party's control bit; next control bits.
+      for (const [s, t, tm, at] of [
+        [s0, t0, tm0, 0],
+        [s1, t1, tm1, 64],
+      ] as const) {
+        hash(b, keep, at);
+        b.set(k0);
+        b.get(s).get(k0).i64(-4n).op(Op.i64And).get(c0).get(tm).op(Op.i64And).op(Op.i64Xor).store64(0);
+        b.get(s);
+        hash(b, keep, at + 8);
+        b.get(c1).get(tm).op(Op.i64And).op(Op.i64Xor).store64(8);
+        b.get(t).i64(0n).get(k0).get(tm).get(tKeep).op(Op.i64And).op(Op.i64Xor).i64(1n).op(Op.i64And).op(Op.i64Sub).store64(0);
+      }
+      b.inc(s0, 16).inc(s1, 16).inc(t0, 8).inc(t1, 8).inc(w, 8 * g).inc(alpha, 8).inc(beta, 8 * g).inc(inp, 128).inc(h, 128).inc(cw, 8);
+    },
+  );
+  return f;
+}
+
+export function dcfKernelModule(): Uint8Array {
+  const funcs: ModuleFunction[] = [{ name: 'prep', fn: prep() }];
+  for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `update${g}${sub ? 'sub' : 'add'}`, fn: update(g, sub) });
+  funcs.push({ name: 'genPrep', fn: genPrep() });
+  for (const g of [1, 2]) funcs.push({ name: `genUpdate${g}`, fn: genUpdate(g) });
+  return encodeModule(funcs);
+}
+
+// The WebAssembly API as this module uses it (the project's TypeScript libs carry no DOM types).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+type Ptr = number;
+export interface DcfKernelExports {
+  readonly memory: WasmMemory;
+  prep(s: Ptr, x: Ptr, inp: Ptr, nl: number, bit: number): void;
+  [update: `update${string}`]: (s: Ptr, v: Ptr, t: Ptr, x: Ptr, k: Ptr, inp: Ptr, h: Ptr, nl: number, bit: number, cwl: Ptr, rs: number) => void;
+  genPrep(s0: Ptr, s1: Ptr, inp: Ptr, c: number): void;
+  [genUpdate: `genUpdate${string}`]: (s0: Ptr, s1: Ptr, t0: Ptr, t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, bit: number, cwl: Ptr, rs: number) => void;
+}
+
+let instance: DcfKernelExports | undefined;
+
+/** The instantiated kernels (one instance per thread, created on first use), memory at least `bytes`. */
+export function dcfKernels(bytes: number): DcfKernelExports {
+  if (instance === undefined) instance = new WA.Instance(new WA.Module(dcfKernelModule()), {}).exports as unknown as DcfKernelExports;
+  const have = instance.memory.buffer.byteLength;
+  if (have < bytes) instance.memory.grow(Math.ceil((bytes - have) / 65536));
+  return instance;
+}

@@ -15,8 +15,9 @@ import { attentionMethodsBenchmark } from './attention-methods.ts';
 import { startupBenchmark } from './startup.ts';
 import { deployBenchmark } from './deploy.ts';
 import { tokensBenchmark } from './tokens.ts';
+import { truncationBenchmark } from './truncation.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark, tokensBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, deployBenchmark, tokensBenchmark, truncationBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -178,6 +178,7 @@ export function makeProgram(): Command {
       .option('--protocols <spec>', 'protocols when compiling a model on the fly (default crypten)')
       .option('--passes <pipeline>', 'passes when compiling a model on the fly')
       .option('--progress', 'show the progress bar even when stderr is not a terminal')
+      .option('--truncation-report', 'simulation diagnostic (in process, both shares in one thread): the expected number of local-truncation failures per inference, by protocol')
       .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
   ).action(lazy(() => import('./commands/run.ts'), (m) => m.runCommand));
 

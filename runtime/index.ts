@@ -1,6 +1,7 @@
 // The circuit runtime: everything a circuit file needs to run (no compiler imports).
 
 export * from './interpreter.ts';
+export * from './truncation-probe.ts';
 export { runCircuitWorkers } from './workers.ts';
 export { runPartyTcp, PROTOCOL_VERSION, DEFAULT_TIMEOUT_MS, type TcpPartyOptions, type TcpPartyResult, type HostPort } from './tcp.ts';
 export { runDealerTcp, type DealerOptions, type DealerResult } from './dealer-server.ts';

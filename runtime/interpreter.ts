@@ -15,6 +15,7 @@ import { admitCircuit } from './admit.ts';
 import { deriveSeeds, type PartySeeds } from './prg.ts';
 import { ringStats } from './kernels.ts';
 import { LocalTransport, type MeasuredRound } from './transport.ts';
+import { TruncationProbe, type TruncationReport } from './truncation-probe.ts';
 
 type Ring = BigUint64Array;
 
@@ -37,6 +38,12 @@ export interface RunOptions {
   readonly fuse?: boolean;
   /** Hash the transcript (default true; off saves a pass over every message). */
   readonly transcript?: boolean;
+  /**
+   * Reconstruct every local truncation's input from both shares and report the expected number
+   * of truncation failures of this inference (a simulation diagnostic; off by default: it keeps
+   * copies of the truncated values and does 64-bit big-integer work per element).
+   */
+  readonly truncationReport?: boolean;
   /** Called after each round (by party 1's progress). */
   readonly onRound?: (done: number, total: number, round: Extract<Step, { kind: 'round' }>, layer?: number) => void;
 }
@@ -59,6 +66,8 @@ export interface RunResult {
   readonly shares: Map<number, readonly [Ring, Ring]>;
   /** Ring multiply-accumulates of all matmuls (both parties and the dealer). */
   readonly ringMacs: number;
+  /** With `truncationReport`: the expected truncation failures of this inference, by protocol. */
+  readonly truncation?: TruncationReport;
 }
 
 /** Executes a circuit with both parties and the dealer in this process. */
@@ -75,6 +84,11 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
   const dealer = new Dealer(seeds.s0d, seeds.s1d);
   const keep = new Set(opts.captureShares ?? []);
   const captured: [Map<number, Ring>, Map<number, Ring>] = [new Map(), new Map()];
+  const probe = opts.truncationReport === true ? new TruncationProbe(c) : undefined;
+  const onDefine = (p: 0 | 1, r: number, v: Ring): void => {
+    if (keep.has(r)) captured[p].set(r, v.slice());
+    probe?.define(p, r, v);
+  };
   const exch = exchanges(c, s);
   const totalRounds = exch.length;
   let roundsDone = 0;
@@ -89,7 +103,7 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
       recycleMessages: true,
       ...(opts.shared !== undefined ? { shared: opts.shared[p] } : {}),
       correction: (ins, own) => net.dealerTo(p, dealer.material(ins, c.registers, p, own)!),
-      ...(keep.size > 0 ? { onDefine: (r: number, v: Ring) => void (keep.has(r) && captured[p].set(r, v.slice())) } : {}),
+      ...(keep.size > 0 || probe !== undefined ? { onDefine: (r: number, v: Ring) => onDefine(p, r, v) } : {}),
       ...(p === 1 && opts.onRound ? { onRound: (_k: number, st: Extract<Step, { kind: 'round' }>) => opts.onRound!(++roundsDone, totalRounds, st, c.instructions[st.comms[0]!]?.prov.layer) } : {}),
     }),
   );
@@ -134,5 +148,6 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
     transcriptHash: net.transcriptHash(),
     shares,
     ringMacs: ringStats.macs - macs0,
+    ...(probe !== undefined ? { truncation: probe.report() } : {}),
   };
 }

@@ -179,6 +179,7 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', 'passes when compiling a model on the fly; with prune-tokens the model runs in segments (each boundary reveals its survivor count; the next segment is compiled for its bucket on first use)')
       .option('--no-segments', 'with prune-tokens: run the static pruned circuit at full length instead of in segments (reveals no count)')
       .option('--progress', 'show the progress bar even when stderr is not a terminal')
+      .option('--truncation-report', 'simulation diagnostic (in process, both shares in one thread): the expected number of local-truncation failures per inference, by protocol')
       .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
   ).action(lazy(() => import('./commands/run.ts'), (m) => m.runCommand));
 

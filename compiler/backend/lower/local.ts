@@ -6,11 +6,15 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import { Tensor } from '../../../ir/tensor.ts';
 import { broadcastShapes, numel, shapesEqual, type Shape } from '../../../ir/types.ts';
 import { isSmallIntTensor, type LowerContext } from './context.ts';
+import { powerOfTwoShift, shiftDown } from '../protocols/arith.ts';
 
 export function mulPublic(ctx: LowerContext, x: Reg, t: Tensor): Reg {
   const b = ctx.b;
   return b.withProtocol('mul-public', () => {
     if (isSmallIntTensor(t)) return b.mulPub(x, ctx.constReg(t, 0));
+    // A positive power of two 2^-n (e.g. attention's 1/sqrt(64)): x truncated by n bits, not x 2^(s-n) by s.
+    const n = ctx.config.shiftPowersOfTwo && t.size === 1 && t.at(0) > 0 ? powerOfTwoShift(t.at(0)) : undefined;
+    if (n !== undefined && n <= x.scale) return shiftDown(b, x, n);
     const s = publicScale(ctx.f, t);
     return b.trunc(b.mulPub(x, ctx.constReg(t, s)), s);
   });

@@ -141,14 +141,37 @@ export function rsubConst(b: CircuitBuilder, c: number, x: Reg): Reg {
 /**
  * x * c for a number c (local). Integers multiply exactly (no truncation); other constants
  * are encoded with enough fractional bits to keep about 16 significant bits (so 1/768 or
- * 1/(8! 17) are not rounded away), then truncated back.
+ * 1/(8! 17) are not rounded away), then truncated back. That truncates x c 2^s, about 2^f
+ * times |x| (CrypTen's way); with `shiftPowersOfTwo`, c = +-2^-n truncates x itself by n bits
+ * (the same value, a 2^-f times smaller chance of a wrapped truncation).
  */
-export function mulConst(b: CircuitBuilder, x: Reg, c: number): Reg {
+export function mulConst(b: CircuitBuilder, x: Reg, c: number, cfg?: Pick<ProtocolConfig, 'shiftPowersOfTwo'>): Reg {
   if (Number.isInteger(c) && Math.abs(c) < 2 ** 31) return c === 1 ? x : b.mulPub(x, b.constant(c, 0));
+  if (cfg?.shiftPowersOfTwo === true) {
+    const n = powerOfTwoShift(c);
+    if (n !== undefined && n <= x.scale) {
+      const y = shiftDown(b, x, n);
+      return c < 0 ? b.neg(y) : y;
+    }
+  }
   const mag = Math.abs(c);
   const extra = mag >= 1 ? 0 : Math.min(b.f + 8, Math.ceil(-Math.log2(mag)));
   const s = b.f + extra;
   return b.trunc(b.mulPub(x, b.constant(c, s)), s);
+}
+
+/** n when |c| = 2^-n for an integer n in 1..62, else undefined. */
+export function powerOfTwoShift(c: number): number | undefined {
+  const n = -Math.log2(Math.abs(c));
+  return Number.isInteger(n) && n >= 1 && n <= 62 ? n : undefined;
+}
+
+/**
+ * x / 2^n at x's scale: x truncated by n bits (at scale s - n), then relabelled at scale s by
+ * a ring product with 1 (the constant 2^-n at scale n). Local; the truncated value is x itself.
+ */
+export function shiftDown(b: CircuitBuilder, x: Reg, n: number): Reg {
+  return b.mulPub(b.trunc(x, n), b.constant(2 ** -n, n));
 }
 
 /** A bit (or any value) at scale 0 brought to scale f (local, exact). */

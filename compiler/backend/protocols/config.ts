@@ -93,6 +93,13 @@ export interface ProtocolConfig {
    * and key generation and are only sound when |x| < 2^(bits-1) in ring units.
    */
   readonly fssBits: number;
+  /**
+   * Multiply by a public 2^-n as a truncation of x by n bits. CrypTen encodes every non-integer
+   * constant at 16+ fractional bits and truncates the product, about 2^16 |x| in ring units;
+   * a local truncation wraps with probability |value| / 2^64 per element, so the shift is
+   * 2^16 times less likely to give a garbage element (same value, same cost).
+   */
+  readonly shiftPowersOfTwo: boolean;
 }
 
 export const CRYPTEN: ProtocolConfig = Object.freeze({
@@ -115,6 +122,7 @@ export const CRYPTEN: ProtocolConfig = Object.freeze({
   trimAdder: false,
   compare: 'a2b',
   fssBits: 64,
+  shiftPowersOfTwo: false,
 });
 
 export const BEST: ProtocolConfig = Object.freeze({
@@ -130,6 +138,7 @@ export const BEST: ProtocolConfig = Object.freeze({
   invSqrtMethod: 'normalized',
   expMethod: 'taylor-limit',
   expIterations: 6,
+  shiftPowersOfTwo: true,
 });
 
 /** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh. */

@@ -29,7 +29,7 @@ export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps:
   return b.withProtocol(`layernorm-${cfg.layerNorm}`, () => {
     const d = x.shape[x.shape.length - 1]!;
     const scaleBy = (v: Reg, g: Reg): Reg => (g.kind === 'pub' ? mulPublic(b, v, g) : mul(b, v, g));
-    const mean = mulConst(b, b.reduceSum(x, [-1], true), 1 / d);
+    const mean = mulConst(b, b.reduceSum(x, [-1], true), 1 / d, cfg);
     const diff = b.sub(x, mean);
     let r: Reg;
     if (cfg.invSqrtMethod === 'spline') {
@@ -48,7 +48,7 @@ export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps:
       const ss = b.trunc(b.reduceSum(square(b, diff, cfg, false), [-1], true), b.f);
       r = invSqrt(b, addConst(b, ss, eps * d), cfg, Math.sqrt(d));
     } else {
-      const variance = mulConst(b, b.reduceSum(square(b, diff), [-1], true), 1 / d);
+      const variance = mulConst(b, b.reduceSum(square(b, diff), [-1], true), 1 / d, cfg);
       r = invSqrt(b, addConst(b, variance, eps), cfg);
     }
     const y = cfg.layerNorm === 'fused' ? mul(b, scaleBy(diff, gamma), r) : scaleBy(mul(b, diff, r), gamma);

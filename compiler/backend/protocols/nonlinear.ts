@@ -58,16 +58,16 @@ export function exp(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, it
   if (cfg.expMethod === 'spline' && nonPositive) return b.withProtocol('exp-spline', () => spline(b, x, expTable(b.f), cfg)[0]!);
   if (cfg.expMethod === 'taylor-limit' || cfg.expMethod === 'spline') {
     return b.withProtocol('exp-taylor-limit', () => {
-      const y = mulConst(b, x, 2 ** -iterations);
+      const y = mulConst(b, x, 2 ** -iterations, cfg);
       const y2 = square(b, y);
       const y3 = mul(b, y2, y);
-      let r = addConst(b, b.add(b.add(y, mulConst(b, y2, 0.5)), mulConst(b, y3, 1 / 6)), 1);
+      let r = addConst(b, b.add(b.add(y, mulConst(b, y2, 0.5, cfg)), mulConst(b, y3, 1 / 6)), 1);
       for (let i = 0; i < iterations; i++) r = square(b, r);
       return r;
     });
   }
   return b.withProtocol('exp-limit', () => {
-    let r = addConst(b, mulConst(b, x, 2 ** -iterations), 1);
+    let r = addConst(b, mulConst(b, x, 2 ** -iterations, cfg), 1);
     for (let i = 0; i < iterations; i++) r = square(b, r);
     return r;
   });
@@ -146,7 +146,7 @@ export function invSqrt(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN
   }
   if (cfg.invSqrtMethod === 'normalized') return b.withProtocol('inv-sqrt-normalized', () => invSqrtNormalized(b, x, cfg, times));
   return b.withProtocol('inv-sqrt-nr', () => {
-    const e = exp(b, b.neg(addConst(b, mulConst(b, x, 0.5), 0.2)), cfg);
+    const e = exp(b, b.neg(addConst(b, mulConst(b, x, 0.5, cfg), 0.2)), cfg);
     let y = b.sub(addConst(b, mulConst(b, e, 2.2), 0.2), mulConst(b, x, 1 / 1024));
     for (let i = 0; i < cfg.sqrtIterations; i++) {
       y = mulConst(b, mul(b, y, rsubConst(b, 3, mul(b, x, square(b, y)))), 0.5);
@@ -323,12 +323,12 @@ export function gelu(b: CircuitBuilder, x: Reg, opts: GeluOptions = {}, cfg: Pro
   return b.withProtocol(`gelu-${form}`, () => {
     if (form === 'erf') {
       const e = erf(b, mulConst(b, x, Math.SQRT1_2), cfg);
-      return mul(b, mulConst(b, x, 0.5), addConst(b, e, 1));
+      return mul(b, mulConst(b, x, 0.5, cfg), addConst(b, e, 1));
     }
     if (form === 'tanh') {
       const x3 = powCrypten(b, x, 3);
       const inner = mulConst(b, b.add(x, mulConst(b, x3, 0.044715)), Math.sqrt(2 / Math.PI));
-      return mul(b, mulConst(b, x, 0.5), addConst(b, tanh(b, inner, cfg), 1));
+      return mul(b, mulConst(b, x, 0.5, cfg), addConst(b, tanh(b, inner, cfg), 1));
     }
     return geluPuma(b, x, cfg);
   });

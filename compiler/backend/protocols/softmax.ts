@@ -64,17 +64,17 @@ function pushMaskedDown(b: CircuitBuilder, x: Reg, keep: Reg | undefined): Reg {
 /** num / sum(num over axis), the sum scaled by 1/scale before the reciprocal (allPos). */
 function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfig, scale = 1): Reg {
   let s = b.reduceSum(num, [axis], true);
-  if (scale !== 1) s = mulConst(b, s, 1 / scale);
+  if (scale !== 1) s = mulConst(b, s, 1 / scale, cfg);
   if (cfg.reciprocalMethod === 'spline') {
     // A spline within 2.5e-4 relative and no Newton step (the rows are few, so the table's
     // breakpoints are cheap): 2 rounds after the sum (spline, the numerators' product).
     const w = mul(b, num, reciprocalStart(b, s, cfg, RECIP_SOFTMAX_TOL));
-    return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
+    return scale !== 1 ? mulConst(b, w, 1 / scale, cfg) : w;
   }
   const inv = reciprocal(b, s, { allPos: true }, cfg);
   // num * (scale / sum), then / scale: 1 / sum itself can be a few ulp (see the header).
   const w = mul(b, num, inv);
-  return scale !== 1 ? mulConst(b, w, 1 / scale) : w;
+  return scale !== 1 ? mulConst(b, w, 1 / scale, cfg) : w;
 }
 
 /**
@@ -91,7 +91,7 @@ export function softmaxParts(b: CircuitBuilder, x: Reg, axis: number, keep: Reg 
     let num = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg, cfg.expIterations, true);
     if (keep !== undefined) num = mul(b, num, keep);
     const scale = x.shape[ax]!;
-    const inv = reciprocalStart(b, mulConst(b, b.reduceSum(num, [ax], true), 1 / scale), cfg, RECIP_SOFTMAX_TOL);
+    const inv = reciprocalStart(b, mulConst(b, b.reduceSum(num, [ax], true), 1 / scale, cfg), cfg, RECIP_SOFTMAX_TOL);
     return { num, inv, scale };
   });
 }

@@ -18,7 +18,7 @@ import { readDevSet } from '../../tune/dev-set.ts';
 import { admitCircuit } from '../../../runtime/admit.ts';
 import { weakSecret } from '../../../runtime/keys.ts';
 import { quote } from '../../../ir/limits.ts';
-import { runCircuit, runCircuitWorkers, type RunResult, type Step } from '../../../runtime/index.ts';
+import { meanTruncationReport, runCircuit, runCircuitWorkers, type RunResult, type Step, type TruncationReport } from '../../../runtime/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
 
@@ -50,6 +50,8 @@ export interface RunCommandOptions extends DimBinding {
   readonly progress?: boolean;
   /** With prune-tokens in --passes: run the model in segments (default true); false runs the static pruned circuit at full length. */
   readonly segments?: boolean;
+  /** Measure the expected local-truncation failures per inference (runs both parties in this thread). */
+  readonly truncationReport?: boolean;
 }
 
 export interface Target {
@@ -74,6 +76,8 @@ export interface CaseReport {
   /** Argmax over the last axis of the first output, per row: secure, and the reference's. */
   readonly predicted: readonly number[];
   readonly referencePredicted?: readonly number[];
+  /** With --truncation-report: this case's expected truncation failures. */
+  readonly truncation?: TruncationReport;
 }
 
 /** With --data: accuracy against the labels, and agreement with the plaintext model. */
@@ -104,6 +108,8 @@ export interface RunReport {
   readonly peakRssBytes: number;
   readonly cases: readonly CaseReport[];
   readonly labelled?: LabelledSummary;
+  /** With --truncation-report: the mean over the cases of the expected failures per inference (observed: the total). */
+  readonly truncation?: TruncationReport;
 }
 
 interface CostJson {
@@ -342,8 +348,10 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
   const first = await targetFor(cases[0]!);
   const staticCost = circuitCost(first.circuit);
   const seed = runSeed(opts);
-  const threads = opts.threads ?? 2;
+  const threads = opts.threads ?? (opts.truncationReport === true ? 1 : 2);
   if (threads !== 1 && threads !== 2) throw new Ig3dcError('usage', `--threads: expected 1 or 2, got ${threads}`);
+  // Only a run that holds both parties' shares in one thread can reconstruct what is truncated.
+  if (opts.truncationReport === true && threads !== 1) throw new Ig3dcError('usage', '--truncation-report runs both parties in this thread: it cannot go with --threads 2');
   const bar = progressBar(opts.progress ?? process.stderr.isTTY === true);
   const reports: CaseReport[] = [];
   let measured: CostSummary | undefined;
@@ -359,7 +367,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
       const inputs = clientInputs(c, cs, file);
       const caseCost = target === first ? staticCost : circuitCost(c);
       const t0 = performance.now();
-      const runOpts = { inputs, weights: target.weights, transcript: false, ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
+      const runOpts = { inputs, weights: target.weights, transcript: false, truncationReport: opts.truncationReport === true, ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
       let r: RunResult;
       try {
         r = threads === 2 ? await runCircuitWorkers(c, runOpts) : runCircuit(c, runOpts);
@@ -409,6 +417,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
         countsMatch: caseMatch,
         predicted,
         ...(refFirst !== undefined ? { referencePredicted: argmaxRows(refFirst) } : {}),
+        ...(r.truncation !== undefined ? { truncation: r.truncation } : {}),
       });
     }
   } finally {
@@ -431,6 +440,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     cases: reports,
     ...(labels !== undefined ? { labelled: labelledSummary(file, reports, labels) } : {}),
+    ...(opts.truncationReport === true ? { truncation: meanTruncationReport(reports.map((r) => r.truncation!)) } : {}),
   };
 }
 
@@ -495,8 +505,24 @@ export function formatRunReport(r: RunReport): string {
     lines.push(row('  to P1', r.measured, r.static, (c) => MB(c.dealerBytesPerParty[1])));
   }
   lines.push(`  measured ${r.countsMatch ? '==' : '!='} static${r.cases.length > 1 ? ' on every case' : ''}${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
+  if (r.truncation !== undefined) lines.push(...formatTruncationReport(r.truncation, r.cases.length));
   lines.push(`wall time ${r.wallSeconds.toFixed(2)} s${r.plaintextSeconds !== null ? ` (plaintext evaluator ${r.plaintextSeconds.toFixed(2)} s)` : ''}, peak memory ${MB(r.peakRssBytes)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The --truncation-report table: expected local-truncation failures per inference, by protocol. */
+export function formatTruncationReport(t: TruncationReport, cases: number): string[] {
+  const e = (v: number): string => (v === 0 ? '0' : v.toExponential(2));
+  const lines = [
+    `local truncation (simulation diagnostic: both shares reconstructed in this process), mean over ${cases} inference(s)`,
+    `  ${'protocol'.padEnd(28)} ${'op kind'.padEnd(16)} ${'elements'.padStart(10)} ${'max bits'.padStart(8)} ${'expected failures'.padStart(17)} ${'observed'.padStart(8)}  worst node`,
+  ];
+  for (const g of t.groups) {
+    lines.push(`  ${g.protocol.padEnd(28)} ${g.opKind.padEnd(16)} ${String(g.elements).padStart(10)} ${String(g.maxBits).padStart(8)} ${e(g.expectedFailures).padStart(17)} ${String(g.observedFailures).padStart(8)}  ${g.worstNode}`);
+  }
+  lines.push(`  ${'total'.padEnd(28)} ${''.padEnd(16)} ${String(t.elements).padStart(10)} ${String(t.maxBits).padStart(8)} ${e(t.expectedFailures).padStart(17)} ${String(t.observedFailures).padStart(8)}`);
+  lines.push(`  about 1 inference in ${t.expectedFailures > 0 ? Math.round(1 / t.expectedFailures).toLocaleString('en-US') : 'never'} has a wrapped truncation (a garbage value); p(x) = |x| / 2^64 per element`);
+  return lines;
 }
 
 export async function runCommand(path: string, opts: RunCommandOptions): Promise<void> {

@@ -14,6 +14,7 @@
 //   npm run bench -- secure-eval/fixtures
 
 import { appendFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../compiler/load.ts';
@@ -157,7 +158,7 @@ export interface DevResult {
 }
 
 /** spam-bert's dev set, the first `rows` rows, `batch` rows per circuit. */
-export async function devRuns(variant: string, passes: string, o: EvalOptions, log: (done: number, agree: number) => void = () => {}): Promise<DevResult> {
+export async function devRuns(variant: string, passes: string, o: EvalOptions, log: (done: number, agree: number, countsMatch: boolean) => void = () => {}): Promise<DevResult> {
   const dev = readTensorBundle(join(FIXTURES, 'spam-dev.json')).tensors;
   const ids = dev.get('input_ids')!;
   const mask = dev.get('attention_mask')!;
@@ -186,7 +187,8 @@ export async function devRuns(variant: string, passes: string, o: EvalOptions, l
       ['token_type_ids', Tensor.zeros('i64', [b, seq])],
     ]);
     const { r } = await secure(c, inputs, o);
-    match &&= countsMatch(r, c);
+    const same = countsMatch(r, c);
+    match &&= same;
     const got = r.outputs.get('logits')!;
     const want = plain(c, inputs);
     for (let i = 0; i < got.size; i++) err = Math.max(err, Math.abs(got.at(i) - want.at(i)));
@@ -197,7 +199,7 @@ export async function devRuns(variant: string, passes: string, o: EvalOptions, l
       const lines = gs.map((_, i) => {
         const row = (t: Tensor): number[] => Array.from({ length: cls }, (_, j) => t.at(i * cls + j));
         const e = Math.max(...row(got).map((v, j) => Math.abs(v - row(want)[j]!)));
-        return JSON.stringify({ variant, row: start + i, label: Number(labels.at(start + i)), plain: row(want), secure: row(got), maxAbsError: e });
+        return JSON.stringify({ variant, row: start + i, label: Number(labels.at(start + i)), plain: row(want), secure: row(got), maxAbsError: e, countsMatch: same });
       });
       appendFileSync(o.rowsFile, lines.join('\n') + '\n');
     }
@@ -207,7 +209,7 @@ export async function devRuns(variant: string, passes: string, o: EvalOptions, l
       if (ws[i] === label) plainOk++;
       if (g === label) secureOk++;
     });
-    log(start + b, agree);
+    log(start + b, agree, same);
   }
   const ran = total - first;
   return { variant, first, rows: ran, agree, plainAccuracy: plainOk / ran, secureAccuracy: secureOk / ran, maxAbsError: err, countsMatch: match, seconds: (performance.now() - t0) / 1000 };
@@ -257,7 +259,10 @@ async function runCases(cases: readonly string[], o: EvalOptions): Promise<void>
       ...(models.includes('variant') ? [[o.devVariant, IG3D_VARIANTS[o.devVariant] ?? o.devVariant]] : []),
     ] as const) {
       const t0 = performance.now();
-      const d = await devRuns(name, passes, o, (done, agree) => console.error(`  ${name}: ${done} rows, ${agree} agree, ${((performance.now() - t0) / 1000).toFixed(0)} s`));
+      const d = await devRuns(name, passes, o, (done, agree, same) => {
+        const cpu = process.cpuUsage();
+        console.error(`  ${name}: ${done} rows, ${agree} agree, measured ${same ? '==' : '!='} static, ${((performance.now() - t0) / 1000).toFixed(0)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s CPU, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+      });
       printDev(d);
     }
   }

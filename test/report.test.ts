@@ -70,7 +70,7 @@ describe('text reports', () => {
     expect(rows[1]!.communicationReduction).toBeGreaterThan(0); // ReLU in the first layers is cheaper than GELU
     const text = formatComparison(base, opt);
     expect(text).toMatch(/method\s+rounds\s+comm \(GB\)\s+LAN \(s\)\s+WAN \(s\)\s+speedup LAN\/WAN\s+comm reduction/);
-    expect(text).toContain('optimized: raise-bert,canonicalize,gelu-mix{lambdas=[0,0]} [crypten]');
+    expect(text).toContain('optimized: raise-bert,fold-batch-norm,canonicalize,gelu-mix{lambdas=[0,0]} [crypten]');
   });
 });
 

@@ -134,7 +134,7 @@ export function compileModel(input: Graph, options: CompileOptions = {}): Compil
   const range = checkRanges(graph, { f });
   const t2 = performance.now();
   const { circuit, weights } = lowerGraph(graph, { config: protocols, f, known: range.known, ...(options.boundary !== undefined ? { boundary: options.boundary } : {}) });
-  if (protocols.compare === 'fss' && protocols.fssBits < 64) checkFssBits(graph, circuit, range.bounds);
+  if (protocols.compare === 'fss') checkFssBits(graph, circuit, range.bounds, protocols.fssBits);
   const t3 = performance.now();
   const sched = schedule(circuit);
   const t4 = performance.now();

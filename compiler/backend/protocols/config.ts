@@ -192,9 +192,9 @@ export function protocolConfig(spec: string): ProtocolConfig {
     }
     const cur = (base as unknown as Record<string, unknown>)[key];
     if (typeof cur === 'number') {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0 || n > 64) throw new Ig3dcError('usage', `protocol option ${key} needs an integer in 0..64, got '${value}'`, {});
-      if (key === 'fssBits' && n < 2) throw new Ig3dcError('usage', `protocol option fssBits needs an integer in 2..64, got '${value}'`, {});
+      const n = value.trim() === '' ? Number.NaN : Number(value);
+      const lo = key === 'fssBits' ? 2 : 0;
+      if (!Number.isInteger(n) || n < lo || n > 64) throw new Ig3dcError('usage', `protocol option ${key} needs an integer in ${lo}..64, got '${value}'`, {});
       out[key] = n;
     } else if (typeof cur === 'boolean') {
       if (value !== 'true' && value !== 'false') throw new Ig3dcError('usage', `protocol option ${key} needs true or false, got '${value}'`, {});

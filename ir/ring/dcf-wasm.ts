@@ -11,7 +11,7 @@
 // control-bit corrections of the left and right child), seed high word, then g value words;
 // key k's word at 8 k in each row.
 
-import { encodeModule, FuncBuilder, I32, I64, Op, type ModuleFunction } from './wasm-encoder.ts';
+import { encodeModule, FuncBuilder, I32, I64, Op, WA, type ModuleFunction, type WasmMemory } from './wasm-encoder.ts';
 
 const I64_SHR_U = Op.i64ShrU;
 const I32_LOAD = Op.i32Load;
@@ -208,16 +208,6 @@ export function dcfKernelModule(): Uint8Array {
   return encodeModule(funcs);
 }
 
-// The WebAssembly API as this module uses it (the project's TypeScript libs carry no DOM types).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type Ptr = number;
 export interface DcfKernelExports {

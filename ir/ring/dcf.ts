@@ -85,17 +85,12 @@ export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], al
   const b32 = new Uint32Array(beta.buffer, beta.byteOffset, 2 * g * N);
   const C = CHUNK_BYTES / 128;
   // The kernels' memory: AES input and output, both parties' seeds and control-bit masks, W, alpha, beta (element-major), the chunk's correction words.
-  let top = 0;
-  const take = (bytes: number): number => {
-    const at = top;
-    top += Math.ceil(bytes / 16) * 16;
-    return at;
-  };
+  const { take, used } = bumpAllocator();
   const IN = take(CHUNK_BYTES);
   const H = take(CHUNK_BYTES);
   const S0 = take(16 * C), S1 = take(16 * C), T0 = take(8 * C), T1 = take(8 * C), WV = take(8 * g * C), AL = take(8 * C), BE = take(8 * g * C);
   const CWB = take(8 * R * C);
-  const W = dcfKernels(top);
+  const W = dcfKernels(used());
   const genUpdate = W[`genUpdate${g}`]!;
   const mem = W.memory.buffer;
   const u8 = new Uint8Array(mem);
@@ -210,19 +205,14 @@ export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint
   const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
   const L = KC * P;
   // The kernels' memory: AES input and output, the points' lanes, the prefixes' lanes, the chunk's correction words.
-  let top = 0;
-  const take = (bytes: number): number => {
-    const at = top;
-    top += Math.ceil(bytes / 16) * 16;
-    return at;
-  };
+  const { take, used } = bumpAllocator();
   const IN = take(CHUNK_BYTES);
   const H = take(CHUNK_BYTES);
   const laneSet = (nl: number): Lanes => ({ s: take(16 * nl), v: take(8 * g * nl), t: take(8 * nl), x: take(8 * nl), k: take(4 * nl) });
   const pts = laneSet(L);
   const pre = laneSet(2 * KC);
   const CW = take(8 * R * KC);
-  const W = dcfKernels(top);
+  const W = dcfKernels(used());
   const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
   const mem = W.memory.buffer;
   const u8 = new Uint8Array(mem);
@@ -347,4 +337,17 @@ export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint
     }
   }
   return out;
+}
+
+/** Offsets in the kernels' memory, each region 16-byte aligned, handed out in order. */
+function bumpAllocator(): { take(bytes: number): number; used(): number } {
+  let top = 0;
+  return {
+    take(bytes: number): number {
+      const at = top;
+      top += Math.ceil(bytes / 16) * 16;
+      return at;
+    },
+    used: () => top,
+  };
 }

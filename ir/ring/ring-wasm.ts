@@ -7,7 +7,7 @@
 // Pointers are byte offsets into the module's memory; the JS wrappers in kernels.ts copy
 // operands in, run a kernel and copy the result out (memcpy, no per-element BigInt).
 
-import { encodeModule, FuncBuilder, I32, I64, Op, type ModuleFunction } from './wasm-encoder.ts';
+import { encodeModule, FuncBuilder, I32, I64, Op, WA, type ModuleFunction, type WasmMemory } from './wasm-encoder.ts';
 
 /** Element-wise binary kernels: name -> i64 opcode. */
 export const BINARY_OPS = { add: Op.i64Add, sub: Op.i64Sub, mul: Op.i64Mul, xor: Op.i64Xor, and: Op.i64And } as const;
@@ -385,16 +385,6 @@ export function ringKernelModule(): Uint8Array {
   return encodeModule(funcs);
 }
 
-// The WebAssembly API as this module uses it (the project's TypeScript libs carry no DOM types).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type Ptr = number;
 export interface RingKernelExports {

@@ -205,3 +205,14 @@ export function encodeModule(funcs: readonly ModuleFunction[], pages = 1): Uint8
   ];
   return Uint8Array.from(bytes);
 }
+
+// The WebAssembly API as this module uses it (the project's TypeScript libs carry no DOM types).
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+}
+export const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

@@ -237,14 +237,7 @@ export class TruncationProbe {
         observedFailures: a.observed,
       }))
       .sort((a, b) => b.expectedFailures - a.expectedFailures || b.maxBits - a.maxBits);
-    return {
-      groups,
-      worst,
-      expectedFailures: groups.reduce((s, g) => s + g.expectedFailures, 0),
-      observedFailures: groups.reduce((s, g) => s + g.observedFailures, 0),
-      elements: groups.reduce((s, g) => s + g.elements, 0),
-      maxBits: groups.reduce((m, g) => Math.max(m, g.maxBits), 0),
-    };
+    return reportOf(groups, worst);
   }
 }
 
@@ -278,6 +271,11 @@ export function meanTruncationReport(reports: readonly TruncationReport[]): Trun
     .sort((a, b) => b.expectedFailures - a.expectedFailures)
     .filter((s, i, all) => all.findIndex((t) => t.instruction === s.instruction) === i)
     .slice(0, 10);
+  return reportOf(groups, worst);
+}
+
+/** A report from its groups: the totals are the groups' sums (the largest width for bits). */
+function reportOf(groups: TruncationGroup[], worst: TruncationReport['worst']): TruncationReport {
   return {
     groups,
     worst,

@@ -11,13 +11,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { compareMethods, formatCompareReport, type CompareResult, type MethodRow } from '../compiler/compare/index.ts';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { imageRows, readLabelledDevSet, isImageDevSet } from '../compiler/tune/index.ts';
-import { Ig3dcError } from '../ir/diagnostics.ts';
 import { evaluate } from '../ir/evaluate.ts';
 import type { Graph } from '../ir/graph.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { parsePipeline, runPipeline } from '../passes/index.ts';
 import { IMPORTANCE_RESOURCE, parseImportance, readImportanceFile, type ImportanceAnnotation } from '../passes/ig3d/index.ts';
-import { FIXTURES } from './ig3d-helpers.ts';
+import { caughtAsync, FIXTURES } from './ig3d-helpers.ts';
 import { ig3dc, killAll } from './process-helpers.ts';
 import { tinyBundle } from './tiny-bundle.ts';
 
@@ -26,16 +25,6 @@ const TINY = join(import.meta.dirname, '..', 'examples', 'bert-tiny.onnx');
 const VIT = join(FIXTURES, 'vit-digits-p2.onnx');
 const VIT_DEV = join(FIXTURES, 'vit-digits-p2.dev.json');
 const haveVit = existsSync(VIT) && existsSync(VIT_DEV);
-
-async function caught(p: Promise<unknown>): Promise<Ig3dcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof Ig3dcError) return e;
-    throw e;
-  }
-  throw new Error('expected an Ig3dcError');
-}
 
 function importanceFile(name: string, scores: number[][]): string {
   const file = join(dir, name);
@@ -113,10 +102,10 @@ describe('compare-methods on bert-tiny and a tiny dev set', () => {
   }, 600_000);
 
   it('bad input: an unknown method, a budget out of range', async () => {
-    const e = await caught(compareMethods(TINY, { importance: imp, data, maxAccLoss: 2.3, methods: 'ig3d,mpcvitt' }));
+    const e = await caughtAsync(compareMethods(TINY, { importance: imp, data, maxAccLoss: 2.3, methods: 'ig3d,mpcvitt' }));
     expect(e.kind).toBe('usage');
     expect(e.message).toMatch(/unknown method 'mpcvitt'; expected a comma-separated list of ig3d, mpcvit, polytransformer, mpcformer/);
-    expect((await caught(compareMethods(TINY, { importance: imp, data, maxAccLoss: 0 }))).message).toMatch(/--max-acc-loss: expected an accuracy loss in percentage points, in \(0, 100\], got 0/);
+    expect((await caughtAsync(compareMethods(TINY, { importance: imp, data, maxAccLoss: 0 }))).message).toMatch(/--max-acc-loss: expected an accuracy loss in percentage points, in \(0, 100\], got 0/);
   });
 });
 
@@ -155,16 +144,16 @@ describe.skipIf(!haveVit)('compare-methods on the ViT fixture and its image dev 
 
   it('bad input: images of another shape, token ids for a vision model, images for a BERT', async () => {
     const wrong = imageBundle('rgb', [3, 3, 8, 8]);
-    const e = await caught(compareMethods(VIT, { importance: imp, data: wrong, maxAccLoss: 2.3 }));
+    const e = await caughtAsync(compareMethods(VIT, { importance: imp, data: wrong, maxAccLoss: 2.3 }));
     expect(e.kind).toBe('input');
     expect(e.message).toMatch(/rgb\.json.*'pixel_values' holds images of shape \[3, 8, 8\], but vit-digits-p2\.onnx takes \[1, 8, 8\]/);
     const { file: text } = tinyBundle(mkdtempSync(join(dir, 't-')), 2, 8, [0, 1]);
-    expect((await caught(compareMethods(VIT, { importance: imp, data: text, maxAccLoss: 2.3 }))).message).toMatch(/it holds token ids \(input_ids\), but vit-digits-p2\.onnx takes images \('pixel_values' \[1, 1, 8, 8\]\)/);
+    expect((await caughtAsync(compareMethods(VIT, { importance: imp, data: text, maxAccLoss: 2.3 }))).message).toMatch(/it holds token ids \(input_ids\), but vit-digits-p2\.onnx takes images \('pixel_values' \[1, 1, 8, 8\]\)/);
     const tinyImp = importanceFile('tiny-ig2.json', [
       [0.3, 0.1],
       [0.4, 0.2],
     ]);
-    expect((await caught(compareMethods(TINY, { importance: tinyImp, data: imageBundle('digits', [2, 1, 8, 8]), maxAccLoss: 2.3 }))).message).toMatch(/bert-tiny\.onnx has no input 'pixel_values' \(its inputs: input_ids/);
+    expect((await caughtAsync(compareMethods(TINY, { importance: tinyImp, data: imageBundle('digits', [2, 1, 8, 8]), maxAccLoss: 2.3 }))).message).toMatch(/bert-tiny\.onnx has no input 'pixel_values' \(its inputs: input_ids/);
   }, 120_000);
 });
 

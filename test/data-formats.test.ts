@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { caught } from './ig3d-helpers.ts';
 import { dataCommand } from '../compiler/cli/commands/data.ts';
 import { evalCases } from '../compiler/cli/commands/eval.ts';
 import { parseCsv } from '../compiler/data/csv.ts';
 import { decodePng, encodePng, pngChunk, type PngImage } from '../compiler/data/png.ts';
 import { parseCsvRows } from '../compiler/data/rows.ts';
 import { readDevSet } from '../compiler/tune/dev-set.ts';
-import { Ig3dcError } from '../ir/diagnostics.ts';
 import { readTensorBundle } from '../ir/tensor-json.ts';
 import { filteredPng } from './fuzz-formats.ts';
 
@@ -23,16 +23,6 @@ const ROOT = join(import.meta.dirname, '..');
 const FIX = join(ROOT, '..', 'shared', 'fixtures');
 const dir = mkdtempSync(join(tmpdir(), 'ig3dc-data-formats-'));
 const haveVit = existsSync(join(FIX, 'vit-digits-p2.dev.json'));
-
-function thrown(f: () => unknown): Ig3dcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof Ig3dcError) return e;
-    throw e;
-  }
-  throw new Error('expected an Ig3dcError');
-}
 
 describe('CSV (RFC 4180)', () => {
   it('reads quoted fields with commas, line breaks and doubled quotes, CRLF, a BOM and blank lines', () => {
@@ -47,15 +37,15 @@ describe('CSV (RFC 4180)', () => {
   });
 
   it('names file, line and column of what is malformed', () => {
-    expect(thrown(() => parseCsv('text,label\n"open,1\n', 'a.csv')).message).toMatch(/a\.csv:2:1: unterminated quoted field/);
-    expect(thrown(() => parseCsv('text,label\nab"c,1\n', 'a.csv')).message).toMatch(/a\.csv:2:3: a double quote inside an unquoted field/);
-    expect(thrown(() => parseCsv('text,label\n"ab"c,1\n', 'a.csv')).message).toMatch(/a\.csv:2:5: expected a comma or the end of the line after a quoted field/);
-    expect(thrown(() => parseCsv('text,label\nx,1\ny\n', 'a.csv')).message).toMatch(/a\.csv:3:1: expected 2 fields \(as the header: text,label\), found 1/);
-    expect(thrown(() => parseCsv('text,label\rx,1', 'a.csv')).message).toMatch(/a\.csv:1:11: a carriage return/);
-    expect(thrown(() => parseCsv('', 'a.csv')).message).toMatch(/empty CSV/);
-    expect(thrown(() => parseCsv('a,a\n1,2\n', 'a.csv')).message).toMatch(/names column 'a' twice/);
-    expect(thrown(() => parseCsvRows('text,klass\nx,1\n', 'a.csv')).message).toMatch(/no label column 'label' \(columns: text, klass/);
-    expect(thrown(() => parseCsvRows('text,label\nx,spam\n', 'a.csv')).message).toMatch(/a\.csv:2:1: field 'label' must be a non-negative integer/);
+    expect(caught(() => parseCsv('text,label\n"open,1\n', 'a.csv')).message).toMatch(/a\.csv:2:1: unterminated quoted field/);
+    expect(caught(() => parseCsv('text,label\nab"c,1\n', 'a.csv')).message).toMatch(/a\.csv:2:3: a double quote inside an unquoted field/);
+    expect(caught(() => parseCsv('text,label\n"ab"c,1\n', 'a.csv')).message).toMatch(/a\.csv:2:5: expected a comma or the end of the line after a quoted field/);
+    expect(caught(() => parseCsv('text,label\nx,1\ny\n', 'a.csv')).message).toMatch(/a\.csv:3:1: expected 2 fields \(as the header: text,label\), found 1/);
+    expect(caught(() => parseCsv('text,label\rx,1', 'a.csv')).message).toMatch(/a\.csv:1:11: a carriage return/);
+    expect(caught(() => parseCsv('', 'a.csv')).message).toMatch(/empty CSV/);
+    expect(caught(() => parseCsv('a,a\n1,2\n', 'a.csv')).message).toMatch(/names column 'a' twice/);
+    expect(caught(() => parseCsvRows('text,klass\nx,1\n', 'a.csv')).message).toMatch(/no label column 'label' \(columns: text, klass/);
+    expect(caught(() => parseCsvRows('text,label\nx,spam\n', 'a.csv')).message).toMatch(/a\.csv:2:1: field 'label' must be a non-negative integer/);
   });
 
   it('gives the same bundle as the JSON Lines of the same rows', async () => {
@@ -104,7 +94,7 @@ describe('PNG', () => {
       [ihdrWith(0, 1), /larger than|the image data holds/],
     ];
     for (const [bytes, re] of cases) {
-      const e = thrown(() => decodePng(bytes, 'd/x.png'));
+      const e = caught(() => decodePng(bytes, 'd/x.png'));
       expect(e.message).toMatch(/^d\/x\.png: not a readable PNG: /);
       expect(e.message).toMatch(re);
     }
@@ -112,8 +102,8 @@ describe('PNG', () => {
     const raw = Buffer.alloc(2 * 4);
     raw[4] = 9;
     const withIdat = (data: Uint8Array): Uint8Array => Buffer.concat([good.subarray(0, 33), pngChunk('IDAT', deflateSync(data)), pngChunk('IEND', new Uint8Array(0))]);
-    expect(thrown(() => decodePng(withIdat(raw), 'x.png')).message).toMatch(/scanline 1 has filter type 9, expected 0 to 4/);
-    expect(thrown(() => decodePng(withIdat(raw.subarray(0, 5)), 'x.png')).message).toMatch(/holds 5 bytes, expected 8 for 3x2 greyscale/);
+    expect(caught(() => decodePng(withIdat(raw), 'x.png')).message).toMatch(/scanline 1 has filter type 9, expected 0 to 4/);
+    expect(caught(() => decodePng(withIdat(raw.subarray(0, 5)), 'x.png')).message).toMatch(/holds 5 bytes, expected 8 for 3x2 greyscale/);
   });
 });
 

@@ -125,3 +125,14 @@ export function caught(f: () => unknown): Ig3dcError {
   }
   throw new Error('expected an Ig3dcError');
 }
+
+/** The Ig3dcError a promise rejects with (any other outcome fails the test). */
+export async function caughtAsync(p: Promise<unknown>): Promise<Ig3dcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof Ig3dcError) return e;
+    throw e;
+  }
+  throw new Error('expected an Ig3dcError');
+}

@@ -16,26 +16,15 @@ import { exportOnnx } from '../compiler/export/index.ts';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { AccuracyMeter, accuracyBackend, readDevSet, type SearchPoint, type SearchStage, serialSearch, tune, type TuneOptions, type TuneResult } from '../compiler/tune/index.ts';
 import type { PointCost } from '../compiler/tune/index.ts';
-import { Ig3dcError } from '../ir/diagnostics.ts';
 import type { Graph } from '../ir/graph.ts';
 import { parsePipeline, runPipeline } from '../passes/index.ts';
 import { IMPORTANCE_RESOURCE, readImportanceFile } from '../passes/ig3d/index.ts';
-import { FIXTURES, haveFixtures } from './ig3d-helpers.ts';
+import { caughtAsync, FIXTURES, haveFixtures } from './ig3d-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig3dc-tune-'));
 const MODEL = join(FIXTURES, 'spam-bert.onnx');
 const DEV = join(FIXTURES, 'spam-dev.json');
 const IG = join(FIXTURES, 'importance.json');
-
-async function caught(p: Promise<unknown>): Promise<Ig3dcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof Ig3dcError) return e;
-    throw e;
-  }
-  throw new Error('expected an Ig3dcError');
-}
 
 // --- the search on synthetic points ------------------------------------------------------
 
@@ -298,32 +287,32 @@ describe.skipIf(!haveFixtures)('tune: bad input', () => {
   it('an annotation for another model shape', async () => {
     const other = join(dir, 'other-shape.json');
     writeFileSync(other, JSON.stringify({ model: 'bert-tiny.onnx', scores: [[1, 2], [3, 4]] }));
-    const e = await caught(tune(MODEL, options({ importance: [other] })));
+    const e = await caughtAsync(tune(MODEL, options({ importance: [other] })));
     expect(e.kind).toBe('input');
     expect(e.place.file).toBe(other);
     expect(e.message).toMatch(/2 layers x 2 heads/);
     expect(e.message).toMatch(/4 layers x 4 heads/);
     // also as a Table 6 file only
-    const e2 = await caught(tune(MODEL, options({ compareImportance: [other] })));
+    const e2 = await caughtAsync(tune(MODEL, options({ compareImportance: [other] })));
     expect(e2.place.file).toBe(other);
   });
 
   it('an accuracy budget or a threshold out of range', async () => {
     for (const eps of [0, -1, 150, Number.NaN]) {
-      const e = await caught(tune(MODEL, options({ maxAccLoss: eps })));
+      const e = await caughtAsync(tune(MODEL, options({ maxAccLoss: eps })));
       expect(e.kind).toBe('usage');
       expect(e.message).toMatch(/--max-acc-loss/);
       expect(e.message).toContain(String(eps));
     }
-    expect((await caught(tune(MODEL, options({ minKeep: 1.5 })))).message).toMatch(/--min-keep.*\[0, 1\].*1\.5/);
-    expect((await caught(tune(MODEL, options({ granularity: 'row' })))).message).toMatch(/--granularity.*head or layer.*row/);
-    expect((await caught(tune(MODEL, options({ degree: 1 })))).message).toMatch(/--degree/);
-    expect((await caught(tune(MODEL, options({ examples: 5000 })))).message).toMatch(/--examples.*1 to 1000.*5000/);
-    expect((await caught(tuneCommand(MODEL, { importance: IG, data: DEV, maxAccLoss: 'lots' }))).message).toMatch(/--max-acc-loss.*'lots'/);
+    expect((await caughtAsync(tune(MODEL, options({ minKeep: 1.5 })))).message).toMatch(/--min-keep.*\[0, 1\].*1\.5/);
+    expect((await caughtAsync(tune(MODEL, options({ granularity: 'row' })))).message).toMatch(/--granularity.*head or layer.*row/);
+    expect((await caughtAsync(tune(MODEL, options({ degree: 1 })))).message).toMatch(/--degree/);
+    expect((await caughtAsync(tune(MODEL, options({ examples: 5000 })))).message).toMatch(/--examples.*1 to 1000.*5000/);
+    expect((await caughtAsync(tuneCommand(MODEL, { importance: IG, data: DEV, maxAccLoss: 'lots' }))).message).toMatch(/--max-acc-loss.*'lots'/);
   });
 
   it('a dev set whose sequence length does not fit the model', async () => {
-    const e = await caught(tune(MODEL, options({ data: bundle('long', 2, 130), examples: undefined })));
+    const e = await caughtAsync(tune(MODEL, options({ data: bundle('long', 2, 130), examples: undefined })));
     expect(e.kind).toBe('input');
     expect(e.message).toMatch(/'input_ids'/);
     expect(e.message).toMatch(/130/);
@@ -331,10 +320,10 @@ describe.skipIf(!haveFixtures)('tune: bad input', () => {
   });
 
   it('a dev set whose token ids or labels do not fit the model', async () => {
-    const ids = await caught(tune(MODEL, options({ data: bundle('vocab', 2, 8, (i) => (i[11] = 4004)), examples: undefined })));
+    const ids = await caughtAsync(tune(MODEL, options({ data: bundle('vocab', 2, 8, (i) => (i[11] = 4004)), examples: undefined })));
     expect(ids.message).toMatch(/'input_ids' holds 4004 at \[1, 3\]/);
     expect(ids.message).toMatch(/0\.\.4003/);
-    const labels = await caught(tune(MODEL, options({ data: bundle('labels', 2, 8, (_i, l) => (l[1] = 2)), examples: undefined })));
+    const labels = await caughtAsync(tune(MODEL, options({ data: bundle('labels', 2, 8, (_i, l) => (l[1] = 2)), examples: undefined })));
     expect(labels.message).toMatch(/'labels' holds 2 at \[1\]/);
     expect(labels.message).toMatch(/0\.\.1/);
   });
@@ -343,7 +332,7 @@ describe.skipIf(!haveFixtures)('tune: bad input', () => {
     const p = join(dir, 'nolabels.json');
     writeFileSync(p, JSON.stringify({ format: 'ig3dc-tensor-bundle/1', bin: 'long.bin', tensors: { input_ids: { dtype: 'int32', shape: [2, 130], offset: 0, nbytes: 2 * 130 * 4 } } }));
     bundle('long', 2, 130);
-    const e = await caught(tune(MODEL, options({ data: p, examples: undefined })));
+    const e = await caughtAsync(tune(MODEL, options({ data: p, examples: undefined })));
     expect(e.message).toMatch(/no tensor 'attention_mask'|no tensor 'labels'/);
   });
 });

@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   // Dealer words to [P0, P1], counted where they arrive (P0's worker) or are made for P1.
   const received: [number, number] = [0, 0];
   // P0's words: made by P1's simulated dealer (in P0's order, from P0's plan), read by P0's worker.
-  const p0Order = d.dealerPort !== undefined ? correctionOrder(c, planParty(c, 0, new Set(), s, { fuse: d.fuse }), 0) : undefined;
+  const p0Order = d.dealerPort !== undefined ? correctionOrder(c, d.party === 0 ? plan : planParty(c, 0, new Set(), s, { fuse: d.fuse }), 0) : undefined;
   const p0Words = d.party === 0 && d.dealerPort !== undefined ? new P0Words(d.dealerPort, p0Order!) : undefined;
   const sendP0Words =
     d.party === 1 && d.dealerPort !== undefined

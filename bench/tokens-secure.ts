@@ -4,8 +4,11 @@
 // Per mail: the buckets taken, measured rounds and bytes (== the static cost of those buckets'
 // circuits), wall and CPU seconds; then secure accuracy and agreement with the pruned model's
 // plaintext evaluator, and the mean cost against the unpruned model's circuit. Segment circuits
-// are compiled on first use; their compile time is reported apart.
+// are compiled on first use; their compile time is reported apart. A long run resumes:
+// TOKENS_SECURE_START=N starts at mail N, TOKENS_SECURE_ROWS=FILE appends one JSON line per mail,
+// and TOKENS_SECURE_SUMMARY=FILE prints the totals over every mail such a file holds.
 
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { compileModel } from '../compiler/backend/compile.ts';
@@ -27,9 +30,25 @@ function argmax(t: Tensor): number {
   return v.indexOf(Math.max(...v));
 }
 
-export function tokensSecure(mails: number, thresholds: string): void {
+/** One mail's result, as a rows file holds it. */
+interface MailRow {
+  readonly mail: number;
+  readonly label: number;
+  readonly secure: number;
+  readonly plain: number;
+  readonly tokens: readonly number[];
+  readonly plainTokens: readonly number[];
+  readonly rounds: number;
+  readonly bytes: number;
+  readonly dealer: number;
+  readonly wall: number;
+  readonly cpu: number;
+  readonly measuredEqualsStatic: boolean;
+}
+
+export function tokensSecure(mails: number, thresholds: string, start = 0, rowsFile?: string): void {
   const onnx = join(FIXTURES, 'spam-bert.onnx');
-  const dev = readDevSet(join(FIXTURES, 'spam-dev.json'), mails);
+  const dev = readDevSet(join(FIXTURES, 'spam-dev.json'), start + mails);
   const g = loadOnnxFile(onnx, { batch: 1, seq: dev.seq }).graph;
   const pruned = runPipeline(g, parsePipeline(`raise-bert,canonicalize,prune-tokens{thresholds=${JSON.stringify(thresholds)}}`)).graph;
   const src = new SegmentCircuits(pruned, { protocols: 'best' });
@@ -42,7 +61,7 @@ export function tokensSecure(mails: number, thresholds: string): void {
   let rounds = 0;
   let bytes = 0;
   let dealer = 0;
-  for (let r = 0; r < dev.rows; r++) {
+  for (let r = start; r < dev.rows; r++) {
     const row = (a: Int32Array): Tensor => new Tensor('i64', [1, dev.seq], BigInt64Array.from(a.subarray(r * dev.seq, (r + 1) * dev.seq), (v) => BigInt(v)));
     const feeds = new Map([
       ['input_ids', row(dev.inputIds)],
@@ -70,15 +89,38 @@ export function tokensSecure(mails: number, thresholds: string): void {
     rounds += rr;
     bytes += bb;
     dealer += dd;
+    if (rowsFile !== undefined) {
+      const line: MailRow = {
+        mail: r, label, secure: s, plain: p, tokens: run.steps.map((st) => st.tokens), plainTokens: plain.tokens,
+        rounds: rr, bytes: bb, dealer: dd, wall, cpu: (cpu.user + cpu.system) / 1e6, measuredEqualsStatic: match,
+      };
+      appendFileSync(rowsFile, `${JSON.stringify(line)}\n`);
+    }
     console.log(
       `${String(r).padEnd(5)} ${String(label).padEnd(5)} ${String(s).padEnd(6)} ${String(p).padEnd(5)}  ${run.steps.map((st) => st.tokens).join(',').padEnd(18)} ${String(rr).padStart(6)}  ${MB(bb).padStart(14)}  ${MB(dd).padStart(9)}  ${wall.toFixed(1).padStart(6)}  ${((cpu.user + cpu.system) / 1e6).toFixed(1).padStart(5)}  ${match ? 'yes' : 'NO'}`,
     );
   }
-  const n = dev.rows;
+  const n = dev.rows - start;
   console.log(`secure accuracy ${((100 * correct) / n).toFixed(1)}%, pruned plaintext ${((100 * plainCorrect) / n).toFixed(1)}%, secure = plaintext on ${agree}/${n}`);
   console.log(`mean per mail: ${(rounds / n).toFixed(1)} rounds, ${MB(bytes / n)} MB on the wire, ${MB(dealer / n)} MB from the dealer`);
   console.log(`unpruned (one circuit at ${dev.seq} tokens): ${unpruned.rounds} rounds, ${MB(unpruned.bytesTotal)} MB on the wire, ${MB(unpruned.dealerBytes)} MB from the dealer`);
   console.log(`segment circuits compiled on first use: ${src.compiles.length}, ${src.compiles.reduce((a, c) => a + c.seconds, 0).toFixed(1)} s; load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+}
+
+/** Totals over every mail a rows file holds (several runs may have appended to it). */
+export function summarizeRows(file: string): void {
+  const rows = new Map<number, MailRow>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) if (line.trim() !== '') { const row = JSON.parse(line) as MailRow; rows.set(row.mail, row); }
+  const all = [...rows.values()];
+  const n = all.length;
+  const sum = (f: (m: MailRow) => number): number => all.reduce((a, m) => a + f(m), 0);
+  console.log(`${n} mails (${Math.min(...rows.keys())}..${Math.max(...rows.keys())})`);
+  console.log(`secure accuracy ${((100 * sum((m) => (m.secure === m.label ? 1 : 0))) / n).toFixed(2)}%, pruned plaintext ${((100 * sum((m) => (m.plain === m.label ? 1 : 0))) / n).toFixed(2)}%, secure = plaintext on ${sum((m) => (m.secure === m.plain ? 1 : 0))}/${n}`);
+  console.log(`same tokens per segment as plaintext on ${sum((m) => (JSON.stringify(m.tokens) === JSON.stringify(m.plainTokens) ? 1 : 0))}/${n}; measured == static on ${sum((m) => (m.measuredEqualsStatic ? 1 : 0))}/${n}`);
+  const segs = Math.max(...all.map((m) => m.tokens.length));
+  const kept = Array.from({ length: segs }, (_, k) => sum((m) => m.tokens[k] ?? 0) / n);
+  console.log(`mean tokens per segment (bucketed): ${kept.map((x) => x.toFixed(1)).join(', ')}`);
+  console.log(`mean per mail: ${(sum((m) => m.rounds) / n).toFixed(1)} rounds, ${MB(sum((m) => m.bytes) / n)} MB on the wire, ${MB(sum((m) => m.dealer) / n)} MB from the dealer, ${(sum((m) => m.wall) / n).toFixed(1)} s wall, ${(sum((m) => m.cpu) / n).toFixed(1)} CPU s`);
 }
 
 export const tokensSecureBenchmark: Benchmark = {
@@ -86,6 +128,13 @@ export const tokensSecureBenchmark: Benchmark = {
   summary: 'spam-bert token-pruned in segments under MPC: buckets taken, measured cost (== static) per mail, secure vs plaintext accuracy, against the unpruned circuit',
   cases: ['spam-bert'],
   async run() {
-    tokensSecure(Number(process.env['TOKENS_SECURE_MAILS'] ?? 10), process.env['TOKENS_THRESHOLDS'] ?? join(import.meta.dirname, '..', 'examples', 'tokens', 'spam-bert-1pt.json'));
+    const summary = process.env['TOKENS_SECURE_SUMMARY'];
+    if (summary !== undefined) return summarizeRows(summary);
+    tokensSecure(
+      Number(process.env['TOKENS_SECURE_MAILS'] ?? 10),
+      process.env['TOKENS_THRESHOLDS'] ?? join(import.meta.dirname, '..', 'examples', 'tokens', 'spam-bert-1pt.json'),
+      Number(process.env['TOKENS_SECURE_START'] ?? 0),
+      process.env['TOKENS_SECURE_ROWS'],
+    );
   },
 };

@@ -18,10 +18,14 @@
 //   npx tsx bench/runtime.ts --models tiny,mini --protocols best --threads 1
 //   npx tsx bench/runtime.ts --models base --no-crypten   # leave CrypTen out even where it is installed
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models tiny,mini,base --load 1
+//   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models base --protocols best --repeat 2
 //   npm run bench -- runtime                              # the same, as a registered benchmark
 //   npm run bench -- runtime/bert-mini
 //
-// Each run is a child process of its own, so that its peak RSS is its own.
+// Each run is a child process of its own, so that its peak RSS is its own. `--repeat N` runs the
+// sequence (every family, then CrypTen) N times, alternating, so that a load that comes or goes
+// during the bench meets both systems; each row's ratios are to the CrypTen run of its own
+// repetition, and a last line per model gives the ratio of the medians.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -199,6 +203,7 @@ function runCrypten(python: string, name: string, seq: number): CryptenResult | 
 interface Row {
   model: string;
   run: string;
+  repetition: number;
   result?: ModelResult | CryptenResult;
   note?: string;
   loadBefore: number;
@@ -206,13 +211,13 @@ interface Row {
 }
 
 /** Secure inference of each model (short names tiny, mini, base) under each protocol family, then CrypTen on the same shape; prints the table. */
-async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean, load = 0): Promise<void> {
+async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean, load = 0, repeat = 1): Promise<void> {
   const rows: Row[] = [];
   const found = crypten ? findCrypten() : { missing: 'left out (--no-crypten)' };
   const missing = 'missing' in found ? found.missing : undefined;
   const busy = startLoad(load);
   try {
-    for (const name of models) {
+    for (const name of models) for (let repetition = 0; repetition < repeat; repetition++) {
       for (const proto of protocols) {
         // Every family runs with the same threads (the worker threads' simulated dealer streams each party its own words, FSS keys included).
         console.error(`secure inference: bert-${name}, seq ${seq}, protocols ${proto}, ${threads === 2 ? 'two worker threads' : 'one thread'}...`);
@@ -224,16 +229,16 @@ async function runModels(models: readonly string[], threads: number, seq: number
         );
         const line = out.split('\n').find((l) => l.startsWith('RESULT '));
         if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
-        rows.push({ model: name, run: `ig3dc ${proto}`, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
+        rows.push({ model: name, run: `ig3dc ${proto}`, repetition, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
       }
       const loadBefore = loadavg()[0]!;
       if (missing !== undefined) {
-        rows.push({ model: name, run: 'CrypTen', note: missing, loadBefore, loadAfter: loadBefore });
+        rows.push({ model: name, run: 'CrypTen', repetition, note: missing, loadBefore, loadAfter: loadBefore });
         continue;
       }
       console.error(`CrypTen: bert-${name} shape, seq ${seq}, two processes...`);
       const r = runCrypten((found as { python: string }).python, name, seq);
-      rows.push({ model: name, run: 'CrypTen', ...(typeof r === 'string' ? { note: r } : { result: r }), loadBefore, loadAfter: loadavg()[0]! });
+      rows.push({ model: name, run: 'CrypTen', repetition, ...(typeof r === 'string' ? { note: r } : { result: r }), loadBefore, loadAfter: loadavg()[0]! });
     }
   } finally {
     for (const p of busy) p.kill();
@@ -243,17 +248,18 @@ async function runModels(models: readonly string[], threads: number, seq: number
   if (!('missing' in found)) console.log(`CrypTen: ${found.python}, ${found.versions}`);
   const head = ['model', 'run', 'wall s', 'cpu s', 'peak RSS GB', 'load 1m', 'wall / CrypTen', 'cpu / CrypTen', 'rounds', 'GB on wire', 'max err', 'argmax', 'counts'];
   const table = rows.map((row) => {
-    const c = rows.find((x) => x.model === row.model && x.run === 'CrypTen')?.result;
+    const run = repeat > 1 ? `${row.run} #${row.repetition + 1}` : row.run;
+    const c = rows.find((x) => x.model === row.model && x.repetition === row.repetition && x.run === 'CrypTen')?.result;
     const cr = c !== undefined && 'wallSeconds' in c ? c : undefined;
     const load = `${row.loadBefore.toFixed(1)}-${row.loadAfter.toFixed(1)}`;
-    if (row.result === undefined) return [`bert-${row.model}`, row.run, row.note?.startsWith('not installed') === true ? 'not installed' : row.note?.startsWith('left out') === true ? 'left out' : 'failed', '', '', load, '', '', '', '', '', '', ''];
+    if (row.result === undefined) return [`bert-${row.model}`, run, row.note?.startsWith('not installed') === true ? 'not installed' : row.note?.startsWith('left out') === true ? 'left out' : 'failed', '', '', load, '', '', '', '', '', '', ''];
     const r = row.result;
     const ig = 'secureSeconds' in r ? r : undefined;
     const wall = ig !== undefined ? ig.secureSeconds : (r as CryptenResult).wallSeconds;
     const cpu = ig !== undefined ? ig.secureCpuSeconds : (r as CryptenResult).cpuSeconds;
     return [
       `bert-${row.model}`,
-      row.run,
+      run,
       wall.toFixed(1),
       cpu.toFixed(1),
       (r.peakRssBytes / 1e9).toFixed(2),
@@ -269,6 +275,21 @@ async function runModels(models: readonly string[], threads: number, seq: number
   });
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   for (const row of [head, ...table]) console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  if (repeat > 1) {
+    const median = (xs: number[]): number => { const v = [...xs].sort((a, b) => a - b); return v.length % 2 === 1 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2; };
+    const times = (model: string, run: string): { wall: number; cpu: number }[] =>
+      rows.filter((x) => x.model === model && x.run === run && x.result !== undefined).map((x) => {
+        const r = x.result!;
+        return 'secureSeconds' in r ? { wall: r.secureSeconds, cpu: r.secureCpuSeconds } : { wall: r.wallSeconds, cpu: r.cpuSeconds };
+      });
+    for (const model of models) for (const proto of protocols) {
+      const ig = times(model, `ig3dc ${proto}`);
+      const cr = times(model, 'CrypTen');
+      if (ig.length === 0 || cr.length === 0) continue;
+      const [iw, ic, cw, cc] = [median(ig.map((t) => t.wall)), median(ig.map((t) => t.cpu)), median(cr.map((t) => t.wall)), median(cr.map((t) => t.cpu))];
+      console.log(`bert-${model} ig3dc ${proto}, medians of ${repeat} alternating runs: wall ${iw.toFixed(1)} s / CrypTen ${cw.toFixed(1)} s = ${(iw / cw).toFixed(2)}; cpu ${ic.toFixed(1)} / ${cc.toFixed(1)} = ${(ic / cc).toFixed(2)}`);
+    }
+  }
   console.log('wall / CrypTen: target <= 0.50; peak RSS: target <= 3 GB; load 1m: the 1-minute load average before and after the run (2 cores)');
   for (const note of new Set(rows.filter((r) => r.note !== undefined).map((r) => `${r.run}: ${r.note!}`))) console.log(note);
 }
@@ -301,7 +322,9 @@ async function main(): Promise<void> {
   if (process.argv.includes('--matmul')) return;
   const load = Number(arg('--load') ?? 0);
   if (!Number.isInteger(load) || load < 0) throw new Error(`--load: expected a number of busy processes (0, 1, 2, ...), got ${arg('--load')}`);
-  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols.split(','), !process.argv.includes('--no-crypten'), load);
+  const repeat = Number(arg('--repeat') ?? 1);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: expected a number of repetitions (1, 2, ...), got ${arg('--repeat')}`);
+  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols.split(','), !process.argv.includes('--no-crypten'), load, repeat);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

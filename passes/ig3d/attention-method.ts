@@ -16,11 +16,9 @@ import { ATTENTION_METHOD_NAMES, attentionMethod } from '../../ir/ops/transforme
 import { type Pass, type PassContext, type PassOptionSpec, type PassOptions } from '../pass.ts';
 import { op } from '../pattern.ts';
 import { type Rule, rewriteGraph, rule } from '../rewrite.ts';
-import { checkAnnotationFits } from './annotations.ts';
-import { modelShape } from './model-shape.ts';
-import { annotationFrom, checkOptions, selectionOf, noteForeignAnnotation } from './options.ts';
-import { headKey, headName, requireImportance } from './ranking.ts';
-import { choosePolyHeads, presentHeads, type Granularity } from './softmax-to-poly.ts';
+import { checkOptions } from './options.ts';
+import { headKey } from './ranking.ts';
+import { chooseHeads } from './softmax-to-poly.ts';
 
 export const ATTENTION_METHOD = 'attention-method';
 
@@ -68,20 +66,9 @@ function run(graph: Graph, given: PassOptions, ctx: PassContext): Graph {
   const options = checkOptions(ATTENTION_METHOD, ATTENTION_METHOD_OPTIONS, given);
   const method = options['method'] as string | undefined;
   if (method === undefined) throw new Ig3dcError('usage', `${ATTENTION_METHOD}: give method=NAME (one of ${ATTENTION_METHOD_NAMES.join(', ')})`);
-  const sel = selectionOf(ATTENTION_METHOD, options, false);
-  const annotation = annotationFrom(ctx, ATTENTION_METHOD);
-  const shape = modelShape(graph, ATTENTION_METHOD);
-  if (annotation !== undefined) checkAnnotationFits(annotation, shape);
-  if (annotation !== undefined) noteForeignAnnotation(ctx, ATTENTION_METHOD, annotation, graph.name);
-  const importance = requireImportance(ATTENTION_METHOD, annotation, sel);
-  if (sel.kind === 'pins' && annotation === undefined) {
-    ctx.note(ATTENTION_METHOD, 'no tau, ratio or importance file: every head keeps its method');
-    return graph;
-  }
-  const present = presentHeads(shape);
-  const chosen = choosePolyHeads(importance, present, sel, options['granularity'] as Granularity, annotation);
-  const names = [...present].flatMap(([l, hs]) => hs.filter((h) => chosen.has(headKey(l, h))).map((h) => headName(l, h)));
-  const total = [...present.values()].reduce((s, hs) => s + hs.length, 0);
+  const choice = chooseHeads(ATTENTION_METHOD, graph, options, ctx);
+  if (choice === undefined) return graph;
+  const { chosen, names, total } = choice;
   ctx.note(ATTENTION_METHOD, `${method} on ${names.length} of ${total} heads: ${names.join(' ') || 'none'}`);
   return applyAttentionMethod(graph, method, chosen, methodParams(method, options));
 }

@@ -70,6 +70,38 @@ export function choosePolyHeads(importance: readonly (readonly number[])[] | und
   return poly;
 }
 
+/** The heads a head-selecting pass changes, with the names and total its note gives. */
+export interface HeadChoice {
+  readonly present: PresentHeads;
+  readonly chosen: Set<string>;
+  readonly names: readonly string[];
+  readonly total: number;
+  readonly annotation: ImportanceAnnotation | undefined;
+}
+
+/**
+ * The selection every head-selecting pass shares: tau / ratio / pins from its options, the
+ * importance annotation checked against the model, then `choosePolyHeads`. Undefined when
+ * nothing selects (no tau, ratio or importance file): the pass notes that and changes nothing.
+ */
+export function chooseHeads(pass: string, graph: Graph, options: PassOptions, ctx: PassContext): HeadChoice | undefined {
+  const sel = selectionOf(pass, options, false);
+  const annotation = annotationFrom(ctx, pass);
+  const shape = modelShape(graph, pass);
+  if (annotation !== undefined) checkAnnotationFits(annotation, shape);
+  if (annotation !== undefined) noteForeignAnnotation(ctx, pass, annotation, graph.name);
+  const importance = requireImportance(pass, annotation, sel);
+  if (sel.kind === 'pins' && annotation === undefined) {
+    ctx.note(pass, 'no tau, ratio or importance file: every head keeps its method');
+    return undefined;
+  }
+  const present = presentHeads(shape);
+  const chosen = choosePolyHeads(importance, present, sel, options['granularity'] as Granularity, annotation);
+  const names = [...present].flatMap(([l, hs]) => hs.filter((h) => chosen.has(headKey(l, h))).map((h) => headName(l, h)));
+  const total = [...present.values()].reduce((s, hs) => s + hs.length, 0);
+  return { present, chosen, names, total, annotation };
+}
+
 export interface PolyParams {
   readonly degree: number;
   readonly clip: number;
@@ -103,22 +135,10 @@ export function softmaxToPoly(graph: Graph, poly: ReadonlySet<string>, params: P
 
 function run(graph: Graph, given: PassOptions, ctx: PassContext): Graph {
   const options = checkOptions(SOFTMAX_TO_POLY, SOFTMAX_TO_POLY_OPTIONS, given);
-  const sel = selectionOf(SOFTMAX_TO_POLY, options, false);
   const params: PolyParams = { degree: options['degree'] as number, clip: options['clip'] as number, shift: options['shift'] as boolean };
-  const granularity = options['granularity'] as Granularity;
-  const annotation = annotationFrom(ctx, SOFTMAX_TO_POLY);
-  const shape = modelShape(graph, SOFTMAX_TO_POLY);
-  if (annotation !== undefined) checkAnnotationFits(annotation, shape);
-  if (annotation !== undefined) noteForeignAnnotation(ctx, SOFTMAX_TO_POLY, annotation, graph.name);
-  const importance = requireImportance(SOFTMAX_TO_POLY, annotation, sel);
-  if (sel.kind === 'pins' && annotation === undefined) {
-    ctx.note(SOFTMAX_TO_POLY, 'no tau, ratio or importance file: every head keeps its method');
-    return graph;
-  }
-  const present = presentHeads(shape);
-  const poly = choosePolyHeads(importance, present, sel, granularity, annotation);
-  const chosen = [...present].flatMap(([l, hs]) => hs.filter((h) => poly.has(headKey(l, h))).map((h) => headName(l, h)));
-  const total = [...present.values()].reduce((s, hs) => s + hs.length, 0);
+  const choice = chooseHeads(SOFTMAX_TO_POLY, graph, options, ctx);
+  if (choice === undefined) return graph;
+  const { present, chosen: poly, names: chosen, total, annotation } = choice;
   ctx.note(SOFTMAX_TO_POLY, `PolySoftmax (degree ${params.degree}${params.shift ? '' : ', no max shift'}${params.clip > 0 ? `, clip ${params.clip}` : ''}) on ${chosen.length} of ${total} heads: ${chosen.join(' ') || 'none'}`);
   if (chosen.length > 0 && !params.shift && params.clip === 0) {
     ctx.note(SOFTMAX_TO_POLY, 'shift=false without clip: the polynomial sees raw attention scores; give clip=B (a bound on |score|) to keep it accurate');

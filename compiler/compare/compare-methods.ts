@@ -30,6 +30,8 @@ import {
   SILENT,
   staticBatch,
   tune,
+  type ConfigCost,
+  type Measured,
   type TuneProgress,
   wrongOf,
 } from '../tune/index.ts';
@@ -54,14 +56,10 @@ export interface CompareOptions {
   readonly onNote?: (message: string) => void;
 }
 
-export interface MethodCost {
-  readonly rounds: number;
-  readonly bytesTotal: number;
-  readonly onlineBytes: number;
-  readonly latencySeconds: { readonly lan: number; readonly wan: number };
-}
+export type MethodCost = ConfigCost;
 
-export interface MethodRow extends MethodCost {
+/** One method's row: its best configuration within the budget (or why there is none). */
+export interface MethodRow extends Measured {
   /** baseline, ig3d, mpcvit, ... */
   readonly method: string;
   readonly system: string;
@@ -73,13 +71,7 @@ export interface MethodRow extends MethodCost {
   readonly pipeline: string;
   /** The importance file the pipeline reads: the given one, or IG-3D's pinning annotation (text). */
   readonly annotationText?: string;
-  readonly accuracy: number;
-  readonly correct: number;
-  readonly rows: number;
-  /** Baseline accuracy minus this one, percentage points. */
-  readonly accuracyLoss: number;
   readonly withinBudget: boolean;
-  readonly speedup: { readonly lan: number; readonly wan: number };
   /** Configurations costed / measured (some stop early, once over the budget). */
   readonly configs: { readonly costed: number; readonly measured: number };
   /** Why the row is what it is when no configuration fits, or what was skipped. */

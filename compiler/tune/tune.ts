@@ -64,17 +64,22 @@ export interface TuneOptions {
   readonly costCache?: Map<string, PointCost>;
 }
 
-export interface Measured {
+/** A configuration's static cost under the protocols it was compiled with. */
+export interface ConfigCost {
+  readonly rounds: number;
+  readonly bytesTotal: number;
+  readonly onlineBytes: number;
+  readonly latencySeconds: { readonly lan: number; readonly wan: number };
+}
+
+/** A configuration's cost with its accuracy measured on the dev set, against the baseline. */
+export interface Measured extends ConfigCost {
   /** Percent of the dev rows classified correctly. */
   readonly accuracy: number;
   readonly correct: number;
   readonly rows: number;
   /** Baseline accuracy minus this one, percentage points. */
   readonly accuracyLoss: number;
-  readonly rounds: number;
-  readonly bytesTotal: number;
-  readonly onlineBytes: number;
-  readonly latencySeconds: { readonly lan: number; readonly wan: number };
   /** Baseline latency / this latency. */
   readonly speedup: { readonly lan: number; readonly wan: number };
 }

@@ -5,7 +5,8 @@
 // over rows is the mean of those runs; the per-bucket table holds every bucket a run can take.
 
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SegmentCostReport } from '../compiler/cli/commands/compile-segments.ts';
 import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { segmentCircuitsOf } from '../compiler/tokens/segment-circuits.ts';
 import { bucketTable, expectedCost, runCost, type StaticCost } from '../compiler/tokens/segment-cost.ts';
@@ -14,6 +15,8 @@ import { readCasesFile } from '../ir/tensor-json.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { parsePipeline } from '../passes/index.ts';
 import { runSegmentedCircuits } from '../runtime/segments.ts';
+import { tempDir, writeBundle } from './importance-helpers.ts';
+import { ig3dc, killAll } from './process-helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TINY = join(ROOT, 'examples', 'bert-tiny.onnx');
@@ -50,6 +53,12 @@ function rowOf(feeds: ReadonlyMap<string, Tensor>, r: number): Map<string, Tenso
 
 const summaryOf = (c: StaticCost): CostSummary => costSummary(c);
 
+// the two rows of case b2_s32, each as its own inference, and what the runtime measures for each
+const B2 = CASES.find((c) => c.name === 'b2_s32')!.inputs;
+const rows = [rowOf(B2, 0), rowOf(B2, 1)];
+let runsOfRows: { tokens: number[]; cost: CostSummary }[] | undefined;
+const rowRuns = () => (runsOfRows ??= rows.map((f, i) => measured(f, 5 + i)));
+
 describe('the static cost of a token-pruned model is the segment circuits\' (bert-tiny)', () => {
   // b1_s8 keeps all 8 tokens (one bucket); in b2_s32 the larger count over the batch is 11, so segment 1 runs at 16
   it.each(CASES.filter((c) => c.name !== 'b2_s128').map((c) => ({ name: c.name, feeds: c.inputs })))('case $name: the report\'s cost of the buckets taken == the in-process run\'s measured cost', ({ feeds }) => {
@@ -60,10 +69,8 @@ describe('the static cost of a token-pruned model is the segment circuits\' (ber
   });
 
   it('the expected cost over rows is the mean of what each row\'s run measures', () => {
-    const b2 = CASES.find((c) => c.name === 'b2_s32')!.inputs;
-    const rows = [rowOf(b2, 0), rowOf(b2, 1)];
     const report = expectedCost(circuitsFor(rows[0]!), rows.length, (r) => rows[r]!);
-    const runs = rows.map((f, i) => measured(f, 5 + i));
+    const runs = rowRuns();
     expect(runs.map((r) => r.tokens)).toEqual([
       [32, 8],
       [32, 16],
@@ -83,7 +90,7 @@ describe('the static cost of a token-pruned model is the segment circuits\' (ber
   });
 
   it('the per-bucket table: segment 0 at the sequence, segment 1 at every multiple of the bucket; a run costs the sum of its rows', () => {
-    const src = circuitsFor(rowOf(CASES.find((c) => c.name === 'b2_s32')!.inputs, 0));
+    const src = circuitsFor(rows[0]!);
     const table = bucketTable(src);
     expect(table.map((b) => [b.segment, b.tokens])).toEqual([
       [0, 32],
@@ -99,5 +106,57 @@ describe('the static cost of a token-pruned model is the segment circuits\' (ber
     expect(cost.bytesTotal).toBe(table[0]!.cost.bytesTotal + table[2]!.cost.bytesTotal);
     expect(cost.latency['wan']).toBeCloseTo(table[0]!.cost.latency['wan']! + table[2]!.cost.latency['wan']!, 12);
     expect(() => runCost(src, [32])).toThrow(/a run of 2 segments takes 2 token counts, got \[32\]/);
+  });
+});
+
+describe('ig3dc compile with prune-tokens: the cost of every bucket, and the expected cost over a dev set', () => {
+  afterAll(killAll);
+  const dir = tempDir();
+  const ints = (t: Tensor): number[] => t.toNumbers();
+  const dev = writeBundle(dir, 'dev', {
+    input_ids: { shape: [2, 32], data: ints(B2.get('input_ids')!) },
+    attention_mask: { shape: [2, 32], data: ints(B2.get('attention_mask')!) },
+    token_type_ids: { shape: [2, 32], data: ints(B2.get('token_type_ids')!) },
+    labels: { shape: [2], data: [0, 1] },
+  });
+
+  it('--data DEV --json: the per-bucket costs of the segment circuits, and per row the mean of what the runs measure', async () => {
+    const r = await ig3dc(['compile', TINY, '--passes', PASSES, '--protocols', 'best', '--data', dev, '--json']).done;
+    expect(r.stderr).not.toMatch(/Error|at /);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as SegmentCostReport;
+    expect([report.seq, report.segments, report.protocols]).toEqual([32, 2, 'best']);
+    const table = bucketTable(circuitsFor(rows[0]!));
+    expect(report.buckets.map((b) => [b.segment, b.tokens, summaryOf(b.cost)])).toEqual(table.map((b) => [b.segment, b.tokens, summaryOf(b.cost)]));
+    const runs = rowRuns();
+    const e = report.expected!;
+    expect(e.rows).toBe(2);
+    expect(e.meanTokens).toEqual([32, 12]);
+    expect(e.mean.rounds).toBe((runs[0]!.cost.rounds + runs[1]!.cost.rounds) / 2);
+    expect(e.mean.bytesTotal).toBe((runs[0]!.cost.bytesTotal + runs[1]!.cost.bytesTotal) / 2);
+    expect(e.mean.dealerBytes).toBe((runs[0]!.cost.dealerBytes + runs[1]!.cost.dealerBytes) / 2);
+    // pruning saves bytes against the same model unpruned
+    expect(e.mean.bytesTotal).toBeLessThan(report.unpruned.bytesTotal);
+  });
+
+  it('the table for people: one row per (segment, bucket), the expected cost against unpruned', async () => {
+    const r = await ig3dc(['compile', TINY, '--passes', PASSES, '--protocols', 'best', '--data', dev, '--examples', '1']).done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/5 \(segment, bucket\) circuits/);
+    expect(r.stdout).toMatch(/^segment {2}tokens {2}rounds {2}MB on the wire/m);
+    expect(r.stdout.match(/^ +1 +(8|16|24|32) +\d+ /gm)).toHaveLength(4);
+    expect(r.stdout).toMatch(/expected cost over the first 1 rows of .*dev.json/);
+    expect(r.stdout).toMatch(/buckets taken: 32,8 \(1\)/);
+    expect(r.stdout).toMatch(/per row: \d+ rounds, [\d.]+ MB on the wire/);
+  });
+
+  it('options that make one circuit are refused in segments; --data without prune-tokens is a usage error', async () => {
+    const a = await ig3dc(['compile', TINY, '--seq', '16', '--passes', PASSES, '-o', join(dir, 'x.circuit')]).done;
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/-o: a model pruned by prune-tokens runs in segments, one circuit per \(segment, bucket\); add --no-segments/);
+    const b = await ig3dc(['compile', TINY, '--seq', '32', '--data', dev]).done;
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--data: the expected cost over a dev set is for a model pruned in segments/);
+    expect(b.stderr).not.toMatch(/ at /);
   });
 });

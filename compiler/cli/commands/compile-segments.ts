@@ -73,6 +73,7 @@ function refuseSingleCircuitOptions(opts: CompileSegmentsOptions): void {
 
 export async function segmentCostReport(model: string, opts: CompileSegmentsOptions, passes: readonly PipelineStep[]): Promise<SegmentCostReport> {
   refuseSingleCircuitOptions(opts);
+  if (opts.examples !== undefined && opts.data === undefined) throw new Ig3dcError('usage', '--examples: give the dev set with --data DEV');
   const dev = opts.data !== undefined ? readDevSet(opts.data, opts.examples) : undefined;
   if (dev !== undefined && opts.batch !== undefined && opts.batch !== 1) {
     throw new Ig3dcError('usage', `--data: the expected cost is per inference of one dev row; --batch ${opts.batch} would group rows (use --batch 1)`);

@@ -72,7 +72,7 @@ export function makeProgram(): Command {
     program
       .command('compile <model>', { isDefault: true })
       .description('compile a model to a scheduled two-party circuit and print what private inference costs (the default command)')
-      .option('--passes <pipeline>', "passes to run after raising, e.g. 'prune-heads{ratio=0.3},softmax-to-poly{ratio=0.5}'")
+      .option('--passes <pipeline>', "passes to run after raising, e.g. 'prune-heads{ratio=0.3},softmax-to-poly{ratio=0.5}'; with prune-tokens the report gives the cost of every (segment, bucket) circuit a run can take")
       .option('--protocols <spec>', "protocol set: crypten (default), best or fss, with overrides like 'crypten,maxMethod=tree'")
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
       .option('-o, --output <file>', 'write the circuit to FILE (the server weights go next to it: NAME.weights.json and NAME.weights.bin)')
@@ -83,11 +83,14 @@ export function makeProgram(): Command {
       .option('--no-raise', 'do not run raise-bert,fold-batch-norm,canonicalize first')
       .option('--frac-bits <n>', 'fixed-point fractional bits (default 16)', positiveInt)
       .option('--no-verify', 'do not run the verifier after every pass')
-      .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect).option('--json', 'print the cost report as one JSON object (as --report writes it) instead of the table'),
+      .option('--load-pass <file>', 'import a pass module that registers passes (repeatable)', collect).option('--json', 'print the cost report as one JSON object (as --report writes it) instead of the table')
+      .option('--data <file>', 'with prune-tokens in --passes: a labelled dev set (e.g. spam-dev.json); prints the expected cost per row, the mean over the rows of the static cost of the buckets each takes')
+      .option('--examples <n>', 'with --data: the first N rows', positiveInt)
+      .option('--no-segments', 'with prune-tokens: compile the static pruned graph at full length (one circuit) instead of reporting the cost of every (segment, bucket) circuit'),
   ).action(
     action(async (model: string, opts: Parameters<typeof compileCommand>[1]) => {
-      const { compileCommand } = await import('./commands/compile.ts');
-      await compileCommand(model, opts);
+      const { compileOrSegmentsCommand } = await import('./commands/compile.ts');
+      await compileOrSegmentsCommand(model, opts);
     }),
   );
 

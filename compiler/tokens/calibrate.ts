@@ -31,14 +31,12 @@ export interface TokenCalibration {
   readonly trials: readonly { readonly theta: readonly number[]; readonly beta: readonly number[]; readonly accuracy: number }[];
 }
 
-function feedsOf(dev: DevSet, r: number): Map<string, Tensor> {
+/** Dev row r as one inference's inputs ([1, seq]); `inputs`: only those the model takes (default all three). */
+export function devRowFeeds(dev: DevSet, r: number, inputs: readonly string[] = ['input_ids', 'attention_mask', 'token_type_ids']): Map<string, Tensor> {
   const S = dev.seq;
   const row = (a: Int32Array): bigint[] => Array.from(a.subarray(r * S, (r + 1) * S), (v) => BigInt(v));
-  return new Map([
-    ['input_ids', Tensor.from('i64', [1, S], row(dev.inputIds))],
-    ['attention_mask', Tensor.from('i64', [1, S], row(dev.attentionMask))],
-    ['token_type_ids', Tensor.from('i64', [1, S], row(dev.tokenTypeIds))],
-  ]);
+  const source: Record<string, Int32Array> = { input_ids: dev.inputIds, attention_mask: dev.attentionMask, token_type_ids: dev.tokenTypeIds };
+  return new Map(inputs.filter((n) => source[n] !== undefined).map((n) => [n, Tensor.from('i64', [1, S], row(source[n]!))]));
 }
 
 const argmax = (v: readonly number[]): number => v.reduce((best, x, i) => (x > v[best]! ? i : best), 0);
@@ -56,7 +54,7 @@ export function scoreThresholds(raised: Graph, dev: DevSet, t: TokenThresholds, 
   const kept = Array<number>(t.theta.length).fill(0);
   const tokens = Array<number>(t.theta.length + 1).fill(0);
   for (let r = 0; r < dev.rows; r++) {
-    const run = runSegments(cache, feedsOf(dev, r));
+    const run = runSegments(cache, devRowFeeds(dev, r));
     if (argmax(run.outputs.get('logits')!.toNumbers()) === dev.labels[r]) correct++;
     run.counts.forEach((c, i) => (kept[i]! += c / dev.rows));
     run.tokens.forEach((n, i) => (tokens[i]! += n / dev.rows));

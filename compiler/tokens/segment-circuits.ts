@@ -8,7 +8,8 @@ import type { Graph } from '../../ir/graph.ts';
 import { Ig3dcError } from '../../ir/diagnostics.ts';
 import { checkLeakage } from '../../ir/circuit/leakage.ts';
 import { bucketOf, SEGMENT_VALUES, SegmentCache } from '../../passes/tokens/segments.ts';
-import { compileModel, type CompileOptions, type Compiled } from '../backend/compile.ts';
+import { compileModel, raiseSteps, type CompileOptions, type Compiled } from '../backend/compile.ts';
+import { runPipeline, type PipelineStep } from '../../passes/index.ts';
 import type { Circuit } from '../../ir/circuit/circuit.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { checkBoundaryLeaks } from './boundary.ts';
@@ -73,4 +74,21 @@ export class SegmentCircuits {
     const c = this.compiled(k, n);
     return { circuit: c.circuit, weights: c.weights };
   }
+}
+
+/**
+ * The segment circuits of a model (ONNX-level or raised) after raising and `passes`, which
+ * must prune tokens: what `ig3dc run` executes and `ig3dc compile` reports the cost of.
+ */
+export function segmentCircuitsOf(
+  graph: Graph,
+  passes: readonly PipelineStep[],
+  options: Pick<CompileOptions, 'protocols' | 'f' | 'resources' | 'onNote' | 'verify'> = {},
+): SegmentCircuits {
+  const pruned = runPipeline(graph, [...raiseSteps(graph), ...passes], {
+    ...(options.verify !== undefined ? { verify: options.verify } : {}),
+    ...(options.resources !== undefined ? { resources: options.resources } : {}),
+    ...(options.onNote !== undefined ? { onNote: options.onNote } : {}),
+  }).graph;
+  return new SegmentCircuits(pruned, { ...(options.protocols !== undefined ? { protocols: options.protocols } : {}), ...(options.f !== undefined ? { f: options.f } : {}) });
 }

@@ -1,112 +1,136 @@
-// The static cost of a token-pruned model run in segments: per bucket, and for a run that
-// took given buckets. A segment's cost is its encoder layer compiled for the bucket's token
-// count (read off the per-layer breakdown of the model compiled at that length), plus the
-// boundary protocol at the tokens it starts from: importance thresholds (one comparison per
-// token), the oblivious shift-network compaction of the hidden state with the keep and
-// reduction flags as two extra columns, and the opened count (one element, the declared leak).
-// The part outside the encoder layers (embeddings, pooler, classifier) runs at the full length.
-// Rounds and bytes of consecutive segments add: a boundary is a synchronization point.
+// The static cost of a token-pruned model run in segments, read off the segment circuits the
+// runtime executes (segment-circuits.ts: the same compile path and cache), never estimated
+// from parts. A (segment, bucket) costs its circuit's static cost; a run costs the sum over
+// the buckets it took (a boundary is a synchronization point, so rounds, bytes and latency
+// add); the expected cost over a dev set is the mean over its rows of the cost of the buckets
+// the pruned model's plaintext evaluator takes for each row, which are the buckets the parties
+// take (they open the same counts). The runtime measures exactly these numbers per segment.
 
-import { circuitCost, commBytes, layerKey, type CircuitCost, type CostEntry } from '../../ir/circuit/index.ts';
-import { boundaryCircuit } from './boundary.ts';
-import type { Graph } from '../../ir/graph.ts';
-import type { ProtocolConfig } from '../backend/protocols/index.ts';
-import { phaseBytes, PROFILES } from '../backend/report/latency.ts';
-import { compileModel, type CompileOptions, type Compiled } from '../backend/compile.ts';
+import { costSummary, type CircuitCost, type CostSummary } from '../../ir/circuit/cost.ts';
+import type { Tensor } from '../../ir/tensor.ts';
+import { runSegments, type SegmentedRun } from '../../passes/tokens/segments.ts';
+import { estimateLatency, PROFILES } from '../backend/report/latency.ts';
+import type { SegmentCircuits } from './segment-circuits.ts';
 
-export interface StaticCost {
-  rounds: number;
-  /** Online bytes, both parties. */
-  bytes: number;
-  /** Online bytes of the larger sender (what the latency formula uses). */
-  maxPartyBytes: number;
+/** What the runtime measures (CostSummary), plus the online bytes and the latency estimate. */
+export interface StaticCost extends CostSummary {
+  /** Online bytes on the wire, both parties (bytesTotal less the preprocessing). */
+  readonly onlineBytes: number;
+  /** Seconds per network profile (lan, wan): online rounds x RTT + the larger sender's online bytes / bandwidth, summed over segments. */
+  readonly latency: Readonly<Record<string, number>>;
 }
 
-export const ZERO_COST: StaticCost = { rounds: 0, bytes: 0, maxPartyBytes: 0 };
+export const ZERO_COST: StaticCost = {
+  rounds: 0,
+  preprocessingRounds: 0,
+  bytesPerParty: [0, 0],
+  bytesTotal: 0,
+  dealerBytes: 0,
+  dealerBytesPerParty: [0, 0],
+  onlineBytes: 0,
+  latency: Object.fromEntries(PROFILES.map((p) => [p.name, 0])),
+};
 
-export function addCost(a: StaticCost, b: StaticCost): StaticCost {
-  return { rounds: a.rounds + b.rounds, bytes: a.bytes + b.bytes, maxPartyBytes: a.maxPartyBytes + b.maxPartyBytes };
+/** The static cost of one circuit. */
+export function staticCost(c: CircuitCost): StaticCost {
+  return { ...costSummary(c), onlineBytes: c.onlineBytes, latency: Object.fromEntries(PROFILES.map((p) => [p.name, estimateLatency(c, p).seconds])) };
 }
 
-/** Seconds under each network profile (rounds x RTT + larger sender's bytes / bandwidth). */
-export function latencyOf(c: StaticCost): Record<string, number> {
-  return Object.fromEntries(PROFILES.map((p) => [p.name, c.rounds * p.rtt + c.maxPartyBytes / p.bandwidth]));
+/** a + s b (s = 1: two segments one after the other). */
+function combine(a: StaticCost, b: StaticCost, s = 1): StaticCost {
+  const pair = (x: readonly [number, number], y: readonly [number, number]): [number, number] => [x[0] + s * y[0], x[1] + s * y[1]];
+  return {
+    rounds: a.rounds + s * b.rounds,
+    preprocessingRounds: a.preprocessingRounds + s * b.preprocessingRounds,
+    bytesPerParty: pair(a.bytesPerParty, b.bytesPerParty),
+    bytesTotal: a.bytesTotal + s * b.bytesTotal,
+    dealerBytes: a.dealerBytes + s * b.dealerBytes,
+    dealerBytesPerParty: pair(a.dealerBytesPerParty, b.dealerBytesPerParty),
+    onlineBytes: a.onlineBytes + s * b.onlineBytes,
+    latency: Object.fromEntries(Object.entries(a.latency).map(([k, v]) => [k, v + s * (b.latency[k] ?? 0)])),
+  };
 }
 
-/**
- * Per layer key (`L<l>` or `-`): online rounds and bytes from the report's breakdown, and
- * the larger sender's online bytes summed from the layer's communications (the server
- * receives more than it sends in a linear layer, so the split is not half and half).
- */
-function byLayer(compiled: Compiled): Map<string, StaticCost> {
-  const c = compiled.circuit;
-  const perParty = new Map<string, [number, number]>();
-  c.instructions.forEach((ins, i) => {
-    if (compiled.schedule.phase[i] !== 'online') return;
-    const [b0, b1] = commBytes(ins, c.registers);
-    if (b0 === 0 && b1 === 0) return;
-    const key = layerKey(ins.prov.layer);
-    const acc = perParty.get(key) ?? [0, 0];
-    perParty.set(key, [acc[0] + b0, acc[1] + b1]);
+export const addCost = (a: StaticCost, b: StaticCost): StaticCost => combine(a, b);
+
+/** The cost scaled by s (a mean: s = 1 / rows). */
+export const scaleCost = (a: StaticCost, s: number): StaticCost => combine(ZERO_COST, a, s);
+
+export interface BucketCost {
+  readonly segment: number;
+  readonly tokens: number;
+  readonly cost: StaticCost;
+}
+
+/** Segment k's circuit at n tokens (compiled on first use, cached with the circuits the runtime runs). */
+export function bucketCost(src: SegmentCircuits, k: number, n: number): BucketCost {
+  return { segment: k, tokens: n, cost: staticCost(src.compiled(k, n).cost) };
+}
+
+/** Every (segment, bucket) a run can take, in SegmentCircuits.buckets() order: compiles them all. */
+export function bucketTable(src: SegmentCircuits, onBucket?: (b: BucketCost, done: number, total: number) => void): BucketCost[] {
+  const all = src.buckets();
+  return all.map(({ segment, tokens }, i) => {
+    const b = bucketCost(src, segment, tokens);
+    onBucket?.(b, i + 1, all.length);
+    return b;
   });
-  const out = new Map<string, StaticCost>();
-  for (const [key, e] of Object.entries(compiled.cost.byLayer) as [string, CostEntry][]) {
-    const [p0, p1] = perParty.get(key) ?? [0, 0];
-    out.set(key, { rounds: e.rounds, bytes: e.bytes, maxPartyBytes: Math.max(p0, p1) });
-  }
-  return out;
 }
 
-export function fromCircuitCost(c: CircuitCost): StaticCost {
-  return { rounds: c.rounds, bytes: c.onlineBytes, maxPartyBytes: Math.max(...phaseBytes(c, 'online')) };
+/** The cost of a run whose segment k ran on tokens[k] tokens (tokens[0]: the sequence length). */
+export function runCost(src: SegmentCircuits, tokens: readonly number[]): StaticCost {
+  if (tokens.length !== src.segments) throw new Error(`a run of ${src.segments} segments takes ${src.segments} token counts, got [${tokens.join(', ')}]`);
+  return tokens.reduce((acc, n, k) => addCost(acc, bucketCost(src, k, n).cost), ZERO_COST);
 }
 
-const boundaryCache = new Map<string, StaticCost>();
-
-/** The boundary protocol at n tokens of width D (boundary.ts). */
-export function boundaryCost(n: number, D: number, cfg?: ProtocolConfig): StaticCost {
-  const key = `${n}x${D}:${cfg?.name ?? 'crypten'}`;
-  let c = boundaryCache.get(key);
-  if (c === undefined) boundaryCache.set(key, (c = fromCircuitCost(circuitCost(boundaryCircuit(n, D, cfg !== undefined ? { cfg } : {})))));
-  return c;
+/** The rows of a dev set that took one sequence of buckets. */
+export interface BucketPath {
+  readonly tokens: readonly number[];
+  readonly rows: number;
+  readonly cost: StaticCost;
 }
 
-export interface LayerCosts {
-  /** Per encoder layer, the cost at this many tokens. */
-  readonly layers: readonly StaticCost[];
-  /** Everything outside the encoder layers. */
-  readonly rest: StaticCost;
-}
-
-/**
- * Compiles the model at each token count and reads the per-layer costs. `load(n)` gives the
- * ONNX-level (or raised) graph bound to n tokens.
- */
-export function layerCostTable(load: (n: number) => Graph, counts: readonly number[], options: CompileOptions = {}): Map<number, LayerCosts> {
-  const out = new Map<number, LayerCosts>();
-  for (const n of counts) {
-    const costs = byLayer(compileModel(load(n), options));
-    const layers: StaticCost[] = [];
-    for (let l = 0; costs.has(`L${l}`); l++) layers.push(costs.get(`L${l}`)!);
-    out.set(n, { layers, rest: costs.get('-') ?? ZERO_COST });
-  }
-  return out;
+export interface ExpectedCost {
+  readonly rows: number;
+  /** Mean over the rows of the cost of the buckets each took. */
+  readonly mean: StaticCost;
+  /** Mean survivor count opened at each boundary. */
+  readonly meanCounts: readonly number[];
+  /** Mean tokens each segment ran on. */
+  readonly meanTokens: readonly number[];
+  /** The bucket sequences taken, most frequent first. */
+  readonly paths: readonly BucketPath[];
 }
 
 /**
- * The static cost of a run whose segments ran on `tokens` (tokens[0] = S for layer 0, then
- * the bucket of each boundary's count): the unpruned model is `tokens` all equal to S.
+ * The expected cost over `rows` inputs (`feeds(r)`, one inference each): the plaintext
+ * evaluator runs each in segments as the parties do (same counts, same buckets) and the
+ * buckets' static costs are averaged. `onRow` sees each row's plaintext run (its outputs, for
+ * accuracy) and cost.
  */
-export function runCost(table: ReadonlyMap<number, LayerCosts>, tokens: readonly number[], D: number, cfg?: ProtocolConfig): StaticCost {
-  const full = table.get(tokens[0]!)!;
-  let total = full.rest;
-  const L = full.layers.length;
-  for (let l = 0; l < L; l++) {
-    const n = tokens[l] ?? tokens[tokens.length - 1]!;
-    const t = table.get(n);
-    if (t === undefined) throw new Error(`no layer costs for ${n} tokens (compile that bucket first)`);
-    total = addCost(total, t.layers[l]!);
-    if (l + 1 < L && tokens.length > 1) total = addCost(total, boundaryCost(n, D, cfg));
+export function expectedCost(src: SegmentCircuits, rows: number, feeds: (r: number) => ReadonlyMap<string, Tensor>, onRow?: (r: number, run: SegmentedRun, cost: StaticCost) => void): ExpectedCost {
+  if (rows < 1) throw new Error('the expected cost needs at least one row');
+  let total = ZERO_COST;
+  const counts = Array<number>(src.segments - 1).fill(0);
+  const tokens = Array<number>(src.segments).fill(0);
+  const paths = new Map<string, { tokens: readonly number[]; rows: number; cost: StaticCost }>();
+  for (let r = 0; r < rows; r++) {
+    const run = runSegments(src.graphs, feeds(r));
+    const cost = runCost(src, run.tokens);
+    total = addCost(total, cost);
+    run.counts.forEach((c, i) => (counts[i]! += c));
+    run.tokens.forEach((n, i) => (tokens[i]! += n));
+    const key = run.tokens.join(',');
+    const p = paths.get(key);
+    if (p === undefined) paths.set(key, { tokens: run.tokens, rows: 1, cost });
+    else p.rows++;
+    onRow?.(r, run, cost);
   }
-  return total;
+  return {
+    rows,
+    mean: scaleCost(total, 1 / rows),
+    meanCounts: counts.map((c) => c / rows),
+    meanTokens: tokens.map((n) => n / rows),
+    paths: [...paths.values()].sort((a, b) => b.rows - a.rows || a.cost.bytesTotal - b.cost.bytesTotal),
+  };
 }

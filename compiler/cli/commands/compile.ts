@@ -41,6 +41,11 @@ export interface CompileCommandOptions extends DimBinding {
   loadPass?: readonly string[];
   /** Print one JSON object (the cost report, and the baseline's with --compare) instead of the table. */
   json?: boolean;
+  /** With prune-tokens: a labelled dev set, for the expected cost over its rows (--examples: the first N). */
+  data?: string;
+  examples?: number;
+  /** With prune-tokens: false compiles the static pruned graph at full length instead of reporting the segments. */
+  segments?: boolean;
 }
 
 /** One line: what the model is and how it is bound. */
@@ -75,12 +80,33 @@ export function familySpecs(list: string | undefined): string[] {
   return specs;
 }
 
+/**
+ * `ig3dc compile`: a model pruned by prune-tokens (unless --no-segments) gets the static cost
+ * of its segments (compile-segments.ts); any other, one circuit and its cost report.
+ */
+export async function compileOrSegmentsCommand(model: string, opts: CompileCommandOptions = {}): Promise<void> {
+  if (opts.segments !== false && opts.passes !== undefined) {
+    await loadPassModules(opts.loadPass ?? []);
+    const passes = parsePipeline(opts.passes, '--passes');
+    if (passes.some((s) => s.pass.name === 'prune-tokens')) {
+      const { compileSegmentsCommand } = await import('./compile-segments.ts');
+      await compileSegmentsCommand(model, opts, passes);
+      return;
+    }
+  }
+  await compileCommand(model, opts);
+}
+
+/** One circuit (a model with prune-tokens: the static pruned graph at full length) and its cost report. */
 export async function compileCommand(model: string, opts: CompileCommandOptions = {}): Promise<CompileCommandResult> {
   if (opts.output === '-') throw new Ig3dcError('usage', '-o needs a file name: the circuit is written with its weights next to it');
   checkOneStdout({ '--json': opts.json === true, '--report -': opts.report === '-', '--report-html -': opts.reportHtml === '-' });
   await loadPassModules(opts.loadPass ?? []);
   // check the cheap things before the (slow) load
   const passes = opts.passes !== undefined ? parsePipeline(opts.passes, '--passes') : [];
+  if (opts.data !== undefined || opts.examples !== undefined) {
+    throw new Ig3dcError('usage', `${opts.data !== undefined ? '--data' : '--examples'}: the expected cost over a dev set is for a model pruned in segments (--passes with prune-tokens)`);
+  }
   const protocols = resolveProtocols(opts.protocols ?? 'crypten');
   const familyConfigs = familySpecs(opts.compareProtocols).map((spec) => resolveProtocols(spec));
   const graph = loadModel(model, opts);

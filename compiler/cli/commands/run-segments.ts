@@ -13,12 +13,12 @@ import { coerceInput } from '../../../ir/evaluate.ts';
 import type { Graph } from '../../../ir/graph.ts';
 import { tensorToJson, type Case, type TensorJson } from '../../../ir/tensor-json.ts';
 import type { Tensor } from '../../../ir/tensor.ts';
-import { parsePipeline, runPipeline } from '../../../passes/index.ts';
+import { parsePipeline } from '../../../passes/index.ts';
 import { runSegments } from '../../../passes/tokens/index.ts';
 import { runSegmentedCircuits } from '../../../runtime/segments.ts';
-import { raiseSteps, resolveProtocols } from '../../backend/compile.ts';
+import { resolveProtocols } from '../../backend/compile.ts';
 import { loadModel } from '../../load.ts';
-import { SegmentCircuits } from '../../tokens/segment-circuits.ts';
+import { segmentCircuitsOf, type SegmentCircuits } from '../../tokens/segment-circuits.ts';
 import { writeOut } from '../run-command.ts';
 import { argmaxRows, bindingFor, maxAbs, progressBar, readCases, runSeed, type RunCommandOptions } from './run.ts';
 
@@ -97,9 +97,7 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
     const key = JSON.stringify([...cs.inputs].map(([k, t]) => [k, t.shape]));
     let s = sources.get(key);
     if (s === undefined) {
-      const g = loadModel(path, bindingFor(cs, opts));
-      const pruned = runPipeline(g, [...raiseSteps(g), ...parsePipeline(opts.passes!, '--passes')]).graph;
-      sources.set(key, (s = new SegmentCircuits(pruned, { protocols })));
+      sources.set(key, (s = segmentCircuitsOf(loadModel(path, bindingFor(cs, opts)), parsePipeline(opts.passes!, '--passes'), { protocols })));
     }
     return s;
   };

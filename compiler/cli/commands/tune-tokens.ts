@@ -1,8 +1,8 @@
 // `ig3dc tune MODEL --tokens --data DEV --max-acc-loss EPS [--examples N] [--bucket 8]
 // [--json] [-o thresholds.json]`: token-pruning calibration (compiler/tokens/calibrate.ts).
-// Prints the chosen theta/beta per boundary, accuracy against the unpruned model, mean kept
-// tokens per layer and the static cost of the buckets the dev rows took against the
-// unpruned model's; writes the thresholds file prune-tokens{thresholds="FILE"} reads.
+// Prints the chosen theta/beta per boundary, accuracy against the unpruned model and mean kept
+// tokens per layer; writes the thresholds file prune-tokens{thresholds="FILE"} reads (`ig3dc
+// compile --passes 'prune-tokens{thresholds="FILE"}' --data DEV` gives the cost it implies).
 
 import { writeFileSync } from 'node:fs';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';

@@ -10,8 +10,10 @@
 //   mails with onnxruntime on each exported static graph. Protocols: TOKENS_PROTOCOLS (best).
 // - scaling: BERT-base-shaped models (12 layers) at 128, 256, 512 tokens, unpruned (one circuit)
 //   and in segments at a fixed keep schedule (half the tokens dropped at each of the 11
-//   boundaries): the segment circuits' static costs at the schedule's buckets.
+//   boundaries): the segment circuits' static costs at the schedule's buckets, as a table and
+//   a chart (bench/charts/token-scaling.svg, or TOKENS_SCALING_SVG).
 
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { compileModel } from '../compiler/backend/compile.ts';
@@ -26,6 +28,7 @@ import { CircuitBuilder, circuitCost } from '../ir/circuit/index.ts';
 import { evaluate } from '../ir/evaluate.ts';
 import type { Graph } from '../ir/graph.ts';
 import { parsePipeline, runPipeline } from '../passes/index.ts';
+import { lineChartSvg, type Panel } from './line-chart.ts';
 import { makeBertOnnx } from './make-bert.ts';
 import type { Benchmark } from './benchmark.ts';
 
@@ -147,6 +150,7 @@ function scaling(): void {
   const bytes = makeBertOnnx({ layers: L, hidden: 768, heads: 12, intermediate: 3072, vocab: 2000, maxPositions: 512 });
   console.log(`BERT-base shape (12 layers, hidden 768, 12 heads, vocab 2000), ${protocols} protocols, static cost; load ${load()}`);
   console.log('seq   unpruned (one circuit)                              in segments, half the tokens kept per boundary (bucket 8)');
+  const points: { S: number; full: StaticCost; seg: StaticCost }[] = [];
   for (const S of seqs) {
     const g = importOnnx(bytes, { batch: 1, seq: S }).graph;
     const full = timed(`seq ${S}: unpruned compiled`, () => staticCost(compileModel(g, { protocols }).cost));
@@ -156,7 +160,35 @@ function scaling(): void {
     const schedule = Array.from({ length: L }, (_, l) => Math.max(8, Math.ceil(S / 2 ** l / 8) * 8));
     const seg = timed(`seq ${S}: ${L} segment circuits compiled at ${schedule.join(',')}`, () => runCost(src, schedule));
     console.log(`${String(S).padEnd(5)} ${fmt(full)}\n      ${fmt(seg)}`);
+    points.push({ S, full, seg });
   }
+  const svg = process.env['TOKENS_SCALING_SVG'] ?? join(import.meta.dirname, 'charts', 'token-scaling.svg');
+  writeFileSync(svg, scalingChart(points, protocols));
+  console.log(`chart: ${svg}`);
+}
+
+/** Online GB and WAN seconds against the sequence length, each with "linear from the first length" dashed beside it. */
+function scalingChart(points: readonly { S: number; full: StaticCost; seg: StaticCost }[], protocols: string): string {
+  const xs = points.map((p) => p.S);
+  const linear = (v: readonly number[]): number[] => xs.map((x) => (v[0]! * x) / xs[0]!);
+  const panel = (title: string, yLabel: string, f: (c: StaticCost) => number): Panel => {
+    const full = points.map((p) => f(p.full));
+    const seg = points.map((p) => f(p.seg));
+    return {
+      title,
+      yLabel,
+      series: [
+        { label: 'unpruned', values: full, color: '#c0392b' },
+        { label: 'half the tokens kept per boundary', values: seg, color: '#2471a3' },
+        { label: 'unpruned, linear from the first length', values: linear(full), color: '#c0392b', dashed: true },
+        { label: 'pruned, linear from the first length', values: linear(seg), color: '#2471a3', dashed: true },
+      ],
+    };
+  };
+  return lineChartSvg(`BERT-base shape, 12 layers, ${protocols} protocols: cost against sequence length (static, from the circuits)`, 'tokens', xs, [
+    panel('online bytes', 'GB', (c) => c.onlineBytes / 1e9),
+    panel('WAN latency (44 MB/s, 40 ms)', 'seconds', (c) => c.latency['wan']!),
+  ]);
 }
 
 export const tokensBenchmark: Benchmark = {

@@ -63,7 +63,7 @@ export function tokensSecure(mails: number, thresholds: string): void {
     correct += s === label ? 1 : 0;
     plainCorrect += p === label ? 1 : 0;
     const m = run.steps.map((st) => costSummary(st.cost));
-    const match = run.steps.every((st, k) => JSON.stringify(m[k]) === JSON.stringify(costSummary(src.compiled(st.segment, st.tokens).cost)));
+    const match = run.steps.every((st, k) => JSON.stringify(m[k]) === JSON.stringify(costSummary(src.compiled(st.segment, st.shape).cost)));
     const rr = m.reduce((a, x) => a + x.rounds, 0);
     const bb = m.reduce((a, x) => a + x.bytesTotal, 0);
     const dd = m.reduce((a, x) => a + x.dealerBytes, 0);

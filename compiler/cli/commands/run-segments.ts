@@ -33,8 +33,12 @@ export interface SegmentReport {
   readonly segment: number;
   /** Tokens the segment ran on (segment 0: the sequence; then the bucket of the count before it). */
   readonly tokens: number;
+  /** [tokens], or [full rows, reduced rows] after a boundary of prune-tokens{reduce=reveal-count}. */
+  readonly shape: readonly number[];
   /** The survivor counts its boundary revealed (one per example; none for the last segment). */
   readonly counts?: readonly number[];
+  /** The reduced counts its boundary revealed (prune-tokens{reduce=reveal-count} only). */
+  readonly reduced?: readonly number[];
   readonly measured: SegmentCost;
   readonly static: SegmentCost;
   readonly match: boolean;
@@ -62,7 +66,7 @@ export interface SegmentedRunReport {
   readonly bucketsMatch: boolean;
   readonly maxAbsError: number;
   /** Segment circuits compiled (on first use), with the seconds each took. */
-  readonly compiled: readonly { readonly segment: number; readonly tokens: number; readonly seconds: number }[];
+  readonly compiled: readonly { readonly segment: number; readonly tokens: number; readonly shape: readonly number[]; readonly seconds: number }[];
   readonly labelled?: { readonly file: string; readonly rows: number; readonly secureAccuracy: number; readonly plaintextAccuracy: number; readonly agreement: number };
   readonly wallSeconds: number;
 }
@@ -123,8 +127,8 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
       const plain = runSegments(src.graphs, feeds);
       const segments: SegmentReport[] = run.steps.map((s) => {
         const measured = costSummary(s.cost);
-        const stat = costSummary(src.compiled(s.segment, s.tokens).cost);
-        return { segment: s.segment, tokens: s.tokens, ...(s.counts !== undefined ? { counts: s.counts } : {}), measured: cost(measured), static: cost(stat), match: JSON.stringify(measured) === JSON.stringify(stat) };
+        const stat = costSummary(src.compiled(s.segment, s.shape).cost);
+        return { segment: s.segment, tokens: s.tokens, shape: s.shape, ...(s.counts !== undefined ? { counts: s.counts } : {}), ...(s.reduced !== undefined ? { reduced: s.reduced } : {}), measured: cost(measured), static: cost(stat), match: JSON.stringify(measured) === JSON.stringify(stat) };
       });
       const outputs: Record<string, TensorJson> = {};
       const err: Record<string, number> = {};
@@ -185,9 +189,10 @@ export function formatSegmentedReport(r: SegmentedRunReport): string {
     const e = Object.values(cs.maxAbsError)[0];
     lines.push(`case ${cs.name}: predicted ${cs.predicted[0]}, plaintext ${cs.referencePredicted[0]}, max abs error ${e === undefined ? 'n/a' : e.toExponential(2)} (${cs.wallSeconds.toFixed(2)} s)`);
     for (const s of cs.segments) {
-      const revealed = s.counts !== undefined ? `, reveals count ${s.counts.join(',')}` : '';
+      const revealed = s.counts !== undefined ? `, reveals count ${s.counts.join(',')}${s.reduced !== undefined ? ` reduced ${s.reduced.join(',')}` : ''}` : '';
+      const rows = s.shape.length > 1 ? ` (${s.shape.join('+')})` : '';
       lines.push(
-        `  segment ${s.segment} on ${String(s.tokens).padStart(4)} tokens${revealed.padEnd(20)} measured ${String(s.measured.rounds).padStart(5)} rounds ${MB(s.measured.bytesTotal).padStart(12)}   static ${String(s.static.rounds).padStart(5)} rounds ${MB(s.static.bytesTotal).padStart(12)}  ${s.match ? '==' : '!= MISMATCH'}`,
+        `  segment ${s.segment} on ${String(s.tokens).padStart(4)} tokens${rows}${revealed.padEnd(20)} measured ${String(s.measured.rounds).padStart(5)} rounds ${MB(s.measured.bytesTotal).padStart(12)}   static ${String(s.static.rounds).padStart(5)} rounds ${MB(s.static.bytesTotal).padStart(12)}  ${s.match ? '==' : '!= MISMATCH'}`,
       );
     }
     lines.push(`  total: ${cs.total.measured.rounds} rounds, ${MB(cs.total.measured.bytesTotal)} between the parties, ${MB(cs.total.measured.dealerBytes)} from the dealer; plaintext counts ${cs.plaintextCounts.join(', ')}`);
@@ -199,7 +204,7 @@ export function formatSegmentedReport(r: SegmentedRunReport): string {
     lines.push(`labelled set ${l.file}, ${l.rows} row(s): secure accuracy ${l.secureAccuracy.toFixed(1)}%, plaintext (pruned) accuracy ${l.plaintextAccuracy.toFixed(1)}%, agreement ${l.agreement.toFixed(1)}%`);
   }
   const compileSeconds = r.compiled.reduce((a, c) => a + c.seconds, 0);
-  lines.push(`segment circuits compiled on first use: ${r.compiled.length} (${r.compiled.map((c) => `${c.segment}@${c.tokens}`).join(' ')}), ${compileSeconds.toFixed(2)} s`);
+  lines.push(`segment circuits compiled on first use: ${r.compiled.length} (${r.compiled.map((c) => `${c.segment}@${c.shape.join('+')}`).join(' ')}), ${compileSeconds.toFixed(2)} s`);
   lines.push(`wall time ${r.wallSeconds.toFixed(2)} s`);
   return `${lines.join('\n')}\n`;
 }

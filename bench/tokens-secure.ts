@@ -1,6 +1,7 @@
 // Token pruning under MPC: spam-bert (128 tokens) in segments with both parties and the dealer
 // in this process, on the first N dev mails (TOKENS_SECURE_MAILS, default 10) with a thresholds
-// file (TOKENS_THRESHOLDS, default examples/tokens/spam-bert-1pt.json) and `best` protocols.
+// file (TOKENS_THRESHOLDS, default examples/tokens/spam-bert-1pt.json) and `best` protocols
+// (TOKENS_REDUCE=reveal-count: with prune-tokens{reduce=reveal-count}).
 // Per mail: the buckets taken, measured rounds and bytes (== the static cost of those buckets'
 // circuits), wall and CPU seconds; then secure accuracy and agreement with the pruned model's
 // plaintext evaluator, and the mean cost against the unpruned model's circuit. Segment circuits
@@ -31,7 +32,8 @@ export function tokensSecure(mails: number, thresholds: string): void {
   const onnx = join(FIXTURES, 'spam-bert.onnx');
   const dev = readDevSet(join(FIXTURES, 'spam-dev.json'), mails);
   const g = loadOnnxFile(onnx, { batch: 1, seq: dev.seq }).graph;
-  const pruned = runPipeline(g, parsePipeline(`raise-bert,canonicalize,prune-tokens{thresholds=${JSON.stringify(thresholds)}}`)).graph;
+  const reduce = process.env['TOKENS_REDUCE'] === 'reveal-count' ? ',reduce=reveal-count' : '';
+  const pruned = runPipeline(g, parsePipeline(`raise-bert,canonicalize,prune-tokens{thresholds=${JSON.stringify(thresholds)}${reduce}}`)).graph;
   const src = new SegmentCircuits(pruned, { protocols: 'best' });
   const unpruned = costSummary(compileModel(g, { protocols: 'best' }).cost);
   console.log(`spam-bert in segments under MPC (best protocols, in process), first ${mails} dev mails, thresholds ${thresholds}; load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -71,7 +73,7 @@ export function tokensSecure(mails: number, thresholds: string): void {
     bytes += bb;
     dealer += dd;
     console.log(
-      `${String(r).padEnd(5)} ${String(label).padEnd(5)} ${String(s).padEnd(6)} ${String(p).padEnd(5)}  ${run.steps.map((st) => st.tokens).join(',').padEnd(18)} ${String(rr).padStart(6)}  ${MB(bb).padStart(14)}  ${MB(dd).padStart(9)}  ${wall.toFixed(1).padStart(6)}  ${((cpu.user + cpu.system) / 1e6).toFixed(1).padStart(5)}  ${match ? 'yes' : 'NO'}`,
+      `${String(r).padEnd(5)} ${String(label).padEnd(5)} ${String(s).padEnd(6)} ${String(p).padEnd(5)}  ${run.steps.map((st) => st.shape.join('+')).join(',').padEnd(18)} ${String(rr).padStart(6)}  ${MB(bb).padStart(14)}  ${MB(dd).padStart(9)}  ${wall.toFixed(1).padStart(6)}  ${((cpu.user + cpu.system) / 1e6).toFixed(1).padStart(5)}  ${match ? 'yes' : 'NO'}`,
     );
   }
   const n = dev.rows;

@@ -49,6 +49,8 @@ export interface SegmentedCaseReport {
   readonly segments: readonly SegmentReport[];
   /** The plaintext evaluator's counts per boundary (max over the batch), as the parties' should be. */
   readonly plaintextCounts: readonly number[];
+  /** The plaintext evaluator's reduced counts per boundary (max over the batch; null where not revealed). */
+  readonly plaintextReduced: readonly (number | null)[];
   readonly outputs: Record<string, TensorJson>;
   readonly maxAbsError: Record<string, number>;
   readonly predicted: readonly number[];
@@ -142,6 +144,7 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
         name: cs.name,
         segments,
         plaintextCounts: plain.counts,
+        plaintextReduced: plain.reduced.map((r) => r ?? null),
         outputs,
         maxAbsError: err,
         predicted: argmaxRows(firstOut),
@@ -155,13 +158,14 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
   }
   const pct = (k: number): number => (100 * k) / reports.length;
   const countsOf = (r: SegmentedCaseReport): number[] => r.segments.slice(0, -1).map((s) => Math.max(...s.counts!));
+  const reducedOf = (r: SegmentedCaseReport): (number | null)[] => r.segments.slice(0, -1).map((s) => (s.reduced !== undefined ? Math.max(...s.reduced) : null));
   return {
     model: path,
     protocols: protocols.name,
     passes: opts.passes!,
     cases: reports,
     countsMatch: reports.every((r) => r.segments.every((s) => s.match)),
-    bucketsMatch: reports.every((r) => JSON.stringify(countsOf(r)) === JSON.stringify(r.plaintextCounts)),
+    bucketsMatch: reports.every((r) => JSON.stringify(countsOf(r)) === JSON.stringify(r.plaintextCounts) && JSON.stringify(reducedOf(r)) === JSON.stringify(r.plaintextReduced)),
     maxAbsError: Math.max(...reports.flatMap((r) => Object.values(r.maxAbsError))),
     compiled: [...sources.values()].flatMap((s) => s.compiles),
     ...(labels !== undefined
@@ -195,10 +199,10 @@ export function formatSegmentedReport(r: SegmentedRunReport): string {
         `  segment ${s.segment} on ${String(s.tokens).padStart(4)} tokens${rows}${revealed.padEnd(20)} measured ${String(s.measured.rounds).padStart(5)} rounds ${MB(s.measured.bytesTotal).padStart(12)}   static ${String(s.static.rounds).padStart(5)} rounds ${MB(s.static.bytesTotal).padStart(12)}  ${s.match ? '==' : '!= MISMATCH'}`,
       );
     }
-    lines.push(`  total: ${cs.total.measured.rounds} rounds, ${MB(cs.total.measured.bytesTotal)} between the parties, ${MB(cs.total.measured.dealerBytes)} from the dealer; plaintext counts ${cs.plaintextCounts.join(', ')}`);
+    lines.push(`  total: ${cs.total.measured.rounds} rounds, ${MB(cs.total.measured.bytesTotal)} between the parties, ${MB(cs.total.measured.dealerBytes)} from the dealer; plaintext counts ${cs.plaintextCounts.join(', ')}${cs.plaintextReduced.some((r) => r !== null) ? `, reduced ${cs.plaintextReduced.map((r) => r ?? '-').join(', ')}` : ''}`);
   }
   lines.push(`max abs error against the pruned model's plaintext evaluator ${r.maxAbsError.toExponential(3)}`);
-  lines.push(`survivor counts ${r.bucketsMatch ? '==' : '!='} plaintext on every case; measured ${r.countsMatch ? '==' : '!='} static on every segment${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
+  lines.push(`survivor (and reduced) counts ${r.bucketsMatch ? '==' : '!='} plaintext on every case; measured ${r.countsMatch ? '==' : '!='} static on every segment${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
   if (r.labelled !== undefined) {
     const l = r.labelled;
     lines.push(`labelled set ${l.file}, ${l.rows} row(s): secure accuracy ${l.secureAccuracy.toFixed(1)}%, plaintext (pruned) accuracy ${l.plaintextAccuracy.toFixed(1)}%, agreement ${l.agreement.toFixed(1)}%`);

@@ -235,6 +235,21 @@ describe('ig3dc run MODEL --passes ...prune-tokens...', () => {
     expect(segs.every((s) => s.match && s.measured.rounds === s.static.rounds && s.measured.bytesTotal === s.static.bytesTotal)).toBe(true);
     expect(rep.compiled.map((c) => `${c.segment}@${c.tokens}`)).toEqual(['0@8', '1@4']);
   });
+
+  it('with reduce=reveal-count: the reduced count revealed and checked against the evaluator, the split shape taken', async () => {
+    const r = await ig3dc(['run', TINY, '--inputs', join(ROOT, 'examples', 'bert-tiny.cases.json'), '--case', 'b1_s8', '--passes', 'prune-tokens{theta=[0.1],beta=[0.2],bucket=4,reduce=reveal-count}', '--protocols', 'best', '--threads', '1', '--json'], 240_000, { IG3DC_SEED: '000102030405060708090a0b0c0d0e0f' }).done;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout) as SegmentedRunReport;
+    expect(rep.bucketsMatch).toBe(true);
+    expect(rep.countsMatch).toBe(true);
+    expect(rep.maxAbsError).toBeLessThanOrEqual(2e-3);
+    const segs = rep.cases[0]!.segments;
+    expect(segs[0]!.reduced).toEqual(rep.cases[0]!.plaintextReduced);
+    expect(segs[0]!.reduced![0]).toBeGreaterThan(0);
+    expect(segs.map((s) => s.shape)).toEqual([[8], [4, 8]]);
+    expect(rep.compiled.map((c) => `${c.segment}@${c.shape.join('+')}`)).toEqual(['0@8', '1@4+8']);
+  });
 });
 
 describe('segments over TLS: one process per role, each session its own', () => {

@@ -17,9 +17,10 @@ import { startupBenchmark } from './startup.ts';
 import { deployBenchmark } from './deploy.ts';
 import { tokensBenchmark } from './tokens.ts';
 import { tokensSecureBenchmark } from './tokens-secure.ts';
+import { tokensReduceBenchmark } from './tokens-reduce.ts';
 import { truncationBenchmark } from './truncation.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark, tokensSecureBenchmark, truncationBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark, tokensSecureBenchmark, tokensReduceBenchmark, truncationBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

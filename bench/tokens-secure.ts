@@ -1,6 +1,7 @@
 // Token pruning under MPC: spam-bert (128 tokens) in segments with both parties and the dealer
 // in this process, on the first N dev mails (TOKENS_SECURE_MAILS, default 10) with a thresholds
-// file (TOKENS_THRESHOLDS, default examples/tokens/spam-bert-1pt.json) and `best` protocols.
+// file (TOKENS_THRESHOLDS, default examples/tokens/spam-bert-1pt.json) and `best` protocols
+// (TOKENS_REDUCE=reveal-count: with prune-tokens{reduce=reveal-count}).
 // Per mail: the buckets taken, measured rounds and bytes (== the static cost of those buckets'
 // circuits), wall and CPU seconds; then secure accuracy and agreement with the pruned model's
 // plaintext evaluator, and the mean cost against the unpruned model's circuit. Segment circuits
@@ -50,7 +51,8 @@ export function tokensSecure(mails: number, thresholds: string, start = 0, rowsF
   const onnx = join(FIXTURES, 'spam-bert.onnx');
   const dev = readDevSet(join(FIXTURES, 'spam-dev.json'), start + mails);
   const g = loadOnnxFile(onnx, { batch: 1, seq: dev.seq }).graph;
-  const pruned = runPipeline(g, parsePipeline(`raise-bert,canonicalize,prune-tokens{thresholds=${JSON.stringify(thresholds)}}`)).graph;
+  const reduce = process.env['TOKENS_REDUCE'] === 'reveal-count' ? ',reduce=reveal-count' : '';
+  const pruned = runPipeline(g, parsePipeline(`raise-bert,canonicalize,prune-tokens{thresholds=${JSON.stringify(thresholds)}${reduce}}`)).graph;
   const src = new SegmentCircuits(pruned, { protocols: 'best' });
   const unpruned = costSummary(compileModel(g, { protocols: 'best' }).cost);
   console.log(`spam-bert in segments under MPC (best protocols, in process), first ${mails} dev mails, thresholds ${thresholds}; load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -82,7 +84,7 @@ export function tokensSecure(mails: number, thresholds: string, start = 0, rowsF
     correct += s === label ? 1 : 0;
     plainCorrect += p === label ? 1 : 0;
     const m = run.steps.map((st) => costSummary(st.cost));
-    const match = run.steps.every((st, k) => JSON.stringify(m[k]) === JSON.stringify(costSummary(src.compiled(st.segment, st.tokens).cost)));
+    const match = run.steps.every((st, k) => JSON.stringify(m[k]) === JSON.stringify(costSummary(src.compiled(st.segment, st.shape).cost)));
     const rr = m.reduce((a, x) => a + x.rounds, 0);
     const bb = m.reduce((a, x) => a + x.bytesTotal, 0);
     const dd = m.reduce((a, x) => a + x.dealerBytes, 0);
@@ -97,7 +99,7 @@ export function tokensSecure(mails: number, thresholds: string, start = 0, rowsF
       appendFileSync(rowsFile, `${JSON.stringify(line)}\n`);
     }
     console.log(
-      `${String(r).padEnd(5)} ${String(label).padEnd(5)} ${String(s).padEnd(6)} ${String(p).padEnd(5)}  ${run.steps.map((st) => st.tokens).join(',').padEnd(18)} ${String(rr).padStart(6)}  ${MB(bb).padStart(14)}  ${MB(dd).padStart(9)}  ${wall.toFixed(1).padStart(6)}  ${((cpu.user + cpu.system) / 1e6).toFixed(1).padStart(5)}  ${match ? 'yes' : 'NO'}`,
+      `${String(r).padEnd(5)} ${String(label).padEnd(5)} ${String(s).padEnd(6)} ${String(p).padEnd(5)}  ${run.steps.map((st) => st.shape.join('+')).join(',').padEnd(18)} ${String(rr).padStart(6)}  ${MB(bb).padStart(14)}  ${MB(dd).padStart(9)}  ${wall.toFixed(1).padStart(6)}  ${((cpu.user + cpu.system) / 1e6).toFixed(1).padStart(5)}  ${match ? 'yes' : 'NO'}`,
     );
   }
   const n = dev.rows - start;

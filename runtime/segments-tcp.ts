@@ -12,7 +12,9 @@ import type { Circuit } from '../ir/circuit/circuit.ts';
 import type { MeasuredCost } from './interpreter.ts';
 import type { RoleKeys } from './keys.ts';
 import type { Shares } from './party.ts';
-import { COUNT_OUTPUT, counts, sharesFor, type SegmentSource } from './segments.ts';
+import { COUNT_OUTPUT, revealedCounts, sharesFor, type SegmentShape, type SegmentSource } from './segments.ts';
+
+const shapeTokens = (s: SegmentShape): number => s.reduce((a, b) => a + b, 0);
 import { runPartyTcp, type TcpPartyOptions } from './tcp.ts';
 import { runDealerTcp, type DealerOptions, type DealerResult } from './dealer-server.ts';
 
@@ -35,6 +37,7 @@ export interface TcpSegmentsOptions {
 export interface TcpSegmentStep {
   readonly segment: number;
   readonly tokens: number;
+  readonly shape: SegmentShape;
   readonly counts?: readonly number[];
   readonly cost: MeasuredCost;
   readonly sessionId: string;
@@ -43,7 +46,7 @@ export interface TcpSegmentStep {
 /** Runs one party's side of every segment (see the header). */
 export async function runPartySegmentsTcp(o: TcpSegmentsOptions): Promise<{ outputs: Map<string, Tensor>; steps: TcpSegmentStep[] }> {
   const steps: TcpSegmentStep[] = [];
-  let n = o.src.tokens;
+  let n: SegmentShape = [o.src.tokens];
   let handoffs: ReadonlyMap<string, Shares> | undefined;
   let outputs = new Map<string, Tensor>();
   for (let k = 0; k < o.src.segments; k++) {
@@ -61,11 +64,11 @@ export async function runPartySegmentsTcp(o: TcpSegmentsOptions): Promise<{ outp
     });
     if (k + 1 === o.src.segments) {
       outputs = r.outputs;
-      steps.push({ segment: k, tokens: n, cost: r.cost, sessionId: r.sessionId });
+      steps.push({ segment: k, tokens: shapeTokens(n), shape: n, cost: r.cost, sessionId: r.sessionId });
     } else {
-      const c = counts(r.outputs.get(COUNT_OUTPUT), circuit.name);
-      steps.push({ segment: k, tokens: n, counts: c, cost: r.cost, sessionId: r.sessionId });
-      n = o.src.next(k, c, n);
+      const revealed = revealedCounts(r.outputs, circuit.name);
+      steps.push({ segment: k, tokens: shapeTokens(n), shape: n, counts: revealed.get(COUNT_OUTPUT)!, cost: r.cost, sessionId: r.sessionId });
+      n = o.src.next(k, revealed, n);
       handoffs = r.handoffs;
     }
   }

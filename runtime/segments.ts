@@ -8,6 +8,9 @@
 // masks), and start the next segment from those shares. Nothing is reconstructed between
 // segments. Each segment is its own session: its seeds derive from the run's pairwise seeds
 // and the segment's index, so no mask is used twice.
+// A boundary of prune-tokens{reduce=reveal-count} also reveals the number of reduced tokens;
+// it hands off the full-degree and the reduced survivors apart, each compacted, and the next
+// segment takes the first rows of each (its shape is the pair of bucketed counts).
 
 import { createHash } from 'node:crypto';
 import { Ig3dcError } from '../ir/diagnostics.ts';
@@ -24,27 +27,47 @@ export interface SegmentCircuit {
   readonly weights: ReadonlyMap<string, Tensor>;
 }
 
+/**
+ * The token rows a segment runs on: [n]; or [f, r] (f full-degree rows, then r reduced rows)
+ * after a boundary that reveals its reduced count.
+ */
+export type SegmentShape = readonly number[];
+
 /** Where the segments come from: compiled ahead, or on demand (and cached) by the caller. */
 export interface SegmentSource {
   /** Number of segments (boundaries + 1). */
   readonly segments: number;
   /** Tokens segment 0 runs on (the model's sequence length). */
   readonly tokens: number;
-  /** The tokens segment k + 1 runs on, given boundary k's revealed counts (one per example) and segment k's tokens. */
-  next(k: number, counts: readonly number[], tokens: number): number;
-  /** Segment k compiled for n tokens. */
-  get(k: number, n: number): SegmentCircuit;
+  /** The shape segment k + 1 runs on, given what boundary k revealed (by name, one value per example) and segment k's shape. */
+  next(k: number, revealed: ReadonlyMap<string, readonly number[]>, shape: SegmentShape): SegmentShape;
+  /** Segment k compiled for a shape. */
+  get(k: number, shape: SegmentShape): SegmentCircuit;
 }
 
 /** The name under which a boundary reveals its survivor counts. */
 export const COUNT_OUTPUT = 'count';
+/** The name under which a boundary of prune-tokens{reduce=reveal-count} reveals its reduced counts. */
+export const REDUCED_OUTPUT = 'reduced';
+
+/** The counts a boundary revealed, by name (the survivor count always; the reduced count when revealed). */
+export function revealedCounts(outputs: ReadonlyMap<string, Tensor>, circuit: string): Map<string, number[]> {
+  const out = new Map<string, number[]>([[COUNT_OUTPUT, counts(outputs.get(COUNT_OUTPUT), circuit)]]);
+  const reduced = outputs.get(REDUCED_OUTPUT);
+  if (reduced !== undefined) out.set(REDUCED_OUTPUT, counts(reduced, circuit));
+  return out;
+}
 
 export interface SegmentStep {
   readonly segment: number;
+  /** Token rows the segment ran on (for a split shape, full + reduced). */
   readonly tokens: number;
+  readonly shape: SegmentShape;
   readonly circuit: string;
   /** The counts the segment's boundary revealed (undefined for the last segment). */
   readonly counts?: readonly number[];
+  /** The reduced counts a boundary of prune-tokens{reduce=reveal-count} revealed. */
+  readonly reduced?: readonly number[];
   /** The counts as the server saw them (both parties learn them). */
   readonly serverCounts?: readonly number[];
   readonly cost: MeasuredCost;
@@ -121,7 +144,7 @@ export function counts(t: Tensor | undefined, circuit: string): number[] {
 export function runSegmentedCircuits(src: SegmentSource, opts: SegmentedOptions): SegmentedResult {
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const steps: SegmentStep[] = [];
-  let n = src.tokens;
+  let n: SegmentShape = [src.tokens];
   let handoffs: readonly [ReadonlyMap<string, Shares>, ReadonlyMap<string, Shares>] | undefined;
   let outputs = new Map<string, Tensor>();
   for (let k = 0; k < src.segments; k++) {
@@ -135,16 +158,17 @@ export function runSegmentedCircuits(src: SegmentSource, opts: SegmentedOptions)
       ...(opts.checkLeakage !== undefined ? { checkLeakage: opts.checkLeakage } : {}),
       ...(opts.onRound !== undefined ? { onRound: opts.onRound } : {}),
     });
-    let step: SegmentStep = { segment: k, tokens: n, circuit: circuit.name, cost: res.cost, transcriptHash: res.transcriptHash };
+    let step: SegmentStep = { segment: k, tokens: n.reduce((a, b) => a + b, 0), shape: n, circuit: circuit.name, cost: res.cost, transcriptHash: res.transcriptHash };
     if (last) outputs = res.outputs;
     else {
-      const client = counts(res.outputs.get(COUNT_OUTPUT), circuit.name);
-      const server = counts(res.serverOutputs.get(COUNT_OUTPUT), circuit.name);
-      step = { ...step, counts: client, serverCounts: server };
-      // each party picks the next segment from the count it learned
+      const client = revealedCounts(res.outputs, circuit.name);
+      const server = revealedCounts(res.serverOutputs, circuit.name);
+      const reduced = client.get(REDUCED_OUTPUT);
+      step = { ...step, counts: client.get(COUNT_OUTPUT)!, serverCounts: server.get(COUNT_OUTPUT)!, ...(reduced !== undefined ? { reduced } : {}) };
+      // each party picks the next segment from the counts it learned
       const n0 = src.next(k, server, n);
       const n1 = src.next(k, client, n);
-      if (n0 !== n1) throw new Error(`the parties picked different segments after boundary ${k} (${n0} and ${n1} tokens)`);
+      if (n0.join('+') !== n1.join('+')) throw new Error(`the parties picked different segments after boundary ${k} ([${n0.join(', ')}] and [${n1.join(', ')}] tokens)`);
       n = n1;
       handoffs = res.handoffs;
     }

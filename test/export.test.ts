@@ -329,6 +329,8 @@ const OP_CASES: readonly OpCase[] = [
   { name: 'TokenImportance', op: 'TokenImportance', args: [f32([2, 2, 5, 5]), int('f32', [2, 1, 1, 5], 0, 1)] },
   { name: 'TokenKeep', op: 'TokenKeep', args: [f32([2, 1, 1, 6]), int('f32', [2, 1, 1, 6], 0, 1)], attrs: { theta: 0.25 } },
   { name: 'TokenReduce', op: 'TokenReduce', args: [f32([2, 1, 1, 6]), int('f32', [2, 1, 1, 6], 0, 1)], attrs: { beta: 0.5 } },
+  { name: 'TokenReduce part full', op: 'TokenReduce', args: [f32([2, 1, 1, 6]), int('f32', [2, 1, 1, 6], 0, 1)], attrs: { beta: 0.5, part: 'full' } },
+  { name: 'AttentionSoftmax fewer query rows than keys', op: 'AttentionSoftmax', args: [f32([2, 2, 3, 5]), int('f32', [2, 1, 1, 5], 0, 1)], attrs: { heads: [0, 1], methods: ['exact', 'poly'] } },
   { name: 'CompactTokens [B,S,D]', op: 'CompactTokens', args: [f32([2, 5, 3]), int('f32', [2, 1, 1, 5], 0, 1)], attrs: { axis: 1 } },
   { name: 'CompactTokens mask', op: 'CompactTokens', args: [int('f32', [2, 1, 1, 5], 0, 1), int('f32', [2, 1, 1, 5], 0, 1)], attrs: { axis: 3 } },
   { name: 'TokenSelect rows', op: 'TokenSelect', args: [int('f32', [2, 1, 1, 4], 0, 1), f32([2, 3, 4, 4]), f32([2, 3, 4, 4])], attrs: { axis: 2 } },

@@ -186,6 +186,88 @@ describe('segments decided at run time', () => {
   });
 });
 
+describe('reduce=reveal-count: each degree on its own rows', () => {
+  it('TokenReduce part "full" is the other side of the split: the two parts partition the survivors', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.double({ min: 0, max: 0.5, noNaN: true })), { minLength: 1, maxLength: 12 }), fc.double({ min: 0, max: 0.5, noNaN: true }), (tokens, beta) => {
+        const survivors = vec(tokens.map(([k], j) => (k || j === 0 ? 1 : 0)));
+        const score = vec(tokens.map(([, x]) => x));
+        const red = foldOp('TokenReduce', [score, survivors], { beta }).toNumbers();
+        const full = foldOp('TokenReduce', [score, survivors], { beta, part: 'full' }).toNumbers();
+        expect(red.map((r, j) => r + full[j]!)).toEqual(survivors.toNumbers());
+        expect(full[0]).toBe(1); // [CLS] keeps the full degree
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  /** Garbage in every padding row of the hand-offs (axis 1: hidden state rows). */
+  const garbageFrom = (seed: number) => {
+    const r = uniform(seed);
+    return (t: Tensor, from: number, axis: number): Tensor => {
+      const v = t.toNumbers();
+      const S = t.shape[axis]!;
+      const inner = t.shape.slice(axis + 1).reduce((a, d) => a * d, 1);
+      for (let i = 0; i < v.length; i++) if (Math.floor(i / inner) % S >= from && axis === 1) v[i] = 100 * (r() - 0.5);
+      return new Tensor(t.dtype, t.shape, Float64Array.from(v));
+    };
+  };
+
+  it('bert-tiny: the split segment computes the full degree on the first rows and the low one on the rest only, logits as the static graph', () => {
+    const g = raisedTiny();
+    const p = run(g, 'prune-tokens{theta=[0.05],beta=[0.09],bucket=4,reduce=reveal-count}');
+    const feeds = tinyInputs(3, 13);
+    const cache = new SegmentCache(p);
+    const seg = runSegments(cache, feeds);
+    expect(seg.counts).toEqual([13]);
+    expect(seg.reduced).toEqual([12]);
+    expect(seg.shapes).toEqual([[SEQ], [4, 12]]);
+    const logits = seg.outputs.get('logits')!.toNumbers();
+    expect(maxAbsDiff(logits, evaluate(p, feeds).get('logits')!.toNumbers())).toBeLessThan(1e-12);
+    expect(runSegments(cache, feeds, garbageFrom(3)).outputs.get('logits')!.toNumbers()).toEqual(logits);
+    // no per-token selection: exact softmax rows and GELU on 4 rows, PolySoftmax and ReLU on 12
+    const split = cache.get(1, [4, 12]);
+    const ops = split.nodes();
+    expect(ops.filter((n) => n.op === 'TokenSelect')).toEqual([]);
+    const softmax = ops.filter((n) => n.op === 'AttentionSoftmax').map((n) => [n.type.shape[2], (n.attrs['methods'] as string[])[0]]);
+    expect(softmax.sort()).toEqual([[12, 'poly'], [4, 'exact']].sort());
+    expect(ops.filter((n) => n.op === 'Gelu' || n.op === 'GeluMix').map((n) => n.type.shape[1])).toEqual([4]);
+    expect(ops.filter((n) => n.op === 'Relu').map((n) => n.type.shape[1])).toEqual([12]);
+    // the default reveals one count and selects per token
+    const select = runSegments(new SegmentCache(run(g, 'prune-tokens{theta=[0.05],beta=[0.09],bucket=4}')), feeds);
+    expect(select.reduced).toEqual([undefined]);
+    expect(select.shapes).toEqual([[SEQ], [SEQ]]);
+  });
+
+  it.skipIf(!haveFixtures)('spam-bert: reduction at every boundary, the same logits as per-token selection (tokens permuted within the survivors), padding rows without influence', () => {
+    const g = raisedSpamBert(1, 128);
+    const spec = 'theta=[0.004,0.008,0.008],beta=[0.012,0.016,0.016],bucket=8';
+    const select = run(g, `prune-tokens{${spec}}`);
+    const split = new SegmentCache(run(g, `prune-tokens{${spec},reduce=reveal-count}`));
+    for (const [row, seed] of [[0, 1], [7, 3]] as const) {
+      const feeds = devInputs([row], 128);
+      const seg = runSegments(split, feeds);
+      const want = evaluate(select, feeds).get('logits')!.toNumbers();
+      const got = seg.outputs.get('logits')!.toNumbers();
+      expect(maxAbsDiff(got, want)).toBeLessThan(1e-9);
+      // the reduction is live at every boundary: some survivors reduced, some not
+      seg.reduced.forEach((r, k) => {
+        expect(r).toBeGreaterThan(0);
+        expect(r).toBeLessThan(seg.counts[k]!);
+      });
+      // and it changes the logits (so the reduced rows do reach them)
+      expect(maxAbsDiff(got, evaluate(run(g, `prune-tokens{theta=[0.004,0.008,0.008],bucket=8}`), feeds).get('logits')!.toNumbers())).toBeGreaterThan(1e-6);
+      expect(seg.shapes.slice(1).every((s) => s.length === 2 && s.every((n) => n % 8 === 0))).toBe(true);
+      expect(runSegments(split, feeds, garbageFrom(seed)).outputs.get('logits')!.toNumbers()).toEqual(got);
+    }
+    // a batch of two mails: each group is bucketed by its largest count over the batch
+    const feeds = devInputs([2, 3], 128);
+    const g2 = raisedSpamBert(2, 128);
+    const seg = runSegments(new SegmentCache(run(g2, `prune-tokens{${spec},reduce=reveal-count}`)), feeds);
+    expect(maxAbsDiff(seg.outputs.get('logits')!.toNumbers(), evaluate(run(g2, `prune-tokens{${spec}}`), feeds).get('logits')!.toNumbers())).toBeLessThan(1e-9);
+  });
+});
+
 describe('prune-tokens: bad input', () => {
   const g = () => raisedTiny();
   it.each([
@@ -197,6 +279,8 @@ describe('prune-tokens: bad input', () => {
     ['prune-tokens{theta=[0.1],ratio=0.5}', /exactly one of theta/],
     ['prune-tokens{}', /exactly one of theta/],
     ['prune-tokens{thresholds="/nonexistent/t.json"}', /cannot read token thresholds/],
+    ['prune-tokens{theta=[0.1],reduce=all}', /reduce/],
+    ['prune-tokens{ratio=0.5,reduce=reveal-count}', /reduce=reveal-count goes with beta/],
   ])('%s', (pipeline, message) => {
     expect(caught(() => run(g(), pipeline)).message).toMatch(message);
   });

@@ -113,6 +113,52 @@ describe('a token-pruned model in segments under MPC (bert-tiny)', () => {
   });
 });
 
+// 9 survivors of which 5 below beta: with reduce=reveal-count the boundary also reveals the 5,
+// and segment 1 runs on [4 full rows | 8 reduced rows] instead of 12 rows with both degrees.
+const SPLIT = { spec: 'prune-tokens{theta=[0.076],beta=[0.078],bucket=4,reduce=reveal-count}', counts: [9], reduced: [5], shapes: [[16], [4, 8]] } as const;
+
+describe('reduce=reveal-count under MPC: each degree on its own rows', () => {
+  it('the counts, reduced counts and shapes of the plaintext evaluator, its logits within 2e-3, measured == static per segment', () => {
+    const src = new SegmentCircuits(pruned(SPLIT.spec), { protocols: 'best' });
+    const plain = runSegments(src.graphs, inputs());
+    expect(plain.counts).toEqual(SPLIT.counts);
+    expect(plain.reduced).toEqual(SPLIT.reduced);
+    expect(plain.shapes).toEqual(SPLIT.shapes);
+    const run = runSegmentedCircuits(src, { inputs: inputs(), seed: new Uint8Array(16).fill(5) });
+    expect(run.steps.map((s) => s.shape)).toEqual(SPLIT.shapes);
+    expect(run.steps[0]!.counts).toEqual(SPLIT.counts);
+    expect(run.steps[0]!.serverCounts).toEqual(SPLIT.counts);
+    expect(run.steps[0]!.reduced).toEqual(SPLIT.reduced);
+    expect(maxAbsDiff(run.outputs.get('logits')!.toNumbers(), plain.outputs.get('logits')!.toNumbers())).toBeLessThanOrEqual(2e-3);
+    for (const s of run.steps) {
+      const { byRound: _, ...measured } = s.cost;
+      expect(measured).toEqual(costSummary(src.compiled(s.segment, s.shape).cost));
+    }
+  });
+
+  it('segment 1 costs less than with both degrees per token, and less than the full degree alone', () => {
+    const split = new SegmentCircuits(pruned(SPLIT.spec), { protocols: 'best' }).compiled(1, [4, 8]).cost;
+    const select = new SegmentCircuits(pruned(SCHEDULES[2].spec), { protocols: 'best' }).compiled(1, 12).cost;
+    const full = new SegmentCircuits(pruned('prune-tokens{theta=[0.076],bucket=4}'), { protocols: 'best' }).compiled(1, 12).cost;
+    expect(split.onlineBytes).toBeLessThan(full.onlineBytes);
+    expect(full.onlineBytes).toBeLessThan(select.onlineBytes);
+    expect(split.rounds).toBeLessThanOrEqual(full.rounds);
+  });
+
+  it('its boundary reveals the reduced count too, which the checker permits only when opted in', () => {
+    const src = new SegmentCircuits(pruned(SPLIT.spec));
+    const c = src.compiled(0, SEQ).circuit;
+    expect(c.instructions.filter((i) => i.op === 'reveal').map((i) => i.attrs['name'])).toEqual(['count', 'reduced']);
+    expect(c.instructions.filter((i) => i.op === 'handoff').map((i) => i.attrs['name']).sort()).toEqual(['hidden', 'hidden-reduced', 'keep', 'keep-reduced']);
+    expect(() => checkBoundaryLeaks(c, { reduced: true })).not.toThrow();
+    expect(caught(() => checkBoundaryLeaks(c)).message).toMatch(/may reveal only its survivor count \('count'\); it also reveals 'reduced'/);
+    // opted in, a boundary that also reveals a mask is still rejected
+    const seg = src.graphs.get(0, SEQ);
+    const leaky = compileModel(seg, { raise: false, boundary: { handoff: [SEGMENT_VALUES.hidden, SEGMENT_VALUES.keep, SEGMENT_VALUES.hiddenReduced], countOf: SEGMENT_VALUES.keep, reducedOf: SEGMENT_VALUES.keepReduced } }).circuit;
+    expect(caught(() => checkBoundaryLeaks(leaky, { reduced: true })).message).toMatch(/may reveal only its survivor count \('count'\) and its reduced count \('reduced'\); it also reveals 'keep-reduced'/);
+  });
+});
+
 describe('the mask-selected degree on shares', () => {
   // In a two-layer model the reduced tokens' rows never reach the logits (the pooler reads
   // [CLS], which is never reduced), so TokenSelect is checked on its own.
@@ -189,14 +235,34 @@ describe('ig3dc run MODEL --passes ...prune-tokens...', () => {
     expect(segs.every((s) => s.match && s.measured.rounds === s.static.rounds && s.measured.bytesTotal === s.static.bytesTotal)).toBe(true);
     expect(rep.compiled.map((c) => `${c.segment}@${c.tokens}`)).toEqual(['0@8', '1@4']);
   });
+
+  it('with reduce=reveal-count: the reduced count revealed and checked against the evaluator, the split shape taken', async () => {
+    const r = await ig3dc(['run', TINY, '--inputs', join(ROOT, 'examples', 'bert-tiny.cases.json'), '--case', 'b1_s8', '--passes', 'prune-tokens{theta=[0.1],beta=[0.2],bucket=4,reduce=reveal-count}', '--protocols', 'best', '--threads', '1', '--json'], 240_000, { IG3DC_SEED: '000102030405060708090a0b0c0d0e0f' }).done;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout) as SegmentedRunReport;
+    expect(rep.bucketsMatch).toBe(true);
+    expect(rep.countsMatch).toBe(true);
+    expect(rep.maxAbsError).toBeLessThanOrEqual(2e-3);
+    const segs = rep.cases[0]!.segments;
+    expect(segs[0]!.reduced).toEqual(rep.cases[0]!.plaintextReduced);
+    expect(segs[0]!.reduced![0]).toBeGreaterThan(0);
+    expect(segs.map((s) => s.shape)).toEqual([[8], [4, 8]]);
+    expect(rep.compiled.map((c) => `${c.segment}@${c.shape.join('+')}`)).toEqual(['0@8', '1@4+8']);
+  });
 });
 
 describe('segments over TLS: one process per role, each session its own', () => {
-  it('both parties pick the same next segment from the count they learned; outputs, counts and costs as in process', async () => {
-    const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'best' });
+  it.each([
+    { spec: SCHEDULES[1].spec, shapes: [[16], [12]], counts: [11], ahead: true },
+    // reduce=reveal-count: the dealer is given only the shapes taken ([16] and [4, 8]), among others
+    { spec: SPLIT.spec, shapes: SPLIT.shapes, counts: SPLIT.counts, ahead: false },
+  ])('$spec: both parties pick the same next segment from the counts they learned; outputs, counts and costs as in process', async ({ spec, shapes, counts, ahead }) => {
+    const src = new SegmentCircuits(pruned(spec), { protocols: 'best' });
     // the dealer holds every bucket's circuit (compiled ahead: it has no weights to compile with)
-    const all = src.buckets().map((b) => src.get(b.segment, b.tokens).circuit);
-    expect(all.length).toBe(1 + SEQ / 4);
+    const all = ahead ? src.buckets().map((b) => src.get(b.segment, b.shape).circuit) : [[16], [4, 4], [4, 8], [8, 4]].map((sh, k) => src.get(k === 0 ? 0 : 1, sh).circuit);
+    if (ahead) expect(all.length).toBe(1 + SEQ / 4);
+    else expect(src.buckets().length).toBe(1 + (SEQ / 4) * (SEQ / 4 + 1));
     const keys = freshKeys();
     const deferred = (): { p: Promise<number>; set: (n: number) => void } => {
       let set!: (n: number) => void;
@@ -217,17 +283,17 @@ describe('segments over TLS: one process per role, each session its own', () => 
       session: async (k) => ({ connect: { host: '127.0.0.1', port: await p0Ports[k]!.p }, dealer: { host: '127.0.0.1', port: await dPorts[k]!.p } }),
     });
     const [r0, r1, rd] = await Promise.all([p0, p1, dealer]);
-    expect(r0.steps.map((s) => s.tokens)).toEqual([16, 12]);
-    expect(r1.steps.map((s) => s.tokens)).toEqual([16, 12]);
-    expect(r0.steps[0]!.counts).toEqual([11]);
-    expect(r1.steps[0]!.counts).toEqual([11]);
+    expect(r0.steps.map((s) => s.shape)).toEqual(shapes);
+    expect(r1.steps.map((s) => s.shape)).toEqual(shapes);
+    expect(r0.steps[0]!.counts).toEqual(counts);
+    expect(r1.steps[0]!.counts).toEqual(counts);
     expect(new Set([...r1.steps.map((s) => s.sessionId)]).size).toBe(2);
     const want = runSegments(src.graphs, inputs()).outputs.get('logits')!.toNumbers();
     expect(maxAbsDiff(r1.outputs.get('logits')!.toNumbers(), want)).toBeLessThanOrEqual(2e-3);
     expect(r0.outputs.has('logits')).toBe(false); // the server learns the counts only
     r1.steps.forEach((s, k) => {
       const { byRound: _, ...measured } = s.cost;
-      const stat = costSummary(src.compiled(s.segment, s.tokens).cost);
+      const stat = costSummary(src.compiled(s.segment, s.shape).cost);
       expect(measured.rounds).toBe(stat.rounds);
       expect(measured.bytesPerParty).toEqual(stat.bytesPerParty);
       expect(rd[k]!.bytes).toBe(stat.dealerBytes);

@@ -2,7 +2,7 @@
 // compaction a 0/1 permutation matrix built from a running count (CumSum) and applied
 // with one MatMul, so the exported model computes exactly what the evaluator does.
 
-import { floatAttr, intAttr } from '../../ir/op.ts';
+import { floatAttr, intAttr, stringAttr } from '../../ir/op.ts';
 import { Tensor } from '../../ir/tensor.ts';
 import { reduce, reshape, type ExportContext, type ExportRule } from './export-rule.ts';
 import { onnxInt, onnxInts } from './onnx-writer.ts';
@@ -51,12 +51,13 @@ const TokenKeepRule: ExportRule = {
 
 const TokenReduceRule: ExportRule = {
   op: 'TokenReduce',
-  onnx: 'And(survivors != 0, score < beta, not token 0) as 0/1',
+  onnx: 'And(survivors != 0, score < beta, not token 0) as 0/1 (part "full": And(survivors != 0, Not(that)))',
   export(ctx) {
     const S = ctx.inputType(0).shape[3]!;
     const below = ctx.emit('Less', [ctx.input(0), ctx.scalar(floatAttr(ctx.attrs, 'beta'), ctx.inputType(0).elem)]);
-    const flags = ctx.emit('And', [ctx.emit('And', [nonZero(ctx, 1), below]), ctx.emit('Not', [firstToken(ctx, S)])]);
-    return asFloat(ctx, flags, 1);
+    const reduced = ctx.emit('And', [below, ctx.emit('Not', [firstToken(ctx, S)])]);
+    const part = stringAttr(ctx.attrs, 'part') === 'full' ? ctx.emit('Not', [reduced]) : reduced;
+    return asFloat(ctx, ctx.emit('And', [nonZero(ctx, 1), part]), 1);
   },
 };
 

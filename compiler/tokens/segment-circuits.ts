@@ -2,21 +2,24 @@
 // (segment, tokens): a run compiles only the buckets it takes, each once (at most
 // 1 + (L-1) S / bucket circuits for L layers and S tokens). Segment k < L-1 ends at boundary k:
 // its compacted hidden state and masks are handed off (they stay secret) and the survivor
-// count is revealed to both parties, who pick segment k+1 compiled for that count's bucket.
+// count is revealed to both parties, who pick segment k+1 compiled for that count's bucket
+// (with prune-tokens{reduce=reveal-count}, also the reduced count: segment k+1 is compiled for
+// the pair [full rows, reduced rows]).
 
 import type { Graph } from '../../ir/graph.ts';
 import { Ig3dcError } from '../../ir/diagnostics.ts';
 import { checkLeakage } from '../../ir/circuit/leakage.ts';
-import { bucketOf, SEGMENT_VALUES, SegmentCache } from '../../passes/tokens/segments.ts';
+import { nextShape, SEGMENT_VALUES, SegmentCache, shapeTokens, type SegmentShape } from '../../passes/tokens/segments.ts';
 import { compileModel, raiseSteps, type CompileOptions, type Compiled } from '../backend/compile.ts';
 import { runPipeline, type PipelineStep } from '../../passes/index.ts';
 import type { Circuit } from '../../ir/circuit/circuit.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { checkBoundaryLeaks } from './boundary.ts';
+import { BOUNDARY_COUNT, BOUNDARY_REDUCED, checkBoundaryLeaks } from './boundary.ts';
 
 export interface SegmentCompile {
   readonly segment: number;
   readonly tokens: number;
+  readonly shape: SegmentShape;
   readonly seconds: number;
 }
 
@@ -37,41 +40,62 @@ export class SegmentCircuits {
     this.tokens = pruned.inputs[0]!.type.shape[1]!;
   }
 
-  next(k: number, counts: readonly number[], tokens: number): number {
-    return bucketOf(Math.max(...counts), this.graphs.bounds[k]!.bucket, tokens);
+  /**
+   * The shape of segment k + 1 from what boundary k revealed (per example: the survivor count
+   * `count` and, at a boundary of prune-tokens{reduce=reveal-count}, the reduced count `reduced`)
+   * and segment k's shape: the largest over the batch, bucketed (nextShape).
+   */
+  next(k: number, revealed: ReadonlyMap<string, readonly number[]>, shape: SegmentShape): SegmentShape {
+    const b = this.graphs.bounds[k]!;
+    const count = revealed.get(BOUNDARY_COUNT)!;
+    const reduced = revealed.get(BOUNDARY_REDUCED);
+    const tokens = shapeTokens(shape);
+    if (!b.revealReduced) return nextShape(b, Math.max(...count), undefined, tokens);
+    if (reduced === undefined) throw new Ig3dcError('verify', `boundary ${k} splits the survivors by degree but revealed no '${BOUNDARY_REDUCED}' count`);
+    const full = Math.max(...count.map((c, e) => c - reduced[e]!));
+    const red = Math.max(...reduced);
+    return nextShape(b, full + red, red, tokens);
   }
 
-  /** Segment k at n tokens, compiled (with its static cost) on first use. */
-  compiled(k: number, n: number): Compiled {
-    const key = `${k}@${n}`;
+  /** Segment k at a shape, compiled (with its static cost) on first use. */
+  compiled(k: number, shape: SegmentShape | number): Compiled {
+    const sh = typeof shape === 'number' ? [shape] : shape;
+    const key = `${k}@${sh.join('+')}`;
     let c = this.#compiled.get(key);
     if (c === undefined) {
       const t0 = performance.now();
       const b = this.graphs.bounds[k];
-      const handoff = b === undefined ? undefined : [SEGMENT_VALUES.hidden, SEGMENT_VALUES.keep, ...(b.reduce !== undefined ? [SEGMENT_VALUES.reduce] : [])];
-      c = compileModel(this.graphs.get(k, n), { ...this.options, raise: false, ...(handoff !== undefined ? { boundary: { handoff, countOf: SEGMENT_VALUES.keep } } : {}) });
-      if (handoff !== undefined) checkBoundaryLeaks(c.circuit);
+      const split = b?.revealReduced === true;
+      const handoff = b === undefined ? undefined : split ? [SEGMENT_VALUES.hidden, SEGMENT_VALUES.keep, SEGMENT_VALUES.hiddenReduced, SEGMENT_VALUES.keepReduced] : [SEGMENT_VALUES.hidden, SEGMENT_VALUES.keep, ...(b.reduce !== undefined ? [SEGMENT_VALUES.reduce] : [])];
+      const boundary = handoff === undefined ? undefined : { handoff, countOf: SEGMENT_VALUES.keep, ...(split ? { reducedOf: SEGMENT_VALUES.keepReduced } : {}) };
+      c = compileModel(this.graphs.get(k, sh), { ...this.options, raise: false, ...(boundary !== undefined ? { boundary } : {}) });
+      if (handoff !== undefined) checkBoundaryLeaks(c.circuit, { reduced: split });
       else checkLeakage(c.circuit);
       this.#compiled.set(key, c);
-      this.compiles.push({ segment: k, tokens: n, seconds: (performance.now() - t0) / 1000 });
+      this.compiles.push({ segment: k, tokens: shapeTokens(sh), shape: sh, seconds: (performance.now() - t0) / 1000 });
     }
     return c;
   }
 
   /**
-   * Every (segment, tokens) a run can take: segment 0 at the sequence length, segment k > 0 at
-   * each multiple of its boundary's bucket up to the sequence length (what compiling ahead costs).
+   * Every (segment, shape) a run can take: segment 0 at the sequence length, segment k > 0 at
+   * each multiple of its boundary's bucket up to the sequence length; after a boundary that
+   * splits by degree, each pair of full (>= bucket) and reduced (0 or >= bucket) rows up to the
+   * sequence length each (what compiling ahead costs).
    */
-  buckets(): { segment: number; tokens: number }[] {
-    const out = [{ segment: 0, tokens: this.tokens }];
+  buckets(): { segment: number; tokens: number; shape: SegmentShape }[] {
+    const out: { segment: number; tokens: number; shape: SegmentShape }[] = [{ segment: 0, tokens: this.tokens, shape: [this.tokens] }];
     this.graphs.bounds.forEach((b, i) => {
-      for (let n = b.bucket; n <= this.tokens; n += b.bucket) out.push({ segment: i + 1, tokens: n });
+      for (let n = b.bucket; n <= this.tokens; n += b.bucket) {
+        if (!b.revealReduced) out.push({ segment: i + 1, tokens: n, shape: [n] });
+        else for (let r = 0; r <= this.tokens; r += b.bucket) out.push({ segment: i + 1, tokens: n + r, shape: [n, r] });
+      }
     });
     return out;
   }
 
-  get(k: number, n: number): { circuit: Circuit; weights: ReadonlyMap<string, Tensor> } {
-    const c = this.compiled(k, n);
+  get(k: number, shape: SegmentShape | number): { circuit: Circuit; weights: ReadonlyMap<string, Tensor> } {
+    const c = this.compiled(k, shape);
     return { circuit: c.circuit, weights: c.weights };
   }
 }

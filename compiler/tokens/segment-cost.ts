@@ -8,7 +8,7 @@
 
 import { costSummary, type CircuitCost, type CostSummary } from '../../ir/circuit/cost.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { runSegments, type SegmentedRun } from '../../passes/tokens/segments.ts';
+import { runSegments, shapeTokens, type SegmentedRun, type SegmentShape } from '../../passes/tokens/segments.ts';
 import { estimateLatency, PROFILES } from '../backend/report/latency.ts';
 import type { SegmentCircuits } from './segment-circuits.ts';
 
@@ -59,33 +59,38 @@ export const scaleCost = (a: StaticCost, s: number): StaticCost => combine(ZERO_
 export interface BucketCost {
   readonly segment: number;
   readonly tokens: number;
+  /** [tokens], or [full rows, reduced rows] after a boundary of prune-tokens{reduce=reveal-count}. */
+  readonly shape: SegmentShape;
   readonly cost: StaticCost;
 }
 
-/** Segment k's circuit at n tokens (compiled on first use, cached with the circuits the runtime runs). */
-export function bucketCost(src: SegmentCircuits, k: number, n: number): BucketCost {
-  return { segment: k, tokens: n, cost: staticCost(src.compiled(k, n).cost) };
+/** Segment k's circuit at a shape (compiled on first use, cached with the circuits the runtime runs). */
+export function bucketCost(src: SegmentCircuits, k: number, shape: SegmentShape | number): BucketCost {
+  const sh = typeof shape === 'number' ? [shape] : shape;
+  return { segment: k, tokens: shapeTokens(sh), shape: sh, cost: staticCost(src.compiled(k, sh).cost) };
 }
 
 /** Every (segment, bucket) a run can take, in SegmentCircuits.buckets() order: compiles them all. */
 export function bucketTable(src: SegmentCircuits, onBucket?: (b: BucketCost, done: number, total: number) => void): BucketCost[] {
   const all = src.buckets();
-  return all.map(({ segment, tokens }, i) => {
-    const b = bucketCost(src, segment, tokens);
+  return all.map(({ segment, shape }, i) => {
+    const b = bucketCost(src, segment, shape);
     onBucket?.(b, i + 1, all.length);
     return b;
   });
 }
 
-/** The cost of a run whose segment k ran on tokens[k] tokens (tokens[0]: the sequence length). */
-export function runCost(src: SegmentCircuits, tokens: readonly number[]): StaticCost {
-  if (tokens.length !== src.segments) throw new Error(`a run of ${src.segments} segments takes ${src.segments} token counts, got [${tokens.join(', ')}]`);
-  return tokens.reduce((acc, n, k) => addCost(acc, bucketCost(src, k, n).cost), ZERO_COST);
+/** The cost of a run whose segment k ran at shapes[k] (a token count, or [full, reduced] rows; shapes[0]: the sequence length). */
+export function runCost(src: SegmentCircuits, shapes: readonly (SegmentShape | number)[]): StaticCost {
+  if (shapes.length !== src.segments) throw new Error(`a run of ${src.segments} segments takes ${src.segments} token counts, got [${shapes.map((sh) => (typeof sh === 'number' ? String(sh) : sh.join('+'))).join(', ')}]`);
+  return shapes.reduce<StaticCost>((acc, sh, k) => addCost(acc, bucketCost(src, k, sh).cost), ZERO_COST);
 }
 
 /** The rows of a dev set that took one sequence of buckets. */
 export interface BucketPath {
   readonly tokens: readonly number[];
+  /** Each segment's shape: [tokens], or [full, reduced] rows after a reduce=reveal-count boundary. */
+  readonly shapes: readonly SegmentShape[];
   readonly rows: number;
   readonly cost: StaticCost;
 }
@@ -113,16 +118,16 @@ export function expectedCost(src: SegmentCircuits, rows: number, feeds: (r: numb
   let total = ZERO_COST;
   const counts = Array<number>(src.segments - 1).fill(0);
   const tokens = Array<number>(src.segments).fill(0);
-  const paths = new Map<string, { tokens: readonly number[]; rows: number; cost: StaticCost }>();
+  const paths = new Map<string, { tokens: readonly number[]; shapes: readonly SegmentShape[]; rows: number; cost: StaticCost }>();
   for (let r = 0; r < rows; r++) {
     const run = runSegments(src.graphs, feeds(r));
-    const cost = runCost(src, run.tokens);
+    const cost = runCost(src, run.shapes);
     total = addCost(total, cost);
     run.counts.forEach((c, i) => (counts[i]! += c));
     run.tokens.forEach((n, i) => (tokens[i]! += n));
-    const key = run.tokens.join(',');
+    const key = run.shapes.map((sh) => sh.join('+')).join(',');
     const p = paths.get(key);
-    if (p === undefined) paths.set(key, { tokens: run.tokens, rows: 1, cost });
+    if (p === undefined) paths.set(key, { tokens: run.tokens, shapes: run.shapes, rows: 1, cost });
     else p.rows++;
     onRow?.(r, run, cost);
   }

@@ -1,4 +1,4 @@
-// prune-tokens{theta=[..], beta=[..] | ratio=.., thresholds="FILE", bucket=8, degree=2}:
+// prune-tokens{theta=[..], beta=[..] | ratio=.., thresholds="FILE", bucket=8, degree=2, reduce=select}:
 // CipherPrune's encrypted token pruning and polynomial reduction on a raised encoder.
 //
 // After layer l (l = 0..L-2) it inserts, on the hidden state leaving the layer:
@@ -10,7 +10,10 @@
 // rows and GELU per token: TokenSelect(reduce', low-degree, full), the low degree being
 // PolySoftmax of `degree` and ReLU. The static graph keeps S positions (pruned ones are zero
 // and masked); segments.ts cuts it at the boundaries, where the survivor count is opened and
-// the next segment runs on that count rounded up to a multiple of `bucket`.
+// the next segment runs on that count rounded up to a multiple of `bucket`. With
+// reduce=reveal-count (an opt-in: it reveals more) a boundary also reveals how many survivors
+// are reduced, and segments.ts gives the next segment the full-degree rows first and the
+// reduced rows after them, each group bucketed, each degree computed on its own rows only.
 
 import { build } from '../../ir/build.ts';
 import { Ig3dcError } from '../../ir/diagnostics.ts';
@@ -31,6 +34,12 @@ export const PRUNE_TOKENS_OPTIONS: Readonly<Record<string, PassOptionSpec>> = {
   thresholds: { kind: 'string', doc: 'read theta and beta from this file (written by `ig3dc tune --tokens`)' },
   bucket: { kind: 'int', default: 8, min: 1, doc: 'segment shapes are rounded up to a multiple of this; must divide the sequence length' },
   degree: { kind: 'int', default: 2, min: 1, max: 8, doc: 'degree of the reduced tokens\' PolySoftmax' },
+  reduce: {
+    kind: 'enum',
+    values: ['select', 'reveal-count'],
+    default: 'select',
+    doc: 'in segments, how reduced tokens get their degree: "select" computes both degrees for every token and selects per token (reveals only the survivor count); "reveal-count" also reveals the number of reduced tokens per example and boundary, groups them after the full-degree ones and computes each degree on its own rows only (cheaper)',
+  },
 };
 
 /** What to insert at each boundary. */
@@ -40,6 +49,8 @@ export interface TokenPolicy {
   readonly ratio?: number;
   readonly bucket: number;
   readonly degree: number;
+  /** prune-tokens{reduce=reveal-count}: boundaries reveal the number of reduced tokens too (see TokenReduce). */
+  readonly revealReduced?: boolean;
 }
 
 function usage(detail: string): Ig3dcError {
@@ -52,15 +63,17 @@ export function policyOf(options: PassOptions, layers: number): TokenPolicy {
   const ratio = options['ratio'] as number | undefined;
   const file = options['thresholds'] as string | undefined;
   const theta = options['theta'] as readonly number[] | undefined;
+  const revealReduced = options['reduce'] === 'reveal-count';
   const given = [ratio !== undefined, file !== undefined, theta !== undefined].filter(Boolean).length;
   if (given !== 1) throw usage('give exactly one of theta=[..], ratio=.. or thresholds="FILE"');
   if (ratio !== undefined) {
     if (options['beta'] !== undefined) throw usage('beta goes with theta (ratio prunes by a fixed schedule without reduction)');
+    if (revealReduced) throw usage('reduce=reveal-count goes with beta (ratio prunes by a fixed schedule without reduction)');
     return { ratio, bucket, degree };
   }
   const t: TokenThresholds = file !== undefined ? readThresholdsFile(file) : { theta: theta!, beta: (options['beta'] as readonly number[] | undefined) ?? theta! };
   checkThresholds(PRUNE_TOKENS, t, layers, file);
-  return { thresholds: t, bucket, degree };
+  return { thresholds: t, bucket, degree, ...(revealReduced ? { revealReduced } : {}) };
 }
 
 /** The graph with the pruning ops inserted at every boundary (see the header). */
@@ -104,7 +117,7 @@ export function pruneTokens(graph: Graph, policy: TokenPolicy): Graph {
       const survivors = build('TokenKeep', [score, keep], keepAttrs, sub(loc, 'keep'));
       maskOf.set(l + 1, build('CompactTokens', [survivors, survivors], { axis: 3 }, sub(loc, 'compact-mask')));
       if (t !== undefined && t.beta[l]! > t.theta[l]!) {
-        const reduce = build('TokenReduce', [score, survivors], { beta: t.beta[l]! }, sub(loc, 'reduce'));
+        const reduce = build('TokenReduce', [score, survivors], { beta: t.beta[l]!, ...(policy.revealReduced === true ? { reveal: true } : {}) }, sub(loc, 'reduce'));
         reduceOf.set(l + 1, build('CompactTokens', [reduce, survivors], { axis: 3 }, sub(loc, 'compact-reduce')));
       }
       out = build('CompactTokens', [out, survivors], { axis: 1 }, sub(loc, 'compact'));

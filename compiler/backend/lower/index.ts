@@ -7,6 +7,7 @@
 
 import { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Circuit } from '../../../ir/circuit/circuit.ts';
+import type { Reg } from '../../../ir/circuit/types.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { evaluateNode } from '../../../ir/evaluate.ts';
 import { usersOf, type Graph } from '../../../ir/graph.ts';
@@ -35,15 +36,21 @@ export interface LowerOptions {
 /**
  * How a segment ends: the named graph outputs stay secret and are handed off to the next
  * segment (each party keeps its share), and the one value revealed, to both parties, is the
- * survivor count: the sum of the `countOf` output's flags per example, as `count` [B].
+ * survivor count: the sum of the `countOf` output's flags per example, as `count` [B]. With
+ * `reducedOf` (prune-tokens{reduce=reveal-count}: survivors split by degree, `countOf` the
+ * full-degree ones) the number of reduced tokens is revealed too, as `reduced` [B], and
+ * `count` is the sum of both.
  */
 export interface SegmentBoundary {
   readonly handoff: readonly string[];
   readonly countOf: string;
+  readonly reducedOf?: string;
 }
 
 /** The name of the survivor count a segment boundary reveals. */
 export const SEGMENT_COUNT = 'count';
+/** The name of the reduced count a boundary that splits the survivors by degree reveals. */
+export const SEGMENT_REDUCED = 'reduced';
 
 export interface Lowered {
   readonly circuit: Circuit;
@@ -114,8 +121,10 @@ export function lowerGraph(graph: Graph, options: LowerOptions): Lowered {
   const boundary = options.boundary;
   if (boundary !== undefined) {
     const names = new Set(graph.outputs.map((o) => o.name));
-    for (const n of [...boundary.handoff, boundary.countOf]) if (!names.has(n)) throw new Ig3dcError('usage', `segment '${graph.name}' has no output '${n}' to hand off (outputs: ${[...names].join(', ')})`);
+    const want = [...boundary.handoff, boundary.countOf, ...(boundary.reducedOf !== undefined ? [boundary.reducedOf] : [])];
+    for (const n of want) if (!names.has(n)) throw new Ig3dcError('usage', `segment '${graph.name}' has no output '${n}' to hand off (outputs: ${[...names].join(', ')})`);
   }
+  const flagCounts = new Map<string, Reg>();
   for (const o of graph.outputs) {
     const v = values.get(o.node)!;
     const handoff = boundary?.handoff.includes(o.name) === true;
@@ -124,10 +133,18 @@ export function lowerGraph(graph: Graph, options: LowerOptions): Lowered {
       const r = ctx.share(v);
       if (handoff) b.handoff(r, o.name);
       else b.output(r, o.name);
-      if (boundary?.countOf === o.name) {
-        const count = b.withProtocol('local', () => b.reduceSum(r, r.shape.slice(1).map((_, i) => i + 1), false));
-        b.withProtocol('reveal-count', () => b.reveal(count, SEGMENT_COUNT));
+      if (boundary?.countOf === o.name || boundary?.reducedOf === o.name) {
+        flagCounts.set(o.name, b.withProtocol('local', () => b.reduceSum(r, r.shape.slice(1).map((_, i) => i + 1), false)));
       }
+    });
+  }
+  if (boundary !== undefined) {
+    const last = graph.outputs.find((o) => o.name === boundary.countOf)!.node;
+    b.withProvenance({ irNode: last.loc.name ?? boundary.countOf, opKind: 'other', protocol: 'reveal-count', ...(last.loc.layer !== undefined ? { layer: last.loc.layer } : {}) }, () => {
+      const full = flagCounts.get(boundary.countOf)!;
+      const reduced = boundary.reducedOf !== undefined ? flagCounts.get(boundary.reducedOf)! : undefined;
+      b.reveal(reduced === undefined ? full : b.withProtocol('local', () => b.add(full, reduced)), SEGMENT_COUNT);
+      if (reduced !== undefined) b.reveal(reduced, SEGMENT_REDUCED);
     });
   }
   return { circuit: b.build(), weights: ctx.weights };

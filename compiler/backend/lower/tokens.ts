@@ -13,12 +13,13 @@
 //   token below zero. Token 0 is set to 1 locally. The flags are exact bits at scale 0.
 // - TokenReduce{beta}: the same margin moved down by (beta - theta) H rows, compared in the
 //   same rounds as TokenKeep's; reduce = survivors - (survivors at or above beta), token 0 off.
+//   part "full" is survivors - reduce from the same comparison, so the parts partition exactly.
 // - CompactTokens: the shift network (protocols/compaction.ts) per example; the shift bits
 //   of one set of flags are made once and shared by every value compacted by them.
 // - TokenSelect: full + flags * (reduced - full), one Beaver product broadcast over the row.
 // TokenKeep{ratio} (a fixed fraction, which needs a secret sort of the scores) has no lowering.
 
-import { floatAttr, intAttr } from '../../../ir/op.ts';
+import { floatAttr, intAttr, stringAttr } from '../../../ir/op.ts';
 import type { Node } from '../../../ir/node.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
 import * as lib from '../protocols/index.ts';
@@ -67,6 +68,9 @@ function tokenZero(ctx: LowerContext, shape: readonly number[], first: boolean):
   const S = shape[3]!;
   return ctx.constReg(tensorOf(shape, (i) => ((i % S === 0) === first ? 1 : 0)), 0);
 }
+
+/** The reduction flags of each survivor flags, by beta (lowered once, read by both parts of TokenReduce). */
+const reducedBits = new WeakMap<TokenFlags, Map<number, Reg>>();
 
 /** 1 where the margin is >= 0, as exact bits at scale 0. */
 function nonNegative(ctx: LowerContext, margin: Reg): Reg {
@@ -121,9 +125,17 @@ export const TOKEN_LOWERINGS: LoweringTable = {
       }
       const beta = floatAttr(node.attrs, 'beta');
       const shape = kept.bits.shape;
-      // the same margin, moved down by (beta - theta) H rows: at or above beta (and kept)
-      const above = nonNegative(ctx, b.withProtocol('token-margin', () => b.sub(kept.margin!, mulPublic(ctx, kept.scores!.rows, scalarTensor((beta - kept.theta!) * kept.scores!.heads)))));
-      const bits = b.withProtocol('local', () => b.mulPub(b.sub(kept.bits, above), tokenZero(ctx, shape, false)));
+      // one comparison per (survivors, beta), shared by both parts
+      let byBeta = reducedBits.get(kept);
+      if (byBeta === undefined) reducedBits.set(kept, (byBeta = new Map()));
+      let reduced = byBeta.get(beta);
+      if (reduced === undefined) {
+        // the same margin, moved down by (beta - theta) H rows: at or above beta (and kept)
+        const above = nonNegative(ctx, b.withProtocol('token-margin', () => b.sub(kept.margin!, mulPublic(ctx, kept.scores!.rows, scalarTensor((beta - kept.theta!) * kept.scores!.heads)))));
+        byBeta.set(beta, (reduced = b.withProtocol('local', () => b.mulPub(b.sub(kept.bits, above), tokenZero(ctx, shape, false)))));
+      }
+      const r = reduced;
+      const bits = stringAttr(node.attrs, 'part') === 'full' ? b.withProtocol('local', () => b.sub(kept.bits, r)) : r;
       ctx.tokenFlags.set(node, { bits });
       return secretValue(bits);
     },

@@ -148,7 +148,7 @@ export function formatSegmentCostReport(r: SegmentCostReport): string {
   for (const b of r.buckets) {
     const c = b.cost;
     lines.push(
-      `${String(b.segment).padStart(7)}  ${String(b.tokens).padStart(6)}  ${String(c.rounds).padStart(6)}  ${MB(c.bytesTotal).padStart(14)}  ${MB(c.onlineBytes).padStart(9)}  ${MB(c.dealerBytes).padStart(9)}  ${c.latency['lan']!.toFixed(3).padStart(7)}  ${c.latency['wan']!.toFixed(2).padStart(7)}`,
+      `${String(b.segment).padStart(7)}  ${b.shape.join('+').padStart(6)}  ${String(c.rounds).padStart(6)}  ${MB(c.bytesTotal).padStart(14)}  ${MB(c.onlineBytes).padStart(9)}  ${MB(c.dealerBytes).padStart(9)}  ${c.latency['lan']!.toFixed(3).padStart(7)}  ${c.latency['wan']!.toFixed(2).padStart(7)}`,
     );
   }
   lines.push(`unpruned (the same passes without prune-tokens, one circuit at ${r.seq} tokens): ${costLine(r.unpruned)}`);
@@ -158,7 +158,7 @@ export function formatSegmentCostReport(r: SegmentCostReport): string {
     lines.push(`  plaintext accuracy of the pruned model ${e.accuracy.toFixed(1)}%`);
     lines.push(`  mean survivors after each boundary ${e.meanCounts.map((c) => c.toFixed(1)).join(', ')} of ${r.seq}; mean tokens per segment ${e.meanTokens.map((c) => c.toFixed(1)).join(', ')}`);
     const shown = e.paths.slice(0, 8);
-    lines.push(`  buckets taken: ${shown.map((p) => `${p.tokens.join(',')} (${p.rows})`).join(', ')}${e.paths.length > shown.length ? `, and ${e.paths.length - shown.length} more` : ''}`);
+    lines.push(`  buckets taken: ${shown.map((p) => `${p.shapes.map((sh) => sh.join('+')).join(',')} (${p.rows})`).join(', ')}${e.paths.length > shown.length ? `, and ${e.paths.length - shown.length} more` : ''}`);
     lines.push(`  per row: ${costLine(e.mean)}`);
     const ratio = (a: number, b: number): string => (b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
     lines.push(`  against unpruned: rounds ${ratio(e.mean.rounds, r.unpruned.rounds)}, bytes on the wire ${ratio(e.mean.bytesTotal, r.unpruned.bytesTotal)}, LAN ${ratio(e.mean.latency['lan']!, r.unpruned.latency['lan']!)}, WAN ${ratio(e.mean.latency['wan']!, r.unpruned.latency['wan']!)}`);

@@ -33,8 +33,12 @@ export interface SegmentReport {
   readonly segment: number;
   /** Tokens the segment ran on (segment 0: the sequence; then the bucket of the count before it). */
   readonly tokens: number;
+  /** [tokens], or [full rows, reduced rows] after a boundary of prune-tokens{reduce=reveal-count}. */
+  readonly shape: readonly number[];
   /** The survivor counts its boundary revealed (one per example; none for the last segment). */
   readonly counts?: readonly number[];
+  /** The reduced counts its boundary revealed (prune-tokens{reduce=reveal-count} only). */
+  readonly reduced?: readonly number[];
   readonly measured: SegmentCost;
   readonly static: SegmentCost;
   readonly match: boolean;
@@ -45,6 +49,8 @@ export interface SegmentedCaseReport {
   readonly segments: readonly SegmentReport[];
   /** The plaintext evaluator's counts per boundary (max over the batch), as the parties' should be. */
   readonly plaintextCounts: readonly number[];
+  /** The plaintext evaluator's reduced counts per boundary (max over the batch; null where not revealed). */
+  readonly plaintextReduced: readonly (number | null)[];
   readonly outputs: Record<string, TensorJson>;
   readonly maxAbsError: Record<string, number>;
   readonly predicted: readonly number[];
@@ -62,7 +68,7 @@ export interface SegmentedRunReport {
   readonly bucketsMatch: boolean;
   readonly maxAbsError: number;
   /** Segment circuits compiled (on first use), with the seconds each took. */
-  readonly compiled: readonly { readonly segment: number; readonly tokens: number; readonly seconds: number }[];
+  readonly compiled: readonly { readonly segment: number; readonly tokens: number; readonly shape: readonly number[]; readonly seconds: number }[];
   readonly labelled?: { readonly file: string; readonly rows: number; readonly secureAccuracy: number; readonly plaintextAccuracy: number; readonly agreement: number };
   readonly wallSeconds: number;
 }
@@ -121,8 +127,8 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
       const plain = runSegments(src.graphs, feeds);
       const segments: SegmentReport[] = run.steps.map((s) => {
         const measured = costSummary(s.cost);
-        const stat = costSummary(src.compiled(s.segment, s.tokens).cost);
-        return { segment: s.segment, tokens: s.tokens, ...(s.counts !== undefined ? { counts: s.counts } : {}), measured: cost(measured), static: cost(stat), match: JSON.stringify(measured) === JSON.stringify(stat) };
+        const stat = costSummary(src.compiled(s.segment, s.shape).cost);
+        return { segment: s.segment, tokens: s.tokens, shape: s.shape, ...(s.counts !== undefined ? { counts: s.counts } : {}), ...(s.reduced !== undefined ? { reduced: s.reduced } : {}), measured: cost(measured), static: cost(stat), match: JSON.stringify(measured) === JSON.stringify(stat) };
       });
       const outputs: Record<string, TensorJson> = {};
       const err: Record<string, number> = {};
@@ -136,6 +142,7 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
         name: cs.name,
         segments,
         plaintextCounts: plain.counts,
+        plaintextReduced: plain.reduced.map((r) => r ?? null),
         outputs,
         maxAbsError: err,
         predicted: argmaxRows(firstOut),
@@ -149,13 +156,14 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
   }
   const pct = (k: number): number => (100 * k) / reports.length;
   const countsOf = (r: SegmentedCaseReport): number[] => r.segments.slice(0, -1).map((s) => Math.max(...s.counts!));
+  const reducedOf = (r: SegmentedCaseReport): (number | null)[] => r.segments.slice(0, -1).map((s) => (s.reduced !== undefined ? Math.max(...s.reduced) : null));
   return {
     model: path,
     protocols: protocols.name,
     passes: opts.passes!,
     cases: reports,
     countsMatch: reports.every((r) => r.segments.every((s) => s.match)),
-    bucketsMatch: reports.every((r) => JSON.stringify(countsOf(r)) === JSON.stringify(r.plaintextCounts)),
+    bucketsMatch: reports.every((r) => JSON.stringify(countsOf(r)) === JSON.stringify(r.plaintextCounts) && JSON.stringify(reducedOf(r)) === JSON.stringify(r.plaintextReduced)),
     maxAbsError: Math.max(...reports.flatMap((r) => Object.values(r.maxAbsError))),
     compiled: [...sources.values()].flatMap((s) => s.compiles),
     ...(labels !== undefined
@@ -183,21 +191,22 @@ export function formatSegmentedReport(r: SegmentedRunReport): string {
     const e = Object.values(cs.maxAbsError)[0];
     lines.push(`case ${cs.name}: predicted ${cs.predicted[0]}, plaintext ${cs.referencePredicted[0]}, max abs error ${e === undefined ? 'n/a' : e.toExponential(2)} (${cs.wallSeconds.toFixed(2)} s)`);
     for (const s of cs.segments) {
-      const revealed = s.counts !== undefined ? `, reveals count ${s.counts.join(',')}` : '';
+      const revealed = s.counts !== undefined ? `, reveals count ${s.counts.join(',')}${s.reduced !== undefined ? ` reduced ${s.reduced.join(',')}` : ''}` : '';
+      const rows = s.shape.length > 1 ? ` (${s.shape.join('+')})` : '';
       lines.push(
-        `  segment ${s.segment} on ${String(s.tokens).padStart(4)} tokens${revealed.padEnd(20)} measured ${String(s.measured.rounds).padStart(5)} rounds ${MB(s.measured.bytesTotal).padStart(12)}   static ${String(s.static.rounds).padStart(5)} rounds ${MB(s.static.bytesTotal).padStart(12)}  ${s.match ? '==' : '!= MISMATCH'}`,
+        `  segment ${s.segment} on ${String(s.tokens).padStart(4)} tokens${rows}${revealed.padEnd(20)} measured ${String(s.measured.rounds).padStart(5)} rounds ${MB(s.measured.bytesTotal).padStart(12)}   static ${String(s.static.rounds).padStart(5)} rounds ${MB(s.static.bytesTotal).padStart(12)}  ${s.match ? '==' : '!= MISMATCH'}`,
       );
     }
-    lines.push(`  total: ${cs.total.measured.rounds} rounds, ${MB(cs.total.measured.bytesTotal)} between the parties, ${MB(cs.total.measured.dealerBytes)} from the dealer; plaintext counts ${cs.plaintextCounts.join(', ')}`);
+    lines.push(`  total: ${cs.total.measured.rounds} rounds, ${MB(cs.total.measured.bytesTotal)} between the parties, ${MB(cs.total.measured.dealerBytes)} from the dealer; plaintext counts ${cs.plaintextCounts.join(', ')}${cs.plaintextReduced.some((r) => r !== null) ? `, reduced ${cs.plaintextReduced.map((r) => r ?? '-').join(', ')}` : ''}`);
   }
   lines.push(`max abs error against the pruned model's plaintext evaluator ${r.maxAbsError.toExponential(3)}`);
-  lines.push(`survivor counts ${r.bucketsMatch ? '==' : '!='} plaintext on every case; measured ${r.countsMatch ? '==' : '!='} static on every segment${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
+  lines.push(`survivor (and reduced) counts ${r.bucketsMatch ? '==' : '!='} plaintext on every case; measured ${r.countsMatch ? '==' : '!='} static on every segment${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
   if (r.labelled !== undefined) {
     const l = r.labelled;
     lines.push(`labelled set ${l.file}, ${l.rows} row(s): secure accuracy ${l.secureAccuracy.toFixed(1)}%, plaintext (pruned) accuracy ${l.plaintextAccuracy.toFixed(1)}%, agreement ${l.agreement.toFixed(1)}%`);
   }
   const compileSeconds = r.compiled.reduce((a, c) => a + c.seconds, 0);
-  lines.push(`segment circuits compiled on first use: ${r.compiled.length} (${r.compiled.map((c) => `${c.segment}@${c.tokens}`).join(' ')}), ${compileSeconds.toFixed(2)} s`);
+  lines.push(`segment circuits compiled on first use: ${r.compiled.length} (${r.compiled.map((c) => `${c.segment}@${c.shape.join('+')}`).join(' ')}), ${compileSeconds.toFixed(2)} s`);
   lines.push(`wall time ${r.wallSeconds.toFixed(2)} s`);
   return `${lines.join('\n')}\n`;
 }

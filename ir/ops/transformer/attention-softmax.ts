@@ -2,7 +2,8 @@
 // one layer, with a per-head method (attention-methods.ts defines each: "exact" softmax,
 // IG-3D's PolySoftmax, MPCViT's rsattn and scale, PolyTransformer's scaled-relu/-gelu/-relu2,
 // MPCFormer's 2quad). Masked keys (keep = 0) get exactly zero weight in every method; a row
-// with every key masked is all zeros.
+// with every key masked is all zeros. Rows are independent: scores may have fewer query rows
+// than keys ([B, H, Sq, S]; a token-pruning segment gives each degree its own rows).
 
 import type { OpDef } from '../../op.ts';
 import { boolAttr, floatAttr, intAttr, intsAttr, stringAttr, typeError } from '../../op.ts';
@@ -49,10 +50,9 @@ export const AttentionSoftmax: OpDef = {
   infer([scores, keep], attrs) {
     requireFloat('AttentionSoftmax', scores!, 'scores');
     if (keep!.elem === 'ring64') typeError('AttentionSoftmax: keep must be a float, int or bool mask, got ring64');
-    requireRank('AttentionSoftmax', scores!, 4, 'scores', '[B, H, S, S]');
+    requireRank('AttentionSoftmax', scores!, 4, 'scores', '[B, H, Sq, S]');
     requireRank('AttentionSoftmax', keep!, 4, 'keep', '[B, 1, 1, S]');
-    const [B, H, Sq, Sk] = scores!.shape as [number, number, number, number];
-    if (Sq !== Sk) typeError(`AttentionSoftmax: scores must be [B, H, S, S], got ${fmtShape(scores!.shape)}`);
+    const [B, H, , Sk] = scores!.shape as [number, number, number, number];
     const ks = keep!.shape;
     if (ks[0] !== B || ks[1] !== 1 || ks[2] !== 1 || ks[3] !== Sk) {
       typeError(`AttentionSoftmax: keep must be [${B}, 1, 1, ${Sk}] for scores ${fmtShape(scores!.shape)}, got ${fmtShape(ks)}`);
@@ -76,7 +76,7 @@ export const AttentionSoftmax: OpDef = {
     return { elem: scores!.elem, shape: scores!.shape };
   },
   evaluate([scores, keep], attrs, out) {
-    const [B, H, S] = scores!.shape as [number, number, number, number];
+    const [B, H, Sq, S] = scores!.shape as [number, number, number, number];
     const methods = methodsOf(attrs).map((m) => findAttentionMethod(m)!);
     const params = attentionParams(attrs);
     const X = float64Data(scores!);
@@ -85,7 +85,7 @@ export const AttentionSoftmax: OpDef = {
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const method = methods[h]!;
-        for (let i = 0; i < S; i++) method.row(X, Y, ((b * H + h) * S + i) * S, S, kept, b * S, params);
+        for (let i = 0; i < Sq; i++) method.row(X, Y, ((b * H + h) * Sq + i) * S, S, kept, b * S, params);
       }
     }
     return new Tensor(out.elem, out.shape, Y);

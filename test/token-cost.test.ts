@@ -25,11 +25,11 @@ const PASSES = 'prune-tokens{theta=[0.05],bucket=8}';
 
 const shapesOf = (feeds: ReadonlyMap<string, Tensor>): Record<string, number[]> => Object.fromEntries([...feeds].map(([k, t]) => [k, [...t.shape]]));
 /** The segment circuits as the CLI builds them (a fresh compile cache each time). */
-const circuitsFor = (feeds: ReadonlyMap<string, Tensor>) => segmentCircuitsOf(loadOnnxFile(TINY, { inputShapes: shapesOf(feeds) }).graph, parsePipeline(PASSES), { protocols: 'best' });
+const circuitsFor = (feeds: ReadonlyMap<string, Tensor>, passes = PASSES) => segmentCircuitsOf(loadOnnxFile(TINY, { inputShapes: shapesOf(feeds) }).graph, parsePipeline(passes), { protocols: 'best' });
 
 /** What the runtime measured, summed over the segments of one in-process run. */
-function measured(feeds: ReadonlyMap<string, Tensor>, seed: number): { tokens: number[]; cost: CostSummary } {
-  const run = runSegmentedCircuits(circuitsFor(feeds), { inputs: feeds, seed: new Uint8Array(16).fill(seed) });
+function measured(feeds: ReadonlyMap<string, Tensor>, seed: number, passes = PASSES): { tokens: number[]; shapes: string[]; cost: CostSummary } {
+  const run = runSegmentedCircuits(circuitsFor(feeds, passes), { inputs: feeds, seed: new Uint8Array(16).fill(seed) });
   const sum = run.steps.map((s) => costSummary(s.cost)).reduce((a, c) => ({
     rounds: a.rounds + c.rounds,
     preprocessingRounds: a.preprocessingRounds + c.preprocessingRounds,
@@ -38,7 +38,7 @@ function measured(feeds: ReadonlyMap<string, Tensor>, seed: number): { tokens: n
     dealerBytes: a.dealerBytes + c.dealerBytes,
     dealerBytesPerParty: [a.dealerBytesPerParty[0] + c.dealerBytesPerParty[0], a.dealerBytesPerParty[1] + c.dealerBytesPerParty[1]],
   }));
-  return { tokens: run.steps.map((s) => s.tokens), cost: sum };
+  return { tokens: run.steps.map((s) => s.tokens), shapes: run.steps.map((s) => s.shape.join('+')), cost: sum };
 }
 
 /** Row r of a batched case, as its own inference. */
@@ -56,7 +56,7 @@ const summaryOf = (c: StaticCost): CostSummary => costSummary(c);
 // the two rows of case b2_s32, each as its own inference, and what the runtime measures for each
 const B2 = CASES.find((c) => c.name === 'b2_s32')!.inputs;
 const rows = [rowOf(B2, 0), rowOf(B2, 1)];
-let runsOfRows: { tokens: number[]; cost: CostSummary }[] | undefined;
+let runsOfRows: { tokens: number[]; shapes: string[]; cost: CostSummary }[] | undefined;
 const rowRuns = () => (runsOfRows ??= rows.map((f, i) => measured(f, 5 + i)));
 
 describe('the static cost of a token-pruned model is the segment circuits\' (bert-tiny)', () => {
@@ -65,6 +65,15 @@ describe('the static cost of a token-pruned model is the segment circuits\' (ber
     const report = expectedCost(circuitsFor(feeds), 1, () => feeds);
     const run = measured(feeds, 3);
     expect(report.paths.map((p) => p.tokens)).toEqual([run.tokens]);
+    expect(summaryOf(report.mean)).toEqual(run.cost);
+  });
+
+  it('reduce=reveal-count: the report prices the [full, reduced] shapes a run takes', () => {
+    const passes = 'prune-tokens{theta=[0.02],beta=[0.05],bucket=8,reduce=reveal-count}';
+    const report = expectedCost(circuitsFor(B2, passes), 1, () => B2);
+    const run = measured(B2, 7, passes);
+    expect(run.shapes[1]).toMatch(/^\d+\+[1-9]\d*$/); // some tokens were reduced: the split shape is exercised
+    expect(report.paths.map((p) => p.shapes.map((sh) => sh.join('+')))).toEqual([run.shapes]);
     expect(summaryOf(report.mean)).toEqual(run.cost);
   });
 

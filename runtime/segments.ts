@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
+import { bundleEntry, nextSegmentTokens, segmentWeights, type SegmentBundle } from '../ir/circuit/segment-bundle.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { numel, type Shape } from '../ir/types.ts';
 import { runCircuit, type MeasuredCost, type RunOptions } from './interpreter.ts';
@@ -152,4 +153,22 @@ export function runSegmentedCircuits(src: SegmentSource, opts: SegmentedOptions)
     opts.onSegment?.(step);
   }
   return { outputs, steps };
+}
+
+/**
+ * A segments bundle (`ig3dc compile ... -o FILE.segments`: every bucket's circuit, compiled ahead)
+ * as the source of a run. P0 gives the weights bundle written beside it; P1 and the dealer none.
+ * A bucket the bundle lacks is an error naming it.
+ */
+export function bundleSource(b: SegmentBundle, file: string, weights: ReadonlyMap<string, Tensor> = new Map()): SegmentSource & { hashOf(k: number, n: number): string } {
+  return {
+    segments: b.buckets.length + 1,
+    tokens: b.tokens,
+    next: (k, cs, n) => nextSegmentTokens(b.buckets[k]!, cs, n),
+    get: (k, n) => {
+      const e = bundleEntry(b, k, n, file);
+      return { circuit: e.circuit, weights: segmentWeights(weights, e.circuit, k, n) };
+    },
+    hashOf: (k, n) => bundleEntry(b, k, n, file).hash,
+  };
 }

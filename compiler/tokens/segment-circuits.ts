@@ -7,7 +7,9 @@
 import type { Graph } from '../../ir/graph.ts';
 import { Ig3dcError } from '../../ir/diagnostics.ts';
 import { checkLeakage } from '../../ir/circuit/leakage.ts';
-import { bucketOf, SEGMENT_VALUES, SegmentCache } from '../../passes/tokens/segments.ts';
+import { SEGMENT_VALUES, SegmentCache } from '../../passes/tokens/segments.ts';
+import { bundleWeights, nextSegmentTokens, type SegmentBundle } from '../../ir/circuit/segment-bundle.ts';
+import { circuitContentHash } from '../../ir/circuit/file.ts';
 import { compileModel, type CompileOptions, type Compiled } from '../backend/compile.ts';
 import type { Circuit } from '../../ir/circuit/circuit.ts';
 import type { Tensor } from '../../ir/tensor.ts';
@@ -37,7 +39,12 @@ export class SegmentCircuits {
   }
 
   next(k: number, counts: readonly number[], tokens: number): number {
-    return bucketOf(Math.max(...counts), this.graphs.bounds[k]!.bucket, tokens);
+    return nextSegmentTokens(this.graphs.bounds[k]!.bucket, counts, tokens);
+  }
+
+  /** The bucket of each boundary (what a segments bundle records for the parties' choice). */
+  bucketSizes(): number[] {
+    return this.graphs.bounds.map((b) => b.bucket);
   }
 
   /** Segment k at n tokens, compiled (with its static cost) on first use. */
@@ -67,6 +74,18 @@ export class SegmentCircuits {
       for (let n = b.bucket; n <= this.tokens; n += b.bucket) out.push({ segment: i + 1, tokens: n });
     });
     return out;
+  }
+
+  /**
+   * Every bucket compiled (ahead), as the bundle the three roles of a deployment load, and the
+   * server's weights of all of them (bundleWeights' names).
+   */
+  bundle(): { bundle: SegmentBundle; weights: Map<string, Tensor> } {
+    const all = this.buckets().map((b) => ({ ...b, ...this.get(b.segment, b.tokens) }));
+    return {
+      bundle: { name: this.graphs.graph.name, tokens: this.tokens, buckets: this.bucketSizes(), circuits: all.map((b) => ({ segment: b.segment, tokens: b.tokens, circuit: b.circuit, hash: circuitContentHash(b.circuit) })) },
+      weights: bundleWeights(all),
+    };
   }
 
   get(k: number, n: number): { circuit: Circuit; weights: ReadonlyMap<string, Tensor> } {

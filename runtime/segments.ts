@@ -69,13 +69,14 @@ export interface SegmentedOptions {
   readonly onRound?: RunOptions['onRound'];
 }
 
-function sub(seed: Uint8Array, k: number): Uint8Array {
+/** Segment k's seed of one pair, derived from the run's seed of that pair alone. */
+export function segmentSeed(seed: Uint8Array, k: number): Uint8Array {
   return createHash('sha256').update(seed).update(`ig3dc/segment/${k}`).digest().subarray(0, 16);
 }
 
 /** Segment k's pairwise seeds: each pair derives its own from its own seed (no party learns another pair's). */
 export function segmentSeeds(seeds: PartySeeds, k: number): PartySeeds {
-  return { s01: sub(seeds.s01, k), s0d: sub(seeds.s0d, k), s1d: sub(seeds.s1d, k) };
+  return { s01: segmentSeed(seeds.s01, k), s0d: segmentSeed(seeds.s0d, k), s1d: segmentSeed(seeds.s1d, k) };
 }
 
 /**

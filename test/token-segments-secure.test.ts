@@ -24,6 +24,7 @@ import { runCircuit } from '../runtime/interpreter.ts';
 import type { Shares } from '../runtime/party.ts';
 import { bundleSource, runSegmentedCircuits, takeShares, type SegmentSource } from '../runtime/segments.ts';
 import { runDealerSegmentsTcp, runPartySegmentsTcp } from '../runtime/segments-tcp.ts';
+import { runSegmentedCircuitsWorkers } from '../runtime/workers.ts';
 import { decodeSegmentBundle, encodeSegmentBundle, type SegmentBundle } from '../ir/circuit/segment-bundle.ts';
 import { freshKeys, reason } from './deploy-helpers.ts';
 import type { SegmentedRunReport } from '../compiler/cli/commands/run-segments.ts';
@@ -91,6 +92,27 @@ describe('a token-pruned model in segments under MPC (bert-tiny)', () => {
     // on demand: one compilation per (segment, bucket) taken
     expect(src.compiles.map((c) => [c.segment, c.tokens])).toEqual(tokens.map((n, k) => [k, n]));
   });
+
+  it('in two worker threads: each worker runs the segments on its own shares; the same counts, buckets, costs and (same seed) outputs as in process', async () => {
+    for (const protocols of ['best', 'fss'] as const) {
+      const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols });
+      const seed = new Uint8Array(16).fill(11);
+      const local = runSegmentedCircuits(src, { inputs: inputs(), seed });
+      const seen: number[] = [];
+      const run = await runSegmentedCircuitsWorkers(src, { inputs: inputs(), seed, onSegment: (s) => seen.push(s.segment) });
+      expect(seen).toEqual([0, 1]);
+      expect(run.steps.map((s) => s.tokens)).toEqual([16, 12]);
+      expect(run.steps.map((s) => s.counts)).toEqual([[11], undefined]);
+      expect(run.steps.map((s) => s.serverCounts)).toEqual([[11], undefined]);
+      run.steps.forEach((s, k) => {
+        const { byRound: _, ...measured } = s.cost;
+        expect(measured).toEqual(costSummary(src.compiled(s.segment, s.tokens).cost));
+        // the same seeds per segment: the same transcript as in process
+        expect(s.transcriptHash).toBe(local.steps[k]!.transcriptHash);
+      });
+      expect(run.outputs.get('logits')!.toNumbers()).toEqual(local.outputs.get('logits')!.toNumbers());
+    }
+  }, 240_000);
 
   it('with the fss protocols too (one-round comparisons for the thresholds)', () => {
     const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'fss' });
@@ -189,6 +211,13 @@ describe('ig3dc run MODEL --passes ...prune-tokens...', () => {
     expect(segs[0]!.counts![0]).toBeLessThanOrEqual(4);
     expect(segs.every((s) => s.match && s.measured.rounds === s.static.rounds && s.measured.bytesTotal === s.static.bytesTotal)).toBe(true);
     expect(rep.compiled.map((c) => `${c.segment}@${c.tokens}`)).toEqual(['0@8', '1@4']);
+    // --threads 2: each party's worker runs the segments; the same seed gives the same run
+    const w = await ig3dc(['run', TINY, '--inputs', join(ROOT, 'examples', 'bert-tiny.cases.json'), '--case', 'b1_s8', '--passes', 'prune-tokens{theta=[0.13],bucket=4}', '--protocols', 'best', '--threads', '2', '--json'], 240_000, { IG3DC_SEED: '000102030405060708090a0b0c0d0e0f' }).done;
+    expect(w.code, w.stderr).toBe(0);
+    const wr = JSON.parse(w.stdout) as SegmentedRunReport;
+    expect(wr.mode).toBe('workers');
+    expect(wr.cases[0]!.segments).toEqual(segs);
+    expect(wr.cases[0]!.outputs).toEqual(rep.cases[0]!.outputs);
   });
 });
 

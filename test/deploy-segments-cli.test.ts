@@ -4,7 +4,7 @@
 // names. Counts, buckets and costs must be the in-process run's exactly, the logits within the
 // bound of two secure runs, measured == static on every segment and role.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SegmentedRunReport } from '../compiler/cli/commands/run-segments.ts';
@@ -89,4 +89,28 @@ describe('ig3dc serve / dealer with a .segments file (bert-tiny, prune-tokens, b
     expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(2e-3);
     expect(inproc.maxAbsError['logits']).toBeLessThanOrEqual(2e-3);
   }, 900_000);
+
+  it('bad input: a .segments file without prune-tokens, the server without its weights, a model pipeline on a compiled file: clear errors', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'x.segments');
+    const noPrune = await ig3dc(['compile', TINY, '--seq', '8', '-o', out]).done;
+    expect(noPrune.code).toBe(2);
+    expect(noPrune.stderr).toMatch(/a \.segments file is a token-pruned model's circuits for every bucket; give --passes with prune-tokens/);
+    const cp = await ig3dc(['compile', TINY, '--seq', '8', '--passes', 'prune-tokens{theta=[0.13],bucket=4}', '-o', out]).done;
+    expect(cp.code, cp.stderr).toBe(0);
+    const kg = await ig3dc(['keygen', '--out', join(dir, 'keys')]).done;
+    expect(kg.code, kg.stderr).toBe(0);
+    const serve0 = (extra: string[]): Promise<{ code: number | null; stderr: string }> => ig3dc(['serve', out, '--party', '0', '--key', join(dir, 'keys', 'party0.key'), '--listen', '127.0.0.1:0', '--timeout', '2', ...extra]).done;
+    const noWeights = await serve0(['--weights', join(dir, 'nope.weights.json')]);
+    expect(noWeights.code).toBe(1);
+    expect(noWeights.stderr).toMatch(/the segments need the server's weights: no weights bundle at .*nope\.weights\.json/);
+    const passes = await serve0(['--passes', 'raise-bert']);
+    expect(passes.code).toBe(2);
+    expect(passes.stderr).toMatch(/--passes is for compiling a model on the fly; a \.segments file is compiled already/);
+    const notBundle = join(dir, 'y.segments');
+    writeFileSync(notBundle, 'IG3DCIRC and more');
+    const bad = await ig3dc(['dealer', notBundle, '--key', join(dir, 'keys', 'dealer.key'), '--listen', '127.0.0.1:0']).done;
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/y\.segments: not a segments file/);
+  }, 300_000);
 });

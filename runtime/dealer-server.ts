@@ -18,7 +18,7 @@ import { correctionOrder, dealerSendsP0 } from './dealer-stream.ts';
 import { pairKey, sessionSeed, ticketValid, tlsPsk, type RoleKeys } from './keys.ts';
 import { planParty } from './plan.ts';
 import { recycle } from './pool.ts';
-import { DEFAULT_TIMEOUT_MS, failLinks, Link, PROTOCOL_VERSION } from './tcp.ts';
+import { DEFAULT_TIMEOUT_MS, failLinks, helloSegment, Link, PROTOCOL_VERSION, type SegmentId } from './tcp.ts';
 
 export interface DealerOptions {
   readonly circuit: Circuit;
@@ -29,6 +29,8 @@ export interface DealerOptions {
    * parties the dealer sends words to.
    */
   readonly alternatives?: ReadonlyMap<string, Circuit>;
+  /** A model in segments: the segment this session must be and what the dealer holds for it (for the error when P1 names another bucket). */
+  readonly segment?: { readonly index: number; readonly held: string };
   readonly listen: HostPort;
   /** The dealer's key file. */
   readonly keys: RoleKeys;
@@ -44,6 +46,8 @@ export interface DealerOptions {
 
 export interface DealerResult {
   readonly sessionId: string;
+  /** The hash of the circuit served (one of the alternatives, for a model in segments). */
+  readonly circuitHash: string;
   /** Dealer instructions whose words were sent (to either party). */
   readonly corrections: number;
   /** Bytes sent, to both parties. */
@@ -57,6 +61,7 @@ interface DealerHello {
   readonly circuitHash: string;
   readonly sessionId: string;
   readonly ticket: string;
+  readonly segment?: SegmentId;
 }
 
 /** Serves one session's dealer words to P1 (and to P0, for circuits with FSS gates). */
@@ -87,10 +92,13 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
         circuitHash = h.circuitHash;
         c = known.get(circuitHash)!;
       }
+      const named = helloSegment(h.segment);
       const mismatch =
         h.protocol !== PROTOCOL_VERSION
           ? `protocol version mismatch: the dealer speaks ${PROTOCOL_VERSION}, party ${p} ${String(h.protocol).slice(0, 40)}`
-          : h.circuitHash !== circuitHash
+          : opts.segment !== undefined && !known.has(String(h.circuitHash))
+            ? `party ${p} runs ${named === undefined ? 'a circuit' : `segment ${named.index} at ${named.tokens} tokens`} (hash ${String(h.circuitHash).slice(0, 12)}...) that is not in the dealer's segments bundle for segment ${opts.segment.index} (it holds ${opts.segment.held})`
+            : h.circuitHash !== circuitHash
             ? `party ${p} loaded a different circuit than the dealer (hash ${String(h.circuitHash).slice(0, 12)}..., the dealer's ${circuitHash.slice(0, 12)}...)`
             : typeof h.sessionId !== 'string' || !/^[0-9a-f]{64}$/.test(h.sessionId) || !ticketValid(k0d, h.sessionId, circuitHash, h.ticket)
               ? 'party 0 did not authorize this session for this circuit (no valid ticket)'
@@ -142,7 +150,7 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
       let left = links.length;
       links.forEach((l, i) => stream(parties[i]!, l).then(() => void (--left === 0 && resolve()), reject));
     });
-    return { sessionId: sid!, corrections: served.size, bytes: sent[0] + sent[1], bytesPerParty: sent };
+    return { sessionId: sid!, circuitHash, corrections: served.size, bytes: sent[0] + sent[1], bytesPerParty: sent };
   } catch (e) {
     return failLinks(links, e);
   }

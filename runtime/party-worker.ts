@@ -17,7 +17,8 @@ import { Dealer } from './dealer.ts';
 import { correctionOrder, type CorrectionOrder } from './dealer-stream.ts';
 import { ringStats } from './kernels.ts';
 import { driveParty, newTranscript } from './drive.ts';
-import { partyProgram } from './party.ts';
+import { partyProgram, type Shares } from './party.ts';
+import { segmentSeed, sharesFor } from './segments.ts';
 import { planParty } from './plan.ts';
 import { recycle } from './pool.ts';
 import { toWire, type WireTensor } from './wire-tensor.ts';
@@ -40,7 +41,16 @@ export interface WorkerInput {
   readonly progress: boolean;
   readonly transcript: boolean;
   readonly fuse: boolean;
+  /**
+   * A model in segments: after each circuit the worker keeps its handed-off shares and waits for
+   * the next segment's circuit (a SegmentMessage from the main thread), which it starts from
+   * those shares cut to the bucket; segment k's seeds derive from these seeds and k.
+   */
+  readonly segmented?: boolean;
 }
+
+/** From the main thread to a segmented worker: the next segment, or the end of the run. */
+export type SegmentMessage = { type: 'next'; circuit: Circuit; tensors: TensorRequests } | { type: 'stop' };
 
 export type WorkerReply =
   | { type: 'round'; done: number; total: number; phase: 'pre' | 'online'; round: number; layer?: number }
@@ -60,27 +70,18 @@ function stretchItems(order: CorrectionOrder, k: number): readonly { readonly in
 
 /** P0's end of the simulated dealer's port: each stretch's words arrive before P0 runs it, and are taken in P0's order. */
 class P0Words {
-  readonly #port: MessagePort;
+  readonly #next: () => Promise<StretchWords>;
   readonly #order: CorrectionOrder;
-  readonly #arrived: StretchWords[] = [];
-  #waiting: ((m: StretchWords) => void) | undefined;
   #queue: BigUint64Array[] = [];
   #taken = 0;
   bytes = 0;
-  constructor(port: MessagePort, order: CorrectionOrder) {
-    this.#port = port;
+  constructor(next: () => Promise<StretchWords>, order: CorrectionOrder) {
+    this.#next = next;
     this.#order = order;
-    port.on('message', (m: StretchWords) => {
-      if (this.#waiting !== undefined) {
-        const w = this.#waiting;
-        this.#waiting = undefined;
-        w(m);
-      } else this.#arrived.push(m);
-    });
   }
   async ready(k: number): Promise<void> {
     if (stretchItems(this.#order, k).length === 0) return;
-    const m = this.#arrived.shift() ?? (await new Promise<StretchWords>((r) => (this.#waiting = r)));
+    const m = await this.#next();
     if (m.stretch !== k || this.#queue.length !== 0) throw new Error(`P0's dealer words for stretch ${m.stretch} came where stretch ${k} was due`);
     this.#queue = m.words;
   }
@@ -97,15 +98,36 @@ class P0Words {
   get complete(): boolean {
     return this.#taken === this.#order.items.length;
   }
-  close(): void {
-    this.#port.close();
-  }
 }
 
-async function main(): Promise<void> {
-  const d = workerData as WorkerInput;
-  const c = d.circuit;
-  const dealer = d.simulatedDealer !== undefined ? new Dealer(d.simulatedDealer.s0d, d.simulatedDealer.s1d) : undefined;
+/** A port's messages in order: each call takes the next one (waiting for it). */
+function inbox<T>(port: MessagePort | NonNullable<typeof parentPort>): () => Promise<T> {
+  const queue: T[] = [];
+  let waiting: ((m: T) => void) | undefined;
+  port.on('message', (m: T) => {
+    if (waiting !== undefined) {
+      const w = waiting;
+      waiting = undefined;
+      w(m);
+    } else queue.push(m);
+  });
+  return () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise<T>((r) => (waiting = r)));
+}
+
+interface Ports {
+  readonly peer: () => Promise<Uint8Array>;
+  readonly dealer?: () => Promise<StretchWords>;
+}
+
+interface Seeds {
+  readonly s01: Uint8Array;
+  readonly sd: Uint8Array;
+  readonly simulatedDealer?: { readonly s0d: Uint8Array; readonly s1d: Uint8Array };
+}
+
+/** Runs one circuit (a whole model, or one segment) and posts its reply; returns this party's handoffs. */
+async function runOne(d: WorkerInput, c: Circuit, tensors: TensorRequests, seeds: Seeds, ports: Ports, shared: ReadonlyMap<string, Shares> | undefined): Promise<Map<string, Shares>> {
+  const dealer = seeds.simulatedDealer !== undefined ? new Dealer(seeds.simulatedDealer.s0d, seeds.simulatedDealer.s1d) : undefined;
   const transcript = d.party === 1 && d.transcript ? newTranscript() : undefined;
   const s = schedule(c);
   const plan = planParty(c, d.party, new Set(), s, { fuse: d.fuse });
@@ -115,7 +137,7 @@ async function main(): Promise<void> {
   const received: [number, number] = [0, 0];
   // P0's words: made by P1's simulated dealer (in P0's order, from P0's plan), read by P0's worker.
   const p0Order = d.dealerPort !== undefined ? correctionOrder(c, d.party === 0 ? plan : planParty(c, 0, new Set(), s, { fuse: d.fuse }), 0) : undefined;
-  const p0Words = d.party === 0 && d.dealerPort !== undefined ? new P0Words(d.dealerPort, p0Order!) : undefined;
+  const p0Words = d.party === 0 && ports.dealer !== undefined ? new P0Words(ports.dealer, p0Order!) : undefined;
   const sendP0Words =
     d.party === 1 && d.dealerPort !== undefined
       ? (k: number): void => {
@@ -133,9 +155,10 @@ async function main(): Promise<void> {
     circuit: c,
     party: d.party,
     plan,
-    tensors: requestTensors(d.tensors),
-    s01: d.s01,
-    sd: d.sd,
+    tensors: requestTensors(tensors),
+    s01: seeds.s01,
+    sd: seeds.sd,
+    ...(shared !== undefined ? { shared } : {}),
     recycleMessages: true,
     ...(dealer !== undefined
       ? {
@@ -159,16 +182,6 @@ async function main(): Promise<void> {
         }
       : {}),
   });
-  // Messages from the peer, in order; a round's receive waits for the next one.
-  const queue: Uint8Array[] = [];
-  let waiting: ((m: Uint8Array) => void) | undefined;
-  d.peer.on('message', (m: Uint8Array) => {
-    if (waiting !== undefined) {
-      const w = waiting;
-      waiting = undefined;
-      w(m);
-    } else queue.push(m);
-  });
   const { result, stats } = await driveParty(
     program,
     {
@@ -178,7 +191,7 @@ async function main(): Promise<void> {
         // P0's words of the next stretch (and, with them, P1's halves of the same keys).
         sendP0Words?.(round);
       },
-      receive: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((r) => (waiting = r))),
+      receive: () => ports.peer(),
     },
     {
       party: d.party,
@@ -187,13 +200,10 @@ async function main(): Promise<void> {
       ...(p0Words !== undefined ? { beforeStretch: (k: number) => p0Words.ready(k) } : {}),
     },
   );
-  d.peer.close();
   if (p0Words !== undefined) {
     if (!p0Words.complete) throw new Error('the run ended before every dealer word to P0 was used');
     received[0] = p0Words.bytes;
-    p0Words.close();
   }
-  d.dealerPort?.close();
   const reply: WorkerReply = {
     type: 'done',
     party: d.party,
@@ -204,6 +214,34 @@ async function main(): Promise<void> {
     macs: ringStats.macs,
   };
   parentPort!.postMessage(reply);
+  return result.handoffs;
+}
+
+async function main(): Promise<void> {
+  const d = workerData as WorkerInput;
+  // Messages from the peer (and P0's dealer words), in order, across every segment.
+  const ports: Ports = { peer: inbox<Uint8Array>(d.peer), ...(d.dealerPort !== undefined ? { dealer: inbox<StretchWords>(d.dealerPort) } : {}) };
+  const seedsOf = (k: number): Seeds => {
+    if (d.segmented !== true) return { s01: d.s01, sd: d.sd, ...(d.simulatedDealer !== undefined ? { simulatedDealer: d.simulatedDealer } : {}) };
+    const sim = d.simulatedDealer;
+    return { s01: segmentSeed(d.s01, k), sd: segmentSeed(d.sd, k), ...(sim !== undefined ? { simulatedDealer: { s0d: segmentSeed(sim.s0d, k), s1d: segmentSeed(sim.s1d, k) } } : {}) };
+  };
+  const next = d.segmented === true ? inbox<SegmentMessage>(parentPort!) : undefined;
+  let c = d.circuit;
+  let tensors = d.tensors;
+  let shared: Map<string, Shares> | undefined;
+  for (let k = 0; ; k++) {
+    // this party's shares stay here: the next segment starts from them, cut to its bucket
+    const handoffs = await runOne(d, c, tensors, seedsOf(k), ports, shared);
+    if (next === undefined) break;
+    const m = await next();
+    if (m.type === 'stop') break;
+    c = m.circuit;
+    tensors = m.tensors;
+    shared = sharesFor(c, handoffs);
+  }
+  d.peer.close();
+  d.dealerPort?.close();
 }
 
 main().catch((e: unknown) => {

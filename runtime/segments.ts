@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
+import { bundleEntry, nextSegmentTokens, segmentWeights, type SegmentBundle } from '../ir/circuit/segment-bundle.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { numel, type Shape } from '../ir/types.ts';
 import { runCircuit, type MeasuredCost, type RunOptions } from './interpreter.ts';
@@ -91,13 +92,14 @@ export interface SegmentedOptions {
   readonly onRound?: RunOptions['onRound'];
 }
 
-function sub(seed: Uint8Array, k: number): Uint8Array {
+/** Segment k's seed of one pair, derived from the run's seed of that pair alone. */
+export function segmentSeed(seed: Uint8Array, k: number): Uint8Array {
   return createHash('sha256').update(seed).update(`ig3dc/segment/${k}`).digest().subarray(0, 16);
 }
 
 /** Segment k's pairwise seeds: each pair derives its own from its own seed (no party learns another pair's). */
 export function segmentSeeds(seeds: PartySeeds, k: number): PartySeeds {
-  return { s01: sub(seeds.s01, k), s0d: sub(seeds.s0d, k), s1d: sub(seeds.s1d, k) };
+  return { s01: segmentSeed(seeds.s01, k), s0d: segmentSeed(seeds.s0d, k), s1d: segmentSeed(seeds.s1d, k) };
 }
 
 /**
@@ -176,4 +178,28 @@ export function runSegmentedCircuits(src: SegmentSource, opts: SegmentedOptions)
     opts.onSegment?.(step);
   }
   return { outputs, steps };
+}
+
+/**
+ * A segments bundle (`ig3dc compile ... -o FILE.segments`: every bucket's circuit, compiled ahead)
+ * as the source of a run. P0 gives the weights bundle written beside it; P1 and the dealer none.
+ * A bucket the bundle lacks is an error naming it.
+ */
+export function bundleSource(b: SegmentBundle, file: string, weights: ReadonlyMap<string, Tensor> = new Map()): SegmentSource & { hashOf(k: number, n: number): string } {
+  // a bundle holds one token count per bucket (SegmentCircuits.bundle refuses split boundaries)
+  const tokensOf = (shape: SegmentShape): number => {
+    if (shape.length !== 1) throw new Ig3dcError('input', `a segments bundle holds one token count per bucket, not the split shape [${shape.join(', ')}]`, { file });
+    return shape[0]!;
+  };
+  return {
+    segments: b.buckets.length + 1,
+    tokens: b.tokens,
+    next: (k, revealed, shape) => [nextSegmentTokens(b.buckets[k]!, revealed.get(COUNT_OUTPUT)!, tokensOf(shape))],
+    get: (k, shape) => {
+      const n = tokensOf(shape);
+      const e = bundleEntry(b, k, n, file);
+      return { circuit: e.circuit, weights: segmentWeights(weights, e.circuit, k, n) };
+    },
+    hashOf: (k, n) => bundleEntry(b, k, n, file).hash,
+  };
 }

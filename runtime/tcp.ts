@@ -48,6 +48,8 @@ export interface TcpPartyOptions {
   readonly tensors: ReadonlyMap<string, Tensor>;
   /** This party's own shares of the circuit's shared inputs (a segment: what the previous one handed off). */
   readonly shared?: ReadonlyMap<string, Shares>;
+  /** A model in segments: which segment this circuit is and the tokens (bucket) it runs on, named in the hellos so a disagreement is reported as such. */
+  readonly segment?: SegmentId;
   /** This party's key file (party0 or party1). */
   readonly keys: RoleKeys;
   /** Time-out for each message and each write (default 60 s). */
@@ -83,12 +85,27 @@ export interface TcpPartyResult {
   readonly corrections?: { readonly windowBytes: number; readonly peakQueuedBytes: number };
 }
 
+/** A segment of a model in segments: its index and the tokens (bucket) it runs on. */
+export interface SegmentId {
+  readonly index: number;
+  readonly tokens: number;
+}
+
 interface Hello {
   readonly protocol: string;
   readonly party: number;
   readonly circuitHash: string;
   readonly nonce: string;
+  readonly segment?: SegmentId;
 }
+
+/** A segment named in a peer's hello, or undefined when it names none (or garbage). */
+export function helloSegment(v: unknown): SegmentId | undefined {
+  const s = v as Partial<SegmentId> | undefined;
+  return typeof s === 'object' && s !== null && Number.isSafeInteger(s.index) && Number.isSafeInteger(s.tokens) ? { index: s.index!, tokens: s.tokens! } : undefined;
+}
+
+const segmentText = (s: SegmentId | undefined): string => (s === undefined ? 'no segment' : `segment ${s.index} at ${s.tokens} tokens`);
 
 function parseJsonFrame<T>(payload: Uint8Array, what: string, peer: string): Partial<T> {
   try {
@@ -181,16 +198,19 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
   try {
     // Handshake with the other party.
     const nonce = freshNonce();
-    const hello: Hello = { protocol: PROTOCOL_VERSION, party: p, circuitHash: opts.circuitHash, nonce: Buffer.from(nonce).toString('hex') };
+    const hello: Hello = { protocol: PROTOCOL_VERSION, party: p, circuitHash: opts.circuitHash, nonce: Buffer.from(nonce).toString('hex'), ...(opts.segment !== undefined ? { segment: opts.segment } : {}) };
     await peer.sendJson(T_HELLO, hello);
     const theirs = await peer.receiveJson<Hello>(T_HELLO, 'hello');
     opts.onReceive?.('peer', T_HELLO, Buffer.from(JSON.stringify(theirs)));
+    const theirSegment = helloSegment(theirs.segment);
     const mismatch =
       theirs.protocol !== PROTOCOL_VERSION
         ? `protocol version mismatch: this side speaks ${PROTOCOL_VERSION}, the peer ${String(theirs.protocol).slice(0, 40)}`
         : theirs.party !== 1 - p
           ? `both sides are party ${p}: start one with --party 0 and the other with --party 1`
-          : theirs.circuitHash !== opts.circuitHash
+          : opts.segment !== undefined && (theirSegment?.index !== opts.segment.index || theirSegment.tokens !== opts.segment.tokens)
+            ? `the parties picked different segments: this side runs ${segmentText(opts.segment)}, the peer ${segmentText(theirSegment)} (from the same revealed count both must pick the same bucket)`
+            : theirs.circuitHash !== opts.circuitHash
             ? `the peer loaded a different circuit (hash ${String(theirs.circuitHash).slice(0, 12)}..., this side ${opts.circuitHash.slice(0, 12)}...)`
             : typeof theirs.nonce !== 'string' || !/^[0-9a-f]{32}$/.test(theirs.nonce)
               ? 'the peer sent no valid nonce'
@@ -217,7 +237,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
       const dkey = { psk: tlsPsk(dealerPairKey, dealerPair), self: me, peer: 'dealer' };
       const window = opts.windowBytes ?? DEFAULT_WINDOW_BYTES;
       dealer = new Link(await connectTls(opts.dealer!, dkey, connectMs), 'the dealer', timeoutMs, Math.min(window, 8 * 1024 * 1024));
-      await dealer.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash, sessionId: sid, ticket });
+      await dealer.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash: opts.circuitHash, sessionId: sid, ticket, ...(opts.segment !== undefined ? { segment: opts.segment } : {}) });
       const dh = await dealer.receiveJson<{ protocol: string; circuitHash: string }>(T_HELLO, 'hello');
       opts.onReceive?.('dealer', T_HELLO, Buffer.from(JSON.stringify(dh)));
       if (dh.protocol !== PROTOCOL_VERSION || dh.circuitHash !== opts.circuitHash) throw new Ig3dcError('input', 'handshake failed: the dealer speaks another protocol or loaded another circuit');

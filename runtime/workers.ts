@@ -9,10 +9,12 @@ import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { admitCircuit } from './admit.ts';
 import { deriveSeeds } from './prg.ts';
-import type { RunOptions, RunResult } from './interpreter.ts';
+import type { MeasuredCost, RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import { dealerSendsP0 } from './dealer-stream.ts';
-import type { WorkerInput, WorkerReply } from './party-worker.ts';
+import type { SegmentMessage, WorkerInput, WorkerReply } from './party-worker.ts';
+import type { Tensor } from '../ir/tensor.ts';
+import { COUNT_OUTPUT, revealedCounts, type SegmentedOptions, type SegmentedResult, type SegmentShape, type SegmentSource, type SegmentStep } from './segments.ts';
 import type { MeasuredRound } from './transport.ts';
 import { measuredRounds } from './measured-rounds.ts';
 import { exchanges } from './plan.ts';
@@ -30,7 +32,7 @@ function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number
 export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<RunResult> {
   admitCircuit(c, undefined, opts.checkLeakage !== false);
   if (c.instructions.some((i) => i.op === 'shared_input' || i.op === 'handoff')) {
-    throw new Ig3dcError('usage', `circuit '${c.name}' is a segment (it starts from or hands off shares): run it in process or over TCP, not in worker threads`);
+    throw new Ig3dcError('usage', `circuit '${c.name}' is a segment (it starts from or hands off shares): run the segment sequence (runSegmentedCircuitsWorkers), in process or over TCP, not one segment alone`);
   }
   checkPartyInputs(c, 0, opts.weights);
   checkPartyInputs(c, 1, opts.inputs);
@@ -101,4 +103,121 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
     for (const sv of served) sv.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * A model in segments with each party in its own worker thread: each worker runs the segment
+ * sequence, keeping its own shares between segments (they never leave it) and learning each
+ * boundary's revealed count there. This thread learns only what both workers report, the counts
+ * (and, at the end, P1's outputs); from them it picks the next segment for each party (both must
+ * agree, as two processes would), compiles it if need be (the source) and posts it to both.
+ */
+export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: SegmentedOptions): Promise<SegmentedResult> {
+  const seeds = opts.seeds ?? deriveSeeds(opts.seed);
+  let n: SegmentShape = [src.tokens];
+  let { circuit: c, weights } = src.get(0, n);
+  admitCircuit(c, undefined, opts.checkLeakage !== false);
+  checkPartyInputs(c, 0, weights);
+  checkPartyInputs(c, 1, opts.inputs);
+  const { port1, port2 } = new MessageChannel();
+  // the simulated dealer's channel to P0 (used by segments whose dealer sends P0 words: FSS keys)
+  const toP0 = new MessageChannel();
+  const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
+  let served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? weights : opts.inputs));
+  const workers = ([0, 1] as const).map((party) => {
+    const data: WorkerInput = {
+      circuit: c,
+      party,
+      tensors: served[party]!.requests,
+      s01: seeds.s01,
+      sd: party === 0 ? seeds.s0d : seeds.s1d,
+      ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
+      peer: party === 0 ? port1 : port2,
+      dealerPort: party === 0 ? toP0.port1 : toP0.port2,
+      progress: false,
+      transcript: true,
+      fuse: true,
+      segmented: true,
+    };
+    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer, data.tensors.port, data.dealerPort!] });
+  });
+  // each worker's replies, in order
+  const replies = workers.map((w, party) => {
+    const queue: WorkerReply[] = [];
+    let waiting: { resolve: (m: Extract<WorkerReply, { type: 'done' }>) => void; reject: (e: unknown) => void } | undefined;
+    let failed: unknown;
+    const fail = (e: unknown): void => {
+      failed ??= e;
+      waiting?.reject(e);
+      waiting = undefined;
+    };
+    w.on('message', (m: WorkerReply) => {
+      if (m.type === 'error') fail(errorFrom(m, party));
+      else if (m.type === 'done') {
+        if (waiting !== undefined) {
+          const wt = waiting;
+          waiting = undefined;
+          wt.resolve(m);
+        } else queue.push(m);
+      }
+    });
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
+    return (): Promise<Extract<WorkerReply, { type: 'done' }>> => {
+      if (failed !== undefined) return Promise.reject(failed);
+      const m = queue.shift();
+      if (m !== undefined) return Promise.resolve(m as Extract<WorkerReply, { type: 'done' }>);
+      return new Promise((resolve, reject) => (waiting = { resolve, reject }));
+    };
+  });
+  const steps: SegmentStep[] = [];
+  let outputs = new Map<string, Tensor>();
+  try {
+    for (let k = 0; k < src.segments; k++) {
+      const [r0, r1] = await Promise.all([replies[0]!(), replies[1]!()]);
+      for (const sv of served) sv.close();
+      const s = schedule(c);
+      const byRound: MeasuredRound[] = measuredRounds(c, s, exchanges(c, s), [r0.sentPerRound, r1.sentPerRound]);
+      const b0 = r0.sentPerRound.reduce((a, b) => a + b, 0);
+      const b1 = r1.sentPerRound.reduce((a, b) => a + b, 0);
+      const cost: MeasuredCost = {
+        rounds: byRound.filter((r) => r.phase === 'online').length,
+        preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,
+        bytesPerParty: [b0, b1],
+        bytesTotal: b0 + b1,
+        dealerBytes: r0.dealerBytesPerParty[0] + r1.dealerBytesPerParty[1],
+        dealerBytesPerParty: [r0.dealerBytesPerParty[0], r1.dealerBytesPerParty[1]],
+        byRound,
+      };
+      let step: SegmentStep = { segment: k, tokens: n.reduce((a, b) => a + b, 0), shape: n, circuit: c.name, cost, transcriptHash: r1.transcript };
+      const out1 = fromWire(r1.outputs);
+      if (k + 1 === src.segments) {
+        outputs = out1;
+        for (const w of workers) w.postMessage({ type: 'stop' } satisfies SegmentMessage);
+      } else {
+        const client = revealedCounts(out1, c.name);
+        const server = revealedCounts(fromWire(r0.outputs), c.name);
+        step = { ...step, counts: client.get(COUNT_OUTPUT)!, serverCounts: server.get(COUNT_OUTPUT)! };
+        // each party's pick, from the counts it learned
+        const n0 = src.next(k, server, n);
+        const n1 = src.next(k, client, n);
+        if (n0.join('+') !== n1.join('+')) throw new Error(`the parties picked different segments after boundary ${k} ([${n0.join(', ')}] and [${n1.join(', ')}] tokens)`);
+        n = n1;
+        ({ circuit: c, weights } = src.get(k + 1, n));
+        admitCircuit(c, undefined, opts.checkLeakage !== false);
+        checkPartyInputs(c, 0, weights);
+        served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? weights : new Map()));
+        workers.forEach((w, party) => {
+          const msg: SegmentMessage = { type: 'next', circuit: c, tensors: served[party]!.requests };
+          w.postMessage(msg, [msg.tensors.port]);
+        });
+      }
+      steps.push(step);
+      opts.onSegment?.(step);
+    }
+  } finally {
+    for (const sv of served) sv.close();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return { outputs, steps };
 }

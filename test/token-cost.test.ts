@@ -162,7 +162,7 @@ describe('ig3dc compile with prune-tokens: the cost of every bucket, and the exp
   it('options that make one circuit are refused in segments; --data without prune-tokens is a usage error', async () => {
     const a = await ig3dc(['compile', TINY, '--seq', '16', '--passes', PASSES, '-o', join(dir, 'x.circuit')]).done;
     expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(/-o: a model pruned by prune-tokens runs in segments, one circuit per \(segment, bucket\); add --no-segments/);
+    expect(a.stderr).toMatch(/-o: a model pruned by prune-tokens runs in segments, one circuit per \(segment, bucket\); write them all with -o FILE.segments \(for serve\/dealer\), or add --no-segments/);
     const b = await ig3dc(['compile', TINY, '--seq', '32', '--data', dev]).done;
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/--data: the expected cost over a dev set is for a model pruned in segments/);

@@ -22,9 +22,12 @@ import { parsePipeline, runPipeline } from '../passes/index.ts';
 import { runSegments, SEGMENT_VALUES } from '../passes/tokens/index.ts';
 import { runCircuit } from '../runtime/interpreter.ts';
 import type { Shares } from '../runtime/party.ts';
-import { runSegmentedCircuits, takeShares } from '../runtime/segments.ts';
+import { bundleSource, runSegmentedCircuits, takeShares, type SegmentSource } from '../runtime/segments.ts';
 import { runDealerSegmentsTcp, runPartySegmentsTcp } from '../runtime/segments-tcp.ts';
-import { freshKeys } from './deploy-helpers.ts';
+import { runSegmentedCircuitsWorkers } from '../runtime/workers.ts';
+import { decodeSegmentBundle, encodeSegmentBundle, type SegmentBundle } from '../ir/circuit/segment-bundle.ts';
+import { circuitContentHash } from '../ir/circuit/file.ts';
+import { freshKeys, reason } from './deploy-helpers.ts';
 import type { SegmentedRunReport } from '../compiler/cli/commands/run-segments.ts';
 import { caught, maxAbsDiff } from './ig3d-helpers.ts';
 import { ig3dc, killAll, ROOT } from './process-helpers.ts';
@@ -90,6 +93,27 @@ describe('a token-pruned model in segments under MPC (bert-tiny)', () => {
     // on demand: one compilation per (segment, bucket) taken
     expect(src.compiles.map((c) => [c.segment, c.tokens])).toEqual(tokens.map((n, k) => [k, n]));
   });
+
+  it('in two worker threads: each worker runs the segments on its own shares; the same counts, buckets, costs and (same seed) outputs as in process', async () => {
+    for (const protocols of ['best', 'fss'] as const) {
+      const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols });
+      const seed = new Uint8Array(16).fill(11);
+      const local = runSegmentedCircuits(src, { inputs: inputs(), seed });
+      const seen: number[] = [];
+      const run = await runSegmentedCircuitsWorkers(src, { inputs: inputs(), seed, onSegment: (s) => seen.push(s.segment) });
+      expect(seen).toEqual([0, 1]);
+      expect(run.steps.map((s) => s.tokens)).toEqual([16, 12]);
+      expect(run.steps.map((s) => s.counts)).toEqual([[11], undefined]);
+      expect(run.steps.map((s) => s.serverCounts)).toEqual([[11], undefined]);
+      run.steps.forEach((s, k) => {
+        const { byRound: _, ...measured } = s.cost;
+        expect(measured).toEqual(costSummary(src.compiled(s.segment, s.tokens).cost));
+        // the same seeds per segment: the same transcript as in process
+        expect(s.transcriptHash).toBe(local.steps[k]!.transcriptHash);
+      });
+      expect(run.outputs.get('logits')!.toNumbers()).toEqual(local.outputs.get('logits')!.toNumbers());
+    }
+  }, 240_000);
 
   it('with the fss protocols too (one-round comparisons for the thresholds)', () => {
     const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'fss' });
@@ -234,6 +258,13 @@ describe('ig3dc run MODEL --passes ...prune-tokens...', () => {
     expect(segs[0]!.counts![0]).toBeLessThanOrEqual(4);
     expect(segs.every((s) => s.match && s.measured.rounds === s.static.rounds && s.measured.bytesTotal === s.static.bytesTotal)).toBe(true);
     expect(rep.compiled.map((c) => `${c.segment}@${c.tokens}`)).toEqual(['0@8', '1@4']);
+    // --threads 2: each party's worker runs the segments; the same seed gives the same run
+    const w = await ig3dc(['run', TINY, '--inputs', join(ROOT, 'examples', 'bert-tiny.cases.json'), '--case', 'b1_s8', '--passes', 'prune-tokens{theta=[0.13],bucket=4}', '--protocols', 'best', '--threads', '2', '--json'], 240_000, { IG3DC_SEED: '000102030405060708090a0b0c0d0e0f' }).done;
+    expect(w.code, w.stderr).toBe(0);
+    const wr = JSON.parse(w.stdout) as SegmentedRunReport;
+    expect(wr.mode).toBe('workers');
+    expect(wr.cases[0]!.segments).toEqual(segs);
+    expect(wr.cases[0]!.outputs).toEqual(rep.cases[0]!.outputs);
   });
 
   it('with reduce=reveal-count: the reduced count revealed and checked against the evaluator, the split shape taken', async () => {
@@ -252,6 +283,31 @@ describe('ig3dc run MODEL --passes ...prune-tokens...', () => {
   });
 });
 
+/** P0, P1 and the dealer of a run in segments on loopback (each session on fresh ports); P1 may take its own segment source, the dealer its own bundle. */
+async function segmentsOverTls(src: SegmentCircuits, o: { p1Src?: SegmentSource; bundle?: SegmentBundle; timeoutMs?: number } = {}) {
+  const keys = freshKeys();
+  const timeoutMs = o.timeoutMs ?? 20_000;
+  const deferred = (): { p: Promise<number>; set: (n: number) => void } => {
+    let set!: (n: number) => void;
+    return { p: new Promise<number>((r) => (set = r)), set };
+  };
+  const p0Ports = Array.from({ length: src.segments }, deferred);
+  const dPorts = Array.from({ length: src.segments }, deferred);
+  const local = { host: '127.0.0.1', port: 0 };
+  let session = 0;
+  const dealer = runDealerSegmentsTcp(o.bundle ?? src.bundle().bundle, { listen: () => local, keys: keys.dealer, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 5000), onListening: (n) => dPorts[session++]!.set(n) });
+  const p0 = runPartySegmentsTcp({ src, party: 0, keys: keys.party0, timeoutMs, session: (k) => ({ listen: local, onListening: (n) => p0Ports[k]!.set(n) }) });
+  const p1 = runPartySegmentsTcp({
+    src: o.p1Src ?? src,
+    party: 1,
+    inputs: inputs(),
+    keys: keys.party1,
+    timeoutMs,
+    session: async (k) => ({ connect: { host: '127.0.0.1', port: await p0Ports[k]!.p }, dealer: { host: '127.0.0.1', port: await dPorts[k]!.p } }),
+  });
+  return { p0, p1, dealer };
+}
+
 describe('segments over TLS: one process per role, each session its own', () => {
   it.each([
     { spec: SCHEDULES[1].spec, shapes: [[16], [12]], counts: [11], ahead: true },
@@ -260,28 +316,20 @@ describe('segments over TLS: one process per role, each session its own', () => 
   ])('$spec: both parties pick the same next segment from the counts they learned; outputs, counts and costs as in process', async ({ spec, shapes, counts, ahead }) => {
     const src = new SegmentCircuits(pruned(spec), { protocols: 'best' });
     // the dealer holds every bucket's circuit (compiled ahead: it has no weights to compile with)
-    const all = ahead ? src.buckets().map((b) => src.get(b.segment, b.shape).circuit) : [[16], [4, 4], [4, 8], [8, 4]].map((sh, k) => src.get(k === 0 ? 0 : 1, sh).circuit);
-    if (ahead) expect(all.length).toBe(1 + SEQ / 4);
-    else expect(src.buckets().length).toBe(1 + (SEQ / 4) * (SEQ / 4 + 1));
-    const keys = freshKeys();
-    const deferred = (): { p: Promise<number>; set: (n: number) => void } => {
-      let set!: (n: number) => void;
-      return { p: new Promise<number>((r) => (set = r)), set };
-    };
-    const p0Ports = [deferred(), deferred()];
-    const dPorts = [deferred(), deferred()];
-    const local = { host: '127.0.0.1', port: 0 };
-    let session = 0;
-    const dealer = runDealerSegmentsTcp(all, src.segments, { listen: local, keys: keys.dealer, timeoutMs: 20_000, onListening: (n) => dPorts[session++]!.set(n) });
-    const p0 = runPartySegmentsTcp({ src, party: 0, keys: keys.party0, timeoutMs: 20_000, session: (k) => ({ listen: local, onListening: (n) => p0Ports[k]!.set(n) }) });
-    const p1 = runPartySegmentsTcp({
-      src,
-      party: 1,
-      inputs: inputs(),
-      keys: keys.party1,
-      timeoutMs: 20_000,
-      session: async (k) => ({ connect: { host: '127.0.0.1', port: await p0Ports[k]!.p }, dealer: { host: '127.0.0.1', port: await dPorts[k]!.p } }),
+    const split = (): SegmentBundle => ({
+      name: 'split',
+      tokens: SEQ,
+      buckets: src.bucketSizes(),
+      circuits: [[16], [4, 4], [4, 8], [8, 4]].map((sh, k) => {
+        const segment = k === 0 ? 0 : 1;
+        const circuit = src.get(segment, sh).circuit;
+        return { segment, tokens: sh[0]! + (sh[1] ?? 0), circuit, hash: circuitContentHash(circuit) };
+      }),
     });
+    const bundle = ahead ? src.bundle().bundle : split();
+    if (ahead) expect(bundle.circuits.length).toBe(1 + SEQ / 4);
+    else expect(src.buckets().length).toBe(1 + (SEQ / 4) * (SEQ / 4 + 1));
+    const { p0, p1, dealer } = await segmentsOverTls(src, { bundle });
     const [r0, r1, rd] = await Promise.all([p0, p1, dealer]);
     expect(r0.steps.map((s) => s.shape)).toEqual(shapes);
     expect(r1.steps.map((s) => s.shape)).toEqual(shapes);
@@ -297,6 +345,60 @@ describe('segments over TLS: one process per role, each session its own', () => 
       expect(measured.rounds).toBe(stat.rounds);
       expect(measured.bytesPerParty).toEqual(stat.bytesPerParty);
       expect(rd[k]!.bytes).toBe(stat.dealerBytes);
+      // the dealer learns the bucket taken, nothing else of the count
+      expect([rd[k]!.segment, rd[k]!.tokens]).toEqual([s.segment, s.tokens]);
     });
   }, 120_000);
+
+  it('parties that pick different buckets stop at the next handshake with an error saying so', async () => {
+    const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'best' });
+    // P1 rounds the revealed count (11) up to the full length instead of the bucket (12)
+    const wrong: SegmentSource = { segments: src.segments, tokens: src.tokens, next: (_k, _c, n) => n, get: (k, n) => src.get(k, n) };
+    const { p0, p1, dealer } = await segmentsOverTls(src, { p1Src: wrong });
+    const [r0, r1, rd] = await Promise.allSettled([p0, p1, dealer]);
+    expect(reason(r1)).toMatch(/handshake failed: the parties picked different segments: this side runs segment 1 at 16 tokens, the peer segment 1 at 12 tokens \(from the same revealed count both must pick the same bucket\)/);
+    expect(reason(r0)).toMatch(/the parties picked different segments: this side runs segment 1 at 12 tokens, the peer segment 1 at 16 tokens/);
+    expect(rd.status).toBe('rejected'); // P1 never comes for the second session
+  }, 120_000);
+
+  it('a bucket missing from the dealer\'s bundle: the dealer names it and what it holds; P1 stops with that reason', async () => {
+    const src = new SegmentCircuits(pruned(SCHEDULES[1].spec), { protocols: 'best' });
+    const { bundle } = src.bundle();
+    const lacking = { ...bundle, circuits: bundle.circuits.filter((e) => !(e.segment === 1 && e.tokens === 12)) };
+    const { p0, p1, dealer } = await segmentsOverTls(src, { bundle: lacking });
+    const [r0, r1, rd] = await Promise.allSettled([p0, p1, dealer]);
+    const why = /party 1 runs segment 1 at 12 tokens \(hash [0-9a-f]{12}\.\.\.\) that is not in the dealer's segments bundle for segment 1 \(it holds segment 1 at 4, 8, 16 tokens\)/;
+    expect(reason(rd)).toMatch(why);
+    expect(reason(r1)).toMatch(/the dealer stopped: handshake failed: party 1 runs segment 1 at 12 tokens/);
+    expect(r0.status).toBe('rejected');
+    // a party whose bundle lacks the bucket says so before connecting
+    const b = bundleSource(lacking, 'tiny.segments');
+    expect(caught(() => b.get(1, [12])).message).toMatch(/tiny.segments: the segments bundle has no circuit for segment 1 at 12 tokens \(it holds segment 1 at 4, 8, 16 tokens\)/);
+  }, 120_000);
+});
+
+describe('the .segments file', () => {
+  it('a model with reduce=reveal-count is refused for a segments file, naming the boundary and what to do', () => {
+    const src = new SegmentCircuits(pruned(SPLIT.spec), { protocols: 'best' });
+    const e = caught(() => src.bundle());
+    expect(e.kind).toBe('usage');
+    expect(e.message).toMatch(/boundary 0 splits the survivors by degree \(prune-tokens\{reduce=reveal-count\}\): a segments file .* run it in process \(ig3dc run\) or drop reduce=reveal-count/);
+  });
+
+  it('round-trips every bucket\'s circuit and hash; a corrupt file or entry is a clear error', () => {
+    const src = new SegmentCircuits(pruned(SCHEDULES[0].spec), { protocols: 'best' });
+    const { bundle, weights } = src.bundle();
+    const bytes = encodeSegmentBundle(bundle.name, bundle.tokens, bundle.buckets, bundle.circuits);
+    const back = decodeSegmentBundle(bytes, 'x.segments');
+    expect(back.buckets).toEqual([4]);
+    expect(back.circuits.map((e) => [e.segment, e.tokens, e.hash])).toEqual(bundle.circuits.map((e) => [e.segment, e.tokens, e.hash]));
+    // a segment's weights are stored once for all its buckets, and each bucket finds its own
+    expect([...weights.keys()].every((k) => /^[01]\//.test(k))).toBe(true);
+    const c = src.get(1, 8);
+    expect([...bundleSource(back, 'x.segments', weights).get(1, [8]).weights.keys()].sort()).toEqual([...c.weights.keys()].sort());
+    expect(caught(() => decodeSegmentBundle(bytes.subarray(0, 12), 'x.segments')).message).toMatch(/x.segments: not a segments file/);
+    const flipped = Uint8Array.from(bytes);
+    flipped[bytes.length - 9]! ^= 1;
+    expect(caught(() => decodeSegmentBundle(flipped, 'x.segments')).message).toMatch(/x.segments \(segment \d at \d+ tokens\).*content hash does not match/);
+  });
 });

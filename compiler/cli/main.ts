@@ -75,7 +75,7 @@ export function makeProgram(): Command {
       .option('--passes <pipeline>', "passes to run after raising, e.g. 'prune-heads{ratio=0.3},softmax-to-poly{ratio=0.5}'; with prune-tokens the report gives the cost of every (segment, bucket) circuit a run can take")
       .option('--protocols <spec>', "protocol set: crypten (default), best or fss, with overrides like 'crypten,maxMethod=tree'")
       .option('--importance <file>', 'head importance annotations for the IG-3D passes (JSON or text)')
-      .option('-o, --output <file>', 'write the circuit to FILE (the server weights go next to it: NAME.weights.json and NAME.weights.bin)')
+      .option('-o, --output <file>', 'write the circuit to FILE (the server weights go next to it: NAME.weights.json and NAME.weights.bin); FILE.segments with prune-tokens: every bucket\'s segment circuit, for `serve`/`dealer` in segments')
       .option('--report <file>', 'write the cost report as JSON')
       .option('--report-html <file>', 'write a self-contained HTML cost report')
       .option('--compare', 'also compile the baseline (the default raising only, crypten protocols) and print both side by side')

@@ -10,6 +10,8 @@ import type { Graph } from '../../ir/graph.ts';
 import { Ig3dcError } from '../../ir/diagnostics.ts';
 import { checkLeakage } from '../../ir/circuit/leakage.ts';
 import { nextShape, SEGMENT_VALUES, SegmentCache, shapeTokens, type SegmentShape } from '../../passes/tokens/segments.ts';
+import { bundleWeights, type SegmentBundle } from '../../ir/circuit/segment-bundle.ts';
+import { circuitContentHash } from '../../ir/circuit/file.ts';
 import { compileModel, raiseSteps, type CompileOptions, type Compiled } from '../backend/compile.ts';
 import { runPipeline, type PipelineStep } from '../../passes/index.ts';
 import type { Circuit } from '../../ir/circuit/circuit.ts';
@@ -57,6 +59,11 @@ export class SegmentCircuits {
     return nextShape(b, full + red, red, tokens);
   }
 
+  /** The bucket of each boundary (what a segments bundle records for the parties' choice). */
+  bucketSizes(): number[] {
+    return this.graphs.bounds.map((b) => b.bucket);
+  }
+
   /** Segment k at a shape, compiled (with its static cost) on first use. */
   compiled(k: number, shape: SegmentShape | number): Compiled {
     const sh = typeof shape === 'number' ? [shape] : shape;
@@ -92,6 +99,20 @@ export class SegmentCircuits {
       }
     });
     return out;
+  }
+
+  /**
+   * Every bucket compiled (ahead), as the bundle the three roles of a deployment load, and the
+   * server's weights of all of them (bundleWeights' names).
+   */
+  bundle(): { bundle: SegmentBundle; weights: Map<string, Tensor> } {
+    const split = this.graphs.bounds.findIndex((b) => b.revealReduced);
+    if (split >= 0) throw new Ig3dcError('usage', `boundary ${split} splits the survivors by degree (prune-tokens{reduce=reveal-count}): a segments file for serve/dealer holds one token count per bucket, not [full, reduced] pairs; run it in process (ig3dc run) or drop reduce=reveal-count`);
+    const all = this.buckets().map((b) => ({ ...b, ...this.get(b.segment, b.shape) }));
+    return {
+      bundle: { name: this.graphs.graph.name, tokens: this.tokens, buckets: this.bucketSizes(), circuits: all.map((b) => ({ segment: b.segment, tokens: b.tokens, circuit: b.circuit, hash: circuitContentHash(b.circuit) })) },
+      weights: bundleWeights(all),
+    };
   }
 
   get(k: number, shape: SegmentShape | number): { circuit: Circuit; weights: ReadonlyMap<string, Tensor> } {

@@ -112,6 +112,11 @@ export function encodeCircuit(c: Circuit): Uint8Array {
   return out;
 }
 
+/** The content hash a circuit's file carries (what every role checks a circuit by). */
+export function circuitContentHash(c: Circuit): string {
+  return Buffer.from(encodeCircuit(c).subarray(PREFIX + 9, PREFIX + 9 + 64)).toString('latin1');
+}
+
 export function writeCircuitFile(path: string, c: Circuit): void {
   try {
     writeFileSync(path, encodeCircuit(c));

@@ -27,6 +27,7 @@ import { CONST_OP, INPUT_OP, inputNode, type Node } from '../../ir/node.ts';
 import { Tensor } from '../../ir/tensor.ts';
 import type { Visibility } from '../../ir/types.ts';
 import { float64Data } from '../../ir/ops/broadcast.ts';
+import { bucketOf } from '../../ir/circuit/segment-bundle.ts';
 
 /** The values a boundary hands to the next segment (compacted). */
 export interface Boundary {
@@ -235,10 +236,8 @@ export function nextShape(b: Boundary, survivors: number, reduced: number | unde
   return [bucketOf(survivors - reduced, b.bucket, tokens), reduced === 0 ? 0 : bucketOf(reduced, b.bucket, tokens)];
 }
 
-/** c rounded up to a multiple of bucket, at most the previous length. */
-export function bucketOf(count: number, bucket: number, limit: number): number {
-  return Math.min(limit, Math.max(bucket, Math.ceil(count / bucket) * bucket));
-}
+// The bucket rule is the circuits' (both parties apply it to the revealed count): one definition.
+export { bucketOf };
 
 /** The first n entries along `axis`. */
 export function takeTokens(t: Tensor, axis: number, n: number): Tensor {

@@ -11,9 +11,9 @@ import { compactStorage } from '../../../ir/weights-file.ts';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** `model.circuit` -> `model.weights.json` (its data goes to `model.weights.bin`). */
+/** `model.circuit` (or `model.segments`) -> `model.weights.json` (its data goes to `model.weights.bin`). */
 export function weightsPathFor(circuitPath: string): string {
-  return `${circuitPath.replace(/\.circuit$/, '')}.weights.json`;
+  return `${circuitPath.replace(/\.(circuit|segments)$/, '')}.weights.json`;
 }
 
 /** Writes the bundle index to `indexPath` and its data to the same name with `.bin`. */

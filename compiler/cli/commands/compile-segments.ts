@@ -67,7 +67,7 @@ function refuseSingleCircuitOptions(opts: CompileSegmentsOptions): void {
     ['--compare-protocols', opts.compareProtocols],
   ].filter(([, v]) => v !== undefined && v !== false);
   if (one.length > 0) {
-    throw new Ig3dcError('usage', `${one.map(([k]) => k).join(', ')}: a model pruned by prune-tokens runs in segments, one circuit per (segment, bucket); add --no-segments for the static pruned circuit at the full length`);
+    throw new Ig3dcError('usage', `${one.map(([k]) => k).join(', ')}: a model pruned by prune-tokens runs in segments, one circuit per (segment, bucket); write them all with -o FILE.segments (for serve/dealer), or add --no-segments for the static pruned circuit at the full length`);
   }
 }
 

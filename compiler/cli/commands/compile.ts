@@ -85,6 +85,11 @@ export function familySpecs(list: string | undefined): string[] {
  * of its segments (compile-segments.ts); any other, one circuit and its cost report.
  */
 export async function compileOrSegmentsCommand(model: string, opts: CompileCommandOptions = {}): Promise<void> {
+  if (opts.output !== undefined && /\.segments$/i.test(opts.output)) {
+    const { bundleSegmentsCommand } = await import('./bundle-segments.ts');
+    await bundleSegmentsCommand(model, { ...opts, output: opts.output });
+    return;
+  }
   if (opts.segments !== false && opts.passes !== undefined) {
     await loadPassModules(opts.loadPass ?? []);
     const passes = parsePipeline(opts.passes, '--passes');

@@ -1,11 +1,12 @@
 // `ig3dc dealer CIRCUIT --key dealer.key --listen HOST:PORT`: the third role of a secure
-// inference (runtime/dealer-server.ts). It takes a .circuit file only: a model file would
+// inference (runtime/dealer-server.ts). It takes a .circuit file (or a .segments file: every
+// bucket circuit of a token-pruned model, served one session per segment) only: a model file would
 // hand it the server's weights.
 
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { readKeyFile, runDealerTcp } from '../../../runtime/index.ts';
 import { writeOut } from '../run-command.ts';
-import { isCircuitFile, loadTarget } from './run.ts';
+import { isCircuitFile, isSegmentsFile, loadTarget } from './run.ts';
 import { parseHostPort, timeoutMs } from './serve.ts';
 
 export interface DealerCommandOptions {
@@ -19,12 +20,16 @@ export interface DealerCommandOptions {
 const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
 
 export async function dealerCommand(circuitPath: string, opts: DealerCommandOptions): Promise<void> {
-  if (!isCircuitFile(circuitPath)) throw new Ig3dcError('usage', 'the dealer takes a .circuit file (compile one with `ig3dc compile MODEL -o FILE.circuit`); a model file holds the server\'s weights');
+  if (!isCircuitFile(circuitPath) && !isSegmentsFile(circuitPath)) throw new Ig3dcError('usage', 'the dealer takes a .circuit file (compile one with `ig3dc compile MODEL -o FILE.circuit`) or, for a token-pruned model, a .segments file (`-o FILE.segments`); a model file holds the server\'s weights');
   if (opts.key === undefined) throw new Ig3dcError('usage', 'give the dealer key file with --key FILE (write the three with `ig3dc keygen --out DIR`)');
   if (opts.listen === undefined) throw new Ig3dcError('usage', 'give the address to wait for the parties on: --listen HOST:PORT');
   const keys = readKeyFile(opts.key, 'dealer');
   const listen = parseHostPort(opts.listen, '--listen');
   const wait = timeoutMs(opts.timeout);
+  if (isSegmentsFile(circuitPath)) {
+    const { dealerSegmentsCommand } = await import('./serve-segments.ts');
+    return dealerSegmentsCommand(circuitPath, { listen, keys, timeoutMs: wait, connectTimeoutMs: opts.connectTimeout !== undefined ? timeoutMs(opts.connectTimeout) : wait, ...(opts.json !== undefined ? { json: opts.json } : {}) });
+  }
   const target = await loadTarget(circuitPath, { inputs: '' }, undefined, true);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();

@@ -16,6 +16,7 @@ import type { Tensor } from '../../../ir/tensor.ts';
 import { parsePipeline } from '../../../passes/index.ts';
 import { runSegments } from '../../../passes/tokens/index.ts';
 import { runSegmentedCircuits } from '../../../runtime/segments.ts';
+import { runSegmentedCircuitsWorkers } from '../../../runtime/workers.ts';
 import { resolveProtocols } from '../../backend/compile.ts';
 import { loadModel } from '../../load.ts';
 import { segmentCircuitsOf, type SegmentCircuits } from '../../tokens/segment-circuits.ts';
@@ -71,6 +72,7 @@ export interface SegmentedRunReport {
   readonly compiled: readonly { readonly segment: number; readonly tokens: number; readonly shape: readonly number[]; readonly seconds: number }[];
   readonly labelled?: { readonly file: string; readonly rows: number; readonly secureAccuracy: number; readonly plaintextAccuracy: number; readonly agreement: number };
   readonly wallSeconds: number;
+  readonly mode: 'in-process' | 'workers';
 }
 
 function cost(c: CostSummary): SegmentCost {
@@ -94,7 +96,8 @@ function graphInputs(graph: Graph, cs: Case): Map<string, Tensor> {
 }
 
 export async function runSegmentedCases(path: string, opts: RunCommandOptions): Promise<SegmentedRunReport> {
-  if (opts.threads === 2) throw new Ig3dcError('usage', 'a model in segments runs both parties in this thread (--threads 1); worker threads do not hand shares between circuits');
+  const threads = opts.threads ?? 1;
+  if (threads !== 1 && threads !== 2) throw new Ig3dcError('usage', `--threads: expected 1 or 2, got ${threads}`);
   const { cases, file, labels } = readCases(opts);
   if (cases.length === 0) throw new Ig3dcError('input', 'the inputs file has no cases', { file });
   const protocols = resolveProtocols(opts.protocols);
@@ -118,7 +121,10 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
       const t0 = performance.now();
       let run;
       try {
-        run = runSegmentedCircuits(src, { inputs: feeds, ...(seed !== undefined ? { seed } : {}), onRound: (d, t, st, layer) => bar.onRound(d, t, st, layer) });
+        run =
+          threads === 2
+            ? await runSegmentedCircuitsWorkers(src, { inputs: feeds, ...(seed !== undefined ? { seed } : {}) })
+            : runSegmentedCircuits(src, { inputs: feeds, ...(seed !== undefined ? { seed } : {}), onRound: (d, t, st, layer) => bar.onRound(d, t, st, layer) });
       } catch (e) {
         if (e instanceof Ig3dcError && e.kind === 'input') throw new Ig3dcError('input', `case '${cs.name}': ${e.detail}`, { file });
         throw e;
@@ -178,6 +184,7 @@ export async function runSegmentedCases(path: string, opts: RunCommandOptions): 
         }
       : {}),
     wallSeconds: (performance.now() - t00) / 1000,
+    mode: threads === 2 ? 'workers' : 'in-process',
   };
 }
 
@@ -185,7 +192,7 @@ const MB = (b: number): string => `${(b / 1e6).toFixed(2)} MB`;
 
 export function formatSegmentedReport(r: SegmentedRunReport): string {
   const lines: string[] = [];
-  lines.push(`secure inference of ${r.model} in segments (in-process, protocols ${r.protocols}), ${r.cases.length} case(s)`);
+  lines.push(`secure inference of ${r.model} in segments (${r.mode === 'workers' ? 'one worker thread per party' : 'in-process'}, protocols ${r.protocols}), ${r.cases.length} case(s)`);
   lines.push(`passes: ${r.passes}`);
   for (const cs of r.cases) {
     const e = Object.values(cs.maxAbsError)[0];

@@ -160,9 +160,14 @@ export function isCircuitFile(path: string): boolean {
   return extname(path).toLowerCase() === '.circuit';
 }
 
+/** A segments bundle (`compile ... -o FILE.segments`): a token-pruned model's circuits for every bucket. */
+export function isSegmentsFile(path: string): boolean {
+  return extname(path).toLowerCase() === '.segments';
+}
+
 /** The default weights bundle of a circuit file: `out.circuit` -> `out.weights.json` (as the compile driver writes it), else `out.circuit.weights.json`. */
 export function defaultWeightsPath(circuitPath: string): string {
-  const stripped = `${circuitPath.replace(/\.circuit$/i, '')}.weights.json`;
+  const stripped = `${circuitPath.replace(/\.(circuit|segments)$/i, '')}.weights.json`;
   const appended = `${circuitPath}.weights.json`;
   return existsSync(stripped) || !existsSync(appended) ? stripped : appended;
 }

@@ -12,7 +12,7 @@ import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { readCasesFile, tensorToJson, type Case } from '../../../ir/tensor-json.ts';
 import { readKeyFile, runPartyTcp, type HostPort } from '../../../runtime/index.ts';
 import { writeOut } from '../run-command.ts';
-import { clientInputs, loadTarget, type RunCommandOptions } from './run.ts';
+import { clientInputs, isSegmentsFile, loadTarget, type RunCommandOptions } from './run.ts';
 
 export interface ServeCommandOptions {
   readonly party: string;
@@ -59,6 +59,10 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
   if (opts.key === undefined) throw new Ig3dcError('usage', `give this party's key file with --key FILE (write the three with \`ig3dc keygen --out DIR\`)`);
   if (party === 1 && opts.dealer === undefined) throw new Ig3dcError('usage', "party 1 needs the dealer's address: --dealer HOST:PORT (start it with `ig3dc dealer`)");
   const keys = readKeyFile(opts.key, party === 0 ? 'party0' : 'party1');
+  if (isSegmentsFile(circuitPath)) {
+    const { serveSegmentsCommand } = await import('./serve-segments.ts');
+    return serveSegmentsCommand(circuitPath, opts, party, keys);
+  }
   const wait = timeoutMs(opts.timeout);
   let cs: Case | undefined;
   if (party === 1) {

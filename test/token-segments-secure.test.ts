@@ -160,6 +160,16 @@ describe('reduce=reveal-count under MPC: each degree on its own rows', () => {
     }
   });
 
+  it('in two worker threads: the same split shapes, reduced counts, transcripts and outputs as in process', async () => {
+    const src = new SegmentCircuits(pruned(SPLIT.spec), { protocols: 'best' });
+    const seed = new Uint8Array(16).fill(6);
+    const local = runSegmentedCircuits(src, { inputs: inputs(), seed });
+    const run = await runSegmentedCircuitsWorkers(src, { inputs: inputs(), seed });
+    expect(run.steps.map((s) => s.shape)).toEqual(SPLIT.shapes);
+    expect(run.steps.map((s) => s.transcriptHash)).toEqual(local.steps.map((s) => s.transcriptHash));
+    expect(run.outputs.get('logits')!.toNumbers()).toEqual(local.outputs.get('logits')!.toNumbers());
+  }, 120_000);
+
   it('segment 1 costs less than with both degrees per token, and less than the full degree alone', () => {
     const split = new SegmentCircuits(pruned(SPLIT.spec), { protocols: 'best' }).compiled(1, [4, 8]).cost;
     const select = new SegmentCircuits(pruned(SCHEDULES[2].spec), { protocols: 'best' }).compiled(1, 12).cost;

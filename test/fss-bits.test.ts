@@ -176,6 +176,12 @@ describe('range rules for the secure values', () => {
       expect(v).toBeGreaterThanOrEqual(lo);
       expect(v).toBeLessThanOrEqual(hi);
     }
+    // every row's norm (without beta) within the rows' norm bound: max|gamma| 1.5 sqrt(d)
+    const gmax = Math.max(...gamma.map(Math.abs));
+    for (let r = 0; r < rows.length; r++) {
+      const n2 = out.slice(r * d, (r + 1) * d).reduce((a, v, i) => a + (v - beta[i]!) ** 2, 0);
+      expect(Math.sqrt(n2), `row ${r}`).toBeLessThanOrEqual((gmax + 2 ** -17) * 1.5 * Math.sqrt(d));
+    }
     // the spike rows reach gamma * sqrt(d - 1), within 1.5x of the bound (the rule is not vacuous)
     expect(Math.abs(out[0]!)).toBeGreaterThan(0.95 * 2.5 * Math.sqrt(d - 1));
     expect(hi).toBeLessThan(1.5 * (2.5 * Math.sqrt(d - 1) + 0.2));
@@ -188,7 +194,9 @@ describe('range rules for the secure values', () => {
         const hi = lo0 + span;
         const w = Array.from({ length: K * N }, () => (Math.random() - 0.5) * 4);
         const bias = Array.from({ length: N }, () => Math.random() - 0.5);
-        const [a, c] = linearBound([lo, hi], Tensor.from('f64', [K, N], w), Tensor.from('f64', [N], bias), 16);
+        // with the rows' norm bound too (Cauchy-Schwarz per column): the box's corner
+        const norm = Math.sqrt(K) * Math.max(Math.abs(lo), Math.abs(hi));
+        const [a, c] = linearBound([lo, hi], Tensor.from('f64', [K, N], w), Tensor.from('f64', [N], bias), 16, norm);
         for (let t = 0; t < 20; t++) {
           // corners and random points of the input box
           const x = Array.from({ length: K }, () => (t < 2 ? (t === 0 ? lo : hi) : Math.random() < 0.5 ? lo : lo + Math.random() * span));

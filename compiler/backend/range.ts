@@ -15,7 +15,7 @@ import { CONST_OP, INPUT_OP, isElided, type Node } from '../../ir/node.ts';
 import { floatAttr, intsAttr } from '../../ir/op.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { findLowering, indexInputsOf, inputDependent } from './lower/index.ts';
-import { secureInterval } from './secure-range.ts';
+import { rowFacts, secureInterval } from './secure-range.ts';
 
 export interface RangeOptions {
   /** Fractional bits (default 16). */
@@ -213,6 +213,7 @@ export function checkRanges(graph: Graph, options: RangeOptions = {}): RangeResu
   /** Nodes whose bound came from a secure-range rule (directly or through an input). */
   const conservative = new Set<Node>();
   const secure = options.layerNormError;
+  const facts = rowFacts();
 
   const valueOf = (n: Node): Tensor | undefined => {
     let t = known.get(n);
@@ -266,7 +267,7 @@ export function checkRanges(graph: Graph, options: RangeOptions = {}): RangeResu
     });
     let iv = intervalOf(n, ins);
     if (secure !== undefined) {
-      const rule = secureInterval(n, ins, (k) => (dep.has(n.inputs[k]!) ? undefined : valueOf(n.inputs[k]!)), f, secure);
+      const rule = secureInterval(n, ins, (k) => (dep.has(n.inputs[k]!) ? undefined : valueOf(n.inputs[k]!)), f, secure, facts);
       if (rule !== undefined) {
         iv = rule;
         conservative.add(n);

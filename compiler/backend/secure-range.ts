@@ -23,6 +23,17 @@
 //   degree, rsattn, 2quad) give a value within max|v|; other methods S |p| |v|.
 // - Gelu, GeluMix: [-0.17, max(0, hi)] (GELU's minimum is -0.1700 at x = -0.75).
 //
+// Row norms: next to its interval, a value may carry a bound N on the L2 norm of every row
+// (its last axis), and a Linear's output the bound M_j of each column. A LayerNorm's rows have
+// norm sqrt(d) exactly; the secure ones at most 1.5 sqrt(d) (the two cases above: sqrt(S) times
+// the inverse square root is within (1 + err) sqrt(5/4), or at most 1.25 in the clamped range),
+// so N <= (max|gamma| + 2^-(f+1)) 1.5 sqrt(d) + ||beta|| + sqrt(d) 2^-(f+1). A Linear's column
+// then has |y_j| <= (||W_:j|| + sqrt(K) 2^-(f+1)) N + |b_j| (Cauchy-Schwarz; the tighter of this
+// and the interval rule is kept per column), its rows norm sqrt(sum_j M_j^2), a head's slice
+// (SplitHeads) the norm of its columns' M_j, and an attention score |s| <= |scale| N_q N_k.
+// A residual Add's rows: N_a + N_b; an attention context's (weights >= 0, summing to at most
+// 1): v's (the secure weights' sum within 2^-8 of 1); merged heads: sqrt(H) times a head's.
+//
 // Bounds are hulls over the whole tensor (one interval per value): a per-channel bound is used
 // inside a rule (LayerNorm's gamma and beta, a Linear's columns) and then widened to the hull.
 
@@ -33,6 +44,16 @@ import type { Tensor } from '../../ir/tensor.ts';
 import { normalizeAxis, numel } from '../../ir/types.ts';
 
 type Interval = readonly [number, number];
+
+/** Facts beyond an interval, per node: the L2 norm bound of its rows (last axis) and a Linear's column bounds. */
+export interface RowFacts {
+  readonly norms: Map<Node, number>;
+  readonly cols: Map<Node, Float64Array>;
+}
+
+export function rowFacts(): RowFacts {
+  return { norms: new Map(), cols: new Map() };
+}
 
 const GELU_MIN = -0.1701;
 
@@ -71,7 +92,7 @@ export function layerNormBound(d: number, gamma: Tensor | undefined, beta: Tenso
 }
 
 /** x [.., K] @ W [K, N] (+ b [N]) for x within `x`: per column, then the hull. */
-export function linearBound(x: Interval, w: Tensor, bias: Tensor | undefined, f: number): Interval {
+export function linearBound(x: Interval, w: Tensor, bias: Tensor | undefined, f: number, xNorm?: number, colsOut?: (m: Float64Array) => void): Interval {
   const [K, N] = w.shape as [number, number];
   const wv = values(w);
   const bv = bias === undefined ? undefined : values(bias);
@@ -91,13 +112,32 @@ export function linearBound(x: Interval, w: Tensor, bias: Tensor | undefined, f:
     }
   }
   const round = 2 ** -(f + 1) * (K * Math.max(Math.abs(x[0]), Math.abs(x[1])) + 1);
+  // Cauchy-Schwarz per column from the rows' norm: |x W_:j| <= (||W_:j|| + sqrt(K) 2^-(f+1)) N
+  let cs: Float64Array | undefined;
+  if (xNorm !== undefined && Number.isFinite(xNorm)) {
+    cs = new Float64Array(N);
+    for (let i = 0; i < K; i++) {
+      const row = i * N;
+      for (let j = 0; j < N; j++) cs[j] += wv[row + j]! * wv[row + j]!;
+    }
+    for (let j = 0; j < N; j++) cs[j] = (Math.sqrt(cs[j]!) + Math.sqrt(K) * 2 ** -(f + 1)) * xNorm + 2 ** -(f + 1);
+  }
+  const cols = new Float64Array(N);
   let a = Infinity;
   let b = -Infinity;
   for (let j = 0; j < N; j++) {
     const c = bv === undefined ? 0 : bv[j]!;
-    a = Math.min(a, lo[j]! + c - round);
-    b = Math.max(b, hi[j]! + c + round);
+    let l = lo[j]! - round;
+    let h = hi[j]! + round;
+    if (cs !== undefined) {
+      l = Math.max(l, -cs[j]!);
+      h = Math.min(h, cs[j]!);
+    }
+    cols[j] = Math.max(Math.abs(l + c), Math.abs(h + c));
+    a = Math.min(a, l + c);
+    b = Math.max(b, h + c);
   }
+  colsOut?.(cols);
   return [a, b];
 }
 
@@ -119,7 +159,9 @@ export function secureInterval(
   constOf: (k: number) => Tensor | undefined,
   f: number,
   layerNormError: number,
+  facts: RowFacts = rowFacts(),
 ): Interval | undefined {
+  const normOf = (k: number): number | undefined => facts.norms.get(n.inputs[k]!);
   switch (n.op) {
     case 'LayerNorm':
     case 'LayerNormalization': {
@@ -128,6 +170,15 @@ export function secureInterval(
       if (!(floatAttr(n.attrs, 'epsilon') >= 0)) return undefined;
       const d = numel(shape.slice(axis));
       const beta = n.inputs.length > 2 ? constOf(2) : undefined;
+      const gamma = constOf(1);
+      if (axis === shape.length - 1 && gamma !== undefined) {
+        const h = 2 ** -(f + 1);
+        let g = 0;
+        for (const v of Array.from(values(gamma))) g = Math.max(g, Math.abs(v));
+        let nb = 0;
+        if (beta !== undefined) for (const v of Array.from(values(beta))) nb += v * v;
+        facts.norms.set(n, (g + h) * 1.5 * Math.sqrt(d) + Math.sqrt(nb) + Math.sqrt(d) * h + 2 ** -f);
+      }
       const betaIv: Interval = n.inputs.length > 2 ? ins[2]! : [0, 0];
       if (n.inputs.length > 2 && beta === undefined && !finite(betaIv)) return undefined;
       return layerNormBound(d, constOf(1), n.inputs.length > 2 ? beta : undefined, ins[1]!, betaIv, f, layerNormError);
@@ -138,15 +189,57 @@ export function secureInterval(
       const w = constOf(1);
       if (!finite(x) || w === undefined || w.shape.length !== 2) return undefined;
       if (n.op === 'Linear' && n.inputs.length > 2 && constOf(2) === undefined) return undefined;
-      return linearBound(x, w, n.op === 'Linear' && n.inputs.length > 2 ? constOf(2) : undefined, f);
+      return linearBound(x, w, n.op === 'Linear' && n.inputs.length > 2 ? constOf(2) : undefined, f, normOf(0), (cols) => {
+        facts.cols.set(n, cols);
+        let s2 = 0;
+        for (const m of cols) s2 += m * m;
+        facts.norms.set(n, Math.sqrt(s2));
+      });
+    }
+    case 'SplitHeads': {
+      // a head's rows are a slice of the input's: the norm of its columns' bounds, or the input's row norm
+      const cols = facts.cols.get(n.inputs[0]!);
+      const H = n.type.shape[1]!;
+      const dh = n.type.shape[3]!;
+      if (cols !== undefined && cols.length === H * dh) {
+        let worst = 0;
+        for (let h = 0; h < H; h++) {
+          let s2 = 0;
+          for (let j = h * dh; j < (h + 1) * dh; j++) s2 += cols[j]! * cols[j]!;
+          worst = Math.max(worst, Math.sqrt(s2));
+        }
+        facts.norms.set(n, worst);
+      } else if (normOf(0) !== undefined) facts.norms.set(n, normOf(0)!);
+      return undefined;
+    }
+    case 'MergeHeads': {
+      // H head rows side by side
+      if (normOf(0) !== undefined) facts.norms.set(n, normOf(0)! * Math.sqrt(n.inputs[0]!.type.shape[1]!));
+      return undefined;
+    }
+    case 'Add': {
+      const [na, nb] = [normOf(0), normOf(1)];
+      const sa = n.inputs[0]!.type.shape;
+      const sb = n.inputs[1]!.type.shape;
+      if (na !== undefined && nb !== undefined && sa[sa.length - 1] === sb[sb.length - 1]) facts.norms.set(n, na + nb);
+      return undefined;
     }
     case 'AttentionScores': {
       const [q, k] = ins;
       if (!finite(q) || !finite(k)) return undefined;
       const d = n.inputs[0]!.type.shape[n.inputs[0]!.type.shape.length - 1]!;
       const p = mulI(q, k);
-      const s = Math.abs(floatAttr(n.attrs, 'scale')) * d;
-      return [p[0] * s, p[1] * s];
+      const scale = Math.abs(floatAttr(n.attrs, 'scale'));
+      let lo = p[0] * scale * d;
+      let hi = p[1] * scale * d;
+      // Cauchy-Schwarz on the rows of q and k
+      const [nq, nk] = [normOf(0), normOf(1)];
+      if (nq !== undefined && nk !== undefined) {
+        const c = scale * nq * nk;
+        lo = Math.max(lo, -c);
+        hi = Math.min(hi, c);
+      }
+      return [lo, hi];
     }
     case 'AttentionSoftmax': {
       const x = ins[0]!;
@@ -159,6 +252,8 @@ export function secureInterval(
       const [p, v] = ins;
       if (!finite(v)) return undefined;
       if (subConvex(n.inputs[0]!)) {
+        // a combination of v's rows with weights >= 0 summing to at most 1: no longer than they are
+        if (normOf(1) !== undefined) facts.norms.set(n, normOf(1)! * (1 + 2 ** -8));
         const m = Math.max(Math.abs(v[0]), Math.abs(v[1]));
         return [-m, m];
       }

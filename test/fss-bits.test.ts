@@ -99,6 +99,15 @@ describe('m-bit comparisons within their proven range', () => {
     );
   });
 
+  it("fssBits: 'auto' is the fss preset's default and can be named; a number stays a number; crypten and best keep 64", () => {
+    expect(P.protocolConfig('fss').fssBits).toBe('auto');
+    expect(P.protocolConfig('fss,fssBits=auto').fssBits).toBe('auto');
+    expect(P.protocolConfig('fss,fssBits=33').fssBits).toBe(33);
+    expect(P.protocolConfig('best').fssBits).toBe(64);
+    expect(P.protocolConfig('crypten').fssBits).toBe(64);
+    expect(() => P.protocolConfig('fss,fssBits=automatic')).toThrow(/fssBits needs 'auto' or an integer in 2\.\.64, got 'automatic'/);
+  });
+
   it('the width a bound needs: the bound in ring units with its margin, plus the sign bit', () => {
     expect(comparisonBits(-2.25, 99.75, 16)).toBe(24);
     expect(comparisonBits(0, 0, 16)).toBe(14); // 1/16 + 2 ulp

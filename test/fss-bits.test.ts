@@ -18,6 +18,9 @@ import * as S from '../compiler/backend/protocols/spline.ts';
 import { costJson, formatCostTable, fssWidthRows } from '../compiler/backend/report/index.ts';
 import { layerNormBound, linearBound } from '../compiler/backend/secure-range.ts';
 import { loadModel } from '../compiler/load.ts';
+import { loadOnnxFile } from '../compiler/frontend/import.ts';
+import { evaluate } from '../ir/evaluate.ts';
+import { readCasesFile } from '../ir/tensor-json.ts';
 import { CircuitBuilder } from '../ir/circuit/index.ts';
 import { fssEvalShares, fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { splineMode, splineShares, type SplineTable } from '../ir/circuit/gates/fss-spline.ts';
@@ -246,4 +249,28 @@ describe.skipIf(!existsSync(TINY))('per-op widths under the fss preset (bert-tin
     expect(() => compileModel(g, { protocols: `fss,fssBits=${widest}` })).not.toThrow();
     expect(() => compileModel(g, { protocols: `fss,fssBits=${widest - 1}` })).toThrow(new RegExp(`fssBits=${widest - 1}: cannot prove a ${widest - 1}-bit comparison safe in the \\w+ \\(protocol [\\w-]+\\): range analysis bounds its input to \\[.*use fssBits=${widest} or more`));
   });
+});
+
+const VIT = join(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'vit-digits-p2-scaled-relu');
+
+describe.skipIf(!existsSync(`${VIT}.onnx`))('per-op widths on a ViT whose attention weights are not a convex combination (scaled-relu)', () => {
+  it('narrow keys after the first LayerNorm; secure logits within 2e-3 of the plaintext evaluator; measured == static', () => {
+    const c = readCasesFile(`${VIT}.cases.json`)[0]!;
+    const px = c.inputs.get('pixel_values')!;
+    const one = new Map([['pixel_values', new Tensor(px.dtype, [1, ...px.shape.slice(1)], px.toFloat64().slice(0, px.size / px.shape[0]!))]]);
+    const r = compileModel(loadOnnxFile(`${VIT}.onnx`, { batch: 1 }).graph, { protocols: 'fss' });
+    const rows = fssWidthRows(r.circuit);
+    // the attention's ReLU and GELU are bounded (the pixels are not, so LayerNorm's sum of squares is not)
+    expect(rows.find((w) => w.opKind === 'softmax')!.maxBits).toBeLessThan(40);
+    expect(rows.find((w) => w.opKind === 'activation')!.maxBits).toBeLessThan(40);
+    const run = runCircuit(r.circuit, { inputs: one, weights: r.weights, seed: new Uint8Array(16).fill(5), transcript: false });
+    expect(run.cost.rounds).toBe(r.cost.rounds);
+    expect(run.cost.bytesTotal).toBe(r.cost.bytesTotal);
+    expect(run.cost.dealerBytes).toBe(r.cost.dealerBytes);
+    const secure = run.outputs.get('logits')!.toFloat64();
+    const plain = evaluate(r.graph, one).get('logits')!.toFloat64();
+    let err = 0;
+    for (let i = 0; i < plain.length; i++) err = Math.max(err, Math.abs(secure[i]! - plain[i]!));
+    expect(err).toBeLessThan(2e-3);
+  }, 300_000);
 });

@@ -5,7 +5,7 @@
 // (range.ts) proves on the value compared, carried to the comparison by the lowering
 // (CircuitBuilder.bound: range analysis's bound of every IR value, and what a protocol knows
 // of its own intermediates: a max tree's result lies within its input's bound, softmax's sum
-// of exps within [0, n], LayerNorm's sum of squares within n (hi - lo)^2 / 4).
+// of exps over n keys, divided by n, within [0, 1], LayerNorm's sum of squares within n (hi - lo)^2 / 4).
 //
 // What the bound covers: range analysis bounds the exact (float64) values, and its rules for
 // ops whose lowering approximates (LayerNorm's inverse square root, weight rounding in a
@@ -13,8 +13,9 @@
 // ulp per local truncation, a spline's tolerance, at most 2.5e-4 in any table, the secure
 // softmax's probabilities within 1e-3 of [0, 1]) is covered by widening the bound M of |x| at
 // the comparison: |x| <= M 2^f (1 + 2^-6) + 2^(f-4) + 2 ring units (1/64 relative, 1/16
-// absolute, 2 ulp). The wrong-result probability of a local truncation (|x| / 2^64 per element,
-// README "Truncation failures") is what makes the 2 ulp fail, the same rate as everywhere else.
+// absolute, 2 ulp). Shares, opens and truncations stay in Z_2^64, so the width adds no failure
+// of its own: a comparison can only be wrong where an earlier local truncation wrapped
+// (probability |x| / 2^64 per truncated element, README "Truncation failures").
 //
 // `fssBits=auto` (the fss preset): each comparison on the bits its bound needs, 64 where range
 // analysis proves none. `fssBits=m`: every comparison on m bits, refused (a usage error naming

@@ -11,13 +11,15 @@
 //     scores: only how many heads each pass keeps matters for the cost.
 //  3. secure inference wall time, best against fss, on the bert-tiny shape (seq 32), with the
 //     dealer's key generation time and memory.
-// Run: npm run bench -- fss   (or: npx tsx bench/fss.ts [base] [table5] [wall])
+//  4. the fss preset's key widths per op (fssBits=auto: the bits range analysis proves) with
+//     their dealer bytes, on the BERT-base shape (in `base`) and spam-bert (`widths`).
+// Run: npm run bench -- fss   (or: npx tsx bench/fss.ts [base] [widths] [table5] [wall])
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileModel, type Compiled } from '../compiler/backend/compile.ts';
-import { criticalPathRounds, familyRows, formatFamilies, PROFILES } from '../compiler/backend/report/index.ts';
+import { criticalPathRounds, familyRows, formatFamilies, fssWidthRows, PROFILES } from '../compiler/backend/report/index.ts';
 import { loadModel } from '../compiler/load.ts';
 import { readImportanceFile, type ImportanceAnnotation } from '../passes/ig3d/index.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
@@ -51,6 +53,20 @@ function baseCase(): void {
   );
   console.log('fss by op kind: online rounds, online bytes, dealer bytes');
   console.log(table([['op kind', 'rounds', 'online', 'dealer'], ...Object.entries(fss.cost.byOpKind).map(([k, e]) => [k, String(e.rounds), `${(e.bytes / 1e9).toFixed(3)} GB`, `${(e.dealerBytes / 1e9).toFixed(2)} GB`])]));
+  widths('BERT-base shape', fss);
+}
+
+/** The fss preset's key widths per op kind and protocol (fssBits=auto), with their dealer bytes. */
+function widths(label: string, c: Compiled): void {
+  console.log(`${label}, fss key widths (bits proven by range analysis; keys per width; dealer bytes of those keys)`);
+  const rows = fssWidthRows(c.circuit).map((w) => [
+    w.opKind,
+    w.protocol,
+    w.minBits === w.maxBits ? String(w.minBits) : `${w.minBits}-${w.maxBits}`,
+    Object.entries(w.byBits).map(([b, n]) => `${b}: ${n}`).join(', '),
+    `${(w.dealerBytes / 1e9).toFixed(3)} GB`,
+  ]);
+  console.log(table([['op kind', 'protocol', 'bits', 'keys per width', 'dealer'], ...rows]));
 }
 
 /** Synthetic head scores for a generated model (layer l, head h): deterministic, distinct. */
@@ -180,6 +196,7 @@ function wallCase(shape: string, seq: number): void {
 async function run(cases: readonly string[]): Promise<void> {
   if (cases.includes('wall')) wallCase('bert-tiny', 32);
   if (cases.includes('base')) baseCase();
+  if (cases.includes('widths') && existsSync(join(FIX, 'spam-bert.onnx'))) widths('spam-bert (batch 1, seq 128)', compileModel(loadModel(join(FIX, 'spam-bert.onnx'), { batch: 1, seq: 128 }), { protocols: 'fss' }));
   if (cases.includes('table5')) {
     const cfg = tunedConfig(TUNED);
     if (existsSync(join(FIX, 'spam-bert.onnx'))) table5('spam-bert (batch 1, seq 128), the tuned choice', loadModel(join(FIX, 'spam-bert.onnx'), { batch: 1, seq: 128 }), TUNED, cfg.pipeline);
@@ -193,7 +210,7 @@ async function run(cases: readonly string[]): Promise<void> {
 export const fssBenchmark: Benchmark = {
   name: 'fss',
   summary: 'the fss protocol family on the BERT-base shape next to crypten and best, and IG-3D Table 5 under each family (static)',
-  cases: ['base', 'table5', 'wall'],
+  cases: ['base', 'widths', 'table5', 'wall'],
   run,
 };
 

@@ -69,7 +69,7 @@ describe.each(['bert-tiny', 'bert-mini', 'spam-bert'].filter(have))('%s with --p
 describe('fss: user errors and the family table', () => {
   it('an unknown option value, a bad bit width, a width range analysis cannot prove', () => {
     expect(() => compileModel(loadModel(join(FIX, 'bert-tiny.onnx'), { batch: 1, seq: 8 }), { protocols: 'fss,compare=fast' })).toThrow(/compare must be one of a2b, fss, got 'fast'/);
-    expect(() => compileModel(loadModel(join(FIX, 'bert-tiny.onnx'), { batch: 1, seq: 8 }), { protocols: 'fss,fssBits=1' })).toThrow(/fssBits needs an integer in 2\.\.64/);
+    expect(() => compileModel(loadModel(join(FIX, 'bert-tiny.onnx'), { batch: 1, seq: 8 }), { protocols: 'fss,fssBits=1' })).toThrow(/fssBits needs 'auto' or an integer in 2\.\.64/);
     expect(() => compileModel(loadModel(join(FIX, 'bert-tiny.onnx'), { batch: 1, seq: 8 }), { protocols: 'fss,fssWidth=3' })).toThrow(/unknown protocol option 'fssWidth'/);
     let err: unknown;
     try {

@@ -43,6 +43,12 @@ const RELU = `graph relu_bounded {
 const reluPath = join(dir, 'relu.ir');
 writeFileSync(reluPath, RELU);
 
+// The same Relu next to one on a client input range analysis cannot bound (any f32).
+const UNBOUNDED = RELU.replace('graph relu_bounded {', 'graph relu_mixed {\n  input %x : f32[6] secret(client)')
+  .replace('  output y = %r', '  %q = Relu(%x) : f32[6] secret(client) loc("relu_free")\n  output y = %r\n  output z = %q');
+const unboundedPath = join(dir, 'unbounded.ir');
+writeFileSync(unboundedPath, UNBOUNDED);
+
 function refusal(protocols: string, path = reluPath): Ig3dcError {
   try {
     compileModel(loadModel(path), { protocols });
@@ -69,7 +75,7 @@ describe('fss options: unknown names and values', () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
     const bits = ig3dc('compile', TINY, '--seq', '8', '--protocols', 'fss,fssBits=wide', '-o', join(dir, 'c.circuit'));
     expect(bits.code, bits.stderr).toBe(2);
-    expect(bits.stderr).toMatch(/fssBits needs an integer in 2\.\.64, got 'wide'/);
+    expect(bits.stderr).toMatch(/fssBits needs 'auto' or an integer in 2\.\.64, got 'wide'/);
   });
 });
 
@@ -100,11 +106,21 @@ describe('fss options: comparison widths against range analysis', () => {
     }
   });
 
-  it('a comparison range analysis does not bound (a transformer\'s max, LayerNorm, splines) refuses any width below 64', () => {
-    const e = refusal('fss,fssBits=40', join(ROOT, TINY));
+  it('a comparison range analysis does not bound (an unbounded input) refuses any width below 64; auto puts it on 64 and the bounded one on 24', () => {
+    const e = refusal('fss,fssBits=40', unboundedPath);
     expect(e.kind).toBe('usage');
-    expect(e.message).toMatch(/fssBits=40: cannot prove a 40-bit comparison safe in the \w+ \(protocol [\w-]+\): range analysis proves no bound on the values it compares/);
-    expect(e.message).toMatch(/more node\(s\) fail too; use fssBits=64/);
+    expect(e.place.node).toBe('relu_free');
+    expect(e.message).toMatch(/fssBits=40: cannot prove a 40-bit comparison safe in the Relu \(protocol fss-relu\): range analysis proves no bound on the values it compares; use fssBits=auto .* or 64/);
+    const auto = compileModel(loadModel(unboundedPath), { protocols: 'fss' });
+    const widths = new Map(auto.circuit.instructions.filter((i) => i.op === 'fss_key').map((i) => [i.prov.irNode, i.attrs['bits']]));
+    expect(widths).toEqual(new Map([['relu0', 24], ['relu_free', 64]]));
+  });
+
+  it('a transformer: a width below what its comparisons need is refused, naming the bound', () => {
+    const e = refusal('fss,fssBits=30', join(ROOT, TINY));
+    expect(e.kind).toBe('usage');
+    expect(e.message).toMatch(/fssBits=30: cannot prove a 30-bit comparison safe in the \w+ \(protocol [\w-]+\): range analysis bounds its input to \[/);
+    expect(e.message).toMatch(/more node\(s\) fail too; use fssBits=\d+ or more/);
   });
 
   it('through the CLI: exit 2 and the message on stderr', () => {

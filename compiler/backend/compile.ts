@@ -88,6 +88,17 @@ export interface Compiled {
   readonly timings: CompileTimings;
 }
 
+/**
+ * Under FSS comparisons with the spline inverse square root, range analysis also bounds the
+ * values past LayerNorm (secure-range.ts): the spline start (1.1%) and its Newton step are
+ * within 2^-5 relative wherever the sum of squares is in the spline's range (the rule covers
+ * the clamped range below it apart). Other inverse square roots have no such analysis here:
+ * their comparisons past LayerNorm stay on 64 bits.
+ */
+function secureRangeOptions(p: ProtocolConfig): { layerNormError?: number } {
+  return p.compare === 'fss' && p.invSqrtMethod === 'spline' ? { layerNormError: 2 ** -5 } : {};
+}
+
 /** A protocol configuration from a name (with optional overrides) or as given. */
 export function resolveProtocols(p: string | ProtocolConfig | undefined): ProtocolConfig {
   if (p === undefined) return PRESETS['crypten']!;
@@ -131,10 +142,10 @@ export function compileModel(input: Graph, options: CompileOptions = {}): Compil
           ...(options.onNote !== undefined ? { onNote: options.onNote } : {}),
         }).graph;
   const t1 = performance.now();
-  const range = checkRanges(graph, { f });
+  const range = checkRanges(graph, { f, ...secureRangeOptions(protocols) });
   const t2 = performance.now();
-  const { circuit, weights } = lowerGraph(graph, { config: protocols, f, known: range.known, ...(options.boundary !== undefined ? { boundary: options.boundary } : {}) });
-  if (protocols.compare === 'fss') checkFssBits(graph, circuit, range.bounds, protocols.fssBits);
+  const { circuit, weights, fssBits } = lowerGraph(graph, { config: protocols, f, known: range.known, bounds: range.bounds, ...(options.boundary !== undefined ? { boundary: options.boundary } : {}) });
+  if (protocols.compare === 'fss') checkFssBits(graph, fssBits, protocols.fssBits, f);
   const t3 = performance.now();
   const sched = schedule(circuit);
   const t4 = performance.now();

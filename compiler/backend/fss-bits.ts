@@ -1,84 +1,102 @@
 // Bit widths of FSS comparisons. On 64 bits a comparison is exact for every ring element; on
-// m < 64 bits (protocol option fssBits) it is exact only for inputs with |x| < 2^(m-1) in ring
-// units, so a narrower width must be proven from range analysis for every comparison the
-// circuit makes. The proof covered here: a Relu whose input has a finite interval bound B,
-// with |x| <= B 2^f + 2 (the input's share carries at most 2 ulp of local-truncation error:
-// each truncation of a product is off by at most one ulp, or, with probability at most
-// 2^(b+1-64) for a value of b bits, by a wrap of the shares, the bound every local truncation
-// in the circuit already carries). Any other comparison on fewer than 64 bits (max, clips,
-// splines: range analysis bounds no value they compare) is refused.
+// m < 64 bits it is exact only for inputs with |x| < 2^(m-1) in ring units (fss.ts: the sign
+// formula reads X's low m bits, and x + 2^m would give the same ones). So a narrower width
+// must be proven for every comparison the circuit makes, from the bound range analysis
+// (range.ts) proves on the value compared, carried to the comparison by the lowering
+// (CircuitBuilder.bound: range analysis's bound of every IR value, and what a protocol knows
+// of its own intermediates: a max tree's result lies within its input's bound, softmax's sum
+// of exps over n keys, divided by n, within [0, 1], LayerNorm's sum of squares within n (hi - lo)^2 / 4).
+//
+// What the bound covers: range analysis bounds the exact (float64) values, and its rules for
+// ops whose lowering approximates (LayerNorm's inverse square root, weight rounding in a
+// Linear) include the secure error. The lowering's remaining error at the compared value (one
+// ulp per local truncation, a spline's tolerance, at most 2.5e-4 in any table, the secure
+// softmax's probabilities within 1e-3 of [0, 1]) is covered by widening the bound M of |x| at
+// the comparison: |x| <= M 2^f (1 + 2^-6) + 2^(f-4) + 2 ring units (1/64 relative, 1/16
+// absolute, 2 ulp). Shares, opens and truncations stay in Z_2^64, so the width adds no failure
+// of its own: a comparison can only be wrong where an earlier local truncation wrapped
+// (probability |x| / 2^64 per truncated element, README "Truncation failures").
+//
+// `fssBits=auto` (the fss preset): each comparison on the bits its bound needs, 64 where range
+// analysis proves none. `fssBits=m`: every comparison on m bits, refused (a usage error naming
+// the first node, its bound and the bits it needs) where any needs more or has no bound.
 
-import type { Circuit } from '../../ir/circuit/circuit.ts';
+import type { CircuitBuilder } from '../../ir/circuit/builder.ts';
 import { Ig3dcError } from '../../ir/diagnostics.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { Node } from '../../ir/node.ts';
 
+/** Relative and absolute widening of a bound at the comparison (see the header). */
+export const WIDTH_MARGIN_REL = 2 ** -6;
+export const WIDTH_MARGIN_ABS = 2 ** -4;
+
 /** The bits a comparison of values within [lo, hi] (reals, f fractional bits) needs. */
 export function comparisonBits(lo: number, hi: number, f: number): number {
-  const units = Math.max(Math.abs(lo), Math.abs(hi)) * 2 ** f + 2;
-  return Math.ceil(Math.log2(units + 1)) + 1;
+  const m = Math.max(Math.abs(lo), Math.abs(hi));
+  const units = m * 2 ** f * (1 + WIDTH_MARGIN_REL) + WIDTH_MARGIN_ABS * 2 ** f + 2;
+  return Math.min(64, Math.max(2, Math.ceil(Math.log2(units + 1)) + 1));
 }
 
-/** One IR node whose FSS comparisons were checked against range analysis. */
+/** One FSS comparison (or spline) and what range analysis proves about the values it compares. */
 export interface FssBitsFinding {
-  /** The IR node (its name) and op. */
+  /** The IR node (its name) that emitted it and the protocol. */
   readonly node: string;
-  readonly op: string;
-  /** The protocol that emitted the comparison (provenance). */
   readonly protocol: string;
-  /** The bound range analysis proves on the compared value, if any. */
+  /** The bound proven on the compared values, if any (reals; a spline's: x - k_p over its breakpoints). */
   readonly bound?: readonly [number, number];
   /** Bits that bound needs (undefined: no proof). */
   readonly need?: number;
+  /** The width used. */
+  readonly bits: number;
+}
+
+const findingsOf = new WeakMap<CircuitBuilder, FssBitsFinding[]>();
+
+/** The comparisons recorded on a builder (in emission order). */
+export function fssBitsFindings(b: CircuitBuilder): readonly FssBitsFinding[] {
+  return findingsOf.get(b) ?? [];
+}
+
+/**
+ * The width of one comparison (or spline key) of values within `bound` (reals; undefined:
+ * none proven) under `fssBits`: auto -> the bits needed (64 without a bound); m -> m. Records
+ * the finding on the builder, for checkFssBits.
+ */
+export function fssWidth(b: CircuitBuilder, bound: readonly [number, number] | undefined, fssBits: number | 'auto'): number {
+  const finite = bound !== undefined && Number.isFinite(bound[0]) && Number.isFinite(bound[1]);
+  const need = finite ? comparisonBits(bound[0], bound[1], b.f) : undefined;
+  const bits = fssBits === 'auto' ? (need ?? 64) : fssBits;
+  let list = findingsOf.get(b);
+  if (list === undefined) findingsOf.set(b, (list = []));
+  list.push({ node: b.provenance.irNode, protocol: b.provenance.protocol, ...(finite ? { bound, need } : {}), bits });
+  return bits;
 }
 
 const num = (x: number): string => String(Number(x.toPrecision(6)));
 
-/** What range analysis proves about each IR node's narrower-than-64-bit FSS comparisons (one entry per node). */
-export function fssBitsFindings(graph: Graph, c: Circuit, bounds: ReadonlyMap<Node, readonly [number, number]>): FssBitsFinding[] {
-  const byName = new Map<string, Node>();
-  for (const n of graph.nodes()) if (n.loc.name !== undefined) byName.set(n.loc.name, n);
-  const seen = new Set<string>();
-  const out: FssBitsFinding[] = [];
-  for (const ins of c.instructions) {
-    // a gate on 64 bits is exact whatever its input
-    if (ins.op !== 'fss_key' || ins.attrs['bits'] === 64 || seen.has(ins.prov.irNode)) continue;
-    seen.add(ins.prov.irNode);
-    const node = byName.get(ins.prov.irNode);
-    const b = node?.op === 'Relu' ? bounds.get(node.inputs[0]!) : undefined;
-    const finite = b !== undefined && Number.isFinite(b[0]) && Number.isFinite(b[1]);
-    out.push({
-      node: ins.prov.irNode === '' ? '(unnamed)' : ins.prov.irNode,
-      op: node?.op ?? ins.prov.opKind,
-      protocol: ins.prov.protocol,
-      ...(finite ? { bound: b, need: comparisonBits(b[0], b[1], c.f) } : {}),
-    });
-  }
-  return out;
-}
-
 /**
- * Refuses an FSS comparison width (`bits` < 64) that range analysis does not prove safe for
- * every comparison of the circuit: a 'usage' error naming the first IR node that fails, its
- * op, the bound range analysis proves on the compared value (or that it proves none), the
- * bits that bound needs, and the narrowest width the whole model would accept.
+ * Refuses an explicit FSS comparison width (`bits` < 64) that range analysis does not prove
+ * safe for every comparison of the circuit: a 'usage' error naming the first IR node that
+ * fails, its op, the bound range analysis proves on the compared value (or that it proves
+ * none), the bits that bound needs, and the narrowest width the whole model would accept.
  */
-export function checkFssBits(graph: Graph, c: Circuit, bounds: ReadonlyMap<Node, readonly [number, number]>, bits: number): void {
-  if (bits >= 64) return;
-  const findings = fssBitsFindings(graph, c, bounds);
+export function checkFssBits(graph: Graph, findings: readonly FssBitsFinding[], bits: number | 'auto', f: number): void {
+  if (bits === 'auto' || bits >= 64) return;
   const failing = findings.filter((x) => x.need === undefined || x.need > bits);
   if (failing.length === 0) return;
+  const byName = new Map<string, Node>();
+  for (const n of graph.nodes()) if (n.loc.name !== undefined) byName.set(n.loc.name, n);
   const first = failing[0]!;
-  const what = `the ${first.op} (protocol ${first.protocol})`;
+  const op = byName.get(first.node)?.op ?? 'op';
+  const what = `the ${op} (protocol ${first.protocol})`;
   const why =
     first.need === undefined
-      ? first.op === 'Relu'
-        ? `range analysis proves no finite bound on its input`
-        : `range analysis proves no bound on the values it compares (only a Relu's input bound is used)`
-      : `range analysis bounds its input to [${num(first.bound![0])}, ${num(first.bound![1])}]: |x| <= ${num(Math.max(Math.abs(first.bound![0]), Math.abs(first.bound![1])))} * 2^${c.f} + 2 ring units needs ${first.need} bits`;
+      ? `range analysis proves no bound on the values it compares`
+      : `range analysis bounds its input to [${num(first.bound![0])}, ${num(first.bound![1])}]: |x| <= ${num(Math.max(Math.abs(first.bound![0]), Math.abs(first.bound![1])))} * 2^${f} plus the lowering's error needs ${first.need} bits`;
+  const nodes = new Set(failing.map((x) => x.node));
   const unproven = findings.some((x) => x.need === undefined);
   const widest = Math.max(...findings.map((x) => x.need ?? 64));
-  const more = failing.length > 1 ? `; ${failing.length - 1} more node(s) fail too` : '';
-  const fix = unproven ? 'use fssBits=64 (exact for every ring element)' : `use fssBits=${widest} or more (the widest any comparison of this model needs; 64 is exact)`;
-  throw new Ig3dcError('usage', `fssBits=${bits}: cannot prove a ${bits}-bit comparison safe in ${what}: ${why}${more}; ${fix}`, { node: first.node });
+  const more = nodes.size > 1 ? `; ${nodes.size - 1} more node(s) fail too` : '';
+  const fix = unproven ? 'use fssBits=auto (the fewest proven bits per comparison, 64 where none is proven) or 64' : `use fssBits=${widest} or more (the widest any comparison of this model needs), or auto`;
+  throw new Ig3dcError('usage', `fssBits=${bits}: cannot prove a ${bits}-bit comparison safe in ${what}: ${why}${more}; ${fix}`, first.node === '' ? {} : { node: first.node });
 }

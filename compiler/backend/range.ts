@@ -15,10 +15,20 @@ import { CONST_OP, INPUT_OP, isElided, type Node } from '../../ir/node.ts';
 import { floatAttr, intsAttr } from '../../ir/op.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { findLowering, indexInputsOf, inputDependent } from './lower/index.ts';
+import { rowFacts, secureInterval } from './secure-range.ts';
 
 export interface RangeOptions {
   /** Fractional bits (default 16). */
   readonly f?: number;
+  /**
+   * Bound the values after LayerNorm, Linear, MatMul with a constant, attention and GELU too
+   * (the rules in secure-range.ts), for the secure lowering's FSS comparison widths:
+   * `layerNormError` is the relative error of the lowering's normalized value (x - mean) /
+   * sqrt(var + eps) (undefined: these rules are off, as for protocols whose inverse square
+   * root has no error bound). The overflow check ignores bounds that depend on them (they
+   * are conservative: a product of two such bounds overstates what a value can reach).
+   */
+  readonly layerNormError?: number;
 }
 
 export interface RangeResult {
@@ -200,6 +210,10 @@ export function checkRanges(graph: Graph, options: RangeOptions = {}): RangeResu
   const tinyNodes = new Set<Node>();
   const stats = new Map<Node, Extremes>();
   const tinyEps: number[] = [];
+  /** Nodes whose bound came from a secure-range rule (directly or through an input). */
+  const conservative = new Set<Node>();
+  const secure = options.layerNormError;
+  const facts = rowFacts();
 
   const valueOf = (n: Node): Tensor | undefined => {
     let t = known.get(n);
@@ -251,10 +265,17 @@ export function checkRanges(graph: Graph, options: RangeOptions = {}): RangeResu
       }
       return iv;
     });
-    const iv = intervalOf(n, ins);
+    let iv = intervalOf(n, ins);
+    if (secure !== undefined) {
+      const rule = secureInterval(n, ins, (k) => (dep.has(n.inputs[k]!) ? undefined : valueOf(n.inputs[k]!)), f, secure, facts);
+      if (rule !== undefined) {
+        iv = rule;
+        conservative.add(n);
+      } else if (n.inputs.some((i) => conservative.has(i))) conservative.add(n);
+    }
     bounds.set(n, iv);
     const worst = Math.max(Math.abs(iv[0]), Math.abs(iv[1]));
-    if (Number.isFinite(worst) && worst >= safe) {
+    if (Number.isFinite(worst) && worst >= safe && !conservative.has(n)) {
       const layer = n.loc.layer !== undefined ? `, layer ${n.loc.layer}` : '';
       throw new Ig3dcError(
         'unsupported',

@@ -51,6 +51,12 @@ export class CircuitBuilder {
   /** Per register: 1 when it depends on a client (party 1) input. */
   #client: number[] = [];
   #prov: Provenance = NO_PROVENANCE;
+  /**
+   * Per register: a proven bound on its value (reals, [lo, hi]) where the lowering knows one
+   * (range analysis, or a protocol that knows its result's range); movement and add/sub/neg
+   * carry it to their results. FSS comparisons read it to choose their bit width.
+   */
+  #bounds: (readonly [number, number] | undefined)[] = [];
 
   constructor(opts: BuilderOptions = {}) {
     this.name = opts.name ?? 'circuit';
@@ -75,6 +81,84 @@ export class CircuitBuilder {
   /** True when the register depends on a client input (so opening it is online, not preprocessing). */
   dependsOnClient(r: Reg): boolean {
     return this.#client[r.id] === 1;
+  }
+
+  /** Records a proven bound [lo, hi] (reals) on r's value, intersected with one already known; returns r. */
+  bound(r: Reg, lo: number, hi: number): Reg {
+    const old = this.#bounds[r.id];
+    const b: [number, number] = old === undefined ? [lo, hi] : [Math.max(lo, old[0]), Math.min(hi, old[1])];
+    if (Number.isFinite(b[0]) && Number.isFinite(b[1]) && b[0] <= b[1]) this.#bounds[r.id] = b;
+    return r;
+  }
+
+  /** The proven bound on r's value (reals), if any. */
+  boundOf(r: Reg): readonly [number, number] | undefined {
+    return this.#bounds[r.id];
+  }
+
+  /** A constant's bound: its least and greatest element (reals). */
+  #constBound(r: Reg, data: BigUint64Array): void {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < data.length; i++) {
+      const v = Number(BigInt.asIntN(64, data[i]!));
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    this.#bounds[r.id] = [lo / 2 ** r.scale, hi / 2 ** r.scale];
+  }
+
+  /** A result's bound from its inputs' (movement ops keep it; add, sub and neg by interval arithmetic). */
+  #carryBound(op: string, inputs: readonly Reg[], out: Reg): void {
+    const bs = inputs.map((r) => this.#bounds[r.id]);
+    let b: readonly [number, number] | undefined;
+    switch (op) {
+      case 'reshape':
+      case 'transpose':
+      case 'slice':
+      case 'expand':
+        b = bs[0];
+        break;
+      case 'concat':
+        if (bs.every((x) => x !== undefined)) b = [Math.min(...bs.map((x) => x![0])), Math.max(...bs.map((x) => x![1]))];
+        break;
+      case 'add':
+        if (bs[0] !== undefined && bs[1] !== undefined) b = [bs[0][0] + bs[1][0], bs[0][1] + bs[1][1]];
+        break;
+      case 'sub':
+        if (bs[0] !== undefined && bs[1] !== undefined) b = [bs[0][0] - bs[1][1], bs[0][1] - bs[1][0]];
+        break;
+      case 'neg':
+        if (bs[0] !== undefined) b = [-bs[0][1], -bs[0][0]];
+        break;
+      case 'add_pub':
+        if (bs[0] !== undefined && bs[1] !== undefined) b = [bs[0][0] + bs[1][0], bs[0][1] + bs[1][1]];
+        break;
+      case 'sub_pub':
+        if (bs[0] !== undefined && bs[1] !== undefined) b = [bs[0][0] - bs[1][1], bs[0][1] - bs[1][0]];
+        break;
+      case 'rsub_pub':
+        if (bs[0] !== undefined && bs[1] !== undefined) b = [bs[1][0] - bs[0][1], bs[1][1] - bs[0][0]];
+        break;
+      case 'mul_pub':
+        if (bs[0] !== undefined && bs[1] !== undefined) {
+          const ps = [bs[0][0] * bs[1][0], bs[0][0] * bs[1][1], bs[0][1] * bs[1][0], bs[0][1] * bs[1][1]];
+          b = [Math.min(...ps), Math.max(...ps)];
+        }
+        break;
+      case 'trunc':
+        // the same real value, within one ulp of the new scale
+        if (bs[0] !== undefined) b = [bs[0][0] - 2 ** -out.scale, bs[0][1] + 2 ** -out.scale];
+        break;
+      case 'reduce_sum':
+        if (bs[0] !== undefined) {
+          const x = inputs[0]!;
+          const n = numel(x.shape) / Math.max(1, numel(out.shape));
+          b = [Math.min(bs[0][0] * n, bs[0][0]), Math.max(bs[0][1] * n, bs[0][1])];
+        }
+        break;
+    }
+    if (b !== undefined && Number.isFinite(b[0]) && Number.isFinite(b[1])) this.#bounds[out.id] = b;
   }
 
   /** Runs `fn` with provenance fields overridden (nested calls merge; restored afterwards). */
@@ -122,6 +206,8 @@ export class CircuitBuilder {
       ...(data === undefined ? {} : { data }),
     };
     this.#instructions.push(ins);
+    if (outs.length === 1 && inputs.length > 0) this.#carryBound(op, inputs, outs[0]!);
+    if (op === 'const' && data !== undefined && data.length > 0 && data.length <= 1 << 16) this.#constBound(outs[0]!, data);
     return outs;
   }
 

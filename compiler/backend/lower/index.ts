@@ -15,6 +15,7 @@ import { CONST_OP, INPUT_OP, isElided, type Node } from '../../../ir/node.ts';
 import type { Tensor } from '../../../ir/tensor.ts';
 import { numel, shapesEqual } from '../../../ir/types.ts';
 import type { ProtocolConfig } from '../protocols/index.ts';
+import { fssBitsFindings, type FssBitsFinding } from '../fss-bits.ts';
 import { LowerContext, secretValue, shapeOf, type LValue } from './context.ts';
 import { findLowering, opKindOf } from './table.ts';
 
@@ -31,6 +32,11 @@ export interface LowerOptions {
   readonly known?: ReadonlyMap<Node, Tensor>;
   /** The graph is a segment that ends at a boundary (token pruning): see SegmentBoundary. */
   readonly boundary?: SegmentBoundary;
+  /**
+   * Range analysis's bounds of input-dependent values (reals), stamped on their registers so
+   * that FSS comparisons inside later ops' protocols can narrow their width (fss-bits.ts).
+   */
+  readonly bounds?: ReadonlyMap<Node, readonly [number, number]>;
 }
 
 /**
@@ -56,6 +62,8 @@ export interface Lowered {
   readonly circuit: Circuit;
   /** The server's inputs: weights (and server-derived values) by input name. */
   readonly weights: Map<string, Tensor>;
+  /** Every FSS comparison's proven bound and width (fss-bits.ts). */
+  readonly fssBits: readonly FssBitsFinding[];
 }
 
 /** Nodes whose value depends on a graph input (so they cannot be folded at compile time). */
@@ -110,7 +118,10 @@ export function lowerGraph(graph: Graph, options: LowerOptions): Lowered {
 
   for (const n of graph.nodes()) {
     ctx.node = n;
-    values.set(n, lowerNode(ctx, n, dep, known, values));
+    const v = lowerNode(ctx, n, dep, known, values);
+    const bound = options.bounds?.get(n);
+    if (v.kind === 'secret' && bound !== undefined) b.bound(v.reg, bound[0], bound[1]);
+    values.set(n, v);
     for (const i of new Set(n.inputs)) {
       const left = remaining.get(i)! - 1;
       remaining.set(i, left);
@@ -147,7 +158,7 @@ export function lowerGraph(graph: Graph, options: LowerOptions): Lowered {
       if (reduced !== undefined) b.reveal(reduced, SEGMENT_REDUCED);
     });
   }
-  return { circuit: b.build(), weights: ctx.weights };
+  return { circuit: b.build(), weights: ctx.weights, fssBits: fssBitsFindings(b) };
 }
 
 function lowerNode(ctx: LowerContext, n: Node, dep: ReadonlySet<Node>, known: ReadonlyMap<Node, Tensor> | undefined, values: ReadonlyMap<Node, LValue>): LValue {

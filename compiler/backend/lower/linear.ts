@@ -7,10 +7,11 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import type { Node } from '../../../ir/node.ts';
 import { Tensor } from '../../../ir/tensor.ts';
 import { shapesEqual } from '../../../ir/types.ts';
-import { isPublic, secretValue, shapeOf, type LowerContext, type LValue } from './context.ts';
+import { isKnown, isPublic, secretValue, shapeOf, type LowerContext, type LValue } from './context.ts';
 import { addValues } from './elementwise.ts';
 import { matmulPublic, mulPublic, reshapeTo, scalarTensor } from './local.ts';
 import type { LoweringTable } from './lowering.ts';
+import { linearBound } from '../secure-range.ts';
 
 function transposeTensor2(t: Tensor): Tensor {
   const [r, c] = t.shape as [number, number];
@@ -82,6 +83,12 @@ export const LINEAR_LOWERINGS: LoweringTable = {
       const [B, , D] = xs.shape as [number, number, number];
       const first = ctx.b.withProtocol('local', () => ctx.b.reshape(ctx.b.slice(xs, [0], [1], [1]), [B, D]));
       const y = addValues(ctx, secretValue(matmulValues(ctx, secretValue(first), w!, node.type.shape)), bias!);
+      // the tanh's input bound, for its FSS width (secure-range.ts's Linear rule)
+      const bx = ctx.b.boundOf(first);
+      if (bx !== undefined && isKnown(w!) && isKnown(bias!) && w!.value.shape.length === 2) {
+        const [lo, hi] = linearBound(bx, w!.value, bias!.value, ctx.f);
+        ctx.b.bound(y, lo, hi);
+      }
       return secretValue(ctx.p.tanh(y));
     },
   },

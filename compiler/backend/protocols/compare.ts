@@ -13,6 +13,7 @@ import type { CircuitBuilder } from '../../../ir/circuit/builder.ts';
 import type { Reg } from '../../../ir/circuit/types.ts';
 import { mul, rsubConst } from './arith.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
+import { fssWidth } from '../fss-bits.ts';
 
 const LOG_BITS = 6;
 
@@ -83,13 +84,19 @@ export function a2bWord(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN
 
 /**
  * A one-round FSS comparison (ir/circuit/gates/fss.ts): the dealer's mask r and keys; the
- * parties open x - r (one ring word each) and evaluate their keys on it locally.
+ * parties open x - r (one ring word each) and evaluate their keys on it locally. Its width is
+ * the fewest bits x's proven bound needs (fss-bits.ts), or cfg.fssBits when a number.
  */
 function fssCompare(b: CircuitBuilder, x: Reg, mode: 'ltz' | 'relu', cfg: ProtocolConfig): Reg {
   return b.withProtocol(`fss-${mode}`, () => {
-    const [r, key] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
+    const bx = b.boundOf(x);
+    const bound = bx === undefined || x.scale === b.f ? bx : ([bx[0] * 2 ** (x.scale - b.f), bx[1] * 2 ** (x.scale - b.f)] as const);
+    const bits = fssWidth(b, bound, cfg.fssBits);
+    const [r, key] = b.dealer.fssKey(x.shape, x.scale, bits, mode);
     const [xh] = b.open([b.sub(x, r)]) as [Reg];
-    return b.emit('fss_eval', [xh, r, key], { bits: cfg.fssBits, mode })[0]!;
+    const y = b.emit('fss_eval', [xh, r, key], { bits, mode })[0]!;
+    // ReLU(x) lies within [max(0, lo), max(0, hi)]; [x < 0] within [0, 1].
+    return mode === 'relu' ? (bx !== undefined ? b.bound(y, Math.max(0, bx[0]), Math.max(0, bx[1])) : y) : b.bound(y, 0, 1);
   });
 }
 

@@ -90,9 +90,12 @@ export interface ProtocolConfig {
   readonly compare: CompareMethod;
   /**
    * Bits an FSS comparison looks at: 64 is exact for every ring element; fewer shrink keys
-   * and key generation and are only sound when |x| < 2^(bits-1) in ring units.
+   * and key evaluation and are only sound when |x| < 2^(bits-1) in ring units. `auto` (the
+   * fss preset): each comparison on the fewest bits range analysis proves safe for the values
+   * it compares, 64 where it proves no bound (compiler/backend/fss-bits.ts). A number m: every
+   * comparison on m bits, refused unless range analysis proves m enough for each.
    */
-  readonly fssBits: number;
+  readonly fssBits: number | 'auto';
   /**
    * Multiply by a public 2^-n as a truncation of x by n bits. CrypTen encodes every non-integer
    * constant at 16+ fractional bits and truncates the product, about 2^16 |x| in ring units;
@@ -151,6 +154,7 @@ export const FSS: ProtocolConfig = Object.freeze({
   expMethod: 'spline',
   reciprocalMethod: 'spline',
   invSqrtMethod: 'spline',
+  fssBits: 'auto',
 });
 
 export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({ crypten: CRYPTEN, best: BEST, fss: FSS });
@@ -191,10 +195,12 @@ export function protocolConfig(spec: string): ProtocolConfig {
       throw new Ig3dcError('usage', `unknown protocol option '${key}' (known: ${Object.keys(base).filter((k) => k !== 'name').join(', ')})`, {});
     }
     const cur = (base as unknown as Record<string, unknown>)[key];
-    if (typeof cur === 'number') {
+    if (key === 'fssBits' && value.trim() === 'auto') {
+      out[key] = 'auto';
+    } else if (typeof cur === 'number' || key === 'fssBits') {
       const n = value.trim() === '' ? Number.NaN : Number(value);
       const lo = key === 'fssBits' ? 2 : 0;
-      if (!Number.isInteger(n) || n < lo || n > 64) throw new Ig3dcError('usage', `protocol option ${key} needs an integer in ${lo}..64, got '${value}'`, {});
+      if (!Number.isInteger(n) || n < lo || n > 64) throw new Ig3dcError('usage', `protocol option ${key} needs ${key === 'fssBits' ? "'auto' or " : ''}an integer in ${lo}..64, got '${value}'`, {});
       out[key] = n;
     } else if (typeof cur === 'boolean') {
       if (value !== 'true' && value !== 'false') throw new Ig3dcError('usage', `protocol option ${key} needs true or false, got '${value}'`, {});

@@ -39,7 +39,13 @@ export function layerNorm(b: CircuitBuilder, x: Reg, gamma: Reg, beta: Reg, eps:
       // is rounded to 2^-f: relative error below 2^(t-f+1)/sqrt(D), 7e-4 at the top bucket with
       // D = 128, 1.5e-5 for t = 4, i.e. a row variance near 1 with D = 768.)
       const ss = b.trunc(b.reduceSum(square(b, diff, cfg, false), [-1], true), b.f);
-      const s = invSqrtSpline(b, addConst(b, ss, eps * d), cfg, Math.sqrt(d));
+      const bx = b.boundOf(x);
+      // sum (x_i - mean)^2 <= d (hi - lo)^2 / 4 (the most a row within [lo, hi] can vary), plus
+      // the mean's ulp and the squares' truncation
+      if (bx !== undefined) b.bound(ss, 0, (d * (bx[1] - bx[0] + 2 ** -b.f) ** 2) / 4 + d * 2 ** -b.f);
+      const sse = addConst(b, ss, eps * d);
+      if (bx !== undefined) b.bound(sse, 0, (d * (bx[1] - bx[0] + 2 ** -b.f) ** 2) / 4 + d * 2 ** -b.f + eps * d + 2 ** -b.f);
+      const s = invSqrtSpline(b, sse, cfg, Math.sqrt(d));
       const y = mul(b, mul(b, scaleBy(diff, gamma), s.f1y0), invSqrtNewtonFactor(b, s));
       return beta.kind === 'pub' ? b.addPub(y, beta) : b.add(y, beta);
     }

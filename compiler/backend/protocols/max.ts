@@ -39,6 +39,9 @@ function halve(b: CircuitBuilder, x: Reg, axis: number, cfg: ProtocolConfig): Re
   const x1 = sliceAxis(b, x, axis, h, 2 * h);
   // With FSS comparisons the select merges into the comparison: max(a, b) = b + ReLU(a - b), one round.
   const w = cfg.compare === 'fss' ? b.add(x1, relu(b, b.sub(x0, x1), cfg)) : whereCrypten(b, ge(b, x0, x1, cfg), x0, x1, cfg);
+  // a max of elements lies within their bound
+  const bx = b.boundOf(x);
+  if (bx !== undefined) b.bound(w, bx[0], bx[1]);
   return m % 2 === 0 ? w : b.concat([w, sliceAxis(b, x, axis, 2 * h, m)], axis);
 }
 

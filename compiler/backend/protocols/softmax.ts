@@ -58,13 +58,27 @@ export const MASK_SHIFT = 4096;
 
 function pushMaskedDown(b: CircuitBuilder, x: Reg, keep: Reg | undefined): Reg {
   if (keep === undefined) return x;
-  return b.add(x, mulConst(b, addConst(b, toFixed(b, keep), -1), MASK_SHIFT));
+  const y = b.add(x, mulConst(b, addConst(b, toFixed(b, keep), -1), MASK_SHIFT));
+  const bx = b.boundOf(x);
+  return bx === undefined ? y : b.bound(y, bx[0] - MASK_SHIFT - 1, bx[1]);
 }
+
+/** Shifted scores z = x - max(x) (<= 0 exactly: the FSS max is exact), bounded by x's span. */
+function shifted(b: CircuitBuilder, xs: Reg, ax: number, cfg: ProtocolConfig): Reg {
+  const z = b.sub(xs, max(b, xs, ax, cfg));
+  const bx = b.boundOf(xs);
+  return bx === undefined ? z : b.bound(z, bx[0] - bx[1], 0);
+}
+
+/** exp's spline stays within 2^-8 of [0, 1] for z <= 0 (a product with keep too). */
+const boundExp = (b: CircuitBuilder, e: Reg): Reg => b.bound(e, -(2 ** -8), 1 + 2 ** -8);
 
 /** num / sum(num over axis), the sum scaled by 1/scale before the reciprocal (allPos). */
 function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfig, scale = 1): Reg {
   let s = b.reduceSum(num, [axis], true);
   if (scale !== 1) s = mulConst(b, s, 1 / scale, cfg);
+  const bn = b.boundOf(num);
+  if (bn !== undefined) b.bound(s, Math.min(0, (bn[0] * num.shape[axis]!) / scale), (bn[1] * num.shape[axis]!) / scale + 2 ** -b.f);
   if (cfg.reciprocalMethod === 'spline') {
     // A spline within 2.5e-4 relative and no Newton step (the rows are few, so the table's
     // breakpoints are cheap): 2 rounds after the sum (spline, the numerators' product).
@@ -88,10 +102,14 @@ export function softmaxParts(b: CircuitBuilder, x: Reg, axis: number, keep: Reg 
   return b.withProtocol('softmax', () => {
     const ax = axisOf(x, axis);
     const xs = pushMaskedDown(b, x, keep);
-    let num = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg, cfg.expIterations, true);
+    let num = exp(b, shifted(b, xs, ax, cfg), cfg, cfg.expIterations, true);
     if (keep !== undefined) num = mul(b, num, keep);
+    if (cfg.expMethod === 'spline') boundExp(b, num);
     const scale = x.shape[ax]!;
-    const inv = reciprocalStart(b, mulConst(b, b.reduceSum(num, [ax], true), 1 / scale, cfg), cfg, RECIP_SOFTMAX_TOL);
+    const s = mulConst(b, b.reduceSum(num, [ax], true), 1 / scale, cfg);
+    const bn = b.boundOf(num);
+    if (bn !== undefined) b.bound(s, Math.min(0, bn[0]), bn[1] + 2 ** -b.f);
+    const inv = reciprocalStart(b, s, cfg, RECIP_SOFTMAX_TOL);
     return { num, inv, scale };
   });
 }
@@ -101,8 +119,9 @@ export function softmax(b: CircuitBuilder, x: Reg, axis: number, keep?: Reg, cfg
   return b.withProtocol('softmax', () => {
     const ax = axisOf(x, axis);
     const xs = pushMaskedDown(b, x, keep);
-    let e = exp(b, b.sub(xs, max(b, xs, ax, cfg)), cfg, cfg.expIterations, true);
+    let e = exp(b, shifted(b, xs, ax, cfg), cfg, cfg.expIterations, true);
     if (keep !== undefined) e = mul(b, e, keep);
+    if (cfg.expMethod === 'spline') boundExp(b, e);
     return normalize(b, e, ax, cfg, x.shape[ax]!);
   });
 }

@@ -30,6 +30,7 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import { splineMode, type SplineTable } from '../../../ir/circuit/gates/fss-spline.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import type { ProtocolConfig } from './config.ts';
+import { fssWidth, WIDTH_MARGIN_ABS, WIDTH_MARGIN_REL } from '../fss-bits.ts';
 
 /** One line a + s x per piece (m + 1 pieces for m breakpoints), in reals. */
 export interface RealSpline {
@@ -241,17 +242,55 @@ export function rsqrtTable(f: number, lo: number, hi: number, times: number): Sp
 }
 
 /**
- * The spline's outputs for x (one opened x + r, one key; see fss-spline.ts), each of x's shape
- * and scale. Needs FSS comparisons (`compare=fss`).
+ * The table restricted to inputs within [lo, hi] (ring units): a breakpoint at or below lo is
+ * passed by every such x (its d_p is 1), one above hi by none (d_p is 0), so dropping them and
+ * starting from the piece that holds lo gives the same function there, with fewer breakpoints
+ * to evaluate and a smaller span x - k_p to compare. At least one breakpoint stays (the
+ * nearest to the range).
  */
-export function spline(b: CircuitBuilder, x: Reg, t: SplineTable, cfg: ProtocolConfig): Reg[] {
+export function restrictSpline(t: SplineTable, lo: number, hi: number): SplineTable {
+  const m = t.knots.length;
+  let first = 0;
+  while (first < m && t.knots[first]! <= lo) first++;
+  let end = first;
+  while (end < m && t.knots[end]! <= hi) end++;
+  if (end === first) {
+    if (end < m) end++;
+    else first--;
+  }
+  if (first === 0 && end === m) return t;
+  const pieces = (c: readonly number[]): number[] => {
+    const out: number[] = [];
+    for (let q = 0; q < t.shifts.length; q++) out.push(...c.slice(q * (m + 1) + first, q * (m + 1) + end + 1));
+    return out;
+  };
+  return { knots: t.knots.slice(first, end), shifts: t.shifts, a: pieces(t.a), s: pieces(t.s) };
+}
+
+/**
+ * The spline's outputs for x (one opened x + r, one key; see fss-spline.ts), each of x's shape
+ * and scale. Needs FSS comparisons (`compare=fss`). Where x has a proven bound (the builder's),
+ * the table is restricted to it and the key's width is the fewest bits every x - k_p needs.
+ */
+export function spline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: ProtocolConfig): Reg[] {
   if (cfg.compare !== 'fss') throw new Ig3dcError('usage', `protocol '${cfg.name}': spline methods need compare=fss`, {});
   if (x.scale !== b.f) throw new Error(`spline: input at scale ${x.scale}, expected ${b.f}`);
-  const mode = splineMode(t);
   return b.withProtocol(`fss-spline`, () => {
-    const [r, key] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
+    const bx = b.boundOf(x);
+    let t = table;
+    let bound: readonly [number, number] | undefined;
+    if (bx !== undefined) {
+      // the range the secure x can reach: the bound widened as at the comparison (fss-bits.ts)
+      const w = Math.max(Math.abs(bx[0]), Math.abs(bx[1])) * WIDTH_MARGIN_REL + WIDTH_MARGIN_ABS;
+      const u = 2 ** b.f;
+      t = restrictSpline(table, Math.floor((bx[0] - w) * u), Math.ceil((bx[1] + w) * u));
+      bound = [bx[0] - t.knots[t.knots.length - 1]! / u, bx[1] - t.knots[0]! / u];
+    }
+    const mode = splineMode(t);
+    const bits = fssWidth(b, bound, cfg.fssBits);
+    const [r, key] = b.dealer.fssKey(x.shape, x.scale, bits, mode);
     const [xh] = b.open([b.sub(x, r)]) as [Reg];
-    const y = b.emit('fss_spline', [xh, r, key], { bits: cfg.fssBits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
+    const y = b.emit('fss_spline', [xh, r, key], { bits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
     return t.shifts.map((_, i) => b.reshape(b.slice(y, [i], [i + 1], [0]), x.shape));
   });
 }

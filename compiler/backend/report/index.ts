@@ -10,3 +10,4 @@ export { estimateDealerLatency, DEALER_LATENCY_FORMULA, estimateLatency, findPro
 export { layerBreakdown, layerOrder, type LayerBreakdown, type KindCost } from './breakdown.ts';
 export { criticalPathRounds } from './critical-path.ts';
 export { fmtBytes, fmtSeconds } from './format.ts';
+export { fssWidthRows, type FssWidthRow } from './fss-widths.ts';

@@ -1,11 +1,13 @@
 // cost.json: the static cost for scripts. Top-level fields (stable): rounds,
 // criticalPathRounds, unmergedRounds, preprocessingRounds, bytesPerParty, bytesTotal,
 // onlineBytesTotal, preprocessingBytesTotal, dealerBytes, latencySeconds {lan, wan},
-// perLayer, perOp, perRound; plus what the numbers are about (model, protocols, pipeline).
+// perLayer, perOp, perRound, fssWidths (FSS keys per op kind and protocol at each bit width,
+// with their dealer bytes; empty without FSS); plus what the numbers are about (model, protocols, pipeline).
 
 import type { CostEntry } from '../../../ir/circuit/cost.ts';
 import type { Compiled } from '../compile.ts';
 import { layerBreakdown } from './breakdown.ts';
+import { fssWidthRows, type FssWidthRow } from './fss-widths.ts';
 import { criticalPathRounds } from './critical-path.ts';
 import { estimateDealerLatency, estimateLatency, LATENCY_FORMULA, phaseBytes, PROFILES } from './latency.ts';
 
@@ -38,6 +40,7 @@ export interface CostJson {
   readonly perLayer: Readonly<Record<string, CostEntry & { byOpKind: Record<string, unknown> }>>;
   readonly perOp: Readonly<Record<string, CostEntry>>;
   readonly perRound: readonly unknown[];
+  readonly fssWidths: readonly FssWidthRow[];
   readonly warnings: readonly string[];
 }
 
@@ -87,6 +90,7 @@ export function costJson(c: Compiled, model = c.circuit.name): CostJson {
     perLayer,
     perOp: cost.byOpKind,
     perRound: cost.byRound,
+    fssWidths: fssWidthRows(c.circuit),
     warnings: c.warnings,
   };
 }

@@ -6,6 +6,7 @@ import type { Compiled } from '../compile.ts';
 import { layerBreakdown } from './breakdown.ts';
 import { criticalPathRounds } from './critical-path.ts';
 import { fmtBytes, fmtSeconds, textTable } from './format.ts';
+import { fssWidthRows } from './fss-widths.ts';
 import { DEALER_LATENCY_FORMULA, estimateDealerLatency, estimateLatency, LATENCY_FORMULA, phaseBytes, PROFILES } from './latency.ts';
 
 export function formatCostTable(c: Compiled): string {
@@ -47,6 +48,23 @@ export function formatCostTable(c: Compiled): string {
       kinds.map(([k, e]) => [k, String(e.rounds), String(e.unmergedRounds), fmtBytes(e.bytes), fmtBytes(e.preprocessingBytes), fmtBytes(e.dealerBytes)]),
     ),
   );
+  const widths = fssWidthRows(c.circuit);
+  if (widths.length > 0) {
+    out.push('FSS key widths (bits each comparison looks at: the fewest range analysis proves safe; 64 where it proves no bound)');
+    out.push(
+      textTable(
+        ['op kind', 'protocol', 'keys', 'bits', 'keys per width', 'dealer'],
+        widths.map((w) => [
+          w.opKind,
+          w.protocol,
+          String(w.keys),
+          w.minBits === w.maxBits ? String(w.minBits) : `${w.minBits}-${w.maxBits}`,
+          Object.entries(w.byBits).map(([b, n]) => `${b}: ${n}`).join(', '),
+          fmtBytes(w.dealerBytes),
+        ]),
+      ),
+    );
+  }
   out.push('per layer (- = outside the encoder layers: embeddings, pooler, classifier, outputs)');
   out.push(
     textTable(

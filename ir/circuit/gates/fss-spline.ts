@@ -32,7 +32,7 @@
 
 import { typeError } from '../../op.ts';
 import { numel } from '../../types.ts';
-import { fssKeyWords, fssSignShares, type FssMode } from './fss.ts';
+import { fssKeyWords, fssSignSums, type FssMode } from './fss.ts';
 import { A, int, ints, P, reg, type CircuitOpDef, type Ring } from '../gate.ts';
 import type { CAttrs } from '../types.ts';
 import * as K from '../../ring/kernels.ts';
@@ -71,21 +71,19 @@ export function splineShares(t: SplineTable, mode: FssMode, bits: number, party:
   const n = xh.length;
   const m = t.knots.length;
   const o = t.shifts.length;
-  // The points X - k_p, [m, n].
-  const pts = K.ringBinary(xh, [1, n], BigUint64Array.from(t.knots, ring), [m, 1], 'sub');
-  const { d, dr } = fssSignShares(mode, bits, party, pts, rb, key, m);
-  // Per output: the first piece's line, then the steps (a_p - a_(p-1)) d_p + (s_p - s_(p-1)) (X d_p - d_p rho) as [O, m] @ [m, n].
+  // Per output: the steps (a_p - a_(p-1)) d_p + (s_p - s_(p-1)) (X d_p - d_p rho) summed over the
+  // breakpoints inside the DCF evaluation (d_p at the point X - k_p), then the first piece's line.
   const step = (c: readonly number[]): Ring => {
     const out = new BigUint64Array(o * m);
     for (let q = 0; q < o; q++) for (let p = 0; p < m; p++) out[q * m + p] = ring(c[q * (m + 1) + p + 1]! - c[q * (m + 1) + p]!);
     return out;
   };
   const first = (c: readonly number[]): Ring => BigUint64Array.from({ length: o }, (_, q) => ring(c[q * (m + 1)]!));
+  const knots = BigUint64Array.from(t.knots, ring);
+  let acc = fssSignSums(mode, bits, party, xh, rb, key, knots, step(t.a), mode === 'relu' ? step(t.s) : undefined);
   // This party's share of x = X - rho: P0 holds X + r_0, P1 r_1.
-  const xb = party === 0 ? K.ringAdd(xh, rb) : rb;
-  let acc = K.ringAdd(K.ringMatmul(step(t.a), d, o, m, n), K.ringMatmul(first(t.s), xb, o, 1, n));
+  if (t.s.some((v, i) => v !== 0 && i % (m + 1) === 0)) acc = K.ringAdd(acc, K.ringMatmul(first(t.s), party === 0 ? K.ringAdd(xh, rb) : rb, o, 1, n));
   if (party === 0) acc = K.ringBinary(acc, [o, n], first(t.a), [o, 1], 'add');
-  if (mode === 'relu') acc = K.ringAdd(acc, K.ringMatmul(step(t.s), K.ringSub(K.ringBinary(d, [m, n], xh, [1, n], 'mul'), dr!), o, m, n));
   for (let q = 0; q < o; q++) {
     const sh = t.shifts[q]!;
     if (sh === 0) continue;

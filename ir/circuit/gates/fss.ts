@@ -23,7 +23,7 @@
 
 import { typeError } from '../../op.ts';
 import { numel } from '../../types.ts';
-import { dcfCorrectionRows, dcfEval, dcfGen } from '../../ring/dcf.ts';
+import { dcfCorrectionRows, dcfEval, dcfEvalChunks, dcfGen } from '../../ring/dcf.ts';
 import * as K from '../../ring/kernels.ts';
 import { prgRing } from '../../ring/stream.ts';
 import { A, BYTES_PER_ELEMENT, checkShape, int, ints, P, reg, type CircuitOpDef, type DealerGate, type Ring } from '../gate.ts';
@@ -253,13 +253,77 @@ function select(bit: Uint8Array, ifOne: Ring, ifZero: Ring): Ring {
 }
 
 /**
+ * Party `party`'s shares of O sums over P points per key, the sign formula fused into the DCF's
+ * last level (no array of points, bits or products exists): for key e (n keys), with X_e the
+ * opened value, d_p = [X_e - offsets[p] - rho_e >= 0] and (relu keys) d_p rho_e,
+ *
+ *   acc[o, e] = sum_p ca[o, p] d_p + cs[o, p] (X_e d_p - d_p rho_e)
+ *
+ * (cs only for relu keys). ca and cs are O x P, output-major; the result is [O, n].
+ * `rb`: the party's share of the open's mask r = -rho; `key`: root seeds | constant shares |
+ * correction words.
+ */
+export function fssSignSums(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring, offsets: Ring, ca: Ring, cs: Ring | undefined): Ring {
+  const g = payloadOf(mode);
+  const n = xh.length;
+  const P = offsets.length;
+  const O = ca.length / P;
+  if (rb.length !== n || !Number.isInteger(O) || (g === 2) !== (cs !== undefined) || (cs !== undefined && cs.length !== ca.length)) {
+    throw new Error(`fssSignSums: ${n} keys, ${rb.length} mask shares, ${ca.length} / ${cs?.length} coefficients for ${P} points`);
+  }
+  const out = new BigUint64Array(O * n);
+  const root = new Uint8Array(key.buffer, key.byteOffset, 16 * n);
+  const cw = key.subarray((2 + g) * n);
+  let XK = 0, CK = 0, RK = 0, OF = 0, CA = 0, CS = 0, ACC = 0, ready = false;
+  dcfEvalChunks({ count: n, bits: bits - 1, payload: g }, party, root, cw, { base: xh, offsets }, {
+    reserve(take, _lanes, keys) {
+      XK = take(8 * keys);
+      CK = take(8 * g * keys);
+      RK = take(8 * keys);
+      OF = take(8 * P);
+      CA = take(8 * O * P);
+      CS = take(8 * O * P);
+      ACC = take(8 * O * keys);
+    },
+    chunk({ W, b64, y }, e0, kc) {
+      if (!ready) {
+        b64.set(offsets, OF / 8);
+        b64.set(ca, CA / 8);
+        if (cs !== undefined) b64.set(cs, CS / 8);
+        ready = true;
+      }
+      b64.set(xh.subarray(e0, e0 + kc), XK / 8);
+      for (let j = 0; j < g; j++) b64.set(key.subarray((2 + j) * n + e0, (2 + j) * n + e0 + kc), CK / 8 + j * kc);
+      b64.set(rb.subarray(e0, e0 + kc), RK / 8);
+      b64.fill(0n, ACC / 8, ACC / 8 + O * kc);
+      W[`signAcc${g}`]!(y, XK, CK, RK, OF, CA, CS, ACC, kc, P, O, bits - 1, party === 0 ? 1 : 0);
+      for (let o = 0; o < O; o++) out.set(b64.subarray(ACC / 8 + o * kc, ACC / 8 + (o + 1) * kc), o * n + e0);
+    },
+  });
+  return out;
+}
+
+const ONE = BigUint64Array.of(1n);
+const MINUS_ONE = BigUint64Array.of((1n << 64n) - 1n);
+const ZERO = BigUint64Array.of(0n);
+
+/**
  * Party `party`'s result from the opened X = x + rho, its share of the open's mask r = -rho,
  * and its key (root seeds | constant shares | correction words): its share of [x < 0] (ltz)
  * or of ReLU(x) (relu).
  */
 export function fssEvalShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring): Ring {
-  const { d, dr } = fssSignShares(mode, bits, party, xh, rb, key);
-  if (mode === 'ltz') return K.ringSub(new BigUint64Array(d.length).fill(party === 0 ? 1n : 0n), d);
-  // ReLU(x) = d (X - rho).
-  return K.ringSub(K.ringBinary(d, [d.length], xh, [d.length], 'mul'), dr!);
+  // ReLU(x) = d (X - rho) = X d - d rho.
+  if (mode === 'relu') return fssSignSums(mode, bits, party, xh, rb, key, ZERO, ZERO, ONE);
+  // [x < 0] = 1 - d: P0 adds the 1.
+  const y = fssSignSums(mode, bits, party, xh, rb, key, ZERO, MINUS_ONE, undefined);
+  if (party === 0) {
+    const w = new Uint32Array(y.buffer, y.byteOffset, 2 * y.length);
+    for (let e = 0; e < y.length; e++) {
+      const lo = (w[2 * e]! + 1) >>> 0;
+      w[2 * e] = lo;
+      if (lo === 0) w[2 * e + 1] = (w[2 * e + 1]! + 1) >>> 0;
+    }
+  }
+  return y;
 }

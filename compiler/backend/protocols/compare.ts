@@ -87,9 +87,9 @@ export function a2bWord(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN
  */
 function fssCompare(b: CircuitBuilder, x: Reg, mode: 'ltz' | 'relu', cfg: ProtocolConfig): Reg {
   return b.withProtocol(`fss-${mode}`, () => {
-    const [r, key] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
+    const [r, key, own] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
     const [xh] = b.open([b.sub(x, r)]) as [Reg];
-    return b.emit('fss_eval', [xh, r, key], { bits: cfg.fssBits, mode })[0]!;
+    return b.emit('fss_eval', [xh, r, key, own], { bits: cfg.fssBits, mode })[0]!;
   });
 }
 

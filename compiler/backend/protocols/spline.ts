@@ -249,9 +249,9 @@ export function spline(b: CircuitBuilder, x: Reg, t: SplineTable, cfg: ProtocolC
   if (x.scale !== b.f) throw new Error(`spline: input at scale ${x.scale}, expected ${b.f}`);
   const mode = splineMode(t);
   return b.withProtocol(`fss-spline`, () => {
-    const [r, key] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
+    const [r, key, own] = b.dealer.fssKey(x.shape, x.scale, cfg.fssBits, mode);
     const [xh] = b.open([b.sub(x, r)]) as [Reg];
-    const y = b.emit('fss_spline', [xh, r, key], { bits: cfg.fssBits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
+    const y = b.emit('fss_spline', [xh, r, key, own], { bits: cfg.fssBits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
     return t.shifts.map((_, i) => b.reshape(b.slice(y, [i], [i + 1], [0]), x.shape));
   });
 }

@@ -27,7 +27,7 @@
 
 import { typeError } from '../../op.ts';
 import { numel } from '../../types.ts';
-import { dcfCorrectionRows, dcfEval, dcfEvalChunks, dcfGen } from '../../ring/dcf.ts';
+import { dcfCorrectionRows, dcfEvalChunks, dcfGen } from '../../ring/dcf.ts';
 import * as K from '../../ring/kernels.ts';
 import { prgRing } from '../../ring/stream.ts';
 import { A, BYTES_PER_ELEMENT, checkShape, int, ints, P, reg, type CircuitOpDef, type DealerGate, type Ring } from '../gate.ts';
@@ -114,16 +114,6 @@ const keyGate: DealerGate = {
     return [own[0]!, party === 0 ? received! : received!.subarray(l.g * l.n), mine];
   },
 };
-
-/** Bit `i` of every element, as 0/1 numbers. */
-function bitsAt(x: Ring, i: number): Uint8Array {
-  const out = new Uint8Array(x.length);
-  const w = new Uint32Array(x.buffer, x.byteOffset, 2 * x.length);
-  const half = i < 32 ? 0 : 1;
-  const shift = i % 32;
-  for (let e = 0; e < x.length; e++) out[e] = (w[2 * e + half]! >>> shift) & 1;
-  return out;
-}
 
 /** The key registers of an m-bit comparison of `shape`: the correction words and the party's own words. */
 export function checkKey(op: string, key: RegType, own: RegType, shape: readonly number[], bits: number, mode: FssMode): void {
@@ -221,46 +211,6 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
   p1.set(K.ringSub(consts, p0Consts), 0);
   p1.set(cw, g * n);
   return [cw, p1];
-}
-
-/**
- * Party `party`'s shares of d = [x >= 0] and (relu keys) of d rho, from opened values X = x + rho
- * at `points` points per key (point-major: X[p n + e] is point p of key e; n keys), its share
- * r_b of the open's mask r = -rho (n words) and its key (correction words `cw`; `own`: root
- * seeds | constant shares). One key serves every point: each X[p n + e] - rho is compared with
- * 0 on `bits` bits (exact when it lies in [-2^(bits-1), 2^(bits-1))).
- */
-export function fssSignShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring, points = 1): { d: Ring; dr: Ring | undefined } {
-  const g = payloadOf(mode);
-  const n = rb.length;
-  const M = xh.length;
-  if (M !== n * points) throw new Error(`fssSignShares: ${M} points for ${n} keys x ${points}`);
-  const root = new Uint8Array(own.buffer, own.byteOffset, 16 * n);
-  const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, xh, points); // dcfEval reads the low bits - 1 bits only
-  const top = bitsAt(xh, bits - 1);
-  const shape = [points, n];
-  // e = r_{m-1} ^ [X' < r']: constant share + DCF output; d = X_{m-1} ? e : 1 - e.
-  const e = K.ringBinary(v.subarray(0, M), shape, own.subarray(2 * n, 3 * n), [1, n], 'add');
-  const d = select(top, e, K.ringSub(new BigUint64Array(M).fill(party === 0 ? 1n : 0n), e));
-  if (mode === 'ltz') return { d, dr: undefined };
-  // d rho = X_{m-1} ? e rho : rho - e rho (this party's share of rho is -r_b).
-  const er = K.ringBinary(v.subarray(M, 2 * M), shape, own.subarray(3 * n, 4 * n), [1, n], 'add');
-  const dr = select(top, er, K.ringNeg(K.ringBinary(er, shape, rb, [1, n], 'add')));
-  return { d, dr };
-}
-
-/** Per element: `ifOne` where the bit is 1, else `ifZero` (into a new array). */
-function select(bit: Uint8Array, ifOne: Ring, ifZero: Ring): Ring {
-  const out = new BigUint64Array(bit.length);
-  const o = new Uint32Array(out.buffer);
-  const a = new Uint32Array(ifOne.buffer, ifOne.byteOffset, 2 * bit.length);
-  const z = new Uint32Array(ifZero.buffer, ifZero.byteOffset, 2 * bit.length);
-  for (let k = 0; k < bit.length; k++) {
-    const src = bit[k] === 1 ? a : z;
-    o[2 * k] = src[2 * k]!;
-    o[2 * k + 1] = src[2 * k + 1]!;
-  }
-  return out;
 }
 
 /**

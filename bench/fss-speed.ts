@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { expTable, geluTable } from '../compiler/backend/protocols/spline.ts';
-import { fssKeys, fssKeyWords, fssSignShares, type FssMode } from '../ir/circuit/gates/fss.ts';
+import { fssEvalShares, fssKeys, fssOwnWords, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { splineShares, splineMode, type SplineTable } from '../ir/circuit/gates/fss-spline.ts';
 import { table } from './table.ts';
 import { compileModel } from '../compiler/backend/compile.ts';
@@ -35,7 +35,8 @@ const rand = (n: number): BigUint64Array => {
 };
 
 interface Keys {
-  readonly key: [BigUint64Array, BigUint64Array];
+  /** Per party: the correction words and its own words (root seeds | constant shares), as the gate's two key registers. */
+  readonly key: [[BigUint64Array, BigUint64Array], [BigUint64Array, BigUint64Array]];
   readonly r: [BigUint64Array, BigUint64Array];
   readonly rho: BigUint64Array;
 }
@@ -50,14 +51,13 @@ function makeKeys(mode: FssMode, bits: number, n: number): Keys {
   const roots = [randomBytes(16 * n), randomBytes(16 * n)] as const;
   const p0c = rand(g * n);
   const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0c);
-  const key = (p: 0 | 1): BigUint64Array => {
-    const k = new BigUint64Array(fssKeyWords(bits, mode) * n);
+  const own = (p: 0 | 1): BigUint64Array => {
+    const k = new BigUint64Array(fssOwnWords(mode) * n);
     k.set(new BigUint64Array(roots[p].buffer, roots[p].byteOffset, 2 * n), 0);
-    if (p === 0) k.set(p0c, 2 * n), k.set(toP0, (2 + g) * n);
-    else k.set(toP1, 2 * n);
+    k.set(p === 0 ? p0c : toP1.subarray(0, g * n), 2 * n);
     return k;
   };
-  return { key: [key(0), key(1)], r: [r0, r1], rho };
+  return { key: [[toP0, own(0)], [toP1.subarray(g * n), own(1)]], r: [r0, r1], rho };
 }
 
 function timed<T>(f: () => T): { s: number; cpu: number; v: T } {
@@ -85,7 +85,7 @@ function main(): void {
   const k = makeKeys('relu', bits, n);
   const x = rand(n);
   const X = x.map((v, i) => BigInt.asUintN(64, v + k.rho[i]!));
-  add(`eval relu ${bits}-bit (one party)`, 1, () => fssSignShares('relu', bits, 0, X, k.r[0], k.key[0]));
+  add(`eval relu ${bits}-bit (one party)`, 1, () => fssEvalShares('relu', bits, 0, X, k.r[0], ...k.key[0]));
   const splines: [string, SplineTable][] = [
     ['gelu', geluTable('erf', 16)],
     ['exp', expTable(16)],
@@ -95,7 +95,7 @@ function main(): void {
     const ks = makeKeys(mode, bits, n);
     // Inputs within the table's range (|x| < 8 at 16 fractional bits), masked.
     const xs = BigUint64Array.from({ length: n }, (_, i) => BigInt.asUintN(64, BigInt(((i * 7919) % (16 << 16)) - (8 << 16)) + ks.rho[i]!));
-    add(`spline ${name} ${bits}-bit ${mode} (one party)`, t.knots.length, () => splineShares(t, mode, bits, 0, xs, ks.r[0], ks.key[0]));
+    add(`spline ${name} ${bits}-bit ${mode} (one party)`, t.knots.length, () => splineShares(t, mode, bits, 0, xs, ks.r[0], ...ks.key[0]));
   }
   console.log(`DCF speed, ${n} keys, best of ${reps}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs)`);
   console.log(table(rows));

@@ -40,8 +40,10 @@ function spline(t: SplineTable, bits: number, xs: readonly bigint[], rhos: reado
     else k.set(toP1, 2 * n);
     return k;
   };
-  const y0 = splineShares(t, mode, bits, 0, X, r0, key(0));
-  const y1 = splineShares(t, mode, bits, 1, X, r1, key(1));
+  // The gate's two key registers: the correction words, and root seeds | constant shares.
+  const split = (k: BigUint64Array): [BigUint64Array, BigUint64Array] => [k.subarray((2 + g) * n), k.subarray(0, (2 + g) * n)];
+  const y0 = splineShares(t, mode, bits, 0, X, r0, ...split(key(0)));
+  const y1 = splineShares(t, mode, bits, 1, X, r1, ...split(key(1)));
   return t.shifts.map((_, q) => xs.map((_, i) => signed(y0[q * n + i]! + y1[q * n + i]!)));
 }
 
@@ -213,20 +215,20 @@ describe('splines in circuits', () => {
     const b = new CircuitBuilder();
     const x = b.input('x', 1, [4]);
     const t = S.tanhTable(b.f);
-    const [r, key] = b.dealer.fssKey([4], b.f, 64, splineMode(t));
+    const [r, key, own] = b.dealer.fssKey([4], b.f, 64, splineMode(t));
     const [xh] = b.open([b.sub(x, r!)]);
     b.open([b.sub(b.add(x, x), r!)]);
-    b.output(b.emit('fss_spline', [xh!, r!, key!], { bits: 64, mode: splineMode(t), knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!, 'y');
+    b.output(b.emit('fss_spline', [xh!, r!, key!, own!], { bits: 64, mode: splineMode(t), knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!, 'y');
     expect(findLeaks(b.build()).map((l) => l.message).join('\n')).toMatch(/used by more than one open/);
   });
 
   it('bad tables and options are clear errors', () => {
     const b = new CircuitBuilder();
     const x = b.input('x', 1, [2]);
-    const [r, key] = b.dealer.fssKey([2], b.f, 64, 'ltz');
+    const [r, key, own] = b.dealer.fssKey([2], b.f, 64, 'ltz');
     const [xh] = b.open([b.sub(x, r!)]);
-    expect(() => b.emit('fss_spline', [xh!, r!, key!], { bits: 64, mode: 'ltz', knots: [3, 1], shifts: [0], a: [0, 0, 0], s: [0, 0, 0] })).toThrow(/breakpoints must increase strictly/);
-    expect(() => b.emit('fss_spline', [xh!, r!, key!], { bits: 64, mode: 'ltz', knots: [1], shifts: [0], a: [0, 0], s: [0, 1] })).toThrow(/needs a relu key/);
+    expect(() => b.emit('fss_spline', [xh!, r!, key!, own!], { bits: 64, mode: 'ltz', knots: [3, 1], shifts: [0], a: [0, 0, 0], s: [0, 0, 0] })).toThrow(/breakpoints must increase strictly/);
+    expect(() => b.emit('fss_spline', [xh!, r!, key!, own!], { bits: 64, mode: 'ltz', knots: [1], shifts: [0], a: [0, 0], s: [0, 1] })).toThrow(/needs a relu key/);
     expect(() => P.protocolConfig('best,geluMethod=spline')).toThrow(/geluMethod=spline need compare=fss/);
     expect(() => P.protocolConfig('fss,expMethod=table')).toThrow(/expMethod must be one of limit, taylor-limit, spline/);
   });

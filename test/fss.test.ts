@@ -147,8 +147,10 @@ function gate(mode: FssMode, bits: number, xs: readonly bigint[], rhos: readonly
     else k.set(toP1, 2 * n);
     return k;
   };
-  const y0 = fssEvalShares(mode, bits, 0, X, r0, key(0));
-  const y1 = fssEvalShares(mode, bits, 1, X, r1, key(1));
+  // The gate's two key registers: the correction words, and root seeds | constant shares.
+  const split = (k: BigUint64Array): [BigUint64Array, BigUint64Array] => [k.subarray((2 + g) * n), k.subarray(0, (2 + g) * n)];
+  const y0 = fssEvalShares(mode, bits, 0, X, r0, ...split(key(0)));
+  const y1 = fssEvalShares(mode, bits, 1, X, r1, ...split(key(1)));
   return xs.map((_, i) => (y0[i]! + y1[i]!) & M64);
 }
 
@@ -220,10 +222,10 @@ describe('FSS in circuits', () => {
   it('the leakage checker rejects an FSS mask used by two opens', () => {
     const b = new CircuitBuilder();
     const x = b.input('x', 1, [4]);
-    const [r, key] = b.dealer.fssKey([4], b.f, 64, 'ltz');
+    const [r, key, own] = b.dealer.fssKey([4], b.f, 64, 'ltz');
     const [xh] = b.open([b.sub(x, r!)]);
     b.open([b.sub(b.add(x, x), r!)]);
-    b.output(P.toFixed(b, b.emit('fss_eval', [xh!, r!, key!], { bits: 64, mode: 'ltz' })[0]!), 'y');
+    b.output(P.toFixed(b, b.emit('fss_eval', [xh!, r!, key!, own!], { bits: 64, mode: 'ltz' })[0]!), 'y');
     const leaks = findLeaks(b.build());
     expect(leaks.map((l) => l.message).join('\n')).toMatch(/used by more than one open/);
     // And an open of a key register is not an open of a masked value.

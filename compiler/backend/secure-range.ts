@@ -11,8 +11,10 @@
 //   root is within a relative `layerNormError` and S' >= 4/5 S, so |normalized| <=
 //   (sqrt(d-1) + 1)(1 + err) sqrt(5/4). Below that, |u_i| <= sqrt(S) < sqrt(5 ulp) and the
 //   clamped spline and its Newton step give at most 2^7 * 1.42 * 1.5 / sqrt(d) per sqrt(d): the
-//   product sqrt(S) * that is at most 1.25 sqrt(d) over S' in 0..5 ulp (checked numerically for
-//   f = 16; 1.5 sqrt(d) is used). So |normalized| <= max of the two, and per channel
+//   product sqrt(S) * that was estimated at 1.25 sqrt(d) over S' in 0..5 ulp, but secure runs on
+//   rows of a few ulp of variance reached 1.504 sqrt(d) (the truncations of the mean and the
+//   squares move S' further than estimated), so CLAMPED_ROW = 2 sqrt(d) is used: a measured
+//   margin, not a proof, for rows whose variance is a few ulp. So |normalized| <= max of the two, and per channel
 //   output_i in beta_i +- (|gamma_i| + 2^-(f+1)) that (gamma rounded to the 2^-f grid). The
 //   exact LayerNorm's own bound is sqrt(d-1): the secure one costs under a bit more.
 // - Linear / MatMul with a constant W [K, N]: per column j, sum_i W_ij [lo, hi] + b_j, with
@@ -25,9 +27,9 @@
 //
 // Row norms: next to its interval, a value may carry a bound N on the L2 norm of every row
 // (its last axis), and a Linear's output the bound M_j of each column. A LayerNorm's rows have
-// norm sqrt(d) exactly; the secure ones at most 1.5 sqrt(d) (the two cases above: sqrt(S) times
-// the inverse square root is within (1 + err) sqrt(5/4), or at most 1.25 in the clamped range),
-// so N <= (max|gamma| + 2^-(f+1)) 1.5 sqrt(d) + ||beta|| + sqrt(d) 2^-(f+1). A Linear's column
+// norm sqrt(d) exactly; the secure ones at most CLAMPED_ROW sqrt(d) (the two cases above: sqrt(S)
+// times the inverse square root is within (1 + err) sqrt(5/4), or the clamped range's margin),
+// so N <= (max|gamma| + 2^-(f+1)) CLAMPED_ROW sqrt(d) + ||beta|| + sqrt(d) 2^-(f+1). A Linear's column
 // then has |y_j| <= (||W_:j|| + sqrt(K) 2^-(f+1)) N + |b_j| (Cauchy-Schwarz; the tighter of this
 // and the interval rule is kept per column), its rows norm sqrt(sum_j M_j^2), a head's slice
 // (SplitHeads) the norm of its columns' M_j, and an attention score |s| <= |scale| N_q N_k.
@@ -56,6 +58,8 @@ export function rowFacts(): RowFacts {
 }
 
 const GELU_MIN = -0.1701;
+/** The secure LayerNorm's |normalized| / sqrt(d) on rows whose variance is a few ulp (see the header). */
+export const CLAMPED_ROW = 2;
 
 const finite = (iv: Interval | undefined): iv is Interval => iv !== undefined && Number.isFinite(iv[0]) && Number.isFinite(iv[1]);
 
@@ -71,7 +75,7 @@ function values(t: Tensor): ArrayLike<number> {
 
 /** LayerNorm's output bound from its constant gamma and beta (d elements per row). */
 export function layerNormBound(d: number, gamma: Tensor | undefined, beta: Tensor | undefined, gammaIv: Interval, betaIv: Interval, f: number, err: number): Interval | undefined {
-  const c = Math.max((Math.sqrt(Math.max(0, d - 1)) + 1) * (1 + err) * Math.sqrt(5 / 4), 1.5 * Math.sqrt(d));
+  const c = Math.max((Math.sqrt(Math.max(0, d - 1)) + 1) * (1 + err) * Math.sqrt(5 / 4), CLAMPED_ROW * Math.sqrt(d));
   const h = 2 ** -(f + 1);
   if (gamma === undefined || (beta !== undefined && beta.size !== gamma.size)) {
     if (!finite(gammaIv) || !finite(betaIv)) return undefined;
@@ -177,7 +181,7 @@ export function secureInterval(
         for (const v of Array.from(values(gamma))) g = Math.max(g, Math.abs(v));
         let nb = 0;
         if (beta !== undefined) for (const v of Array.from(values(beta))) nb += v * v;
-        facts.norms.set(n, (g + h) * 1.5 * Math.sqrt(d) + Math.sqrt(nb) + Math.sqrt(d) * h + 2 ** -f);
+        facts.norms.set(n, (g + h) * CLAMPED_ROW * Math.sqrt(d) + Math.sqrt(nb) + Math.sqrt(d) * h + 2 ** -f);
       }
       const betaIv: Interval = n.inputs.length > 2 ? ins[2]! : [0, 0];
       if (n.inputs.length > 2 && beta === undefined && !finite(betaIv)) return undefined;

@@ -38,7 +38,7 @@ export interface DealerOps {
   /** (r_a, r_b): one random bit, arithmetically and XOR-shared. */
   randBit(shape: Shape): [Reg, Reg];
   /** (r, key): an FSS comparison's input mask (at `scale`) and the parties' DCF keys (gates/fss.ts). */
-  fssKey(shape: Shape, scale: number, bits: number, mode: 'ltz' | 'relu'): [Reg, Reg];
+  fssKey(shape: Shape, scale: number, bits: number, mode: 'ltz' | 'relu'): [Reg, Reg, Reg];
 }
 
 export class CircuitBuilder {
@@ -69,7 +69,7 @@ export class CircuitBuilder {
         this.#three('beaver_matmul', { m, k, n, batch: [...batch], scales: [...scales] }),
       beaverAnd: (shape) => this.#three('beaver_and', { shape: [...shape] }),
       randBit: (shape) => this.#two('rand_bit', { shape: [...shape] }),
-      fssKey: (shape, scale, bits, mode) => this.#two('fss_key', { shape: [...shape], scale, bits, mode }),
+      fssKey: (shape, scale, bits, mode) => this.#three('fss_key', { shape: [...shape], scale, bits, mode }),
     };
   }
 

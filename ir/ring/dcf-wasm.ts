@@ -200,9 +200,107 @@ function genUpdate(g: number): FuncBuilder {
   return f;
 }
 
+/**
+ * finish(s, v, t, k, nl, cwl, rs, y) with g payload words; `sub`: party 1. After the last
+ * level, each lane's share of f(x): y = v (+/-) (conv(s) + (CW_last & t)), conv(s) the seed's
+ * first g words; CW_last row j at cwl + j rs, key k's word at 8 k. y: g words per lane.
+ */
+function finish(g: number, sub: boolean): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [s, v, t, k, nl, cwl, rs, y] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [end, cwk] = [f.local(I32), f.local(I32)];
+  const [tm] = [f.local(I64)];
+  f.get(s).get(nl).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (b) => b.get(s).get(end).op(Op.i32LtU),
+    (b) => {
+      b.get(t).load64().set(tm);
+      b.get(cwl).get(k).op(I32_LOAD, 2, 0).i32(3).op(Op.i32Shl).op(Op.i32Add).set(cwk);
+      for (let j = 0; j < g; j++) {
+        b.get(y);
+        b.get(v).load64(8 * j);
+        b.get(s).load64(8 * j);
+        b.get(cwk).get(rs).i32(j).op(Op.i32Mul).op(Op.i32Add).load64().get(tm).op(Op.i64And).op(Op.i64Add);
+        b.op(sub ? Op.i64Sub : Op.i64Add).store64(8 * j);
+      }
+      b.inc(s, 16).inc(v, 8 * g).inc(t, 8).inc(k, 4).inc(y, 8 * g);
+    },
+  );
+  return f;
+}
+
+/**
+ * signAcc(y, xk, ck, rk, offs, ca, cs, acc, kc, np, no, top, one) with g payload words: the
+ * FSS sign formula (ir/circuit/gates/fss.ts) and a spline's coefficient sums fused after the
+ * DCF's last level, for a chunk of kc keys at np points each (lane p kc + k: point p of key k,
+ * the opened X_k minus offs[p]). Per lane, from its DCF output y (g words) and the key's
+ * constant shares ck (row j of kc words at ck + 8 j kc): e = y_0 + c_0, d = X_p[top] ? e : one - e
+ * and (g = 2) e r = y_1 + c_1, d r = X_p[top] ? e r : -(e r + rk); then for each of the no
+ * outputs acc[o] += ca[o, p] d (+ cs[o, p] (X d - d r)), acc row o of kc words at acc + 8 o kc,
+ * ca and cs rows of np words.
+ */
+function signAcc(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [y, xk, ck, rk, offs, ca, cs, acc, kc, np, no, top, one] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const L32 = (): number => f.local(I32);
+  const [p, k, o, k8, ap, cp, sp, rowAcc, rowCo] = [L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32()];
+  const L64 = (): number => f.local(I64);
+  const [sh, onev, off, xv, tm, e, z, d, er, z2, term] = [L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64(), L64()];
+  f.get(top).op(Op.i64ExtendI32U).set(sh);
+  f.get(one).op(Op.i64ExtendI32U).set(onev);
+  f.get(kc).i32(3).op(Op.i32Shl).set(rowAcc);
+  f.get(np).i32(3).op(Op.i32Shl).set(rowCo);
+  f.i32(0).set(p);
+  f.whileLoop(
+    (b) => b.get(p).get(np).op(Op.i32LtU),
+    (b) => {
+      b.get(offs).get(p).i32(3).op(Op.i32Shl).op(Op.i32Add).load64().set(off);
+      b.i32(0).set(k);
+      b.whileLoop(
+        (c) => c.get(k).get(kc).op(Op.i32LtU),
+        (c) => {
+          c.get(k).i32(3).op(Op.i32Shl).set(k8);
+          c.get(xk).get(k8).op(Op.i32Add).load64().set(xv);
+          // tm = all ones where bit `top` of X - offs[p] is set.
+          c.i64(0n).get(xv).get(off).op(Op.i64Sub).get(sh).op(I64_SHR_U).i64(1n).op(Op.i64And).op(Op.i64Sub).set(tm);
+          c.get(y).load64().get(ck).get(k8).op(Op.i32Add).load64().op(Op.i64Add).set(e);
+          c.get(onev).get(e).op(Op.i64Sub).set(z);
+          c.get(z).get(e).get(z).op(Op.i64Xor).get(tm).op(Op.i64And).op(Op.i64Xor).set(d);
+          if (g === 2) {
+            c.get(y).load64(8).get(ck).get(rowAcc).op(Op.i32Add).get(k8).op(Op.i32Add).load64().op(Op.i64Add).set(er);
+            c.i64(0n).get(er).get(rk).get(k8).op(Op.i32Add).load64().op(Op.i64Add).op(Op.i64Sub).set(z2);
+            // term = X d - d r
+            c.get(xv).get(d).op(Op.i64Mul);
+            c.get(z2).get(er).get(z2).op(Op.i64Xor).get(tm).op(Op.i64And).op(Op.i64Xor);
+            c.op(Op.i64Sub).set(term);
+          }
+          c.get(acc).get(k8).op(Op.i32Add).set(ap);
+          c.get(ca).get(p).i32(3).op(Op.i32Shl).op(Op.i32Add).set(cp);
+          c.get(cs).get(p).i32(3).op(Op.i32Shl).op(Op.i32Add).set(sp);
+          c.i32(0).set(o);
+          c.whileLoop(
+            (q) => q.get(o).get(no).op(Op.i32LtU),
+            (q) => {
+              q.get(ap).get(ap).load64().get(cp).load64().get(d).op(Op.i64Mul).op(Op.i64Add);
+              if (g === 2) q.get(sp).load64().get(term).op(Op.i64Mul).op(Op.i64Add);
+              q.store64();
+              q.incBy(ap, rowAcc).incBy(cp, rowCo).incBy(sp, rowCo).inc(o, 1);
+            },
+          );
+          c.inc(y, 8 * g).inc(k, 1);
+        },
+      );
+      b.inc(p, 1);
+    },
+  );
+  return f;
+}
+
 export function dcfKernelModule(): Uint8Array {
   const funcs: ModuleFunction[] = [{ name: 'prep', fn: prep() }];
   for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `update${g}${sub ? 'sub' : 'add'}`, fn: update(g, sub) });
+  for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `finish${g}${sub ? 'sub' : 'add'}`, fn: finish(g, sub) });
+  for (const g of [1, 2]) funcs.push({ name: `signAcc${g}`, fn: signAcc(g) });
   funcs.push({ name: 'genPrep', fn: genPrep() });
   for (const g of [1, 2]) funcs.push({ name: `genUpdate${g}`, fn: genUpdate(g) });
   return encodeModule(funcs);
@@ -214,6 +312,8 @@ export interface DcfKernelExports {
   readonly memory: WasmMemory;
   prep(s: Ptr, x: Ptr, inp: Ptr, nl: number, bit: number): void;
   [update: `update${string}`]: (s: Ptr, v: Ptr, t: Ptr, x: Ptr, k: Ptr, inp: Ptr, h: Ptr, nl: number, bit: number, cwl: Ptr, rs: number) => void;
+  [finish: `finish${string}`]: (s: Ptr, v: Ptr, t: Ptr, k: Ptr, nl: number, cwl: Ptr, rs: number, y: Ptr) => void;
+  [signAcc: `signAcc${string}`]: (y: Ptr, xk: Ptr, ck: Ptr, rk: Ptr, offs: Ptr, ca: Ptr, cs: Ptr, acc: Ptr, kc: number, np: number, no: number, top: number, one: number) => void;
   genPrep(s0: Ptr, s1: Ptr, inp: Ptr, c: number): void;
   [genUpdate: `genUpdate${string}`]: (s0: Ptr, s1: Ptr, t0: Ptr, t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, bit: number, cwl: Ptr, rs: number) => void;
 }

@@ -26,7 +26,7 @@
 // elements together); a chunk copies its keys' rows next to its lanes.
 
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
-import { dcfKernels } from './dcf-wasm.ts';
+import { dcfKernels, type DcfKernelExports } from './dcf-wasm.ts';
 
 /** Payload words (g) supported: the value block of the PRG holds two ring words. */
 export const DCF_MAX_PAYLOAD = 2;
@@ -181,6 +181,59 @@ const bitLength = (lo: number, hi: number): number => (hi !== 0 ? 64 - Math.clz3
  * its shares of f(x), g rows of N ring words (word-major). With `points` P > 1, `x` holds P
  * inputs per key, point-major (x[p N + e] for key e), and each row holds N P words in the same
  * order: one key evaluated at several points (a spline's breakpoints) without copying it.
+ */
+export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array, points = 1): BigUint64Array {
+  const { count: N, payload: g } = d;
+  const M = N * points;
+  const out = new BigUint64Array(g * M);
+  const o32 = new Uint32Array(out.buffer);
+  dcfEvalChunks(d, party, root, cw, { x, points }, {
+    reserve() {},
+    chunk(mem, e0, kc) {
+      // Lane l = p kc + k holds point p of key e0 + k: into row j at position p N + e0 + k.
+      const u32 = mem.u32;
+      const Y = mem.y;
+      for (let l = 0; l < kc * points; l++) {
+        const k = l % kc;
+        const pos = ((l - k) / kc) * N + e0 + k;
+        for (let j = 0; j < g; j++) {
+          o32[2 * (j * M + pos)] = u32[Y / 4 + 2 * (g * l + j)]!;
+          o32[2 * (j * M + pos) + 1] = u32[Y / 4 + 2 * (g * l + j) + 1]!;
+        }
+      }
+    },
+  });
+  return out;
+}
+
+/** Views of the DCF kernels' memory, and the kernels. */
+export interface DcfMemory {
+  readonly W: DcfKernelExports;
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly b64: BigUint64Array;
+  /** Byte offset of the chunk's lane outputs: g words per lane, lane p kc + k = point p of key k. */
+  readonly y: number;
+}
+
+/** What is done with each chunk's lane outputs. */
+export interface DcfSink {
+  /** Reserves the sink's own kernel memory (`take(bytes)` gives a byte offset) for chunks of at most `keys` keys (`lanes` lanes). */
+  reserve(take: (bytes: number) => number, lanes: number, keys: number): void;
+  /** Keys e0 .. e0 + kc - 1 are done: their lanes' outputs are at mem.y. */
+  chunk(mem: DcfMemory, e0: number, kc: number): void;
+}
+
+/**
+ * The points a key is evaluated at (only their low `bits` bits are used): P per key, either
+ * given (x[p N + e] for key e) or as one value per key minus P offsets (base[e] - offsets[p]).
+ */
+export type DcfPoints = { readonly x: BigUint64Array; readonly points: number } | { readonly base: BigUint64Array; readonly offsets: BigUint64Array };
+
+/**
+ * Party `party`'s evaluation of its keys at P points each (`pts`), chunk by chunk: `sink`
+ * gets each chunk's lane outputs in the kernels' memory (so no array of N P outputs need
+ * exist).
  *
  * Keys go in chunks, all their points together; a chunk's correction words are copied next to
  * its lanes, and the per-level work runs in WebAssembly (dcf-wasm.ts) around node:crypto's
@@ -189,22 +242,21 @@ const bitLength = (lo: number, hi: number): number => (hi !== 0 ? 64 - Math.clz3
  * `low`, those of its smallest and largest point, so the tree's upper levels run once per
  * prefix instead of once per point.
  */
-export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, x: BigUint64Array, points = 1): BigUint64Array {
+export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, src: DcfPoints, sink: DcfSink): void {
   const { count: N, bits: n, payload: g } = d;
-  const P = points;
-  const M = N * P;
+  const given = 'x' in src;
+  const P = given ? src.points : src.offsets.length;
+  const xIn = given ? new Uint32Array(src.x.buffer, src.x.byteOffset, 2 * N * P) : new Uint32Array(src.base.buffer, src.base.byteOffset, 2 * N);
+  const offs = given ? new Uint32Array(0) : new Uint32Array(src.offsets.buffer, src.offsets.byteOffset, 2 * P);
   const rows = 2 + g;
   const R = dcfCorrectionRows(n, g);
-  const xIn = new Uint32Array(x.buffer, x.byteOffset, 2 * M);
   const root32 = words32(root, N);
   const neg = party === 1;
-  const out = new BigUint64Array(g * M);
-  const o32 = new Uint32Array(out.buffer);
   const nmask = n >= 64 ? [0xffffffff, 0xffffffff] : n >= 32 ? [0xffffffff, n === 32 ? 0 : 0xffffffff >>> (64 - n)] : [0xffffffff >>> (32 - n), 0];
   // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes (more when one key has more points).
   const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
   const L = KC * P;
-  // The kernels' memory: AES input and output, the points' lanes, the prefixes' lanes, the chunk's correction words.
+  // The kernels' memory: AES input and output, the points' lanes, the prefixes' lanes, the chunk's correction words, the lane outputs, the sink's.
   const { take, used } = bumpAllocator();
   const IN = take(CHUNK_BYTES);
   const H = take(CHUNK_BYTES);
@@ -212,12 +264,16 @@ export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint
   const pts = laneSet(L);
   const pre = laneSet(2 * KC);
   const CW = take(8 * R * KC);
+  const Y = take(8 * g * L);
+  sink.reserve(take, L, KC);
   const W = dcfKernels(used());
   const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
+  const finish = W[`finish${g}${neg ? 'sub' : 'add'}`]!;
   const mem = W.memory.buffer;
   const u8 = new Uint8Array(mem);
   const u32 = new Uint32Array(mem);
   const b64 = new BigUint64Array(mem);
+  const views: DcfMemory = { W, u8, u32, b64, y: Y };
 
   /** Tree levels [from, to) of nl lanes of `ln` under the chunk's correction words (kc keys), EVAL_CHUNK lanes at a time. */
   const walk = (ln: Lanes, nl: number, kc: number, from: number, to: number): void => {
@@ -253,12 +309,17 @@ export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint
     // Lane p kc + k: point p of key e0 + k (inputs cut to n bits).
     const px = pts.x / 4, pk = pts.k / 4;
     for (let p = 0; p < P; p++) {
+      const ol = given ? 0 : offs[2 * p]!, oh = given ? 0 : offs[2 * p + 1]!;
       for (let k = 0; k < kc; k++) {
         const l = p * kc + k;
-        const src = 2 * (p * N + e0 + k);
+        const src = 2 * ((given ? p * N : 0) + e0 + k);
+        const bl = xIn[src]!, bh = xIn[src + 1]!;
+        // base - offset on u32 halves (given points: offset 0).
+        const lo = (bl - ol) >>> 0;
+        const hi = (bh - oh - (bl < ol ? 1 : 0)) >>> 0;
         u32[pk + l] = k;
-        u32[px + 2 * l] = (xIn[src]! & nmask[0]!) >>> 0;
-        u32[px + 2 * l + 1] = (xIn[src + 1]! & nmask[1]!) >>> 0;
+        u32[px + 2 * l] = (lo & nmask[0]!) >>> 0;
+        u32[px + 2 * l + 1] = (hi & nmask[1]!) >>> 0;
       }
     }
     // The common window: the largest span of one key's points in this chunk.
@@ -309,34 +370,10 @@ export function dcfEval(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint
       }
     } else for (let l = 0; l < lc; l++) atRoot(pts, l, e0 + (l % kc));
     walk(pts, lc, kc, from, n);
-    // Output: v + (-1)^party (conv(s) + t CW_last), into row j at position p N + e.
-    const last = CW / 4 + 2 * n * rows * kc;
-    const ds = pts.s / 4, dt = pts.t / 4, dv = pts.v / 4;
-    for (let l = 0; l < lc; l++) {
-      const k = l % kc;
-      const pos = ((l - k) / kc) * N + e0 + k;
-      const m = u32[dt + 2 * l]!;
-      for (let j = 0; j < g; j++) {
-        let lo = u32[ds + 4 * l + 2 * j]!, hi = u32[ds + 4 * l + 2 * j + 1]!;
-        const at = last + 2 * (j * kc + k);
-        const cl = (u32[at]! & m) >>> 0;
-        const nl = (lo + cl) >>> 0;
-        hi = (hi + (u32[at + 1]! & m) + (nl < cl ? 1 : 0)) >>> 0;
-        lo = nl;
-        const vl = u32[dv + 2 * g * l + 2 * j]!, vh = u32[dv + 2 * g * l + 2 * j + 1]!;
-        const dst = 2 * (j * M + pos);
-        if (neg) {
-          o32[dst] = (vl - lo) >>> 0;
-          o32[dst + 1] = (vh - hi - (vl < lo ? 1 : 0)) >>> 0;
-        } else {
-          const r = (vl + lo) >>> 0;
-          o32[dst] = r;
-          o32[dst + 1] = (vh + hi + (r < lo ? 1 : 0)) >>> 0;
-        }
-      }
-    }
+    // Output: v + (-1)^party (conv(s) + t CW_last), g words per lane at Y.
+    finish(pts.s, pts.v, pts.t, pts.k, lc, CW + 8 * n * rows * kc, 8 * kc, Y);
+    sink.chunk(views, e0, kc);
   }
-  return out;
 }
 
 /** Offsets in the kernels' memory, each region 16-byte aligned, handed out in order. */

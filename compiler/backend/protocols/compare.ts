@@ -92,9 +92,9 @@ function fssCompare(b: CircuitBuilder, x: Reg, mode: 'ltz' | 'relu', cfg: Protoc
     const bx = b.boundOf(x);
     const bound = bx === undefined || x.scale === b.f ? bx : ([bx[0] * 2 ** (x.scale - b.f), bx[1] * 2 ** (x.scale - b.f)] as const);
     const bits = fssWidth(b, bound, cfg.fssBits);
-    const [r, key] = b.dealer.fssKey(x.shape, x.scale, bits, mode);
+    const [r, key, own] = b.dealer.fssKey(x.shape, x.scale, bits, mode);
     const [xh] = b.open([b.sub(x, r)]) as [Reg];
-    const y = b.emit('fss_eval', [xh, r, key], { bits, mode })[0]!;
+    const y = b.emit('fss_eval', [xh, r, key, own], { bits, mode })[0]!;
     // ReLU(x) lies within [max(0, lo), max(0, hi)]; [x < 0] within [0, 1].
     return mode === 'relu' ? (bx !== undefined ? b.bound(y, Math.max(0, bx[0]), Math.max(0, bx[1])) : y) : b.bound(y, 0, 1);
   });

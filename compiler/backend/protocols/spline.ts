@@ -288,9 +288,9 @@ export function spline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: Proto
     }
     const mode = splineMode(t);
     const bits = fssWidth(b, bound, cfg.fssBits);
-    const [r, key] = b.dealer.fssKey(x.shape, x.scale, bits, mode);
+    const [r, key, own] = b.dealer.fssKey(x.shape, x.scale, bits, mode);
     const [xh] = b.open([b.sub(x, r)]) as [Reg];
-    const y = b.emit('fss_spline', [xh, r, key], { bits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
+    const y = b.emit('fss_spline', [xh, r, key, own], { bits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
     return t.shifts.map((_, i) => b.reshape(b.slice(y, [i], [i + 1], [0]), x.shape));
   });
 }

@@ -2,7 +2,7 @@
 // "Function Secret Sharing for Mixed-Mode and Fixed-Point Secure Computation", Eurocrypt 2021,
 // the spline gate; SIGMA, PETS 2024, builds GELU, exp, reciprocal and rsqrt the same way).
 //
-//   fss_spline (local) (X = x + rho, r, key) -> [O, ...shape]: O piecewise-linear functions of x
+//   fss_spline (local) (X = x + rho, r, key, own) -> [O, ...shape]: O piecewise-linear functions of x
 //
 // The dealer's material is an ordinary fss_key (fss.ts): an input mask and one DCF key with
 // alpha = the mask's low bits. Online the parties open X = x + rho once (one ring word each,
@@ -31,8 +31,7 @@
 // every x whose distance to the breakpoints fits the ring.
 
 import { typeError } from '../../op.ts';
-import { numel } from '../../types.ts';
-import { fssKeyWords, fssSignShares, type FssMode } from './fss.ts';
+import { checkKey, fssSignSums, type FssMode } from './fss.ts';
 import { A, int, ints, P, reg, type CircuitOpDef, type Ring } from '../gate.ts';
 import type { CAttrs } from '../types.ts';
 import * as K from '../../ring/kernels.ts';
@@ -67,25 +66,23 @@ function tableOf(a: CAttrs): SplineTable {
 const ring = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
 
 /** Party `party`'s shares of the O outputs ([O, n], output-major) from X, its mask share r_b and its key. */
-export function splineShares(t: SplineTable, mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring): Ring {
+export function splineShares(t: SplineTable, mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring): Ring {
   const n = xh.length;
   const m = t.knots.length;
   const o = t.shifts.length;
-  // The points X - k_p, [m, n].
-  const pts = K.ringBinary(xh, [1, n], BigUint64Array.from(t.knots, ring), [m, 1], 'sub');
-  const { d, dr } = fssSignShares(mode, bits, party, pts, rb, key, m);
-  // Per output: the first piece's line, then the steps (a_p - a_(p-1)) d_p + (s_p - s_(p-1)) (X d_p - d_p rho) as [O, m] @ [m, n].
+  // Per output: the steps (a_p - a_(p-1)) d_p + (s_p - s_(p-1)) (X d_p - d_p rho) summed over the
+  // breakpoints inside the DCF evaluation (d_p at the point X - k_p), then the first piece's line.
   const step = (c: readonly number[]): Ring => {
     const out = new BigUint64Array(o * m);
     for (let q = 0; q < o; q++) for (let p = 0; p < m; p++) out[q * m + p] = ring(c[q * (m + 1) + p + 1]! - c[q * (m + 1) + p]!);
     return out;
   };
   const first = (c: readonly number[]): Ring => BigUint64Array.from({ length: o }, (_, q) => ring(c[q * (m + 1)]!));
+  const knots = BigUint64Array.from(t.knots, ring);
+  let acc = fssSignSums(mode, bits, party, xh, rb, cw, own, knots, step(t.a), mode === 'relu' ? step(t.s) : undefined);
   // This party's share of x = X - rho: P0 holds X + r_0, P1 r_1.
-  const xb = party === 0 ? K.ringAdd(xh, rb) : rb;
-  let acc = K.ringAdd(K.ringMatmul(step(t.a), d, o, m, n), K.ringMatmul(first(t.s), xb, o, 1, n));
+  if (t.s.some((v, i) => v !== 0 && i % (m + 1) === 0)) acc = K.ringAdd(acc, K.ringMatmul(first(t.s), party === 0 ? K.ringAdd(xh, rb) : rb, o, 1, n));
   if (party === 0) acc = K.ringBinary(acc, [o, n], first(t.a), [o, 1], 'add');
-  if (mode === 'relu') acc = K.ringAdd(acc, K.ringMatmul(step(t.s), K.ringSub(K.ringBinary(d, [m, n], xh, [1, n], 'mul'), dr!), o, m, n));
   for (let q = 0; q < o; q++) {
     const sh = t.shifts[q]!;
     if (sh === 0) continue;
@@ -99,11 +96,11 @@ export function splineShares(t: SplineTable, mode: FssMode, bits: number, party:
 export const FSS_SPLINE_GATES: readonly CircuitOpDef[] = [
   {
     name: 'fss_spline',
-    summary: 'piecewise-linear functions of x from one opened x + r and one DCF key evaluated at every breakpoint; inputs (x + r, r, key), output [O, ...shape] (see fss-spline.ts)',
+    summary: 'piecewise-linear functions of x from one opened x + r and one DCF key evaluated at every breakpoint; inputs (x + r, r, key, own), output [O, ...shape] (see fss-spline.ts)',
     cls: 'local',
-    inputs: [P, A, ['key']],
+    inputs: [P, A, ['key'], ['key']],
     attrs: { bits: { kind: 'int' }, mode: { kind: 'string' }, knots: { kind: 'ints' }, shifts: { kind: 'ints' }, a: { kind: 'ints' }, s: { kind: 'ints' } },
-    infer([xh, r, key], a) {
+    infer([xh, r, key, own], a) {
       const t = tableOf(a);
       const bits = int(a, 'bits');
       const mode = a['mode'] as string;
@@ -111,16 +108,13 @@ export const FSS_SPLINE_GATES: readonly CircuitOpDef[] = [
       if (mode !== splineMode(t)) typeError(`fss_spline: a table ${splineMode(t) === 'relu' ? 'with' : 'without'} slopes needs a ${splineMode(t)} key, got ${mode}`);
       if (!Number.isInteger(bits) || bits < 2 || bits > 64) typeError(`fss_spline: bits must be in 2..64, got ${bits}`);
       if (xh!.shape.length !== r!.shape.length || xh!.shape.some((d, i) => d !== r!.shape[i])) typeError('fss_spline: the opened value and the mask must have one shape');
-      const words = fssKeyWords(bits, mode);
-      if (key!.shape[0] !== words || numel(key!.shape) !== words * numel(xh!.shape)) {
-        typeError(`fss_spline: key [${key!.shape.join(',')}] does not fit a ${bits}-bit ${mode} key of [${xh!.shape.join(',')}]`);
-      }
+      checkKey('fss_spline', key!, own!, xh!.shape, bits, mode);
       return [reg('ashr', [t.shifts.length, ...xh!.shape], xh!.scale)];
     },
     evaluate(env) {
       const { ins, party } = env;
       const t = tableOf(ins.attrs);
-      return [splineShares(t, ins.attrs['mode'] as FssMode, ins.attrs['bits'] as number, party, env.get(ins.inputs[0]!), env.get(ins.inputs[1]!), env.get(ins.inputs[2]!))];
+      return [splineShares(t, ins.attrs['mode'] as FssMode, ins.attrs['bits'] as number, party, env.get(ins.inputs[0]!), env.get(ins.inputs[1]!), env.get(ins.inputs[2]!), env.get(ins.inputs[3]!))];
     },
   },
 ];

@@ -2,8 +2,8 @@
 // input mask r and gives each party a DCF key; online the parties open x + r (one round, one
 // ring word each) and each evaluates its key locally on the opened value.
 //
-//   fss_key  (dealer) -> r (a random arithmetic mask), key (per-party key words)
-//   fss_eval (local)  (x + r, r, key) -> shares of [x < 0] (mode ltz, scale 0) or ReLU(x) (mode relu)
+//   fss_key  (dealer) -> r (a random arithmetic mask), key (the correction words), own (the party's part of its key)
+//   fss_eval (local)  (x + r, r, key, own) -> shares of [x < 0] (mode ltz, scale 0) or ReLU(x) (mode relu)
 //
 // The open is x - r (the leakage rule's form), i.e. x + rho with rho = -r; below, r stands for
 // rho, the mask as the comparison sees it.
@@ -20,10 +20,14 @@
 // Key of party b per element: its root seed (2 words, drawn from the seed it shares with the
 // dealer: free), its share of the constants (g words: P0 draws its own, P1's is sent), and the
 // correction words, the same for both parties and sent to both (dcfCorrectionRows(m-1, g)).
+// They are two registers: `key`, the correction words exactly as they arrive from the dealer
+// (P1's words are its constant shares then the correction words: `key` is a view of them), and
+// `own`, the root seeds then the constant shares (2 + g words per element), so a party's key is
+// never copied word by word when it arrives.
 
 import { typeError } from '../../op.ts';
 import { numel } from '../../types.ts';
-import { dcfCorrectionRows, dcfEval, dcfGen } from '../../ring/dcf.ts';
+import { dcfCorrectionRows, dcfEvalChunks, dcfGen } from '../../ring/dcf.ts';
 import * as K from '../../ring/kernels.ts';
 import { prgRing } from '../../ring/stream.ts';
 import { A, BYTES_PER_ELEMENT, checkShape, int, ints, P, reg, type CircuitOpDef, type DealerGate, type Ring } from '../gate.ts';
@@ -49,9 +53,14 @@ function bitsOf(op: string, a: CAttrs): number {
 
 /** Key words per element of an m-bit comparison with g payload words: root seed, constant shares, correction words. */
 export function fssKeyWords(bits: number, mode: FssMode): number {
-  const g = payloadOf(mode);
-  return 2 + g + dcfCorrectionRows(bits - 1, g);
+  return fssOwnWords(mode) + fssCorrectionWords(bits, mode);
 }
+
+/** Correction words per element (the `key` register's rows). */
+export const fssCorrectionWords = (bits: number, mode: FssMode): number => dcfCorrectionRows(bits - 1, payloadOf(mode));
+
+/** The party's own key words per element: root seed (2), constant shares (g) (the `own` register's rows). */
+export const fssOwnWords = (mode: FssMode): number => 2 + payloadOf(mode);
 
 /** Dealer bytes per element to [P0, P1]: the correction words to both, P1's constant shares to P1. */
 export function fssKeyBytesPerElement(bits: number, mode: FssMode): [number, number] {
@@ -97,26 +106,21 @@ const keyGate: DealerGate = {
     return [b0 * l.n, b1 * l.n];
   },
   assemble(ins, regs, party, own, received) {
-    // key = root seeds (2n words, element-major) | constant shares (g rows) | correction words.
+    // key = the correction words as received (P1: after its constant shares); mine = root seeds (2n words, element-major) | constant shares (g rows).
     const l = layout(ins, regs);
-    const key = new BigUint64Array(fssKeyWords(l.bits, l.mode) * l.n);
-    key.set(own[1]!, 0);
-    if (party === 0) {
-      key.set(own[2]!, 2 * l.n);
-      key.set(received!, (2 + l.g) * l.n);
-    } else key.set(received!, 2 * l.n);
-    return [own[0]!, key];
+    const mine = new BigUint64Array((2 + l.g) * l.n);
+    mine.set(own[1]!, 0);
+    mine.set(party === 0 ? own[2]! : received!.subarray(0, l.g * l.n), 2 * l.n);
+    return [own[0]!, party === 0 ? received! : received!.subarray(l.g * l.n), mine];
   },
 };
 
-/** Bit `i` of every element, as 0/1 numbers. */
-function bitsAt(x: Ring, i: number): Uint8Array {
-  const out = new Uint8Array(x.length);
-  const w = new Uint32Array(x.buffer, x.byteOffset, 2 * x.length);
-  const half = i < 32 ? 0 : 1;
-  const shift = i % 32;
-  for (let e = 0; e < x.length; e++) out[e] = (w[2 * e + half]! >>> shift) & 1;
-  return out;
+/** The key registers of an m-bit comparison of `shape`: the correction words and the party's own words. */
+export function checkKey(op: string, key: RegType, own: RegType, shape: readonly number[], bits: number, mode: FssMode): void {
+  const fits = (r: RegType, rows: number): boolean => r.shape[0] === rows && numel(r.shape) === rows * numel(shape);
+  if (!fits(key, fssCorrectionWords(bits, mode)) || !fits(own, fssOwnWords(mode))) {
+    typeError(`${op}: keys [${key.shape.join(',')}] and [${own.shape.join(',')}] do not fit a ${bits}-bit ${mode} comparison of [${shape.join(',')}]`);
+  }
 }
 
 export const FSS_GATES: readonly CircuitOpDef[] = [
@@ -132,28 +136,26 @@ export const FSS_GATES: readonly CircuitOpDef[] = [
       const mode = modeOf('fss_key', a);
       const bits = bitsOf('fss_key', a);
       if (int(a, 'scale') < 0) typeError('fss_key: scale must be >= 0');
-      return [reg('ashr', shape, int(a, 'scale')), reg('key', [fssKeyWords(bits, mode), ...shape], 0)];
+      return [reg('ashr', shape, int(a, 'scale')), reg('key', [fssCorrectionWords(bits, mode), ...shape], 0), reg('key', [fssOwnWords(mode), ...shape], 0)];
     },
     dealer: keyGate,
   },
   {
     name: 'fss_eval',
-    summary: 'a party evaluates its DCF key at the opened x + r: shares of [x < 0] (ltz, scale 0) or ReLU(x) (relu); inputs (x + r, r, key)',
+    summary: 'a party evaluates its DCF key at the opened x + r: shares of [x < 0] (ltz, scale 0) or ReLU(x) (relu); inputs (x + r, r, key, own)',
     cls: 'local',
-    inputs: [P, A, ['key']],
+    inputs: [P, A, ['key'], ['key']],
     attrs: { bits: { kind: 'int' }, mode: { kind: 'string' } },
-    infer([xh, r, key], a) {
+    infer([xh, r, key, own], a) {
       const mode = modeOf('fss_eval', a);
       const bits = bitsOf('fss_eval', a);
       if (xh!.shape.length !== r!.shape.length || xh!.shape.some((d, i) => d !== r!.shape[i])) typeError('fss_eval: the opened value and the mask must have one shape');
-      if (key!.shape[0] !== fssKeyWords(bits, mode) || numel(key!.shape) !== fssKeyWords(bits, mode) * numel(xh!.shape)) {
-        typeError(`fss_eval: key [${key!.shape.join(',')}] does not fit a ${bits}-bit ${mode} comparison of [${xh!.shape.join(',')}]`);
-      }
+      checkKey('fss_eval', key!, own!, xh!.shape, bits, mode);
       return [reg('ashr', xh!.shape, mode === 'ltz' ? 0 : xh!.scale)];
     },
     evaluate(env) {
       const { ins, party } = env;
-      return [fssEvalShares(ins.attrs['mode'] as FssMode, ins.attrs['bits'] as number, party, env.get(ins.inputs[0]!), env.get(ins.inputs[1]!), env.get(ins.inputs[2]!))];
+      return [fssEvalShares(ins.attrs['mode'] as FssMode, ins.attrs['bits'] as number, party, env.get(ins.inputs[0]!), env.get(ins.inputs[1]!), env.get(ins.inputs[2]!), env.get(ins.inputs[3]!))];
     },
   },
 ];
@@ -212,54 +214,76 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
 }
 
 /**
- * Party `party`'s shares of d = [x >= 0] and (relu keys) of d rho, from opened values X = x + rho
- * at `points` points per key (point-major: X[p n + e] is point p of key e; n keys), its share
- * r_b of the open's mask r = -rho (n words) and its key (root seeds | constant shares |
- * correction words). One key serves every point: each X[p n + e] - rho is compared with 0 on
- * `bits` bits (exact when it lies in [-2^(bits-1), 2^(bits-1))).
+ * Party `party`'s shares of O sums over P points per key, the sign formula fused into the DCF's
+ * last level (no array of points, bits or products exists): for key e (n keys), with X_e the
+ * opened value, d_p = [X_e - offsets[p] - rho_e >= 0] and (relu keys) d_p rho_e,
+ *
+ *   acc[o, e] = sum_p ca[o, p] d_p + cs[o, p] (X_e d_p - d_p rho_e)
+ *
+ * (cs only for relu keys). ca and cs are O x P, output-major; the result is [O, n].
+ * `rb`: the party's share of the open's mask r = -rho; `cw`: the key's correction words;
+ * `own`: root seeds | constant shares.
  */
-export function fssSignShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring, points = 1): { d: Ring; dr: Ring | undefined } {
+export function fssSignSums(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring, offsets: Ring, ca: Ring, cs: Ring | undefined): Ring {
   const g = payloadOf(mode);
-  const n = rb.length;
-  const M = xh.length;
-  if (M !== n * points) throw new Error(`fssSignShares: ${M} points for ${n} keys x ${points}`);
-  const root = new Uint8Array(key.buffer, key.byteOffset, 16 * n);
-  const cw = key.subarray((2 + g) * n);
-  const v = dcfEval({ count: n, bits: bits - 1, payload: g }, party, root, cw, xh, points); // dcfEval reads the low bits - 1 bits only
-  const top = bitsAt(xh, bits - 1);
-  const shape = [points, n];
-  // e = r_{m-1} ^ [X' < r']: constant share + DCF output; d = X_{m-1} ? e : 1 - e.
-  const e = K.ringBinary(v.subarray(0, M), shape, key.subarray(2 * n, 3 * n), [1, n], 'add');
-  const d = select(top, e, K.ringSub(new BigUint64Array(M).fill(party === 0 ? 1n : 0n), e));
-  if (mode === 'ltz') return { d, dr: undefined };
-  // d rho = X_{m-1} ? e rho : rho - e rho (this party's share of rho is -r_b).
-  const er = K.ringBinary(v.subarray(M, 2 * M), shape, key.subarray(3 * n, 4 * n), [1, n], 'add');
-  const dr = select(top, er, K.ringNeg(K.ringBinary(er, shape, rb, [1, n], 'add')));
-  return { d, dr };
-}
-
-/** Per element: `ifOne` where the bit is 1, else `ifZero` (into a new array). */
-function select(bit: Uint8Array, ifOne: Ring, ifZero: Ring): Ring {
-  const out = new BigUint64Array(bit.length);
-  const o = new Uint32Array(out.buffer);
-  const a = new Uint32Array(ifOne.buffer, ifOne.byteOffset, 2 * bit.length);
-  const z = new Uint32Array(ifZero.buffer, ifZero.byteOffset, 2 * bit.length);
-  for (let k = 0; k < bit.length; k++) {
-    const src = bit[k] === 1 ? a : z;
-    o[2 * k] = src[2 * k]!;
-    o[2 * k + 1] = src[2 * k + 1]!;
+  const n = xh.length;
+  const P = offsets.length;
+  const O = ca.length / P;
+  if (rb.length !== n || !Number.isInteger(O) || (g === 2) !== (cs !== undefined) || (cs !== undefined && cs.length !== ca.length)) {
+    throw new Error(`fssSignSums: ${n} keys, ${rb.length} mask shares, ${ca.length} / ${cs?.length} coefficients for ${P} points`);
   }
+  const out = new BigUint64Array(O * n);
+  const root = new Uint8Array(own.buffer, own.byteOffset, 16 * n);
+  let XK = 0, CK = 0, RK = 0, OF = 0, CA = 0, CS = 0, ACC = 0, ready = false;
+  dcfEvalChunks({ count: n, bits: bits - 1, payload: g }, party, root, cw, { base: xh, offsets }, {
+    reserve(take, _lanes, keys) {
+      XK = take(8 * keys);
+      CK = take(8 * g * keys);
+      RK = take(8 * keys);
+      OF = take(8 * P);
+      CA = take(8 * O * P);
+      CS = take(8 * O * P);
+      ACC = take(8 * O * keys);
+    },
+    chunk({ W, b64, y }, e0, kc) {
+      if (!ready) {
+        b64.set(offsets, OF / 8);
+        b64.set(ca, CA / 8);
+        if (cs !== undefined) b64.set(cs, CS / 8);
+        ready = true;
+      }
+      b64.set(xh.subarray(e0, e0 + kc), XK / 8);
+      for (let j = 0; j < g; j++) b64.set(own.subarray((2 + j) * n + e0, (2 + j) * n + e0 + kc), CK / 8 + j * kc);
+      b64.set(rb.subarray(e0, e0 + kc), RK / 8);
+      b64.fill(0n, ACC / 8, ACC / 8 + O * kc);
+      W[`signAcc${g}`]!(y, XK, CK, RK, OF, CA, CS, ACC, kc, P, O, bits - 1, party === 0 ? 1 : 0);
+      for (let o = 0; o < O; o++) out.set(b64.subarray(ACC / 8 + o * kc, ACC / 8 + (o + 1) * kc), o * n + e0);
+    },
+  });
   return out;
 }
 
+const ONE = BigUint64Array.of(1n);
+const MINUS_ONE = BigUint64Array.of((1n << 64n) - 1n);
+const ZERO = BigUint64Array.of(0n);
+
 /**
  * Party `party`'s result from the opened X = x + rho, its share of the open's mask r = -rho,
- * and its key (root seeds | constant shares | correction words): its share of [x < 0] (ltz)
- * or of ReLU(x) (relu).
+ * and its key (correction words `cw`; `own`: root seeds | constant shares): its share of
+ * [x < 0] (ltz) or of ReLU(x) (relu).
  */
-export function fssEvalShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, key: Ring): Ring {
-  const { d, dr } = fssSignShares(mode, bits, party, xh, rb, key);
-  if (mode === 'ltz') return K.ringSub(new BigUint64Array(d.length).fill(party === 0 ? 1n : 0n), d);
-  // ReLU(x) = d (X - rho).
-  return K.ringSub(K.ringBinary(d, [d.length], xh, [d.length], 'mul'), dr!);
+export function fssEvalShares(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring): Ring {
+  // ReLU(x) = d (X - rho) = X d - d rho.
+  if (mode === 'relu') return fssSignSums(mode, bits, party, xh, rb, cw, own, ZERO, ZERO, ONE);
+  // [x < 0] = 1 - d: P0 adds the 1.
+  const y = fssSignSums(mode, bits, party, xh, rb, cw, own, ZERO, MINUS_ONE, undefined);
+  if (party === 0) {
+    const w = new Uint32Array(y.buffer, y.byteOffset, 2 * y.length);
+    for (let e = 0; e < y.length; e++) {
+      const lo = (w[2 * e]! + 1) >>> 0;
+      w[2 * e] = lo;
+      if (lo === 0) w[2 * e + 1] = (w[2 * e + 1]! + 1) >>> 0;
+    }
+  }
+  return y;
 }

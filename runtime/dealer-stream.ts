@@ -46,11 +46,6 @@ export function correctionOrder(c: Circuit, plan: PartyPlan, party: 0 | 1): Corr
   return { items, neededBy };
 }
 
-/** The items of `order` one stretch needs (0: before round 1; k: after round k). */
-export function stretchItems(order: CorrectionOrder, k: number): readonly { readonly ins: number; readonly words: number }[] {
-  return order.items.slice(k === 0 ? 0 : order.neededBy[k - 1]!, order.neededBy[k] ?? order.items.length);
-}
-
 /** Whether the dealer sends P0 any words for this circuit (FSS keys): then P0 needs a channel to it. */
 export function dealerSendsP0(c: Circuit): boolean {
   return c.instructions.some((ins) => {

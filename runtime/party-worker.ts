@@ -6,9 +6,7 @@
 // dealer sends P0 words too (FSS keys), the simulated dealer makes P0's words of each stretch
 // of local work while P1 waits for the round before it (in P0's order, so one key generation
 // serves both parties) and posts them to P0's worker over a port of their own: P0's worker
-// still holds only P0's seeds and what the dealer sends P0, as in the deployment. When the
-// dealer sends P1 alone words (Beaver corrections), it runs in a thread of its own
-// (dealer-worker.ts) and P1's worker reads P1's words from it, stretch by stretch.
+// still holds only P0's seeds and what the dealer sends P0, as in the deployment.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Ig3dcError } from '../ir/diagnostics.ts';
@@ -16,13 +14,12 @@ import type { Circuit } from '../ir/circuit/circuit.ts';
 import type { Instruction } from '../ir/circuit/types.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { Dealer } from './dealer.ts';
-import { correctionOrder, stretchItems, type CorrectionOrder } from './dealer-stream.ts';
-import type { Acknowledgement, StretchWords } from './dealer-worker.ts';
+import { correctionOrder, type CorrectionOrder } from './dealer-stream.ts';
 import { ringStats } from './kernels.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import { partyProgram } from './party.ts';
 import { planParty } from './plan.ts';
-import { allocRing, recycle } from './pool.ts';
+import { recycle } from './pool.ts';
 import { toWire, type WireTensor } from './wire-tensor.ts';
 import { requestTensors, type TensorRequests } from './tensor-requests.ts';
 
@@ -40,8 +37,6 @@ export interface WorkerInput {
   readonly peer: MessagePort;
   /** Circuits whose dealer sends P0 words: P1's worker posts P0's words here, P0's worker reads them. */
   readonly dealerPort?: MessagePort;
-  /** P1's worker, when the dealer runs in a thread of its own: P1's words come from it here. */
-  readonly dealerFeed?: MessagePort;
   readonly progress: boolean;
   readonly transcript: boolean;
   readonly fuse: boolean;
@@ -52,28 +47,29 @@ export type WorkerReply =
   | { type: 'done'; party: 0 | 1; outputs: [string, WireTensor][]; sentPerRound: number[]; dealerBytesPerParty: [number, number]; transcript: string; macs: number }
   | { type: 'error'; kind?: string; detail: string; place?: object };
 
-/**
- * A party's end of the simulated dealer's port: each stretch's words arrive before the party
- * runs it, and are taken in its order. With `acknowledge`, the bytes of each stretch used, and
- * their buffers, are posted back when the next one is due (the dealer thread runs ahead by a
- * bounded window and reuses its buffers).
- */
-class StretchFeed {
+/** Dealer words of one stretch of local work, from the simulated dealer to P0's worker. */
+interface StretchWords {
+  readonly stretch: number;
+  readonly words: BigUint64Array[];
+}
+
+/** The items of `order` one stretch needs (0: before round 1; k: after round k). */
+function stretchItems(order: CorrectionOrder, k: number): readonly { readonly ins: number; readonly words: number }[] {
+  return order.items.slice(k === 0 ? 0 : order.neededBy[k - 1]!, order.neededBy[k] ?? order.items.length);
+}
+
+/** P0's end of the simulated dealer's port: each stretch's words arrive before P0 runs it, and are taken in P0's order. */
+class P0Words {
   readonly #port: MessagePort;
   readonly #order: CorrectionOrder;
-  readonly #acknowledge: boolean;
   readonly #arrived: StretchWords[] = [];
   #waiting: ((m: StretchWords) => void) | undefined;
   #queue: BigUint64Array[] = [];
-  #unacknowledged = 0;
-  /** The dealer's buffers taken since the last acknowledgement (they go back with it). */
-  #used: ArrayBuffer[] = [];
   #taken = 0;
   bytes = 0;
-  constructor(port: MessagePort, order: CorrectionOrder, acknowledge = false) {
+  constructor(port: MessagePort, order: CorrectionOrder) {
     this.#port = port;
     this.#order = order;
-    this.#acknowledge = acknowledge;
     port.on('message', (m: StretchWords) => {
       if (this.#waiting !== undefined) {
         const w = this.#waiting;
@@ -83,12 +79,6 @@ class StretchFeed {
     });
   }
   async ready(k: number): Promise<void> {
-    if (this.#acknowledge && this.#unacknowledged > 0) {
-      const back: Acknowledgement = { bytes: this.#unacknowledged, buffers: this.#used };
-      this.#port.postMessage(back, back.buffers);
-      this.#unacknowledged = 0;
-      this.#used = [];
-    }
     if (stretchItems(this.#order, k).length === 0) return;
     const m = this.#arrived.shift() ?? (await new Promise<StretchWords>((r) => (this.#waiting = r)));
     if (m.stretch !== k || this.#queue.length !== 0) throw new Error(`P0's dealer words for stretch ${m.stretch} came where stretch ${k} was due`);
@@ -98,19 +88,11 @@ class StretchFeed {
     const item = this.#order.items[this.#taken];
     const w = this.#queue.shift();
     if (item === undefined || c.instructions[item.ins] !== ins || w === undefined || w.length !== item.words) {
-      throw new Error(`the dealer's words for a ${ins.op} are not here: the party's plan and the simulated dealer's order disagree`);
+      throw new Error(`the dealer's words for a ${ins.op} are not here: P0's plan and the simulated dealer's order disagree`);
     }
     this.#taken++;
     this.bytes += w.byteLength;
-    this.#unacknowledged += w.byteLength;
-    if (!this.#acknowledge) return w;
-    // From the dealer's thread: copied into an array of this thread's pool, and the dealer's
-    // buffer goes back to the dealer's pool with the acknowledgement (neither thread then
-    // allocates a fresh array, and faults in its pages, for every word).
-    const own = allocRing(w.length);
-    own.set(w);
-    this.#used.push(w.buffer as ArrayBuffer);
-    return own;
+    return w;
   }
   get complete(): boolean {
     return this.#taken === this.#order.items.length;
@@ -133,9 +115,7 @@ async function main(): Promise<void> {
   const received: [number, number] = [0, 0];
   // P0's words: made by P1's simulated dealer (in P0's order, from P0's plan), read by P0's worker.
   const p0Order = d.dealerPort !== undefined ? correctionOrder(c, d.party === 0 ? plan : planParty(c, 0, new Set(), s, { fuse: d.fuse }), 0) : undefined;
-  const p0Words = d.party === 0 && d.dealerPort !== undefined ? new StretchFeed(d.dealerPort, p0Order!) : undefined;
-  // P1's words from the dealer's own thread.
-  const p1Words = d.party === 1 && d.dealerFeed !== undefined ? new StretchFeed(d.dealerFeed, correctionOrder(c, plan, 1), true) : undefined;
+  const p0Words = d.party === 0 && d.dealerPort !== undefined ? new P0Words(d.dealerPort, p0Order!) : undefined;
   const sendP0Words =
     d.party === 1 && d.dealerPort !== undefined
       ? (k: number): void => {
@@ -166,17 +146,9 @@ async function main(): Promise<void> {
             return w;
           },
         }
-      : p1Words !== undefined
-        ? {
-            correction: (ins) => {
-              const w = p1Words.take(c, ins);
-              transcript?.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-              return w;
-            },
-          }
-        : p0Words !== undefined
-          ? { correction: (ins) => p0Words.take(c, ins) }
-          : {}),
+      : p0Words !== undefined
+        ? { correction: (ins) => p0Words.take(c, ins) }
+        : {}),
     ...(d.progress && d.party === 1
       ? {
           onRound: (_k, st) => {
@@ -213,7 +185,6 @@ async function main(): Promise<void> {
       ...(transcript !== undefined ? { transcript } : {}),
       ...(sendP0Words !== undefined ? { beforeStretch: async (k: number) => void (k === 0 && sendP0Words(0)) } : {}),
       ...(p0Words !== undefined ? { beforeStretch: (k: number) => p0Words.ready(k) } : {}),
-      ...(p1Words !== undefined ? { beforeStretch: (k: number) => p1Words.ready(k) } : {}),
     },
   );
   d.peer.close();
@@ -223,11 +194,6 @@ async function main(): Promise<void> {
     p0Words.close();
   }
   d.dealerPort?.close();
-  if (p1Words !== undefined) {
-    if (!p1Words.complete) throw new Error('the run ended before every dealer word to P1 was used');
-    received[1] = p1Words.bytes;
-    p1Words.close();
-  }
   const reply: WorkerReply = {
     type: 'done',
     party: d.party,

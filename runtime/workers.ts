@@ -1,9 +1,7 @@
 // Two worker threads, one per party: both cores work at once (each party's local work between
 // rounds runs in parallel), each worker holds only its own shares, and round messages go
-// worker to worker through a MessagePort (transferred, not copied). The simulated dealer runs
-// in a third thread when it sends words to P1 only (Beaver corrections: its products then use
-// the time the parties wait for each other), else in P1's. Same outputs and counts as
-// runCircuit.
+// worker to worker through a MessagePort (transferred, not copied). Same outputs and counts
+// as runCircuit.
 
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Ig3dcError, type ErrorKind, type SourcePlace } from '../ir/diagnostics.ts';
@@ -15,7 +13,6 @@ import type { RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import { dealerSendsP0 } from './dealer-stream.ts';
 import type { WorkerInput, WorkerReply } from './party-worker.ts';
-import type { DealerWorkerInput, DealerWorkerReply } from './dealer-worker.ts';
 import type { MeasuredRound } from './transport.ts';
 import { measuredRounds } from './measured-rounds.ts';
 import { exchanges } from './plan.ts';
@@ -24,9 +21,9 @@ import { serveTensors } from './tensor-requests.ts';
 import { workerBootCode } from './worker-source.ts';
 
 
-function errorFrom(reply: Extract<WorkerReply | DealerWorkerReply, { type: 'error' }>, who: number | 'dealer'): Error {
+function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number): Error {
   if (reply.kind !== undefined) return new Ig3dcError(reply.kind as ErrorKind, reply.detail, (reply.place ?? {}) as SourcePlace);
-  return new Error(`${who === 'dealer' ? 'dealer' : `party ${who}`} worker: ${reply.detail}`);
+  return new Error(`party ${party} worker: ${reply.detail}`);
 }
 
 /** Runs a circuit with each party in its own worker thread (captureShares is not supported here). */
@@ -43,8 +40,6 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   const { port1, port2 } = new MessageChannel();
   // The simulated dealer's channel to P0, for circuits whose dealer sends P0 words (FSS keys).
   const toP0 = dealerSendsP0(c) ? new MessageChannel() : undefined;
-  // Otherwise the dealer's own thread, which serves P1 over a channel of its own.
-  const toP1 = toP0 === undefined ? new MessageChannel() : undefined;
   const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
   const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
   const workers = ([0, 1] as const).map((party) => {
@@ -54,46 +49,31 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       tensors: served[party]!.requests,
       s01: seeds.s01,
       sd: party === 0 ? seeds.s0d : seeds.s1d,
-      ...(party === 1 && toP1 === undefined ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
-      ...(party === 1 && toP1 !== undefined ? { dealerFeed: toP1.port1 } : {}),
+      ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
       peer: party === 0 ? port1 : port2,
       ...(toP0 !== undefined ? { dealerPort: party === 0 ? toP0.port1 : toP0.port2 } : {}),
       progress: opts.onRound !== undefined,
       transcript: opts.transcript !== false,
       fuse: opts.fuse !== false,
     };
-    const transfer = [data.peer, data.tensors.port, ...(data.dealerPort !== undefined ? [data.dealerPort] : []), ...(data.dealerFeed !== undefined ? [data.dealerFeed] : [])];
+    const transfer = data.dealerPort !== undefined ? [data.peer, data.tensors.port, data.dealerPort] : [data.peer, data.tensors.port];
     return new Worker(code, { eval: true, workerData: data, transferList: transfer });
   });
-  const dealerData: DealerWorkerInput | undefined = toP1 === undefined ? undefined : { circuit: c, s0d: seeds.s0d, s1d: seeds.s1d, port: toP1.port2, fuse: opts.fuse !== false };
-  const dealerWorker =
-    dealerData === undefined ? undefined : new Worker(workerBootCode(new URL('./dealer-worker.ts', import.meta.url), import.meta.url), { eval: true, workerData: dealerData, transferList: [dealerData.port] });
-  const dealerDone =
-    dealerWorker === undefined
-      ? Promise.resolve(0)
-      : new Promise<number>((resolve, reject) => {
-          dealerWorker.on('message', (m: DealerWorkerReply) => (m.type === 'done' ? resolve(m.macs) : reject(errorFrom(m, 'dealer'))));
-          dealerWorker.on('error', (e) => reject(e));
-          dealerWorker.on('exit', (code) => reject(new Error(`dealer worker exited (code ${code}) before finishing`)));
-        });
   try {
-    const [replies, dealerMacs] = await Promise.all([
-      Promise.all(
-        workers.map(
-          (w, party) =>
-            new Promise<Extract<WorkerReply, { type: 'done' }>>((resolve, reject) => {
-              w.on('message', (m: WorkerReply) => {
-                if (m.type === 'done') resolve(m);
-                else if (m.type === 'error') reject(errorFrom(m, party));
-                else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [], parts: [] }, m.layer);
-              });
-              w.on('error', (e) => reject(e));
-              w.on('exit', (code) => reject(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
-            }),
-        ),
+    const replies = await Promise.all(
+      workers.map(
+        (w, party) =>
+          new Promise<Extract<WorkerReply, { type: 'done' }>>((resolve, reject) => {
+            w.on('message', (m: WorkerReply) => {
+              if (m.type === 'done') resolve(m);
+              else if (m.type === 'error') reject(errorFrom(m, party));
+              else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [], parts: [] }, m.layer);
+            });
+            w.on('error', (e) => reject(e));
+            w.on('exit', (code) => reject(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
+          }),
       ),
-      dealerDone,
-    ]);
+    );
     const [r0, r1] = replies as [Extract<WorkerReply, { type: 'done' }>, Extract<WorkerReply, { type: 'done' }>];
     if (r0.sentPerRound.length !== r1.sentPerRound.length) throw new Error('the parties disagree on the number of rounds');
     const byRound: MeasuredRound[] = measuredRounds(c, s, exchanges(c, s), [r0.sentPerRound, r1.sentPerRound]);
@@ -115,10 +95,10 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
       },
       transcriptHash: r1.transcript,
       shares: new Map(),
-      ringMacs: r0.macs + r1.macs + dealerMacs,
+      ringMacs: r0.macs + r1.macs,
     };
   } finally {
     for (const sv of served) sv.close();
-    await Promise.all([...workers, ...(dealerWorker !== undefined ? [dealerWorker] : [])].map((w) => w.terminate()));
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }

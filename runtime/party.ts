@@ -182,10 +182,11 @@ export function runFusion(fu: Fusion, regs: readonly RegType[], get: (r: number)
   const m1 = K.ringBatchedMatmul(get(fu.p1), shape(fu.p1), sum, shape(fu.x1));
   if (sum !== get(fu.x1)) recycle(sum);
   const m2 = K.ringBatchedMatmul(get(fu.x2), shape(fu.x2), get(fu.p2), shape(fu.p2));
-  const t = K.ringAdd(get(fu.c), m1);
-  const z = K.ringAdd(t, m2);
-  recycle(m1), recycle(m2), recycle(t);
-  return z;
+  // Summed into m1 (this function's own array): no temporaries beyond the two products.
+  K.ringAdd(m1, get(fu.c), m1);
+  K.ringAdd(m1, m2, m1);
+  recycle(m2);
+  return m1;
 }
 
 /** Elements party `from` sends in a round (its shares of every input of each comm op it sends for). */

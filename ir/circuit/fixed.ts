@@ -19,11 +19,10 @@ function words(r: BigUint64Array): Uint32Array {
 function putRounded(w: Uint32Array, i: number, v: number): void {
   const n = Math.round(v);
   const hi = Math.floor(n / TWO32);
-  const lo = n - hi * TWO32; // in [0, 2^32), exact
-  w[2 * i] = lo;
-  // hi mod 2^32 (two's complement for negative hi), exact for any magnitude.
-  const h = hi % TWO32;
-  w[2 * i + 1] = h < 0 ? h + TWO32 : h;
+  w[2 * i] = n - hi * TWO32; // in [0, 2^32), exact
+  // hi is an integer: a Uint32Array store takes it mod 2^32 (two's complement for a negative
+  // hi), exactly and without the slow floating-point remainder.
+  w[2 * i + 1] = hi;
 }
 
 const TWO63 = 2 ** 63;

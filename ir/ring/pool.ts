@@ -16,11 +16,9 @@ type Ring = BigUint64Array;
  * 384 MB, 16.5 GB of its arrays were fresh (1.9 M page faults, a tenth of the time in the
  * collector); the peak RSS is set earlier, by the embedding's operands, which are not pooled.
  */
-const DEFAULT_POOLED_BYTES = 1024 * 1024 * 1024;
+const MAX_POOLED_BYTES = 1024 * 1024 * 1024;
 /** Arrays above this many bytes are rare (an embedding table's operands) and would push out many common ones: not pooled. */
-const DEFAULT_POOLED_ARRAY = 64 * 1024 * 1024;
-let MAX_POOLED_BYTES = DEFAULT_POOLED_BYTES;
-let MAX_POOLED_ARRAY = DEFAULT_POOLED_ARRAY;
+const MAX_POOLED_ARRAY = 64 * 1024 * 1024;
 /** Arrays below this many elements are cheap to allocate: not pooled. */
 const MIN_POOLED = 256;
 
@@ -83,17 +81,6 @@ export function recycle(a: Ring): void {
   list.push(a);
   order.add(a);
   pooledBytes += a.byteLength;
-}
-
-/**
- * Sets this thread's pool size (bytes kept at most; arrays above an eighth of it are not
- * pooled): smaller for a thread whose results mostly leave it (a dealer thread transfers its
- * words away), so that its pool does not add hundreds of MB to the process for temporaries.
- */
-export function setPoolLimit(bytes: number): void {
-  MAX_POOLED_BYTES = bytes;
-  MAX_POOLED_ARRAY = Math.min(DEFAULT_POOLED_ARRAY, bytes / 8);
-  drainPool();
 }
 
 /** Drops every pooled array (between runs, so a finished run's memory can be collected). */

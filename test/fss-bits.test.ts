@@ -6,7 +6,6 @@
 // extreme and near-constant rows included); a Linear's rule bounds its evaluator; and the fss
 // preset runs each comparison of bert-tiny on fewer than 64 bits, reported per op.
 
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -22,46 +21,17 @@ import { loadOnnxFile } from '../compiler/frontend/import.ts';
 import { evaluate } from '../ir/evaluate.ts';
 import { readCasesFile } from '../ir/tensor-json.ts';
 import { CircuitBuilder } from '../ir/circuit/index.ts';
-import { fssEvalShares, fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
+import { fssEvalShares, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { splineMode, splineShares, type SplineTable } from '../ir/circuit/gates/fss-spline.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { runCircuit } from '../runtime/index.ts';
+import { gateKeys, opened, M64, rand64 } from './fss-helpers.ts';
 
-const M64 = (1n << 64n) - 1n;
-const rand64 = (): bigint => randomBytes(8).readBigUInt64LE(0);
 const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
 
 /** Both parties' keys for masks rho: the key words each party assembles. */
-/** Each party's key as the gate's two registers: the correction words, and root seeds | constant shares. */
-function keys(mode: FssMode, bits: number, rho: BigUint64Array): [[BigUint64Array, BigUint64Array], [BigUint64Array, BigUint64Array]] {
-  const n = rho.length;
-  const roots = [randomBytes(16 * n), randomBytes(16 * n)] as const;
-  const g = mode === 'ltz' ? 1 : 2;
-  const p0Consts = BigUint64Array.from({ length: g * n }, () => rand64());
-  const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0Consts);
-  const key = (p: 0 | 1): BigUint64Array => {
-    const k = new BigUint64Array(fssKeyWords(bits, mode) * n);
-    k.set(new BigUint64Array(roots[p].buffer.slice(roots[p].byteOffset, roots[p].byteOffset + 16 * n)), 0);
-    if (p === 0) k.set(p0Consts, 2 * n), k.set(toP0, (2 + g) * n);
-    else k.set(toP1, 2 * n);
-    return k;
-  };
-  const split = (k: BigUint64Array): [BigUint64Array, BigUint64Array] => [k.subarray((2 + g) * n), k.subarray(0, (2 + g) * n)];
-  return [split(key(0)), split(key(1))];
-}
-
-/** Opened values and the parties' shares of the open's mask r = -rho. */
-function opened(xs: readonly bigint[], rhos: readonly bigint[]): { X: BigUint64Array; r0: BigUint64Array; r1: BigUint64Array } {
-  const r0 = BigUint64Array.from(xs.map(() => rand64()));
-  return {
-    X: BigUint64Array.from(xs.map((x, i) => (x + rhos[i]!) & M64)),
-    r0,
-    r1: BigUint64Array.from(rhos.map((p, i) => (-p - r0[i]!) & M64)),
-  };
-}
-
 function gate(mode: FssMode, bits: number, xs: readonly bigint[], rhos: readonly bigint[]): bigint[] {
-  const [k0, k1] = keys(mode, bits, BigUint64Array.from(rhos));
+  const [k0, k1] = gateKeys(mode, bits, BigUint64Array.from(rhos));
   const { X, r0, r1 } = opened(xs, rhos);
   const y0 = fssEvalShares(mode, bits, 0, X, r0, ...k0);
   const y1 = fssEvalShares(mode, bits, 1, X, r1, ...k1);
@@ -70,7 +40,7 @@ function gate(mode: FssMode, bits: number, xs: readonly bigint[], rhos: readonly
 
 function spline(t: SplineTable, bits: number, xs: readonly bigint[], rhos: readonly bigint[]): bigint[][] {
   const mode = splineMode(t);
-  const [k0, k1] = keys(mode, bits, BigUint64Array.from(rhos));
+  const [k0, k1] = gateKeys(mode, bits, BigUint64Array.from(rhos));
   const { X, r0, r1 } = opened(xs, rhos);
   const n = xs.length;
   const y0 = splineShares(t, mode, bits, 0, X, r0, ...k0);

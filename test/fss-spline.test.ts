@@ -4,20 +4,18 @@
 // sigmoid, the dealer material independent of the table, the leakage rule for the spline's
 // open, and the protocols in a circuit run with measured == static cost.
 
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as P from '../compiler/backend/protocols/index.ts';
 import * as S from '../compiler/backend/protocols/spline.ts';
 import { CircuitBuilder, checkLeakage, circuitCost, costSummary, findLeaks } from '../ir/circuit/index.ts';
-import { fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
+import { type FssMode } from '../ir/circuit/gates/fss.ts';
 import { splineMode, splineShares, type SplineTable } from '../ir/circuit/gates/fss-spline.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { runCircuit } from '../runtime/index.ts';
+import { gateKeys, opened, M64, rand64 } from './fss-helpers.ts';
 
-const M64 = (1n << 64n) - 1n;
-const rand64 = (): bigint => randomBytes(8).readBigUInt64LE(0);
 const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
 const edgeMasks = [0n, 1n, M64, 1n << 63n, (1n << 63n) - 1n];
 
@@ -25,25 +23,10 @@ const edgeMasks = [0n, 1n, M64, 1n << 63n, (1n << 63n) - 1n];
 function spline(t: SplineTable, bits: number, xs: readonly bigint[], rhos: readonly bigint[]): bigint[][] {
   const n = xs.length;
   const mode: FssMode = splineMode(t);
-  const rho = BigUint64Array.from(rhos);
-  const X = BigUint64Array.from(xs.map((x, i) => (x + rhos[i]!) & M64));
-  const r0 = BigUint64Array.from(xs.map(() => rand64()));
-  const r1 = BigUint64Array.from(rhos.map((p, i) => (-p - r0[i]!) & M64));
-  const roots = [randomBytes(16 * n), randomBytes(16 * n)] as const;
-  const g = mode === 'ltz' ? 1 : 2;
-  const p0Consts = BigUint64Array.from({ length: g * n }, () => rand64());
-  const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0Consts);
-  const key = (p: 0 | 1): BigUint64Array => {
-    const k = new BigUint64Array(fssKeyWords(bits, mode) * n);
-    k.set(new BigUint64Array(roots[p].buffer.slice(roots[p].byteOffset, roots[p].byteOffset + 16 * n)), 0);
-    if (p === 0) k.set(p0Consts, 2 * n), k.set(toP0, (2 + g) * n);
-    else k.set(toP1, 2 * n);
-    return k;
-  };
-  // The gate's two key registers: the correction words, and root seeds | constant shares.
-  const split = (k: BigUint64Array): [BigUint64Array, BigUint64Array] => [k.subarray((2 + g) * n), k.subarray(0, (2 + g) * n)];
-  const y0 = splineShares(t, mode, bits, 0, X, r0, ...split(key(0)));
-  const y1 = splineShares(t, mode, bits, 1, X, r1, ...split(key(1)));
+  const [k0, k1] = gateKeys(mode, bits, BigUint64Array.from(rhos));
+  const { X, r0, r1 } = opened(xs, rhos);
+  const y0 = splineShares(t, mode, bits, 0, X, r0, ...k0);
+  const y1 = splineShares(t, mode, bits, 1, X, r1, ...k1);
   return t.shifts.map((_, q) => xs.map((_, i) => signed(y0[q * n + i]! + y1[q * n + i]!)));
 }
 

@@ -8,14 +8,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as P from '../compiler/backend/protocols/index.ts';
 import { CircuitBuilder, checkLeakage, circuitCost, costSummary, findLeaks } from '../ir/circuit/index.ts';
-import { fssEvalShares, fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
+import { fssEvalShares, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { dcfCorrectionRows, dcfEval, dcfGen } from '../ir/ring/dcf.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { runCircuit } from '../runtime/index.ts';
+import { gateKeys, opened, M64, rand64 } from './fss-helpers.ts';
 
-const M64 = (1n << 64n) - 1n;
 const u64 = fc.bigInt({ min: 0n, max: M64 });
-const rand64 = (): bigint => randomBytes(8).readBigUInt64LE(0);
 
 describe('DCF', () => {
   it('Eval(k0, x) + Eval(k1, x) = beta [x < alpha] on random and edge points (property)', () => {
@@ -130,27 +129,10 @@ describe('DCF', () => {
 
 /** Both parties' results of the gate for opened values X = x + rho. */
 function gate(mode: FssMode, bits: number, xs: readonly bigint[], rhos: readonly bigint[]): bigint[] {
-  const n = xs.length;
-  const rho = BigUint64Array.from(rhos);
-  const X = BigUint64Array.from(xs.map((x, i) => (x + rhos[i]!) & M64));
-  // Shares of the open's mask r = -rho.
-  const r0 = BigUint64Array.from(xs.map(() => rand64()));
-  const r1 = BigUint64Array.from(rhos.map((p, i) => (-p - r0[i]!) & M64));
-  const roots = [randomBytes(16 * n), randomBytes(16 * n)] as const;
-  const g = mode === 'ltz' ? 1 : 2;
-  const p0Consts = BigUint64Array.from({ length: g * n }, () => rand64());
-  const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0Consts);
-  const key = (p: 0 | 1): BigUint64Array => {
-    const k = new BigUint64Array(fssKeyWords(bits, mode) * n);
-    k.set(new BigUint64Array(roots[p].buffer.slice(roots[p].byteOffset, roots[p].byteOffset + 16 * n)), 0);
-    if (p === 0) k.set(p0Consts, 2 * n), k.set(toP0, (2 + g) * n);
-    else k.set(toP1, 2 * n);
-    return k;
-  };
-  // The gate's two key registers: the correction words, and root seeds | constant shares.
-  const split = (k: BigUint64Array): [BigUint64Array, BigUint64Array] => [k.subarray((2 + g) * n), k.subarray(0, (2 + g) * n)];
-  const y0 = fssEvalShares(mode, bits, 0, X, r0, ...split(key(0)));
-  const y1 = fssEvalShares(mode, bits, 1, X, r1, ...split(key(1)));
+  const [k0, k1] = gateKeys(mode, bits, BigUint64Array.from(rhos));
+  const { X, r0, r1 } = opened(xs, rhos);
+  const y0 = fssEvalShares(mode, bits, 0, X, r0, ...k0);
+  const y1 = fssEvalShares(mode, bits, 1, X, r1, ...k1);
   return xs.map((_, i) => (y0[i]! + y1[i]!) & M64);
 }
 

@@ -326,7 +326,7 @@ describe('AttentionSoftmax', () => {
     expect(() => build('AttentionSoftmax', [s, k], { heads: [0, 1], methods: ['exact'] })).toThrow(/methods has 1 entry but heads has 2/);
     expect(() => build('AttentionSoftmax', [s, k], { heads: [0, 1], methods: ['exact', 'taylor'] })).toThrow(/unknown method "taylor"/);
     expect(() => build('AttentionSoftmax', [s, input('f32', [1, 1, 1, 3], 'keep')], { heads: [0, 1], methods: ['exact', 'exact'] })).toThrow(/keep must be \[1, 1, 1, 4\].*got \[1,1,1,3\]/);
-    expect(() => build('AttentionSoftmax', [input('f32', [1, 2, 4, 3], 's'), k], { heads: [0, 1], methods: ['exact', 'exact'] })).toThrow(/scores must be \[B, H, S, S\]/);
+    expect(() => build('AttentionSoftmax', [input('f32', [1, 2, 4, 3], 's'), k], { heads: [0, 1], methods: ['exact', 'exact'] })).toThrow(/scores must be \[B, H, Sq, S\] with Sq <= S, got \[1,2,4,3\]/);
     expect(() => build('AttentionSoftmax', [s, k], { heads: [0, 1], methods: ['poly', 'poly'], degree: 0 })).toThrow(/degree must be >= 1/);
     expect(() => build('AttentionSoftmax', [s, k], { heads: [0, 1], methods: ['poly', 'poly'], clip: -1 })).toThrow(/clip must be >= 0/);
   });

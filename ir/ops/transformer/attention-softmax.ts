@@ -52,7 +52,9 @@ export const AttentionSoftmax: OpDef = {
     if (keep!.elem === 'ring64') typeError('AttentionSoftmax: keep must be a float, int or bool mask, got ring64');
     requireRank('AttentionSoftmax', scores!, 4, 'scores', '[B, H, Sq, S]');
     requireRank('AttentionSoftmax', keep!, 4, 'keep', '[B, 1, 1, S]');
-    const [B, H, , Sk] = scores!.shape as [number, number, number, number];
+    const [B, H, Sq, Sk] = scores!.shape as [number, number, number, number];
+    // fewer query rows than keys: a segment's rows of one degree (prune-tokens{reduce=reveal-count})
+    if (Sq > Sk) typeError(`AttentionSoftmax: scores must be [B, H, Sq, S] with Sq <= S, got ${fmtShape(scores!.shape)}`);
     const ks = keep!.shape;
     if (ks[0] !== B || ks[1] !== 1 || ks[2] !== 1 || ks[3] !== Sk) {
       typeError(`AttentionSoftmax: keep must be [${B}, 1, 1, ${Sk}] for scores ${fmtShape(scores!.shape)}, got ${fmtShape(ks)}`);

@@ -8,7 +8,7 @@ import { Ig3dcError, type ErrorKind, type SourcePlace } from '../ir/diagnostics.
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { admitCircuit } from './admit.ts';
-import { deriveSeeds } from './prg.ts';
+import { deriveSeeds, type PartySeeds } from './prg.ts';
 import type { MeasuredCost, RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import { dealerSendsP0 } from './dealer-stream.ts';
@@ -37,29 +37,13 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   checkPartyInputs(c, 0, opts.weights);
   checkPartyInputs(c, 1, opts.inputs);
   const s = schedule(c);
-  // Each worker gets only its own role's seeds; P1's worker also simulates the dealer, which holds both dealer seeds.
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
-  const { port1, port2 } = new MessageChannel();
-  // The simulated dealer's channel to P0, for circuits whose dealer sends P0 words (FSS keys).
-  const toP0 = dealerSendsP0(c) ? new MessageChannel() : undefined;
-  const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
+  // the simulated dealer's channel to P0 only for circuits whose dealer sends P0 words (FSS keys)
   const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
-  const workers = ([0, 1] as const).map((party) => {
-    const data: WorkerInput = {
-      circuit: c,
-      party,
-      tensors: served[party]!.requests,
-      s01: seeds.s01,
-      sd: party === 0 ? seeds.s0d : seeds.s1d,
-      ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
-      peer: party === 0 ? port1 : port2,
-      ...(toP0 !== undefined ? { dealerPort: party === 0 ? toP0.port1 : toP0.port2 } : {}),
-      progress: opts.onRound !== undefined,
-      transcript: opts.transcript !== false,
-      fuse: opts.fuse !== false,
-    };
-    const transfer = data.dealerPort !== undefined ? [data.peer, data.tensors.port, data.dealerPort] : [data.peer, data.tensors.port];
-    return new Worker(code, { eval: true, workerData: data, transferList: transfer });
+  const workers = startPartyWorkers(c, served, seeds, dealerSendsP0(c), {
+    progress: opts.onRound !== undefined,
+    transcript: opts.transcript !== false,
+    fuse: opts.fuse !== false,
   });
   try {
     const replies = await Promise.all(
@@ -119,28 +103,9 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
   admitCircuit(c, undefined, opts.checkLeakage !== false);
   checkPartyInputs(c, 0, weights);
   checkPartyInputs(c, 1, opts.inputs);
-  const { port1, port2 } = new MessageChannel();
-  // the simulated dealer's channel to P0 (used by segments whose dealer sends P0 words: FSS keys)
-  const toP0 = new MessageChannel();
-  const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
+  // the simulated dealer's channel to P0 is always open: a later segment's dealer may send P0 words (FSS keys)
   let served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? weights : opts.inputs));
-  const workers = ([0, 1] as const).map((party) => {
-    const data: WorkerInput = {
-      circuit: c,
-      party,
-      tensors: served[party]!.requests,
-      s01: seeds.s01,
-      sd: party === 0 ? seeds.s0d : seeds.s1d,
-      ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
-      peer: party === 0 ? port1 : port2,
-      dealerPort: party === 0 ? toP0.port1 : toP0.port2,
-      progress: false,
-      transcript: true,
-      fuse: true,
-      segmented: true,
-    };
-    return new Worker(code, { eval: true, workerData: data, transferList: [data.peer, data.tensors.port, data.dealerPort!] });
-  });
+  const workers = startPartyWorkers(c, served, seeds, true, { progress: false, transcript: true, fuse: true, segmented: true });
   // each worker's replies, in order
   const replies = workers.map((w, party) => {
     const queue: WorkerReply[] = [];
@@ -220,4 +185,36 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
     await Promise.all(workers.map((w) => w.terminate()));
   }
   return { outputs, steps };
+}
+
+/**
+ * Both parties' workers for a circuit: each gets only its own role's seeds (P1's worker also
+ * simulates the dealer, which holds both dealer seeds), its end of the peer channel and, when
+ * the dealer sends P0 words, of the dealer's channel to P0.
+ */
+function startPartyWorkers(
+  c: Circuit,
+  served: readonly { readonly requests: WorkerInput['tensors'] }[],
+  seeds: PartySeeds,
+  dealerToP0: boolean,
+  flags: Pick<WorkerInput, 'progress' | 'transcript' | 'fuse' | 'segmented'>,
+): Worker[] {
+  const { port1, port2 } = new MessageChannel();
+  const toP0 = dealerToP0 ? new MessageChannel() : undefined;
+  const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
+  return ([0, 1] as const).map((party) => {
+    const data: WorkerInput = {
+      circuit: c,
+      party,
+      tensors: served[party]!.requests,
+      s01: seeds.s01,
+      sd: party === 0 ? seeds.s0d : seeds.s1d,
+      ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
+      peer: party === 0 ? port1 : port2,
+      ...(toP0 !== undefined ? { dealerPort: party === 0 ? toP0.port1 : toP0.port2 } : {}),
+      ...flags,
+    };
+    const transfer = data.dealerPort !== undefined ? [data.peer, data.tensors.port, data.dealerPort] : [data.peer, data.tensors.port];
+    return new Worker(code, { eval: true, workerData: data, transferList: transfer });
+  });
 }

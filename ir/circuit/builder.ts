@@ -17,6 +17,8 @@ export interface BuilderOptions {
   readonly name?: string;
   /** Fractional bits (default 16). */
   readonly f?: number;
+  /** `trunc` opens a masked value and never wraps (gates/truncation.ts), instead of shifting each share locally. */
+  readonly exactTruncation?: boolean;
 }
 
 export interface InputOptions {
@@ -39,11 +41,14 @@ export interface DealerOps {
   randBit(shape: Shape): [Reg, Reg];
   /** (r, key): an FSS comparison's input mask (at `scale`) and the parties' DCF keys (gates/fss.ts). */
   fssKey(shape: Shape, scale: number, bits: number, mode: 'ltz' | 'relu'): [Reg, Reg, Reg];
+  /** (m', m >> bits, msb(m)) with m = m' + 2^62 - 1: exact truncation's mask and its parts (gates/truncation.ts). */
+  truncPair(shape: Shape, scale: number, bits: number): [Reg, Reg, Reg];
 }
 
 export class CircuitBuilder {
   readonly name: string;
   readonly f: number;
+  readonly exactTruncation: boolean;
   readonly dealer: DealerOps;
   #registers: RegType[] = [];
   #instructions: Instruction[] = [];
@@ -61,6 +66,7 @@ export class CircuitBuilder {
   constructor(opts: BuilderOptions = {}) {
     this.name = opts.name ?? 'circuit';
     this.f = opts.f ?? DEFAULT_FRACTIONAL_BITS;
+    this.exactTruncation = opts.exactTruncation ?? false;
     const f = this.f;
     this.dealer = {
       beaver: (shape, scales = [f, f]) => this.#three('beaver', { shape: [...shape], scales: [...scales] }),
@@ -70,6 +76,7 @@ export class CircuitBuilder {
       beaverAnd: (shape) => this.#three('beaver_and', { shape: [...shape] }),
       randBit: (shape) => this.#two('rand_bit', { shape: [...shape] }),
       fssKey: (shape, scale, bits, mode) => this.#three('fss_key', { shape: [...shape], scale, bits, mode }),
+      truncPair: (shape, scale, bits) => this.#three('trunc_pair', { shape: [...shape], scale, bits }),
     };
   }
 
@@ -303,7 +310,14 @@ export class CircuitBuilder {
     return this.#one('matmul_pub', [a, b], { side: 'right' });
   }
   trunc(x: Reg, bits: number = this.f): Reg {
-    return this.#one('trunc', [x], { bits });
+    if (!this.exactTruncation) return this.#one('trunc', [x], { bits });
+    const [mask, high, top] = this.dealer.truncPair(x.shape, x.scale, bits);
+    const [c] = this.open([this.sub(x, mask)]);
+    const y = this.#one('trunc_exact', [c!, high, top], { bits });
+    const b = this.#bounds[x.id];
+    // the same real value, within one ulp of the new scale
+    if (b !== undefined) this.#bounds[y.id] = [b[0] - 2 ** -y.scale, b[1] + 2 ** -y.scale];
+    return y;
   }
 
   // ── public arithmetic

@@ -17,11 +17,12 @@ import { MOVEMENT_GATES } from './gates/movement.ts';
 import { SEGMENT_GATES } from './gates/segment.ts';
 import { SOURCE_GATES } from './gates/source.ts';
 import { TRIPLE_GATES } from './gates/triples.ts';
+import { TRUNCATION_GATES } from './gates/truncation.ts';
 import type { CAttrs, CAttrValue, RegType } from './types.ts';
 
 export type { CircuitOpDef, KindSet, OpClass } from './gate.ts';
 
-const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...FSS_GATES, ...FSS_SPLINE_GATES, ...COMM_GATES, ...SEGMENT_GATES];
+const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...TRUNCATION_GATES, ...FSS_GATES, ...FSS_SPLINE_GATES, ...COMM_GATES, ...SEGMENT_GATES];
 
 const TABLE = new Map<string, CircuitOpDef>(DEFS.map((d) => [d.name, d]));
 if (TABLE.size !== DEFS.length) throw new Error('two circuit ops share a name');

@@ -96,7 +96,7 @@ export function checkLowerable(graph: Graph, dep: ReadonlySet<Node> = inputDepen
 }
 
 export function lowerGraph(graph: Graph, options: LowerOptions): Lowered {
-  const b = new CircuitBuilder({ name: graph.name, ...(options.f !== undefined ? { f: options.f } : {}) });
+  const b = new CircuitBuilder({ name: graph.name, exactTruncation: options.config.truncation === 'exact', ...(options.f !== undefined ? { f: options.f } : {}) });
   const ctx = new LowerContext(b, options.config);
   const dep = inputDependent(graph);
   checkLowerable(graph, dep);

@@ -17,6 +17,7 @@ export type ExpMethod = 'limit' | 'taylor-limit' | 'spline';
 export type GeluMethod = 'poly' | 'spline';
 export type SigmoidMethod = 'reciprocal' | 'spline';
 export type CompareMethod = 'a2b' | 'fss';
+export type TruncationMethod = 'local' | 'exact';
 
 export interface ProtocolConfig {
   /** Preset name (`crypten`, `best`, or a user's). */
@@ -103,6 +104,14 @@ export interface ProtocolConfig {
    * 2^16 times less likely to give a garbage element (same value, same cost).
    */
   readonly shiftPowersOfTwo: boolean;
+  /**
+   * Truncation after a product: `local` (SecureML; each party shifts its own share: no round,
+   * but an element is garbage with probability |x| / 2^64, about one failure in a thousand
+   * inferences of spam-bert), or `exact` (ir/circuit/gates/truncation.ts: one open of a
+   * dealer-masked value, 16 bytes per element on the wire and 16 from the dealer; never wraps
+   * for |x| < 2^62 in ring units).
+   */
+  readonly truncation: TruncationMethod;
 }
 
 export const CRYPTEN: ProtocolConfig = Object.freeze({
@@ -126,6 +135,7 @@ export const CRYPTEN: ProtocolConfig = Object.freeze({
   compare: 'a2b',
   fssBits: 64,
   shiftPowersOfTwo: false,
+  truncation: 'local',
 });
 
 export const BEST: ProtocolConfig = Object.freeze({
@@ -171,6 +181,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   invSqrtMethod: ['exp-nr', 'normalized', 'spline'],
   expMethod: ['limit', 'taylor-limit', 'spline'],
   compare: ['a2b', 'fss'],
+  truncation: ['local', 'exact'],
 };
 
 /** Options whose `spline` value needs FSS comparisons. */

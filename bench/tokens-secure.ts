@@ -1,7 +1,9 @@
 // Token pruning under MPC: spam-bert (128 tokens) in segments with both parties and the dealer
 // in this process, on the first N dev mails (TOKENS_SECURE_MAILS, default 10) with a thresholds
 // file (TOKENS_THRESHOLDS, default examples/tokens/spam-bert-1pt.json) and `best` protocols
-// (TOKENS_REDUCE=reveal-count: with prune-tokens{reduce=reveal-count}).
+// (TOKENS_PROTOCOLS: another preset, e.g. best,truncation=exact; TOKENS_REDUCE=reveal-count: with
+// prune-tokens{reduce=reveal-count}; TOKENS_IG3D=1: after IG-3D's head pruning and PolySoftmax,
+// bench/tokens.ts's SPAM_IG3D_PASSES).
 // Per mail: the buckets taken, measured rounds and bytes (== the static cost of those buckets'
 // circuits), wall and CPU seconds; then secure accuracy and agreement with the pruned model's
 // plaintext evaluator, and the mean cost against the unpruned model's circuit. Segment circuits
@@ -22,6 +24,7 @@ import { parsePipeline, runPipeline } from '../passes/index.ts';
 import { runSegments } from '../passes/tokens/index.ts';
 import { runSegmentedCircuits } from '../runtime/segments.ts';
 import type { Benchmark } from './benchmark.ts';
+import { SPAM_IG3D_PASSES, spamIg3dResources } from './tokens.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'shared', 'fixtures');
 const MB = (b: number): string => (b / 1e6).toFixed(1);
@@ -52,10 +55,14 @@ export function tokensSecure(mails: number, thresholds: string, start = 0, rowsF
   const dev = readDevSet(join(FIXTURES, 'spam-dev.json'), start + mails);
   const g = loadOnnxFile(onnx, { batch: 1, seq: dev.seq }).graph;
   const reduce = process.env['TOKENS_REDUCE'] === 'reveal-count' ? ',reduce=reveal-count' : '';
-  const pruned = runPipeline(g, parsePipeline(`raise-bert,canonicalize,prune-tokens{thresholds=${JSON.stringify(thresholds)}${reduce}}`)).graph;
-  const src = new SegmentCircuits(pruned, { protocols: 'best' });
-  const unpruned = costSummary(compileModel(g, { protocols: 'best' }).cost);
-  console.log(`spam-bert in segments under MPC (best protocols, in process), first ${mails} dev mails, thresholds ${thresholds}; load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const protocols = process.env['TOKENS_PROTOCOLS'] ?? 'best';
+  const ig3d = process.env['TOKENS_IG3D'] === '1' ? `${SPAM_IG3D_PASSES},` : '';
+  const resources = spamIg3dResources();
+  const pruned = runPipeline(g, parsePipeline(`raise-bert,canonicalize,${ig3d}prune-tokens{thresholds=${JSON.stringify(thresholds)}${reduce}}`), { resources }).graph;
+  const src = new SegmentCircuits(pruned, { protocols });
+  const base = ig3d === '' ? g : runPipeline(g, parsePipeline(`raise-bert,canonicalize,${ig3d.slice(0, -1)}`), { resources }).graph;
+  const unpruned = costSummary(compileModel(base, { protocols, raise: ig3d === '' }).cost);
+  console.log(`spam-bert ${ig3d === '' ? '' : 'with IG-3D '}in segments under MPC (${protocols} protocols, in process), mails ${start}..${start + mails - 1} of the dev set, thresholds ${thresholds}; load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log('mail  label secure plain  tokens per segment   rounds  MB on the wire  dealer MB  wall s  CPU s  measured==static');
   let agree = 0;
   let correct = 0;
@@ -105,7 +112,7 @@ export function tokensSecure(mails: number, thresholds: string, start = 0, rowsF
   const n = dev.rows - start;
   console.log(`secure accuracy ${((100 * correct) / n).toFixed(1)}%, pruned plaintext ${((100 * plainCorrect) / n).toFixed(1)}%, secure = plaintext on ${agree}/${n}`);
   console.log(`mean per mail: ${(rounds / n).toFixed(1)} rounds, ${MB(bytes / n)} MB on the wire, ${MB(dealer / n)} MB from the dealer`);
-  console.log(`unpruned (one circuit at ${dev.seq} tokens): ${unpruned.rounds} rounds, ${MB(unpruned.bytesTotal)} MB on the wire, ${MB(unpruned.dealerBytes)} MB from the dealer`);
+  console.log(`${ig3d === '' ? 'unpruned' : 'IG-3D without token pruning'} (one circuit at ${dev.seq} tokens): ${unpruned.rounds} rounds, ${MB(unpruned.bytesTotal)} MB on the wire, ${MB(unpruned.dealerBytes)} MB from the dealer`);
   console.log(`segment circuits compiled on first use: ${src.compiles.length}, ${src.compiles.reduce((a, c) => a + c.seconds, 0).toFixed(1)} s; load average at end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 

@@ -64,6 +64,11 @@ function compaction(): void {
   }
 }
 
+/** IG-3D on spam-bert as the token benchmarks combine it with token pruning: 30% of heads pruned, PolySoftmax on every layer's remaining heads. */
+export const SPAM_IG3D_PASSES = 'prune-heads{ratio=0.3},softmax-to-poly{ratio=1,granularity=layer,shift=false,clip=4}';
+/** The head importances SPAM_IG3D_PASSES reads. */
+export const spamIg3dResources = (): Map<string, unknown> => new Map<string, unknown>([['importance', join(FIXTURES, 'importance.json')]]);
+
 async function spamBert(limit: number, accRows: number): Promise<void> {
   const model = join(FIXTURES, 'spam-bert.onnx');
   const devFile = join(FIXTURES, 'spam-dev.json');
@@ -72,8 +77,8 @@ async function spamBert(limit: number, accRows: number): Promise<void> {
   const protocols = process.env['TOKENS_PROTOCOLS'] ?? 'best';
   const thresholds = process.env['TOKENS_THRESHOLDS'] ?? join(import.meta.dirname, '..', 'examples', 'tokens', 'spam-bert-1pt.json');
   const tokens = `prune-tokens{thresholds=${JSON.stringify(thresholds)},bucket=8}`;
-  const ig3d = 'prune-heads{ratio=0.3},softmax-to-poly{ratio=1,granularity=layer,shift=false,clip=4}';
-  const resources = new Map<string, unknown>([['importance', join(FIXTURES, 'importance.json')]]);
+  const ig3d = SPAM_IG3D_PASSES;
+  const resources = spamIg3dResources();
   const variant = (g: Graph, passes: string): Graph => (passes === '' ? g : runPipeline(g, parsePipeline(passes), { resources }).graph);
   const raised = variant(loadOnnxFile(model, { batch: 1, seq: S }).graph, 'raise-bert');
   const inputs = raised.inputs.map((i) => i.name!);

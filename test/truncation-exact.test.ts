@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { CircuitBuilder, checkLeakage, findLeaks, circuitCost, costSummary, type Reg } from '../ir/circuit/index.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { runCircuit } from '../runtime/index.ts';
+import { runCircuit, runCircuitWorkers, simulatedSessionSeeds } from '../runtime/index.ts';
+import { beaverMul } from '../ir/circuit/index.ts';
+import { allPairKeys, freshKeys, hashOf, threeRoles, value } from './deploy-helpers.ts';
 import { protocolConfig } from '../compiler/backend/protocols/config.ts';
 
 /** x (client input at scale 16) truncated by `bits`, exactly or locally; outputs at scale 16 - bits. */
@@ -88,6 +90,42 @@ describe('exact truncation', () => {
     expect(s.rounds - l.rounds).toBe(1);
     expect(s.bytesTotal - l.bytesTotal).toBe(16 * n);
     expect(s.dealerBytes - l.dealerBytes).toBe(16 * n);
+  });
+
+  describe('in every mode: a product of a client and a server value, truncated exactly', () => {
+    const b = new CircuitBuilder({ name: 'exact-modes', exactTruncation: true });
+    const x = b.input('x', 1, [6]);
+    const w = b.input('w', 0, [6]);
+    b.output(beaverMul(b, x, w), 'y');
+    const c = b.build();
+    const inputs = new Map([['x', Tensor.from('f64', [6], [0, -1.5, 2.25, -1000, 1000, 3])]]);
+    const weights = new Map([['w', Tensor.from('f64', [6], [1, 2, -0.5, 0.25, -3, 1.5])]]);
+    const want = [0, -3, -1.125, -250, -3000, 4.5];
+
+    it('the circuit truncates exactly (no local trunc)', () => {
+      expect(c.instructions.some((i) => i.op === 'trunc')).toBe(false);
+      expect(c.instructions.filter((i) => i.op === 'trunc_exact')).toHaveLength(1);
+    });
+
+    it('two worker threads: the in-process outputs, counts and transcript', async () => {
+      const seed = new Uint8Array(16).fill(5);
+      const a = runCircuit(c, { inputs, weights, seed });
+      a.outputs.get('y')!.toNumbers().forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(2 ** -16));
+      const r = await runCircuitWorkers(c, { inputs, weights, seed });
+      expect(r.outputs.get('y')!.toNumbers()).toEqual(a.outputs.get('y')!.toNumbers());
+      expect(r.cost).toEqual(a.cost);
+      expect(r.transcriptHash).toBe(a.transcriptHash);
+    }, 60_000);
+
+    it('three roles over TLS: the dealer sends P1 its pair shares; the in-process outputs and transcript', async () => {
+      const keys = freshKeys();
+      const run = await threeRoles(c, { keys, inputs, weights });
+      const r1 = value(run.p1);
+      const a = runCircuit(c, { inputs, weights, seeds: simulatedSessionSeeds(allPairKeys(keys), r1.sessionId, hashOf(c)) });
+      expect(r1.outputs.get('y')!.toNumbers()).toEqual(a.outputs.get('y')!.toNumbers());
+      expect(r1.transcriptHash).toBe(a.transcriptHash);
+      expect(value(run.dealer).bytes).toBe(circuitCost(c).dealerBytes);
+    }, 60_000);
   });
 
   it('is the protocol option truncation=exact, refused with any other value', () => {

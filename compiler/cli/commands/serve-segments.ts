@@ -18,7 +18,7 @@ import { runDealerSegmentsTcp, runPartySegmentsTcp, type TcpSegmentStep } from '
 import type { HostPort } from '../../../runtime/tcp.ts';
 import { writeOut } from '../run-command.ts';
 import { clientInputs, defaultWeightsPath } from './run.ts';
-import { parseHostPort, timeoutMs, type ServeCommandOptions } from './serve.ts';
+import { parseHostPort, partyCountsMatch, timeoutMs, type ServeCommandOptions } from './serve.ts';
 
 const MB = (b: number): string => `${(b / 1e6).toFixed(2)} MB`;
 const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
@@ -66,13 +66,7 @@ const cost = (c: CostSummary, dealerBytes: number): SegmentCost => ({ rounds: c.
 function segmentReport(step: TcpSegmentStep, party: 0 | 1): ServeSegmentReport {
   const { byRound: _, ...m } = step.cost;
   const s = costSummary(circuitCost(step.circuit));
-  // Each party measures the dealer bytes it received (all of them go to party 1 unless the circuit has FSS gates).
-  const match =
-    m.rounds === s.rounds &&
-    m.preprocessingRounds === s.preprocessingRounds &&
-    m.bytesTotal === s.bytesTotal &&
-    m.bytesPerParty[0] === s.bytesPerParty[0] &&
-    m.dealerBytesPerParty[party] === s.dealerBytesPerParty[party];
+  const match = partyCountsMatch(m, s, party);
   return {
     segment: step.segment,
     tokens: step.tokens,

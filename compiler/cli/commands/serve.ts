@@ -7,12 +7,27 @@
 // .ir model may be given instead of a circuit: both sides compile it the same way, and the
 // handshake checks that the circuits agree.
 
-import { circuitCost, costSummary } from '../../../ir/circuit/cost.ts';
+import { circuitCost, costSummary, type CostSummary } from '../../../ir/circuit/cost.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import { readCasesFile, tensorToJson, type Case } from '../../../ir/tensor-json.ts';
 import { readKeyFile, runPartyTcp, type HostPort } from '../../../runtime/index.ts';
 import { writeOut } from '../run-command.ts';
 import { clientInputs, isSegmentsFile, loadTarget, type RunCommandOptions } from './run.ts';
+
+/**
+ * Whether one party's measurement is the circuit's static cost: rounds and bytes on the wire,
+ * and the dealer bytes this party received (all of them go to party 1 unless the circuit has
+ * FSS gates).
+ */
+export function partyCountsMatch(measured: CostSummary, stat: CostSummary, party: 0 | 1): boolean {
+  return (
+    measured.rounds === stat.rounds &&
+    measured.preprocessingRounds === stat.preprocessingRounds &&
+    measured.bytesTotal === stat.bytesTotal &&
+    measured.bytesPerParty[0] === stat.bytesPerParty[0] &&
+    measured.dealerBytesPerParty[party] === stat.dealerBytesPerParty[party]
+  );
+}
 
 export interface ServeCommandOptions {
   readonly party: string;
@@ -103,13 +118,7 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
   const cpu = process.cpuUsage(cpu0);
   const { byRound: _, ...measured } = result.cost;
   const stat = costSummary(circuitCost(target.circuit));
-  // Each party measures the dealer bytes it received (all of them go to party 1 unless the circuit has FSS gates).
-  const countsMatch =
-    measured.rounds === stat.rounds &&
-    measured.preprocessingRounds === stat.preprocessingRounds &&
-    measured.bytesTotal === stat.bytesTotal &&
-    measured.bytesPerParty[0] === stat.bytesPerParty[0] &&
-    measured.dealerBytesPerParty[party] === stat.dealerBytesPerParty[party];
+  const countsMatch = partyCountsMatch(measured, stat, party);
   const report = {
     party,
     sessionId: result.sessionId,

@@ -65,7 +65,7 @@ describe('cross-product embedding lookup', () => {
     });
   }
 
-  it('costs: T - B one way in preprocessing, X - A one way online, |C| words from the dealer; one dense product per party-and-dealer pair', () => {
+  it('costs: T - B one way in preprocessing, X - A one way online, |C| words from the dealer; only the server and the dealer multiply densely', () => {
     const [n, v, d] = [8, 300, 16];
     const c = lookupCircuit([1, n], v, d);
     const k = circuitCost(c);
@@ -121,11 +121,11 @@ describe('leakage rule for one-directional sends', () => {
     const b = new CircuitBuilder();
     const x = b.input('ids', 1, [2], { encoding: 'onehot', classes: V, held: true });
     const t = b.input('table', 0, [V, D], { held: true });
-    const [a, , c] = b.dealer.crossMatmul([2], V, D, [0, 16]);
+    const [a, mask] = b.dealer.crossMask([2], V, D, [0, 16]);
     const t2 = b.input('table2', 0, [V, D], { held: true });
     const f = b.send(t, t2);
-    const e = b.send(x, a!);
-    b.output(b.crossCombine(x, f, e, t2, c!), 'rows');
+    const e = b.send(x, a);
+    b.output(b.crossCombine(x, f, e, t2, b.dealer.crossTriple(a, mask)), 'rows');
     const leaks = findLeaks(b.build());
     expect(leaks.map((l) => l.message)).toEqual([expect.stringMatching(/is not a random dealer mask/)]);
   });
@@ -134,19 +134,19 @@ describe('leakage rule for one-directional sends', () => {
     const b = new CircuitBuilder();
     const x = b.input('ids', 1, [2], { encoding: 'onehot', classes: V, held: true });
     const t = b.input('table', 0, [V, D], { held: true });
-    const [a, mask, c] = b.dealer.crossMatmul([2], V, D, [0, 16]);
-    const f = b.send(t, mask!);
-    const e = b.send(x, a!);
-    b.send(x, a!);
-    b.output(b.crossCombine(x, f, e, mask!, c!), 'rows');
+    const [a, mask] = b.dealer.crossMask([2], V, D, [0, 16]);
+    const f = b.send(t, mask);
+    const e = b.send(x, a);
+    b.send(x, a);
+    b.output(b.crossCombine(x, f, e, mask, b.dealer.crossTriple(a, mask)), 'rows');
     expect(findLeaks(b.build()).map((l) => l.message)).toEqual([expect.stringMatching(/used by more than one open/)]);
   });
 
   it('refuses to build a send of one party\'s value under a mask the other party holds', () => {
     const b = new CircuitBuilder();
     const t = b.input('table', 0, [V, D], { held: true });
-    const [a] = b.dealer.crossMatmul([V], D, 1, [16, 0]); // P1's A [V, D]: the receiver's own mask
-    expect(() => b.send(t, a!)).toThrow(/held by one party/);
+    const [a] = b.dealer.crossMask([V], D, 1, [16, 0]); // P1's A [V, D]: the receiver's own mask
+    expect(() => b.send(t, a)).toThrow(/held by one party/);
   });
 });
 
@@ -162,8 +162,8 @@ describe.skipIf(!haveTiny)('bert-tiny with the cross-product embedding', () => {
     const best = compileModel(model, { protocols: 'best' });
     const crypten = compileModel(model, { protocols: 'crypten' });
     const ops = (x: Circuit): string[] => x.instructions.map((i) => i.op);
-    expect(ops(best.circuit)).toContain('cross_matmul');
-    expect(ops(crypten.circuit)).not.toContain('cross_matmul');
+    expect(ops(best.circuit)).toContain('cross_triple');
+    expect(ops(crypten.circuit)).not.toContain('cross_triple');
     checkLeakage(best.circuit);
     const run = runCircuit(best.circuit, { inputs: new Map(c.inputs), weights: best.weights, seed });
     const { byRound: _, ...measured } = run.cost;

@@ -45,8 +45,10 @@ export interface DealerOps {
   fssKey(shape: Shape, scale: number, bits: number, mode: 'ltz' | 'relu'): [Reg, Reg, Reg];
   /** (m', m >> bits, msb(m)) with m = m' + 2^62 - 1: exact truncation's mask and its parts (gates/truncation.ts). */
   truncPair(shape: Shape, scale: number, bits: number): [Reg, Reg, Reg];
-  /** (A [..lead,k] held by P1, B [k,n] held by P0, C = A@B shared): a cross product's triple (gates/cross.ts). */
-  crossMatmul(lead: Shape, k: number, n: number, scales: readonly [number, number]): [Reg, Reg, Reg];
+  /** (A [..lead,k] held by P1, B [k,n] held by P0): a cross product's masks (gates/cross.ts). */
+  crossMask(lead: Shape, k: number, n: number, scales: readonly [number, number]): [Reg, Reg];
+  /** C = A@B shared, for a cross product's masks A and B (gates/cross.ts). */
+  crossTriple(a: Reg, b: Reg): Reg;
 }
 
 export class CircuitBuilder {
@@ -81,7 +83,8 @@ export class CircuitBuilder {
       randBit: (shape) => this.#two('rand_bit', { shape: [...shape] }),
       fssKey: (shape, scale, bits, mode) => this.#three('fss_key', { shape: [...shape], scale, bits, mode }),
       truncPair: (shape, scale, bits) => this.#three('trunc_pair', { shape: [...shape], scale, bits }),
-      crossMatmul: (lead, k, n, scales) => this.#three('cross_matmul', { lead: [...lead], k, n, scales: [...scales] }),
+      crossMask: (lead, k, n, scales) => this.#two('cross_mask', { lead: [...lead], k, n, scales: [...scales] }),
+      crossTriple: (a, b) => this.#one('cross_triple', [a, b]),
     };
   }
 

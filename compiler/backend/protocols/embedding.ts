@@ -26,9 +26,9 @@ export function embeddingOneHot(b: CircuitBuilder, onehot: Reg, table: Reg, _cfg
 export function embeddingCross(b: CircuitBuilder, onehot: Reg, table: Reg): Reg {
   return b.withProtocol('embedding-cross', () => {
     const lead = onehot.shape.slice(0, -1);
-    const [a, mask, c] = b.dealer.crossMatmul(lead, onehot.shape[onehot.shape.length - 1]!, table.shape[1]!, [onehot.scale, table.scale]);
+    const [a, mask] = b.dealer.crossMask(lead, onehot.shape[onehot.shape.length - 1]!, table.shape[1]!, [onehot.scale, table.scale]);
     const f = b.send(table, mask);
     const e = b.send(onehot, a);
-    return rescale(b, b.crossCombine(onehot, f, e, mask, c));
+    return rescale(b, b.crossCombine(onehot, f, e, mask, b.dealer.crossTriple(a, mask)));
   });
 }

@@ -4,9 +4,9 @@
 // both parties and have each party and the dealer multiply; here each operand's mask is known to
 // its holder only, so each masked operand crosses once, in one direction:
 //
-//   cross_matmul (dealer): A [.., k] to P1 and B [k, n] to P0, each drawn from the seed that
-//     party shares with the dealer (no bytes), and shares of C = A @ B: P0's from its seed,
-//     P1's the dealer's correction A @ B - C0 (|C| words).
+//   cross_mask (dealer): A [.., k] to P1 and B [k, n] to P0, each drawn from the seed that
+//     party shares with the dealer (no bytes); cross_triple (dealer): shares of C = A @ B, P0's
+//     from its seed, P1's the dealer's correction A @ B - C0 (|C| words).
 //   send: P1 sends E = X - A to P0 alone (online); P0 sends F = T - B to P1 alone (it depends on
 //     no client input: preprocessing).
 //   cross_combine (local): P0's share z0 = E @ B + C0, P1's share z1 = X @ F + C1.
@@ -40,33 +40,42 @@ const nothing = (): Ring => new BigUint64Array(0);
 function dims(a: CAttrs): { lead: readonly number[]; m: number; k: number; n: number; sa: number; sb: number } {
   const lead = ints(a, 'lead');
   const [k, n] = [int(a, 'k'), int(a, 'n')];
-  checkShape('cross_matmul', [...lead, k, n]);
+  checkShape('cross_mask', [...lead, k, n]);
   const s = ints(a, 'scales');
-  if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 0)) typeError('cross_matmul: scales must be two non-negative integers');
+  if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 0)) typeError('cross_mask: scales must be two non-negative integers');
   return { lead, m: numel(lead), k, n, sa: s[0]!, sb: s[1]! };
 }
 
-const tripleDealer: DealerGate = {
+// The masks: A to P1, B to P0, each from its own seed (no bytes).
+const maskDealer: DealerGate = {
   // A (P1's) masks X, B (P0's) masks T: both uniform, each known to one party only.
   masks: [0, 1],
-  own(ins, regs, party, seed) {
-    if (party === 1) return [prgRing(seed, ins.outputs[0]!, outputSize(ins, regs, 0))];
-    return [prgRing(seed, ins.outputs[1]!, outputSize(ins, regs, 1)), prgRing(seed, ins.outputs[2]!, outputSize(ins, regs, 2))];
-  },
-  send(ins, regs, seeds, p1Own) {
-    const { m, k, n } = dims(ins.attrs);
-    const a = p1Own?.[0] ?? prgRing(seeds.s1d, ins.outputs[0]!, outputSize(ins, regs, 0));
-    const b = prgRing(seeds.s0d, ins.outputs[1]!, outputSize(ins, regs, 1));
+  own: (ins, regs, party, seed) => [prgRing(seed, ins.outputs[1 - party]!, outputSize(ins, regs, 1 - party))],
+  send: () => [undefined, undefined],
+  bytes: () => [0, 0],
+  assemble: (_ins, _regs, party, own) => (party === 0 ? [nothing(), own[0]!] : [own[0]!, nothing()]),
+};
+
+// Shares of C = A @ B for the masks its inputs name (their streams): P0's from its seed, P1's
+// the correction. A separate instruction, so a party makes it at its first use (the combine),
+// not with the masks: where P1 stands in for the dealer, its product then runs beside P0's.
+const tripleDealer: DealerGate = {
+  masks: [],
+  own: (ins, regs, party, seed) => (party === 0 ? [prgRing(seed, ins.outputs[0]!, outputSize(ins, regs, 0))] : []),
+  send(ins, regs, seeds) {
+    const [ra, rb] = [regs[ins.inputs[0]!]!, regs[ins.inputs[1]!]!];
+    const [k, n] = [rb.shape[0]!, rb.shape[1]!];
+    const m = numel(ra.shape) / Math.max(1, k);
+    const a = prgRing(seeds.s1d, ins.inputs[0]!, numel(ra.shape));
+    const b = prgRing(seeds.s0d, ins.inputs[1]!, numel(rb.shape));
     const c = K.ringMatmul(a, b, m, k, n);
-    const c0 = prgRing(seeds.s0d, ins.outputs[2]!, outputSize(ins, regs, 2));
+    const c0 = prgRing(seeds.s0d, ins.outputs[0]!, outputSize(ins, regs, 0));
     K.ringSub(c, c0, c);
-    for (const t of [b, c0, ...(p1Own === undefined ? [a] : [])]) recycle(t);
+    for (const t of [a, b, c0]) recycle(t);
     return [undefined, c];
   },
-  bytes: (ins, regs) => [0, outputSize(ins, regs, 2) * BYTES_PER_ELEMENT],
-  assemble(_ins, _regs, party, own, received) {
-    return party === 0 ? [nothing(), own[0]!, own[1]!] : [own[0]!, nothing(), received!];
-  },
+  bytes: (ins, regs) => [0, outputSize(ins, regs, 0) * BYTES_PER_ELEMENT],
+  assemble: (_ins, _regs, party, own, received) => (party === 0 ? [own[0]!] : [received!]),
 };
 
 /** The sender of a `send` (the holder of its value and mask). */
@@ -138,14 +147,28 @@ function sameShape(op: string, what: string, a: Shape, b: Shape): void {
 
 export const CROSS_GATES: readonly CircuitOpDef[] = [
   {
-    name: 'cross_matmul',
-    summary: "cross-product triple: A [..lead,k] to P1, B [k,n] to P0 (each from its own seed), shares of C = A@B; dealer sends |C| words to P1",
+    name: 'cross_mask',
+    summary: "a cross product's masks: A [..lead,k] held by P1, B [k,n] held by P0, each from its own seed (no bytes)",
     cls: 'dealer',
     inputs: [],
     attrs: { lead: { kind: 'ints' }, k: { kind: 'int' }, n: { kind: 'int' }, scales: { kind: 'ints' } },
     infer(_, a) {
       const { lead, k, n, sa, sb } = dims(a);
-      return [reg('own1', [...lead, k], sa), reg('own0', [k, n], sb), reg('ashr', [...lead, n], sa + sb)];
+      return [reg('own1', [...lead, k], sa), reg('own0', [k, n], sb)];
+    },
+    dealer: maskDealer,
+  },
+  {
+    name: 'cross_triple',
+    summary: "shares of C = A@B for cross_mask's A and B (its inputs name their streams); dealer sends |C| words to P1",
+    cls: 'dealer',
+    inputs: [OWN1, OWN0],
+    attrs: {},
+    infer([a, b]) {
+      if (b!.shape.length !== 2 || a!.shape.length < 1 || a!.shape[a!.shape.length - 1] !== b!.shape[0]) {
+        typeError(`cross_triple: A [..,k] @ B [k,n] needs matching inner dimensions, got [${a!.shape.join(',')}] and [${b!.shape.join(',')}]`);
+      }
+      return [reg('ashr', [...a!.shape.slice(0, -1), b!.shape[1]!], a!.scale + b!.scale)];
     },
     dealer: tripleDealer,
   },

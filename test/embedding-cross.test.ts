@@ -9,10 +9,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../compiler/backend/compile.ts';
+import { build } from '../ir/build.ts';
+import { Graph } from '../ir/graph.ts';
+import { constNode, inputNode } from '../ir/node.ts';
 import * as P from '../compiler/backend/protocols/index.ts';
 import { loadModel } from '../compiler/load.ts';
 import { evaluate } from '../ir/evaluate.ts';
-import { CircuitBuilder, checkLeakage, circuitCost, costSummary, decodeCircuit, encodeCircuit, findLeaks, type Circuit } from '../ir/circuit/index.ts';
+import { CircuitBuilder, checkLeakage, circuitCost, costSummary, decodeCircuit, encodeCircuit, findLeaks, parseCircuit, printCircuit, type Circuit } from '../ir/circuit/index.ts';
 import { encodeFixedArray } from '../ir/circuit/fixed.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { readCasesFile } from '../ir/tensor-json.ts';
@@ -86,6 +89,13 @@ describe('cross-product embedding lookup', () => {
     expect(ringWords(r.outputs.get('rows')!)).toEqual(expectedWords(ids, table(v, d), d));
   });
 
+  it('prints as text that parses back to the same circuit (own0 / own1 registers, held inputs)', () => {
+    const c = lookupCircuit([2, 3]);
+    const text = printCircuit(c);
+    expect(text).toMatch(/own1\[2,3,37\]@0 = input \{party=1, name="ids", encoding="onehot", shape=\[2,3\], classes=37, held=true\}/);
+    expect(printCircuit(parseCircuit(text))).toBe(text);
+  });
+
   it('a circuit file read back runs the same; worker threads give the in-process transcript', async () => {
     const shape = [2, 3];
     const ids = [0, V - 1, 5, 5, 17, 1];
@@ -147,6 +157,41 @@ describe('leakage rule for one-directional sends', () => {
     const t = b.input('table', 0, [V, D], { held: true });
     const [a] = b.dealer.crossMask([V], D, 1, [16, 0]); // P1's A [V, D]: the receiver's own mask
     expect(() => b.send(t, a)).toThrow(/held by one party/);
+  });
+});
+
+describe('lowering: which lookups are cross products', () => {
+  const ids = inputNode('input_ids', { elem: 'i64', shape: [2, 3], vis: 'client' }, { name: 'input_ids' });
+  const t = table(V, D);
+  const tableNode = constNode(new Tensor('f32', [V, D], Float32Array.from(t.toFloat64())), { elem: 'f32', shape: [V, D], vis: 'server' }, { name: 'word_embeddings.weight' });
+  const idValues = Tensor.from('i64', [2, 3], [0n, BigInt(V - 1), 4n, 4n, 0n, 9n]);
+  const opsOf = (c: Circuit): string[] => c.instructions.map((i) => i.op);
+
+  for (const op of ['Embedding', 'Gather'] as const) {
+    it(`${op} of a server table by client ids: best and fss use the cross product, crypten the Beaver matmul; rows exact`, () => {
+      const g = new Graph('t', [ids], [{ name: 'y', node: build(op, [tableNode, ids], op === 'Gather' ? { axis: 0 } : {}, { name: '/emb' }) }]);
+      for (const protocols of ['best', 'fss', 'crypten'] as const) {
+        const c = compileModel(g, { raise: false, protocols });
+        expect(opsOf(c.circuit).includes('cross_triple')).toBe(protocols !== 'crypten');
+        expect(opsOf(c.circuit).includes('beaver_matmul')).toBe(protocols === 'crypten');
+        checkLeakage(c.circuit);
+        const r = runCircuit(c.circuit, { inputs: new Map([['input_ids', idValues]]), weights: c.weights, seed });
+        const { byRound: _, ...measured } = r.cost;
+        expect(measured).toEqual(costSummary(c.cost));
+        const rows = ringWords(r.outputs.get('y')!);
+        if (protocols === 'crypten') expect(Math.max(...rows.map((w, i) => Math.abs(Number(BigInt.asIntN(64, w - expectedWords([0, V - 1, 4, 4, 0, 9], t)[i]!)))))).toBeLessThanOrEqual(1);
+        else expect(rows).toEqual(expectedWords([0, V - 1, 4, 4, 0, 9], t));
+      }
+    });
+  }
+
+  it('a table computed inside the circuit (secret) falls back to the Beaver matmul', () => {
+    const bias = inputNode('bias', { elem: 'f32', shape: [V, D], vis: 'client' }, { name: 'bias' });
+    const secretTable = build('Add', [tableNode, bias], {}, { name: '/table' });
+    const g = new Graph('t', [ids, bias], [{ name: 'y', node: build('Embedding', [secretTable, ids], {}, { name: '/emb' }) }]);
+    const c = compileModel(g, { raise: false, protocols: 'best' });
+    expect(opsOf(c.circuit)).not.toContain('cross_triple');
+    expect(opsOf(c.circuit)).toContain('beaver_matmul');
   });
 });
 

@@ -37,13 +37,13 @@ export function holder(t: RegType): 0 | 1 | undefined {
 /** What the party that does not hold a value keeps of it. */
 const nothing = (): Ring => new BigUint64Array(0);
 
-function dims(a: CAttrs): { lead: readonly number[]; m: number; k: number; n: number; sa: number; sb: number } {
+function dims(a: CAttrs): { lead: readonly number[]; k: number; n: number; sa: number; sb: number } {
   const lead = ints(a, 'lead');
   const [k, n] = [int(a, 'k'), int(a, 'n')];
   checkShape('cross_mask', [...lead, k, n]);
   const s = ints(a, 'scales');
   if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 0)) typeError('cross_mask: scales must be two non-negative integers');
-  return { lead, m: numel(lead), k, n, sa: s[0]!, sb: s[1]! };
+  return { lead, k, n, sa: s[0]!, sb: s[1]! };
 }
 
 // The masks: A to P1, B to P0, each from its own seed (no bytes).
@@ -56,8 +56,9 @@ const maskDealer: DealerGate = {
   assemble: (_ins, _regs, party, own) => (party === 0 ? [nothing(), own[0]!] : [own[0]!, nothing()]),
 };
 
-// Shares of C = A @ B for the masks its inputs name (their streams): P0's from its seed, P1's
-// the correction. A separate instruction, so a party makes it at its first use (the combine),
+// Shares of C = A @ B for the masks its inputs name (the dealer draws A and B again from their
+// registers' streams, so the inputs must be one cross_mask's outputs for C to be their product;
+// C1 is uniform to P1 whatever they are, as C0 is): P0's share from its seed, P1's the correction. A separate instruction, so a party makes it at its first use (the combine),
 // not with the masks: where P1 stands in for the dealer, its product then runs beside P0's.
 const tripleDealer: DealerGate = {
   masks: [],

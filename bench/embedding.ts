@@ -4,6 +4,11 @@
 // side by side in one run, alternating, in process and in two worker threads. Prints wall, CPU
 // seconds, ring MACs, bytes between the parties and from the dealer, and the load average.
 //
+// Measured on 2 cores shared with other work (load 1m 8.0-8.4), `--dim 768 --repeat 1` (BERT-base's
+// table): in process, beaver 19.6 s wall / 18.6 CPU s / 15.0 G MACs / 438 MB, cross 8.5 / 8.0 /
+// 6.0 G / 220 MB; in two workers (start-up and the table's transfer included) beaver 31.7 / 27.5,
+// cross 14.9 / 13.6. At dim 256 (load 6.8-7.3), in process beaver 4.6-6.3 s, cross 1.4-1.8 s.
+//
 //   npx tsx bench/embedding.ts                       # seq 128, dim 256 (bert-mini), 2 repeats
 //   npx tsx bench/embedding.ts --dim 768 --repeat 1  # BERT-base's table
 //   npm run bench -- embedding

@@ -19,8 +19,9 @@ import { tokensBenchmark } from './tokens.ts';
 import { tokensSecureBenchmark } from './tokens-secure.ts';
 import { tokensReduceBenchmark } from './tokens-reduce.ts';
 import { truncationBenchmark } from './truncation.ts';
+import { embeddingBenchmark } from './embedding.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark, tokensSecureBenchmark, tokensReduceBenchmark, truncationBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark, tokensSecureBenchmark, tokensReduceBenchmark, truncationBenchmark, embeddingBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

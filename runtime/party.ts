@@ -120,8 +120,9 @@ export function encodeInput(ins: Instruction, t: Tensor | undefined, f: number, 
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     inputError(`'${name}' has shape [${t.shape.join(',')}], the circuit expects [${shape.join(',')}]`, name);
   }
-  const one = 1n << BigInt(f);
   const enc = ins.attrs['encoding'];
+  // A held one-hot is the exact indicator (scale 0, gates/source.ts); shared encodings are at f.
+  const one = 1n << BigInt(ins.attrs['held'] === true && enc === 'onehot' ? 0 : f);
   if (enc !== 'fixed' && t.dtype === 'bool') inputError(`'${name}' is bool, the circuit expects integers (encoding '${String(enc)}')`, name);
   switch (enc) {
     case 'fixed': {
@@ -189,13 +190,12 @@ export function runFusion(fu: Fusion, regs: readonly RegType[], get: (r: number)
   return m1;
 }
 
-/** Elements party `from` sends in a round (its shares of every input of each comm op it sends for). */
+/** Elements party `from` sends in a round: each comm op's own byte count (the static cost's), which the message must fill exactly. */
 export function roundWords(c: Circuit, comms: readonly number[], from: 0 | 1): number {
   let n = 0;
   for (const i of comms) {
     const ins = c.instructions[i]!;
-    if (!circuitOp(ins.op).comm!.sends(from)) continue;
-    for (const r of ins.inputs) n += numel(c.registers[r]!.shape);
+    n += circuitOp(ins.op).comm!.bytes(ins, c.registers)[from] / 8;
   }
   return n;
 }
@@ -246,6 +246,11 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     if (ins.op === 'input') {
       const owner = ins.attrs['party'] as 0 | 1;
       const r = ins.outputs[0]!;
+      if (ins.attrs['held'] === true) {
+        // Kept by its owner in the clear; the other party holds nothing of it.
+        define(r, owner === p ? adopt(encodeInput(ins, ctx.tensors.get(ins.attrs['name'] as string), c.f)) : new BigUint64Array(0));
+        return;
+      }
       const other = prgRing(ctx.s01, r, numel(regs[r]!.shape)); // the non-owner's share, known to both
       if (owner === p) {
         // The encoded input is a fresh array of this party's: its share is written over it.
@@ -291,13 +296,25 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     let at = 0;
     for (const i of st.comms) {
       const ins = c.instructions[i]!;
-      if (!circuitOp(ins.op).comm!.sends(p)) continue;
+      const comm = circuitOp(ins.op).comm!;
+      if (comm.message !== undefined) {
+        const m = comm.message(ins, regs, p, get);
+        if (m !== undefined) {
+          out.set(m, at);
+          at += m.length;
+          recycle(m);
+        }
+        continue;
+      }
+      if (!comm.sends(p)) continue;
       for (const r of ins.inputs) {
         const v = get(r);
         out.set(v, at);
         at += v.length;
       }
     }
+    // What was put in the message must be what the ops' byte counts (the static cost) say.
+    if (at !== out.length) throw new Error(`party ${p} put ${at} words in ${st.phase} round ${st.round}, its ops count ${out.length}`);
     const received = yield new Uint8Array(out.buffer);
     const expect = roundWords(c, st.comms, p === 0 ? 1 : 0);
     if (received.byteLength !== expect * 8) {
@@ -308,6 +325,13 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
     for (const i of st.comms) {
       const ins = c.instructions[i]!;
       const comm = circuitOp(ins.op).comm!;
+      if (comm.deliver !== undefined) {
+        const n = comm.bytes(ins, regs)[p === 0 ? 1 : 0] / 8;
+        const theirs = n > 0 ? peer.subarray(at, at + n) : undefined;
+        at += n;
+        comm.deliver(ins, regs, p, theirs).forEach((v, j) => define(ins.outputs[j]!, v));
+        continue;
+      }
       if (comm.combine === undefined) {
         // A declared output: P0 sends, P1 decodes (a `reveal`: both send, both decode).
         const r = ins.inputs[0]!;

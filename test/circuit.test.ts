@@ -340,7 +340,7 @@ describe('text form', () => {
     b.output(y, 'y');
     const lines = printCircuit(b.build()).trim().split('\n');
     expect(lines[0]).toBe('circuit "t" {f=16, outputs=["y"]}');
-    expect(lines).toContain('%0:ashr[2]@16 = input {party=1, name="x", encoding="fixed", shape=[2], classes=0}  ; d=0 other - - -');
+    expect(lines).toContain('%0:ashr[2]@16 = input {party=1, name="x", encoding="fixed", shape=[2], classes=0, held=false}  ; d=0 other - - -');
     expect(lines).toContain('%4:pub[2]@16 = open %3  ; d=1 linear L0 /l0/mul beaver-square');
     expect(lines[lines.length - 1]).toMatch(/^output %\d+ \{name="y"\}  ; d=2 other - - -$/);
   });

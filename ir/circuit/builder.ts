@@ -25,6 +25,8 @@ export interface InputOptions {
   readonly encoding?: InputEncoding;
   /** Number of classes of a onehot encoding (appended as the last axis). */
   readonly classes?: number;
+  /** Kept by its owner alone, unshared (an own0 / own1 register: the operand of a cross product). */
+  readonly held?: boolean;
 }
 
 /** Dealer instructions: correlated randomness (no P0-P1 communication). */
@@ -43,6 +45,10 @@ export interface DealerOps {
   fssKey(shape: Shape, scale: number, bits: number, mode: 'ltz' | 'relu'): [Reg, Reg, Reg];
   /** (m', m >> bits, msb(m)) with m = m' + 2^62 - 1: exact truncation's mask and its parts (gates/truncation.ts). */
   truncPair(shape: Shape, scale: number, bits: number): [Reg, Reg, Reg];
+  /** (A [..lead,k] held by P1, B [k,n] held by P0): a cross product's masks (gates/cross.ts). */
+  crossMask(lead: Shape, k: number, n: number, scales: readonly [number, number]): [Reg, Reg];
+  /** C = A@B shared, for a cross product's masks A and B (gates/cross.ts). */
+  crossTriple(a: Reg, b: Reg): Reg;
 }
 
 export class CircuitBuilder {
@@ -77,6 +83,8 @@ export class CircuitBuilder {
       randBit: (shape) => this.#two('rand_bit', { shape: [...shape] }),
       fssKey: (shape, scale, bits, mode) => this.#three('fss_key', { shape: [...shape], scale, bits, mode }),
       truncPair: (shape, scale, bits) => this.#three('trunc_pair', { shape: [...shape], scale, bits }),
+      crossMask: (lead, k, n, scales) => this.#two('cross_mask', { lead: [...lead], k, n, scales: [...scales] }),
+      crossTriple: (a, b) => this.#one('cross_triple', [a, b]),
     };
   }
 
@@ -243,6 +251,7 @@ export class CircuitBuilder {
       encoding: opts.encoding ?? 'fixed',
       shape: [...shape],
       classes: opts.classes ?? 0,
+      held: opts.held ?? false,
     });
   }
 
@@ -397,6 +406,15 @@ export class CircuitBuilder {
   openB(xs: readonly Reg[]): Reg[] {
     return this.emit('open_b', xs);
   }
+  /** The holder of x and of its dealer mask sends x - mask to the other party alone (gates/cross.ts). */
+  send(x: Reg, mask: Reg): Reg {
+    return this.#one('send', [x, mask]);
+  }
+  /** A cross product's shares from X and F = T - B (P1's), E = X - A and B (P0's) and C (gates/cross.ts). */
+  crossCombine(x: Reg, f: Reg, e: Reg, bMask: Reg, c: Reg): Reg {
+    return this.#one('cross_combine', [x, f, e, bMask, c]);
+  }
+
   /** Reveals x to the client as the declared output `name`. */
   output(x: Reg, name: string): void {
     if (this.#outputs.some((o) => o.name === name)) throw new Ig3dcError('verify', `output '${name}' is declared twice`, this.#place());

@@ -64,6 +64,16 @@ export interface CommGate {
   combine?(own: Ring, theirs: Ring): Ring;
   /** The op that must define each opened input, with a dealer mask as its second operand (leakage rule). */
   readonly maskedBy?: string;
+  /**
+   * A one-directional send of a masked value: its inputs are (value, mask), both held by the
+   * sender, and the mask must be a fresh random dealer output (leakage rule). The fields below
+   * replace `sends` / `combine` for it.
+   */
+  readonly sendsMasked?: boolean;
+  /** The words party `party` sends (a fresh array, recycled once copied; undefined: it sends none). Default: its shares of the inputs. */
+  message?(ins: Instruction, regs: readonly RegType[], party: 0 | 1, get: (r: number) => Ring): Ring | undefined;
+  /** The party's outputs once the round is done, from the peer's words (undefined where the peer sent none; the words are the message's, so copied if kept). */
+  deliver?(ins: Instruction, regs: readonly RegType[], party: 0 | 1, theirs: Ring | undefined): Ring[];
 }
 
 export interface CircuitOpDef {

@@ -3,7 +3,8 @@
 //
 // Rule: every input of an `open` is `sub(x, a)` (of an `open_b`, `xor(x, a)`) where `a` is a
 // uniformly random dealer output of the same shape (no broadcast, which would reuse mask
-// elements), and no mask serves two opens or is opened itself. Each comm op names the
+// elements), and no mask serves two opens or is opened itself. A one-directional `send` of
+// (x, a) reveals x - a to the other party: `a` must be such a mask too, held by the sender alone. Each comm op names the
 // combination it requires, each dealer op which of its outputs are random. Every `output`
 // reveals a declared output. rand_bit's outputs are random bits, so they hide only one-bit values:
 // the checker accepts them as masks and trusts the protocol to open only bits with them.
@@ -11,6 +12,7 @@
 import { Ig3dcError } from '../diagnostics.ts';
 import { shapesEqual } from '../types.ts';
 import { definingInstruction, type Circuit } from './circuit.ts';
+import { holder } from './gates/cross.ts';
 import { findCircuitOp } from './ops.ts';
 
 
@@ -26,13 +28,41 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
   const out: LeakageViolation[] = [];
   const maskUse = new Map<number, number>();
   const declared = new Set(c.outputs.map((o) => o.name));
+  // A one-directional send's inputs are (value, mask): the mask must be a random dealer output
+  // of the value's shape, held by the sender alone (so the receiver cannot remove it), used once.
+  const checkSend = (i: number): void => {
+    const ins = c.instructions[i]!;
+    const [x, mask] = [ins.inputs[0]!, ins.inputs[1]!];
+    const m = c.instructions[def[mask]!]!;
+    const pos = m.outputs.indexOf(mask);
+    if (!(findCircuitOp(m.op)?.dealer?.masks ?? []).includes(pos)) {
+      out.push({ instruction: i, message: `${ins.op} reveals %${x} - %${mask} but %${mask} (from ${m.op}) is not a random dealer mask` });
+      return;
+    }
+    const from = holder(c.registers[x]!);
+    if (from === undefined || holder(c.registers[mask]!) !== from) {
+      out.push({ instruction: i, message: `${ins.op} reveals %${x} - %${mask} but the mask is not held by the sender alone` });
+      return;
+    }
+    if (!shapesEqual(c.registers[mask]!.shape, c.registers[x]!.shape)) {
+      out.push({ instruction: i, message: `${ins.op} reveals %${x} with mask %${mask} of another shape (mask elements would be reused)` });
+      return;
+    }
+    maskUse.set(mask, (maskUse.get(mask) ?? 0) + 1);
+    if (maskUse.get(mask) === 2) out.push({ instruction: i, message: `mask %${mask} is used by more than one open` });
+  };
   c.instructions.forEach((ins, i) => {
     if (ins.op === 'output' || ins.op === 'reveal') {
       const name = ins.attrs['name'] as string;
       if (!declared.has(name)) out.push({ instruction: i, message: `output '${name}' reveals %${ins.inputs[0]} but is not a declared output` });
       return;
     }
-    const combine = findCircuitOp(ins.op)?.comm?.maskedBy;
+    const comm = findCircuitOp(ins.op)?.comm;
+    if (comm?.sendsMasked === true) {
+      checkSend(i);
+      return;
+    }
+    const combine = comm?.maskedBy;
     if (combine === undefined) return;
     for (const r of ins.inputs) {
       const d = c.instructions[def[r]!]!;

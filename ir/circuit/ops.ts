@@ -11,6 +11,7 @@ import type { CircuitOpDef } from './gate.ts';
 import { ARITH_GATES } from './gates/arith.ts';
 import { BITWISE_GATES } from './gates/bitwise.ts';
 import { COMM_GATES } from './gates/comm.ts';
+import { CROSS_GATES } from './gates/cross.ts';
 import { FSS_GATES } from './gates/fss.ts';
 import { FSS_SPLINE_GATES } from './gates/fss-spline.ts';
 import { MOVEMENT_GATES } from './gates/movement.ts';
@@ -22,7 +23,7 @@ import type { CAttrs, CAttrValue, RegType } from './types.ts';
 
 export type { CircuitOpDef, KindSet, OpClass } from './gate.ts';
 
-const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...TRUNCATION_GATES, ...FSS_GATES, ...FSS_SPLINE_GATES, ...COMM_GATES, ...SEGMENT_GATES];
+const DEFS: readonly CircuitOpDef[] = [...SOURCE_GATES, ...ARITH_GATES, ...MOVEMENT_GATES, ...BITWISE_GATES, ...TRIPLE_GATES, ...CROSS_GATES, ...TRUNCATION_GATES, ...FSS_GATES, ...FSS_SPLINE_GATES, ...COMM_GATES, ...SEGMENT_GATES];
 
 const TABLE = new Map<string, CircuitOpDef>(DEFS.map((d) => [d.name, d]));
 if (TABLE.size !== DEFS.length) throw new Error('two circuit ops share a name');

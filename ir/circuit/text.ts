@@ -206,7 +206,7 @@ function parseAttrs(s: LineScanner): ParsedAttrs {
 function parseRegType(s: LineScanner): RegType {
   const at = s.pos;
   const kind = s.ident();
-  if (!isRegKind(kind)) s.error(`unknown register kind '${kind}' (pub, ashr, bshr or key)`, at);
+  if (!isRegKind(kind)) s.error(`unknown register kind '${kind}' (pub, ashr, bshr, key, own0 or own1)`, at);
   s.expect('[');
   const shape: number[] = [];
   if (!s.eat(']')) {

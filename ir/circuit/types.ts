@@ -6,8 +6,13 @@
 
 import type { Shape } from '../types.ts';
 
-/** `pub`: known to both parties; `ashr`: additive shares (s0 + s1); `bshr`: XOR shares of 64-bit words. */
-export const REG_KINDS = ['pub', 'ashr', 'bshr', 'key'] as const;
+/**
+ * `pub`: known to both parties; `ashr`: additive shares (s0 + s1); `bshr`: XOR shares of 64-bit
+ * words; `key`: each party's own key words; `own0` / `own1`: a value party 0 / party 1 holds
+ * alone, in the clear (the other party's array is empty): an operand of a cross product
+ * (gates/cross.ts), never shared.
+ */
+export const REG_KINDS = ['pub', 'ashr', 'bshr', 'key', 'own0', 'own1'] as const;
 export type RegKind = (typeof REG_KINDS)[number];
 
 export function isRegKind(s: string): s is RegKind {

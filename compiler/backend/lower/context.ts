@@ -64,6 +64,7 @@ export class LowerContext {
   /** Client inputs already shared, by `name:encoding`. */
   readonly clientInputs = new Map<string, Reg>();
   readonly #serverRegs = new Map<Node, Reg>();
+  readonly #heldRegs = new Map<Node, Reg>();
   readonly #weightNames = new Set<string>();
   /** The node being lowered (for error places). */
   node: Node | undefined;
@@ -145,15 +146,33 @@ export class LowerContext {
     return r;
   }
 
-  /** A client graph input shared with the given encoding (once per name and encoding). */
-  clientInput(name: string, shape: Shape, encoding: 'fixed' | 'int' | 'onehot' | 'keepmask', classes = 0): Reg {
-    const key = `${name}:${encoding}`;
+  /**
+   * The server-known value of `node` as a held party-0 input (own0: the server keeps it unshared,
+   * for a cross product), once per node.
+   */
+  heldServer(node: Node, value: Tensor): Reg {
+    let r = this.#heldRegs.get(node);
+    if (r === undefined) {
+      const name = this.weightName(node, `weight_${node.id}`);
+      this.weights.set(name, value);
+      r = this.b.input(name, 0, value.shape, { encoding: 'fixed', held: true });
+      this.#heldRegs.set(node, r);
+    }
+    return r;
+  }
+
+  /**
+   * A client graph input shared with the given encoding (once per name and encoding); `held`:
+   * kept by the client unshared (own1; a held one-hot is at scale 0).
+   */
+  clientInput(name: string, shape: Shape, encoding: 'fixed' | 'int' | 'onehot' | 'keepmask', classes = 0, held = false): Reg {
+    const key = `${name}:${encoding}${held ? ' (held)' : ''}`;
     let r = this.clientInputs.get(key);
     if (r === undefined) {
       for (const k of this.clientInputs.keys()) {
         if (k.startsWith(`${name}:`)) throw this.error('unsupported', `client input '${name}' is used both ${k.slice(name.length + 1)}-encoded and ${encoding}-encoded; a circuit shares each input once`);
       }
-      r = this.b.input(name, 1, shape, { encoding, ...(encoding === 'onehot' ? { classes } : {}) });
+      r = this.b.input(name, 1, shape, { encoding, ...(encoding === 'onehot' ? { classes } : {}), ...(held ? { held } : {}) });
       this.clientInputs.set(key, r);
     }
     return r;

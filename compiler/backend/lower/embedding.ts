@@ -10,9 +10,17 @@ import { matmulPublic, reshapeTo } from './local.ts';
 import type { LoweringTable } from './lowering.ts';
 import { indexConst } from './movement.ts';
 
-/** Rows of a [V, D] table selected by client ids: one-hot [n, V] @ table. */
+/**
+ * Rows of a [V, D] table selected by client ids: one-hot [n, V] @ table. A server weight table
+ * with `embedding=cross` is a cross product of the client's held one-hot and the server's held
+ * table (protocols/embedding.ts); any other table, a Beaver matmul.
+ */
 export function oneHotLookup(ctx: LowerContext, node: Node, table: LValue, ids: Node): Reg {
   const [V, D] = tableShape(table);
+  if (table.kind === 'server' && ctx.config.embedding === 'cross') {
+    const onehot = ctx.clientInput(ids.name!, ids.type.shape, 'onehot', V, true);
+    return reshapeTo(ctx, ctx.p.embeddingCross(onehot, ctx.heldServer(table.node, table.value)), node.type.shape);
+  }
   const onehot = ctx.clientInput(ids.name!, ids.type.shape, 'onehot', V);
   const n = numel(ids.type.shape);
   const flat = reshapeTo(ctx, onehot, [n, V]);

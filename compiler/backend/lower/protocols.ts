@@ -40,6 +40,8 @@ export interface Protocols {
   layerNorm(x: Reg, gamma: Reg, beta: Reg, eps: number): Reg;
   /** onehot [n, V] @ table [V, D]. */
   embeddingOneHot(onehot: Reg, table: Reg): Reg;
+  /** A held one-hot [..., V] (own1) @ a held table [V, D] (own0): the cross product. */
+  embeddingCross(onehot: Reg, table: Reg): Reg;
 }
 
 export function bindProtocols(b: CircuitBuilder, config: ProtocolConfig): Protocols {
@@ -64,5 +66,6 @@ export function bindProtocols(b: CircuitBuilder, config: ProtocolConfig): Protoc
     tanh: (x) => lib.tanh(b, x, config),
     layerNorm: (x, g, bb, eps) => lib.layerNorm(b, x, g, bb, eps, config),
     embeddingOneHot: (o, t) => lib.embeddingOneHot(b, o, t, config),
+    embeddingCross: (o, t) => lib.embeddingCross(b, o, t),
   };
 }

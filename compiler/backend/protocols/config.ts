@@ -18,6 +18,7 @@ export type GeluMethod = 'poly' | 'spline';
 export type SigmoidMethod = 'reciprocal' | 'spline';
 export type CompareMethod = 'a2b' | 'fss';
 export type TruncationMethod = 'local' | 'exact';
+export type EmbeddingMethod = 'beaver' | 'cross';
 
 export interface ProtocolConfig {
   /** Preset name (`crypten`, `best`, or a user's). */
@@ -112,6 +113,15 @@ export interface ProtocolConfig {
    * for |x| < 2^62 in ring units).
    */
   readonly truncation: TruncationMethod;
+  /**
+   * Embedding lookup of client token ids in a server table: CrypTen's one-hot times the table
+   * as a Beaver matmul (`beaver`: both masks opened both ways, two dense products per party and
+   * one for the dealer), or `cross` (ir/circuit/gates/cross.ts): the client keeps its one-hot and
+   * the server its table, each masked operand goes one way, the server and the dealer each
+   * compute one dense product and the client sums rows; exact (no truncation). Tables or ids
+   * computed inside the circuit use `beaver`.
+   */
+  readonly embedding: EmbeddingMethod;
 }
 
 export const CRYPTEN: ProtocolConfig = Object.freeze({
@@ -136,6 +146,7 @@ export const CRYPTEN: ProtocolConfig = Object.freeze({
   fssBits: 64,
   shiftPowersOfTwo: false,
   truncation: 'local',
+  embedding: 'beaver',
 });
 
 export const BEST: ProtocolConfig = Object.freeze({
@@ -152,6 +163,7 @@ export const BEST: ProtocolConfig = Object.freeze({
   expMethod: 'taylor-limit',
   expIterations: 6,
   shiftPowersOfTwo: true,
+  embedding: 'cross',
 });
 
 /** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh. */
@@ -182,6 +194,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   expMethod: ['limit', 'taylor-limit', 'spline'],
   compare: ['a2b', 'fss'],
   truncation: ['local', 'exact'],
+  embedding: ['beaver', 'cross'],
 };
 
 /** Options whose `spline` value needs FSS comparisons. */

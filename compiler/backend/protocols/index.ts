@@ -10,4 +10,4 @@ export { argmax, max } from './max.ts';
 export { polySoftmax, softmax, softmaxParts, twoQuad, type PolySoftmaxOptions } from './softmax.ts';
 export { layerNorm } from './layernorm.ts';
 export { compactBitonic, compactShift, shiftBits, shiftRows } from './compaction.ts';
-export { embeddingOneHot } from './embedding.ts';
+export { embeddingCross, embeddingOneHot } from './embedding.ts';

@@ -8,7 +8,7 @@ import { INPUT_ENCODINGS } from '../types.ts';
 export const SOURCE_GATES: readonly CircuitOpDef[] = [
   {
     name: 'input',
-    summary: "a party's private input, shared without communication (P0: server weights, P1: client inputs)",
+    summary: "a party's private input, shared without communication (P0: server weights, P1: client inputs); `held`: kept by its owner alone, unshared (own0 / own1; a held one-hot at scale 0)",
     cls: 'source',
     inputs: [],
     attrs: {
@@ -17,6 +17,7 @@ export const SOURCE_GATES: readonly CircuitOpDef[] = [
       encoding: { kind: 'string', default: 'fixed' },
       shape: { kind: 'ints' },
       classes: { kind: 'int', default: 0 },
+      held: { kind: 'bool', default: false },
     },
     infer(_, a, f) {
       const party = int(a, 'party');
@@ -24,15 +25,18 @@ export const SOURCE_GATES: readonly CircuitOpDef[] = [
       const shape = ints(a, 'shape');
       checkShape('input', shape);
       if (party !== 0 && party !== 1) typeError(`input: party must be 0 or 1, got ${party}`);
+      const held = a['held'] === true;
+      const own = party === 0 ? 'own0' : 'own1';
       if (!(INPUT_ENCODINGS as readonly string[]).includes(enc)) {
         typeError(`input: encoding must be one of ${INPUT_ENCODINGS.join(', ')}, got '${enc}'`);
       }
       if (enc === 'onehot') {
         const classes = int(a, 'classes');
         if (classes < 1) typeError('input: a onehot encoding needs classes >= 1');
-        return [reg('ashr', [...shape, classes], f)];
+        // A held one-hot is an exact 0/1 indicator: its products need no truncation.
+        return [held ? reg(own, [...shape, classes], 0) : reg('ashr', [...shape, classes], f)];
       }
-      return [reg('ashr', shape, enc === 'int' ? 0 : f)];
+      return [reg(held ? own : 'ashr', shape, enc === 'int' ? 0 : f)];
     },
   },
   {

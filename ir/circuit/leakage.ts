@@ -28,15 +28,24 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
   const out: LeakageViolation[] = [];
   const maskUse = new Map<number, number>();
   const declared = new Set(c.outputs.map((o) => o.name));
+  /** Whether `mask` is a random output of a dealer op (else the message's reason). */
+  const notDealerMask = (mask: number): string | undefined => {
+    const m = c.instructions[def[mask]!]!;
+    return (findCircuitOp(m.op)?.dealer?.masks ?? []).includes(m.outputs.indexOf(mask)) ? undefined : `%${mask} (from ${m.op}) is not a random dealer mask`;
+  };
+  /** Counts a use of `mask` by instruction i; a second use is a violation. */
+  const useMask = (i: number, mask: number): void => {
+    maskUse.set(mask, (maskUse.get(mask) ?? 0) + 1);
+    if (maskUse.get(mask) === 2) out.push({ instruction: i, message: `mask %${mask} is used by more than one open` });
+  };
   // A one-directional send's inputs are (value, mask): the mask must be a random dealer output
   // of the value's shape, held by the sender alone (so the receiver cannot remove it), used once.
   const checkSend = (i: number): void => {
     const ins = c.instructions[i]!;
     const [x, mask] = [ins.inputs[0]!, ins.inputs[1]!];
-    const m = c.instructions[def[mask]!]!;
-    const pos = m.outputs.indexOf(mask);
-    if (!(findCircuitOp(m.op)?.dealer?.masks ?? []).includes(pos)) {
-      out.push({ instruction: i, message: `${ins.op} reveals %${x} - %${mask} but %${mask} (from ${m.op}) is not a random dealer mask` });
+    const notMask = notDealerMask(mask);
+    if (notMask !== undefined) {
+      out.push({ instruction: i, message: `${ins.op} reveals %${x} - %${mask} but ${notMask}` });
       return;
     }
     const from = holder(c.registers[x]!);
@@ -48,8 +57,7 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
       out.push({ instruction: i, message: `${ins.op} reveals %${x} with mask %${mask} of another shape (mask elements would be reused)` });
       return;
     }
-    maskUse.set(mask, (maskUse.get(mask) ?? 0) + 1);
-    if (maskUse.get(mask) === 2) out.push({ instruction: i, message: `mask %${mask} is used by more than one open` });
+    useMask(i, mask);
   };
   c.instructions.forEach((ins, i) => {
     if (ins.op === 'output' || ins.op === 'reveal') {
@@ -71,18 +79,16 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
         continue;
       }
       const mask = d.inputs[1]!;
-      const m = c.instructions[def[mask]!]!;
-      const pos = m.outputs.indexOf(mask);
-      if (!(findCircuitOp(m.op)?.dealer?.masks ?? []).includes(pos)) {
-        out.push({ instruction: i, message: `${ins.op} reveals %${r} = ${combine}(%${d.inputs[0]}, %${mask}) but %${mask} (from ${m.op}) is not a random dealer mask` });
+      const notMask = notDealerMask(mask);
+      if (notMask !== undefined) {
+        out.push({ instruction: i, message: `${ins.op} reveals %${r} = ${combine}(%${d.inputs[0]}, %${mask}) but ${notMask}` });
         continue;
       }
       if (!shapesEqual(c.registers[mask]!.shape, c.registers[r]!.shape)) {
         out.push({ instruction: i, message: `${ins.op} reveals %${r} with mask %${mask} broadcast over it (mask elements would be reused)` });
         continue;
       }
-      maskUse.set(mask, (maskUse.get(mask) ?? 0) + 1);
-      if (maskUse.get(mask) === 2) out.push({ instruction: i, message: `mask %${mask} is used by more than one open` });
+      useMask(i, mask);
     }
   });
   return out;

@@ -28,6 +28,24 @@ function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number
   return new Error(`party ${party} worker: ${reply.detail}`);
 }
 
+type DoneReply = Extract<WorkerReply, { type: 'done' }>;
+
+/** The run's measured cost from both workers' replies: each counts what it sent per round and the dealer bytes it received. */
+function workersCost(c: Circuit, s: ReturnType<typeof schedule>, r0: DoneReply, r1: DoneReply): MeasuredCost {
+  const byRound: MeasuredRound[] = measuredRounds(c, s, exchanges(c, s), [r0.sentPerRound, r1.sentPerRound]);
+  const b0 = r0.sentPerRound.reduce((a, b) => a + b, 0);
+  const b1 = r1.sentPerRound.reduce((a, b) => a + b, 0);
+  return {
+    rounds: byRound.filter((r) => r.phase === 'online').length,
+    preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,
+    bytesPerParty: [b0, b1],
+    bytesTotal: b0 + b1,
+    dealerBytes: r0.dealerBytesPerParty[0] + r1.dealerBytesPerParty[1],
+    dealerBytesPerParty: [r0.dealerBytesPerParty[0], r1.dealerBytesPerParty[1]],
+    byRound,
+  };
+}
+
 /** Runs a circuit with each party in its own worker thread (captureShares is not supported here). */
 export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<RunResult> {
   admitCircuit(c, undefined, opts.checkLeakage !== false);
@@ -62,23 +80,11 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
     );
     const [r0, r1] = replies as [Extract<WorkerReply, { type: 'done' }>, Extract<WorkerReply, { type: 'done' }>];
     if (r0.sentPerRound.length !== r1.sentPerRound.length) throw new Error('the parties disagree on the number of rounds');
-    const byRound: MeasuredRound[] = measuredRounds(c, s, exchanges(c, s), [r0.sentPerRound, r1.sentPerRound]);
-    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-    const b0 = sum(r0.sentPerRound);
-    const b1 = sum(r1.sentPerRound);
     return {
       outputs: fromWire(r1.outputs),
       serverOutputs: fromWire(r0.outputs),
       handoffs: [new Map(), new Map()],
-      cost: {
-        rounds: byRound.filter((r) => r.phase === 'online').length,
-        preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,
-        bytesPerParty: [b0, b1],
-        bytesTotal: b0 + b1,
-        dealerBytes: r0.dealerBytesPerParty[0] + r1.dealerBytesPerParty[1],
-        dealerBytesPerParty: [r0.dealerBytesPerParty[0], r1.dealerBytesPerParty[1]],
-        byRound,
-      },
+      cost: workersCost(c, s, r0, r1),
       transcriptHash: r1.transcript,
       shares: new Map(),
       ringMacs: r0.macs + r1.macs,
@@ -142,18 +148,7 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
       const [r0, r1] = await Promise.all([replies[0]!(), replies[1]!()]);
       for (const sv of served) sv.close();
       const s = schedule(c);
-      const byRound: MeasuredRound[] = measuredRounds(c, s, exchanges(c, s), [r0.sentPerRound, r1.sentPerRound]);
-      const b0 = r0.sentPerRound.reduce((a, b) => a + b, 0);
-      const b1 = r1.sentPerRound.reduce((a, b) => a + b, 0);
-      const cost: MeasuredCost = {
-        rounds: byRound.filter((r) => r.phase === 'online').length,
-        preprocessingRounds: byRound.filter((r) => r.phase === 'pre').length,
-        bytesPerParty: [b0, b1],
-        bytesTotal: b0 + b1,
-        dealerBytes: r0.dealerBytesPerParty[0] + r1.dealerBytesPerParty[1],
-        dealerBytesPerParty: [r0.dealerBytesPerParty[0], r1.dealerBytesPerParty[1]],
-        byRound,
-      };
+      const cost = workersCost(c, s, r0, r1);
       let step: SegmentStep = { segment: k, tokens: n.reduce((a, b) => a + b, 0), shape: n, circuit: c.name, cost, transcriptHash: r1.transcript };
       const out1 = fromWire(r1.outputs);
       if (k + 1 === src.segments) {

@@ -323,9 +323,7 @@ export class CircuitBuilder {
     const [mask, high, top] = this.dealer.truncPair(x.shape, x.scale, bits);
     const [c] = this.open([this.sub(x, mask)]);
     const y = this.#one('trunc_exact', [c!, high, top], { bits });
-    const b = this.#bounds[x.id];
-    // the same real value, within one ulp of the new scale
-    if (b !== undefined) this.#bounds[y.id] = [b[0] - 2 ** -y.scale, b[1] + 2 ** -y.scale];
+    this.#carryBound('trunc', [x], y); // x's bound, as local truncation carries it
     return y;
   }
 

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { circuitCost, costSummary, type CostSummary } from '../../../ir/circuit/cost.ts';
 import { bundleEntry, readSegmentBundle, segmentLabel, type SegmentBundle } from '../../../ir/circuit/segment-bundle.ts';
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
-import { readCasesFile, readTensorBundle, tensorToJson, type Case } from '../../../ir/tensor-json.ts';
+import { readTensorBundle, tensorToJson } from '../../../ir/tensor-json.ts';
 import type { Tensor } from '../../../ir/tensor.ts';
 import { admitCircuit } from '../../../runtime/admit.ts';
 import type { RoleKeys } from '../../../runtime/keys.ts';
@@ -18,7 +18,7 @@ import { runDealerSegmentsTcp, runPartySegmentsTcp, type TcpSegmentStep } from '
 import type { HostPort } from '../../../runtime/tcp.ts';
 import { writeOut } from '../run-command.ts';
 import { clientInputs, defaultWeightsPath } from './run.ts';
-import { parseHostPort, partyCountsMatch, timeoutMs, type ServeCommandOptions } from './serve.ts';
+import { clientCase, parseHostPort, partyCountsMatch, timeoutMs, type ServeCommandOptions } from './serve.ts';
 
 const MB = (b: number): string => `${(b / 1e6).toFixed(2)} MB`;
 const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
@@ -83,13 +83,7 @@ export async function serveSegmentsCommand(path: string, opts: ServeCommandOptio
     if (given !== undefined) throw new Ig3dcError('usage', `${flag} is for compiling a model on the fly; a .segments file is compiled already`);
   }
   const wait = timeoutMs(opts.timeout);
-  let cs: Case | undefined;
-  if (party === 1) {
-    if (opts.inputs === undefined) throw new Ig3dcError('usage', 'party 1 (the client) needs --inputs FILE');
-    const cases = readCasesFile(opts.inputs);
-    cs = opts.case === undefined ? cases[0] : cases.find((c) => c.name === opts.case);
-    if (cs === undefined) throw new Ig3dcError('input', opts.case === undefined ? 'the inputs file has no cases' : `no case named '${opts.case.slice(0, 80)}'`, { file: opts.inputs });
-  }
+  const cs = clientCase(opts, party);
   const bundle = loadSegmentBundle(path);
   let weights: ReadonlyMap<string, Tensor> = new Map();
   if (party === 0) {

@@ -14,6 +14,16 @@ import { readKeyFile, runPartyTcp, type HostPort } from '../../../runtime/index.
 import { writeOut } from '../run-command.ts';
 import { clientInputs, isSegmentsFile, loadTarget, type RunCommandOptions } from './run.ts';
 
+/** The client's case (--inputs, --case; the first when no name is given); none for the server. */
+export function clientCase(opts: ServeCommandOptions, party: 0 | 1): Case | undefined {
+  if (party === 0) return undefined;
+  if (opts.inputs === undefined) throw new Ig3dcError('usage', 'party 1 (the client) needs --inputs FILE');
+  const cases = readCasesFile(opts.inputs);
+  const cs = opts.case === undefined ? cases[0] : cases.find((c) => c.name === opts.case);
+  if (cs === undefined) throw new Ig3dcError('input', opts.case === undefined ? 'the inputs file has no cases' : `no case named '${opts.case.slice(0, 80)}'`, { file: opts.inputs });
+  return cs;
+}
+
 /**
  * Whether one party's measurement is the circuit's static cost: rounds and bytes on the wire,
  * and the dealer bytes this party received (all of them go to party 1 unless the circuit has
@@ -79,13 +89,7 @@ export async function serveCommand(circuitPath: string, opts: ServeCommandOption
     return serveSegmentsCommand(circuitPath, opts, party, keys);
   }
   const wait = timeoutMs(opts.timeout);
-  let cs: Case | undefined;
-  if (party === 1) {
-    if (opts.inputs === undefined) throw new Ig3dcError('usage', 'party 1 (the client) needs --inputs FILE');
-    const cases = readCasesFile(opts.inputs);
-    cs = opts.case === undefined ? cases[0] : cases.find((c) => c.name === opts.case);
-    if (cs === undefined) throw new Ig3dcError('input', opts.case === undefined ? 'the inputs file has no cases' : `no case named '${opts.case.slice(0, 80)}'`, { file: opts.inputs });
-  }
+  const cs = clientCase(opts, party);
   const runOpts: RunCommandOptions = {
     inputs: opts.inputs ?? '',
     ...(party === 0 && opts.weights !== undefined ? { weights: opts.weights } : {}),

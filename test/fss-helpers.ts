@@ -8,15 +8,15 @@ import { fssKeys, fssKeyWords, type FssMode } from '../ir/circuit/gates/fss.ts';
 export const M64 = (1n << 64n) - 1n;
 export const rand64 = (): bigint => randomBytes(8).readBigUInt64LE(0);
 
-/** Each party's key as the gate's two registers: [correction words, root seeds | constant shares]. */
-export function gateKeys(mode: FssMode, bits: number, rho: BigUint64Array): [[BigUint64Array, BigUint64Array], [BigUint64Array, BigUint64Array]] {
+/** Each party's key as the gate's two registers: [correction words, root seeds | constant shares]; `drop`: low input bits ignored. */
+export function gateKeys(mode: FssMode, bits: number, rho: BigUint64Array, drop = 0): [[BigUint64Array, BigUint64Array], [BigUint64Array, BigUint64Array]] {
   const n = rho.length;
   const roots = [randomBytes(16 * n), randomBytes(16 * n)] as const;
   const g = mode === 'ltz' ? 1 : 2;
   const p0Consts = BigUint64Array.from({ length: g * n }, () => rand64());
-  const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0Consts);
+  const [toP0, toP1] = fssKeys(mode, bits, rho, roots, p0Consts, drop);
   const key = (p: 0 | 1): BigUint64Array => {
-    const k = new BigUint64Array(fssKeyWords(bits, mode) * n);
+    const k = new BigUint64Array(fssKeyWords(bits, mode, drop) * n);
     k.set(new BigUint64Array(roots[p].buffer.slice(roots[p].byteOffset, roots[p].byteOffset + 16 * n)), 0);
     if (p === 0) k.set(p0Consts, 2 * n), k.set(toP0, (2 + g) * n);
     else k.set(toP1, 2 * n);

@@ -19,14 +19,14 @@ import { gateKeys, opened, M64, rand64 } from './fss-helpers.ts';
 const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
 const edgeMasks = [0n, 1n, M64, 1n << 63n, (1n << 63n) - 1n];
 
-/** Both parties' output shares of the spline gate for x (ring values) under masks rho, summed: [O][i]. */
-function spline(t: SplineTable, bits: number, xs: readonly bigint[], rhos: readonly bigint[]): bigint[][] {
+/** Both parties' output shares of the spline gate for x (ring values) under masks rho, summed: [O][i]; `drop`: low bits the key ignores. */
+function spline(t: SplineTable, bits: number, xs: readonly bigint[], rhos: readonly bigint[], drop = 0): bigint[][] {
   const n = xs.length;
   const mode: FssMode = splineMode(t);
-  const [k0, k1] = gateKeys(mode, bits, BigUint64Array.from(rhos));
+  const [k0, k1] = gateKeys(mode, bits, BigUint64Array.from(rhos), drop);
   const { X, r0, r1 } = opened(xs, rhos);
-  const y0 = splineShares(t, mode, bits, 0, X, r0, ...k0);
-  const y1 = splineShares(t, mode, bits, 1, X, r1, ...k1);
+  const y0 = splineShares(t, mode, bits, 0, X, r0, ...k0, drop);
+  const y1 = splineShares(t, mode, bits, 1, X, r1, ...k1, drop);
   return t.shifts.map((_, q) => xs.map((_, i) => signed(y0[q * n + i]! + y1[q * n + i]!)));
 }
 
@@ -35,8 +35,22 @@ function plain(t: SplineTable, q: number, x: bigint): bigint {
   const m = t.knots.length;
   let p = 0;
   while (p < m && signed(x) >= BigInt(t.knots[p]!)) p++;
+  return onPiece(t, q, p, x);
+}
+
+/** Output q of piece p at x. */
+function onPiece(t: SplineTable, q: number, p: number, x: bigint): bigint {
+  const m = t.knots.length;
   const T = signed(BigInt(t.a[q * (m + 1) + p]!) + BigInt(t.s[q * (m + 1) + p]!) * signed(x));
   return t.shifts[q] === 0 ? T : T >> BigInt(t.shifts[q]!);
+}
+
+/** The pieces a key ignoring `drop` low bits may take at x: the plaintext's, and the next one where x lies in [k - 2^drop, k) of the next breakpoint k. */
+function allowedPieces(t: SplineTable, x: bigint, drop: number): number[] {
+  const m = t.knots.length;
+  let p = 0;
+  while (p < m && signed(x) >= BigInt(t.knots[p]!)) p++;
+  return p < m && signed(x) >= BigInt(t.knots[p]!) - (1n << BigInt(drop)) ? [p, p + 1] : [p];
 }
 
 const smallInt = (lim: number): fc.Arbitrary<number> => fc.integer({ min: -lim, max: lim });
@@ -84,6 +98,45 @@ describe('fss_spline gate', () => {
     spline(t, 12, small, small.map((_, i) => edgeMasks[i % edgeMasks.length]!))[0]!.forEach((v, i) => expect(v, `12 bits x=${signed(small[i]!)}`).toBe(plain(t, 0, small[i]!)));
   });
 
+  it('a key ignoring s low bits: the plaintext piece, or the next one within 2^s below its breakpoint, never another (property, edges at k - 2^s)', () => {
+    fc.assert(
+      fc.property(tables, fc.integer({ min: 1, max: 12 }), fc.constantFrom(64, 44), (t, wanted, bits) => {
+        // breakpoints more than 2^drop apart (the gate's rule)
+        const gap = Math.min(...t.knots.slice(1).map((k, i) => k - t.knots[i]!), 2 ** 20);
+        const drop = Math.min(wanted, Math.ceil(Math.log2(gap)) - 1);
+        fc.pre(drop >= 1);
+        const xs: bigint[] = [0n, 1n, M64];
+        const d = 1n << BigInt(drop);
+        for (const k of t.knots.map(BigInt)) for (const x of [k, k - 1n, k + 1n, k - d, k - d - 1n, k - d + 1n, k - d / 2n]) xs.push(x & M64);
+        for (let i = 0; i < 20; i++) xs.push(BigInt.asUintN(64, BigInt(Math.round((Math.random() - 0.5) * 2 ** 22))));
+        const rhos = xs.map((_, i) => (i < edgeMasks.length ? edgeMasks[i]! : i % 3 === 0 ? edgeMasks[i % edgeMasks.length]! : rand64()));
+        const got = spline(t, bits, xs, rhos, drop);
+        xs.forEach((x, i) => {
+          const ok = allowedPieces(t, x, drop);
+          expect(
+            ok.some((p) => onPiece(t, 0, p, x) === got[0]![i]),
+            `x=${signed(x)}, drop ${drop}: ${got[0]![i]} is none of pieces ${ok.join(', ')}`,
+          ).toBe(true);
+        });
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('a key ignoring s low bits takes the next piece early only within 2^s, and about as often as the mask decides', () => {
+    // x = k - j for j in 1..2^s: the comparison reads x >= k iff the borrow of the low bits is lost, which the uniform mask makes happen for a fraction (2^s - j) / 2^s.
+    const t: SplineTable = { knots: [0], shifts: [0], a: [0, 1], s: [0, 0] };
+    const drop = 4;
+    const xs: bigint[] = [];
+    for (let rep = 0; rep < 400; rep++) for (let j = 1; j <= 17; j++) xs.push(BigInt(-j) & M64);
+    const got = spline(t, 30, xs, xs.map(() => rand64()), drop)[0]!;
+    const rate = (j: number): number => got.filter((v, i) => (i % 17) + 1 === j && v === 1n).length / 400;
+    expect(rate(17)).toBe(0);
+    expect(rate(16)).toBe(0);
+    expect(rate(1)).toBeGreaterThan(0.8);
+    expect(Math.abs(rate(8) - 0.5)).toBeLessThan(0.12);
+  });
+
   it('a zero piece gives an exact 0 after truncation (masked keys get no weight)', () => {
     const t = S.expTable(16);
     const xs = [-(20n << 16n), -(4096n << 16n), -(17n << 16n)].map((v) => v & M64);
@@ -113,6 +166,30 @@ describe('spline tables', () => {
       const err = Math.abs(y - fn(xv));
       expect(err, `x=${xv}`).toBeLessThanOrEqual(tol * (rel ? fn(xv) : 1) + 2 * 2 ** -f);
     });
+  });
+
+  const continuous = cases.filter(([, t]) => (t.drop ?? 0) > 0);
+  it('continuous tables ignore low bits (gelu, exp, tanh, sigmoid), tables with jumps or relative error none', () => {
+    expect(continuous.map(([name]) => name)).toEqual(['gelu', 'gelu-tanh', 'exp', 'tanh', 'sigmoid']);
+    expect(S.reciprocalTable(f).drop ?? 0).toBe(0);
+    expect(S.rsqrtTable(f, -4, 4, 1).drop ?? 0).toBe(0);
+    const step: SplineTable = { knots: [0], shifts: [0], a: [0, 1 << 16], s: [0, 0] };
+    expect(S.allowedDrop((x) => (x >= 0 ? 1 : 0), step, f, 1e-3)).toBe(0);
+  });
+  it.each(continuous)('%s ignoring its allowed low bits: within 2 tol (+2 ulp) of the function, x dense just below every breakpoint', (_, t, fn, lo, hi, tol) => {
+    const drop = t.drop!;
+    const reals = Array.from({ length: 100 }, () => lo + (hi - lo) * Math.random());
+    for (const k of t.knots) for (let j = 1; j <= 8; j++) reals.push((k - (j * 2 ** drop) / 8) / 2 ** f);
+    const xs = reals.filter((v) => v >= lo && v <= hi).map((v) => BigInt(Math.round(v * 2 ** f)) & M64);
+    const got = spline(t, 40, xs, xs.map((_, i) => (i < 5 ? edgeMasks[i]! : rand64())), drop)[0]!;
+    let worst = 0;
+    xs.forEach((x, i) => {
+      const xv = Number(signed(x)) / 2 ** f;
+      worst = Math.max(worst, Math.abs(Number(got[i]!) / 2 ** f - fn(xv)));
+    });
+    expect(worst).toBeLessThanOrEqual(2 * tol + 2 * 2 ** -f);
+    // four bits more would not do: the criterion is what bounds the error
+    expect(S.allowedDrop(fn, { ...t, drop: undefined } as SplineTable, f, tol)).toBe(drop);
   });
 
   it('1/sqrt: the normalized x and 2^-t are exact, the start within 1.2%', () => {
@@ -212,6 +289,13 @@ describe('splines in circuits', () => {
     const [xh] = b.open([b.sub(x, r!)]);
     expect(() => b.emit('fss_spline', [xh!, r!, key!, own!], { bits: 64, mode: 'ltz', knots: [3, 1], shifts: [0], a: [0, 0, 0], s: [0, 0, 0] })).toThrow(/breakpoints must increase strictly/);
     expect(() => b.emit('fss_spline', [xh!, r!, key!, own!], { bits: 64, mode: 'ltz', knots: [1], shifts: [0], a: [0, 0], s: [0, 1] })).toThrow(/needs a relu key/);
+    // a key that ignores low bits: its width, a spline that ignores other bits, breakpoints closer than 2^drop
+    expect(() => b.dealer.fssKey([2], b.f, 12, 'ltz', 11)).toThrow(/drop must be in 0\.\.10 for a 12-bit comparison, got 11/);
+    expect(() => b.emit('fss_spline', [xh!, r!, key!, own!], { bits: 64, mode: 'ltz', knots: [1], shifts: [0], a: [0, 0], s: [0, 0], drop: 4 })).toThrow(/do not fit a 64-bit ltz comparison ignoring 4 low bits/);
+    const [r2, key2, own2] = b.dealer.fssKey([2], b.f, 64, 'ltz', 4);
+    const [xh2] = b.open([b.sub(x, r2!)]);
+    expect(() => b.emit('fss_spline', [xh2!, r2!, key2!, own2!], { bits: 64, mode: 'ltz', knots: [0, 16], shifts: [0], a: [0, 0, 0], s: [0, 0, 0], drop: 4 })).toThrow(/needs breakpoints more than 2\^4 apart \(0 and 16\)/);
+    expect(b.emit('fss_spline', [xh2!, r2!, key2!, own2!], { bits: 64, mode: 'ltz', knots: [0, 17], shifts: [0], a: [0, 0, 0], s: [0, 0, 0], drop: 4 })).toHaveLength(1);
     expect(() => P.protocolConfig('best,geluMethod=spline')).toThrow(/geluMethod=spline need compare=fss/);
     expect(() => P.protocolConfig('fss,expMethod=table')).toThrow(/expMethod must be one of limit, taylor-limit, spline/);
   });

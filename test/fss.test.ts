@@ -46,9 +46,10 @@ describe('DCF', () => {
     );
   });
 
-  it('one key at several points (shared upper levels) equals each point on its own, points straddling prefix boundaries (property)', () => {
+  it('one key at several points (walked as a trie) equals each point on its own: points straddling prefix boundaries, in rising, falling, wrapped, repeated and shuffled order (property)', () => {
+    const orders = ['up', 'down', 'wrap', 'repeat', 'shuffle'] as const;
     fc.assert(
-      fc.property(fc.integer({ min: 8, max: 64 }), fc.integer({ min: 3, max: 9 }), fc.array(fc.tuple(u64, u64), { minLength: 1, maxLength: 6 }), (n, P, rows) => {
+      fc.property(fc.integer({ min: 8, max: 64 }), fc.integer({ min: 3, max: 9 }), fc.array(fc.tuple(u64, u64), { minLength: 1, maxLength: 6 }), fc.constantFrom(...orders), (n, P, rows, order) => {
         const mask = n === 64 ? M64 : (1n << BigInt(n)) - 1n;
         const N = rows.length;
         const alpha = BigUint64Array.from(rows.map(([a]) => a & mask));
@@ -61,13 +62,20 @@ describe('DCF', () => {
         for (let e = 0; e < N; e++) {
           const k = BigInt(Number(rows[e]![0] % BigInt(n - 2)) + 2);
           const centre = e % 3 === 0 ? alpha[e]! : e % 3 === 1 ? (rows[e]![1] & mask) & ~((1n << k) - 1n) : 0n;
-          for (let p = 0; p < P; p++) x[p * N + e] = (centre + BigInt(p) - BigInt(P >> 1)) & mask;
+          // spread: consecutive points 1 apart, or 2^k apart (sharing only the bits above k)
+          const step = e % 2 === 0 ? 1n : 1n << (k - 1n);
+          const at = Array.from({ length: P }, (_, p) => (centre + step * (BigInt(p) - BigInt(P >> 1))) & mask);
+          if (order === 'down' || order === 'wrap') at.reverse();
+          if (order === 'wrap') at.push(...at.splice(0, P >> 1));
+          if (order === 'repeat') for (let p = 1; p < P; p += 2) at[p] = at[p - 1]!;
+          if (order === 'shuffle') at.sort((a, b) => Number((a * 0x9e3779b97f4a7c15n) & 0xffffn) - Number((b * 0x9e3779b97f4a7c15n) & 0xffffn));
+          for (let p = 0; p < P; p++) x[p * N + e] = at[p]!;
         }
         for (const party of [0, 1] as const) {
           const all = dcfEval(d, party, roots[party], cw, x, P);
           for (let p = 0; p < P; p++) {
             const one = dcfEval(d, party, roots[party], cw, x.slice(p * N, (p + 1) * N));
-            for (let j = 0; j < 2; j++) for (let e = 0; e < N; e++) expect(all[j * P * N + p * N + e], `n=${n} p=${p} e=${e}`).toBe(one[j * N + e]);
+            for (let j = 0; j < 2; j++) for (let e = 0; e < N; e++) expect(all[j * P * N + p * N + e], `n=${n} p=${p} e=${e} ${order}`).toBe(one[j * N + e]);
           }
         }
       }),

@@ -41,8 +41,8 @@ export interface DealerOps {
   beaverAnd(shape: Shape): [Reg, Reg, Reg];
   /** (r_a, r_b): one random bit, arithmetically and XOR-shared. */
   randBit(shape: Shape): [Reg, Reg];
-  /** (r, key): an FSS comparison's input mask (at `scale`) and the parties' DCF keys (gates/fss.ts). */
-  fssKey(shape: Shape, scale: number, bits: number, mode: 'ltz' | 'relu'): [Reg, Reg, Reg];
+  /** (r, key): an FSS comparison's input mask (at `scale`) and the parties' DCF keys, ignoring `drop` low bits (gates/fss.ts). */
+  fssKey(shape: Shape, scale: number, bits: number, mode: 'ltz' | 'relu', drop?: number): [Reg, Reg, Reg];
   /** (m', m >> bits, msb(m)) with m = m' + 2^62 - 1: exact truncation's mask and its parts (gates/truncation.ts). */
   truncPair(shape: Shape, scale: number, bits: number): [Reg, Reg, Reg];
   /** (A [..lead,k] held by P1, B [k,n] held by P0): a cross product's masks (gates/cross.ts). */
@@ -81,7 +81,7 @@ export class CircuitBuilder {
         this.#three('beaver_matmul', { m, k, n, batch: [...batch], scales: [...scales] }),
       beaverAnd: (shape) => this.#three('beaver_and', { shape: [...shape] }),
       randBit: (shape) => this.#two('rand_bit', { shape: [...shape] }),
-      fssKey: (shape, scale, bits, mode) => this.#three('fss_key', { shape: [...shape], scale, bits, mode }),
+      fssKey: (shape, scale, bits, mode, drop = 0) => this.#three('fss_key', { shape: [...shape], scale, bits, mode, drop }),
       truncPair: (shape, scale, bits) => this.#three('trunc_pair', { shape: [...shape], scale, bits }),
       crossMask: (lead, k, n, scales) => this.#two('cross_mask', { lead: [...lead], k, n, scales: [...scales] }),
       crossTriple: (a, b) => this.#one('cross_triple', [a, b]),

@@ -296,6 +296,59 @@ function signAcc(g: number): FuncBuilder {
   return f;
 }
 
+/**
+ * copyLanes(s, v, t, src, from, to) with g payload words: lanes from .. to - 1 take the state
+ * (seed, control-bit mask, values) of lane src[l] (i32 per lane at src + 4 l): a point leaving
+ * the path it shared with another (dcf.ts, the walk over a key's points).
+ */
+function copyLanes(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const [s, v, t, src, from, to] = [0, 1, 2, 3, 4, 5];
+  const [l, j] = [f.local(I32), f.local(I32)];
+  const at = (b: FuncBuilder, base: number, lane: number, shift: number): void => {
+    b.get(base).get(lane).i32(shift).op(Op.i32Shl).op(Op.i32Add);
+  };
+  f.get(from).set(l);
+  f.whileLoop(
+    (b) => b.get(l).get(to).op(Op.i32LtU),
+    (b) => {
+      b.get(src).get(l).i32(2).op(Op.i32Shl).op(Op.i32Add).load32().set(j);
+      for (const off of [0, 8]) {
+        at(b, s, l, 4);
+        at(b, s, j, 4);
+        b.load64(off).store64(off);
+      }
+      at(b, t, l, 3);
+      at(b, t, j, 3);
+      b.load64().store64();
+      for (let q = 0; q < g; q++) {
+        b.get(v).get(l).i32(8 * g).op(Op.i32Mul).op(Op.i32Add);
+        b.get(v).get(j).i32(8 * g).op(Op.i32Mul).op(Op.i32Add);
+        b.load64(8 * q).store64(8 * q);
+      }
+      b.inc(l, 1);
+    },
+  );
+  return f;
+}
+
+/** scatter(from, perm, to, nl) with g words per lane: lane l's g words at from go to lane perm[l]'s at to. */
+function scatter(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32], []);
+  const [from, perm, to, nl] = [0, 1, 2, 3];
+  const [l, dst] = [f.local(I32), f.local(I32)];
+  f.i32(0).set(l);
+  f.whileLoop(
+    (b) => b.get(l).get(nl).op(Op.i32LtU),
+    (b) => {
+      b.get(to).get(perm).get(l).i32(2).op(Op.i32Shl).op(Op.i32Add).load32().i32(8 * g).op(Op.i32Mul).op(Op.i32Add).set(dst);
+      for (let q = 0; q < g; q++) b.get(dst).get(from).load64(8 * q).store64(8 * q);
+      b.inc(from, 8 * g).inc(l, 1);
+    },
+  );
+  return f;
+}
+
 export function dcfKernelModule(): Uint8Array {
   const funcs: ModuleFunction[] = [{ name: 'prep', fn: prep() }];
   for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `update${g}${sub ? 'sub' : 'add'}`, fn: update(g, sub) });
@@ -303,6 +356,8 @@ export function dcfKernelModule(): Uint8Array {
   for (const g of [1, 2]) funcs.push({ name: `signAcc${g}`, fn: signAcc(g) });
   funcs.push({ name: 'genPrep', fn: genPrep() });
   for (const g of [1, 2]) funcs.push({ name: `genUpdate${g}`, fn: genUpdate(g) });
+  for (const g of [1, 2]) funcs.push({ name: `copyLanes${g}`, fn: copyLanes(g) });
+  for (const g of [1, 2]) funcs.push({ name: `scatter${g}`, fn: scatter(g) });
   return encodeModule(funcs);
 }
 
@@ -316,6 +371,8 @@ export interface DcfKernelExports {
   [signAcc: `signAcc${string}`]: (y: Ptr, xk: Ptr, ck: Ptr, rk: Ptr, offs: Ptr, ca: Ptr, cs: Ptr, acc: Ptr, kc: number, np: number, no: number, top: number, one: number) => void;
   genPrep(s0: Ptr, s1: Ptr, inp: Ptr, c: number): void;
   [genUpdate: `genUpdate${string}`]: (s0: Ptr, s1: Ptr, t0: Ptr, t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, bit: number, cwl: Ptr, rs: number) => void;
+  [copyLanes: `copyLanes${string}`]: (s: Ptr, v: Ptr, t: Ptr, src: Ptr, from: number, to: number) => void;
+  [scatter: `scatter${string}`]: (from: Ptr, perm: Ptr, to: Ptr, nl: number) => void;
 }
 
 let instance: DcfKernelExports | undefined;

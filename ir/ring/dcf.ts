@@ -226,9 +226,11 @@ export interface DcfSink {
 
 /**
  * The points a key is evaluated at (only their low `bits` bits are used): P per key, either
- * given (x[p N + e] for key e) or as one value per key minus P offsets (base[e] - offsets[p]).
+ * given (x[p N + e] for key e) or as one value per key minus P offsets (base[e] - offsets[p]);
+ * with `drop` s, the point is that difference's low `bits` + s bits shifted right by s (a
+ * comparison that ignores its input's s lowest bits, fss-spline.ts).
  */
-export type DcfPoints = { readonly x: BigUint64Array; readonly points: number } | { readonly base: BigUint64Array; readonly offsets: BigUint64Array };
+export type DcfPoints = { readonly x: BigUint64Array; readonly points: number } | { readonly base: BigUint64Array; readonly offsets: BigUint64Array; readonly drop?: number };
 
 /**
  * Party `party`'s evaluation of its keys at P points each (`pts`), chunk by chunk: `sink`
@@ -237,10 +239,10 @@ export type DcfPoints = { readonly x: BigUint64Array; readonly points: number } 
  *
  * Keys go in chunks, all their points together; a chunk's correction words are copied next to
  * its lanes, and the per-level work runs in WebAssembly (dcf-wasm.ts) around node:crypto's
- * AES. When a chunk's points of each key lie within a window of 2^(low-1) (a spline's X - k_p:
- * the breakpoints' span), each key's points have at most two distinct prefixes above bit
- * `low`, those of its smallest and largest point, so the tree's upper levels run once per
- * prefix instead of once per point.
+ * AES. A key's points walk its tree as a trie: a tree node is expanded once for all the points
+ * below it, so P points that agree on their top bits (a spline's X - k_p, breakpoints close
+ * together) cost the levels of one path plus, per further point, the levels below its longest
+ * common prefix with its neighbour in sorted order, not P full paths.
  */
 export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: BigUint64Array, src: DcfPoints, sink: DcfSink): void {
   const { count: N, bits: n, payload: g } = d;
@@ -252,53 +254,52 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   const R = dcfCorrectionRows(n, g);
   const root32 = words32(root, N);
   const neg = party === 1;
-  const nmask = n >= 64 ? [0xffffffff, 0xffffffff] : n >= 32 ? [0xffffffff, n === 32 ? 0 : 0xffffffff >>> (64 - n)] : [0xffffffff >>> (32 - n), 0];
+  const drop = given ? 0 : (src.drop ?? 0);
+  if (!Number.isInteger(drop) || drop < 0 || n + drop > 64) throw new Error(`dcfEvalChunks: drop ${drop} on a ${n}-bit DCF`);
+  // The points' bits before the drop: n + drop.
+  const wide = n + drop;
+  const nmask = wide >= 64 ? [0xffffffff, 0xffffffff] : wide >= 32 ? [0xffffffff, wide === 32 ? 0 : 0xffffffff >>> (64 - wide)] : [0xffffffff >>> (32 - wide), 0];
   // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes (more when one key has more points).
   const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
   const L = KC * P;
-  // The kernels' memory: AES input and output, the points' lanes, the prefixes' lanes, the chunk's correction words, the lane outputs, the sink's.
+  // The kernels' memory: AES input and output, the lanes, their owners and output order, the chunk's correction words, the lane outputs (walk order, then the sink's order), the sink's.
   const { take, used } = bumpAllocator();
   const IN = take(CHUNK_BYTES);
   const H = take(CHUNK_BYTES);
-  const laneSet = (nl: number): Lanes => ({ s: take(16 * nl), v: take(8 * g * nl), t: take(8 * nl), x: take(8 * nl), k: take(4 * nl) });
-  const pts = laneSet(L);
-  const pre = laneSet(2 * KC);
+  const ln: Lanes = { s: take(16 * L), v: take(8 * g * L), t: take(8 * L), x: take(8 * L), k: take(4 * L) };
+  const OWNER = take(4 * L);
+  const PERM = take(4 * L);
   const CW = take(8 * R * KC);
+  const YW = take(8 * g * L);
   const Y = take(8 * g * L);
   sink.reserve(take, L, KC);
   const W = dcfKernels(used());
   const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
   const finish = W[`finish${g}${neg ? 'sub' : 'add'}`]!;
+  const copyLanes = W[`copyLanes${g}`]!;
+  const scatter = W[`scatter${g}`]!;
   const mem = W.memory.buffer;
   const u8 = new Uint8Array(mem);
   const u32 = new Uint32Array(mem);
   const b64 = new BigUint64Array(mem);
   const views: DcfMemory = { W, u8, u32, b64, y: Y };
+  // Per lane of a chunk (lane p kc + k: point p of key k): its point (u32 halves), the level it
+  // leaves the path it shares with an earlier point, that point's lane, and its walk position.
+  const ql = new Uint32Array(L), qh = new Uint32Array(L);
+  const depart = new Int32Array(L), owner = new Int32Array(L), pos = new Int32Array(L);
+  const order = new Int32Array(P), stackLane = new Int32Array(P + 1), stackDepth = new Int32Array(P + 1);
+  const atLevel = new Int32Array(n + 2);
+  const byKey = Array.from({ length: P }, (_, i) => i);
 
-  /** Tree levels [from, to) of nl lanes of `ln` under the chunk's correction words (kc keys), EVAL_CHUNK lanes at a time. */
-  const walk = (ln: Lanes, nl: number, kc: number, from: number, to: number): void => {
+  /** Tree level i of walk lanes 0 .. nl - 1 (kc keys' correction words), EVAL_CHUNK lanes at a time. */
+  const level = (i: number, nl: number, kc: number): void => {
+    const bit = n - 1 - i;
     for (let c = 0; c < nl; c += EVAL_CHUNK) {
       const cn = Math.min(EVAL_CHUNK, nl - c);
-      const s = ln.s + 16 * c, v = ln.v + 8 * g * c, t = ln.t + 8 * c, xx = ln.x + 8 * c, k = ln.k + 4 * c;
-      const blocks = u8.subarray(IN, IN + 32 * cn);
-      for (let i = from; i < to; i++) {
-        const bit = n - 1 - i;
-        W.prep(s, xx, IN, cn, bit);
-        u8.set(aesBytes(blocks), H);
-        update(s, v, t, xx, k, IN, H, cn, bit, CW + 8 * i * rows * kc, 8 * kc);
-      }
+      W.prep(ln.s + 16 * c, ln.x + 8 * c, IN, cn, bit);
+      u8.set(aesBytes(u8.subarray(IN, IN + 32 * cn)), H);
+      update(ln.s + 16 * c, ln.v + 8 * g * c, ln.t + 8 * c, ln.x + 8 * c, ln.k + 4 * c, IN, H, cn, bit, CW + 8 * i * rows * kc, 8 * kc);
     }
-  };
-  /** Lane l of `ln` at key c's root (c within the chunk, e its key). */
-  const atRoot = (ln: Lanes, l: number, e: number): void => {
-    const s = ln.s / 4 + 4 * l;
-    u32[s] = root32[4 * e]!;
-    u32[s + 1] = root32[4 * e + 1]!;
-    u32[s + 2] = root32[4 * e + 2]!;
-    u32[s + 3] = root32[4 * e + 3]!;
-    const t = ln.t / 4 + 2 * l;
-    u32[t] = u32[t + 1] = neg ? 0xffffffff : 0;
-    u32.fill(0, ln.v / 4 + 2 * g * l, ln.v / 4 + 2 * g * (l + 1));
   };
 
   for (let e0 = 0; e0 < N; e0 += KC) {
@@ -306,73 +307,102 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
     const lc = kc * P;
     // The chunk's correction words, row-major with rows of kc words.
     for (let r = 0; r < R; r++) b64.set(cw.subarray(r * N + e0, r * N + e0 + kc), CW / 8 + r * kc);
-    // Lane p kc + k: point p of key e0 + k (inputs cut to n bits).
-    const px = pts.x / 4, pk = pts.k / 4;
+    // Lane p kc + k: point p of key e0 + k.
     for (let p = 0; p < P; p++) {
       const ol = given ? 0 : offs[2 * p]!, oh = given ? 0 : offs[2 * p + 1]!;
       for (let k = 0; k < kc; k++) {
         const l = p * kc + k;
-        const src = 2 * ((given ? p * N : 0) + e0 + k);
-        const bl = xIn[src]!, bh = xIn[src + 1]!;
-        // base - offset on u32 halves (given points: offset 0).
-        const lo = (bl - ol) >>> 0;
-        const hi = (bh - oh - (bl < ol ? 1 : 0)) >>> 0;
-        u32[pk + l] = k;
-        u32[px + 2 * l] = (lo & nmask[0]!) >>> 0;
-        u32[px + 2 * l + 1] = (hi & nmask[1]!) >>> 0;
+        const at = 2 * ((given ? p * N : 0) + e0 + k);
+        const bl = xIn[at]!, bh = xIn[at + 1]!;
+        // base - offset on u32 halves (given points: offset 0), cut to n + drop bits, shifted right by drop.
+        let lo = ((bl - ol) & nmask[0]!) >>> 0;
+        let hi = ((bh - oh - (bl < ol ? 1 : 0)) & nmask[1]!) >>> 0;
+        if (drop >= 32) (lo = hi >>> (drop - 32)), (hi = 0);
+        else if (drop > 0) (lo = ((lo >>> drop) | (hi << (32 - drop))) >>> 0), (hi = hi >>> drop);
+        ql[l] = lo;
+        qh[l] = hi;
       }
     }
-    // The common window: the largest span of one key's points in this chunk.
-    let low = n;
-    const rx = pre.x / 4;
-    if (P > 2) {
-      let spanBits = 0;
-      for (let k = 0; k < kc; k++) {
-        let al = u32[px + 2 * k]!, ah = u32[px + 2 * k + 1]!;
-        let bl = al, bh = ah;
-        for (let p = 1; p < P; p++) {
-          const l = p * kc + k;
-          const vl = u32[px + 2 * l]!, vh = u32[px + 2 * l + 1]!;
-          if (lt64(vl, vh, al, ah)) (al = vl), (ah = vh);
-          if (lt64(bl, bh, vl, vh)) (bl = vl), (bh = vh);
-        }
-        // The key's two candidate prefixes: its smallest and largest point.
-        u32[pre.k / 4 + k] = k;
-        u32[pre.k / 4 + kc + k] = k;
-        u32[rx + 2 * k] = al;
-        u32[rx + 2 * k + 1] = ah;
-        u32[rx + 2 * (kc + k)] = bl;
-        u32[rx + 2 * (kc + k) + 1] = bh;
-        const dl = (bl - al) >>> 0;
-        const dh = (bh - ah - (bl < al ? 1 : 0)) >>> 0;
-        spanBits = Math.max(spanBits, bitLength(dl, dh));
+    // Each key's points walk the tree as a trie: in sorted order, a point shares the path of the
+    // one before it down to their longest common prefix, and from there on needs levels of its own.
+    // It takes the state, at that depth, of the latest earlier point (in sorted order) that left
+    // the shared path higher up; a spline's points X - k_p are sorted already, but for one wrap.
+    atLevel.fill(0);
+    for (let k = 0; k < kc; k++) {
+      sortedPoints(k, kc);
+      let top = 0;
+      for (let j = 0; j < P; j++) {
+        const l = order[j]! * kc + k;
+        let dep = 0;
+        if (j > 0) {
+          const m = order[j - 1]! * kc + k;
+          dep = n - bitLength((ql[l]! ^ ql[m]!) >>> 0, (qh[l]! ^ qh[m]!) >>> 0);
+          while (stackDepth[top - 1]! > dep) top--;
+          // An owner that leaves at the same depth is copied in the same step: take its own owner, active before.
+          const o = stackLane[top - 1]!;
+          owner[l] = stackDepth[top - 1] === dep ? owner[o]! : o;
+        } else owner[l] = -1;
+        stackLane[top] = l;
+        stackDepth[top++] = dep;
+        depart[l] = dep;
+        atLevel[dep + 1]!++;
       }
-      low = Math.min(n, spanBits + 1);
     }
-    const from = n - low;
-    if (from > 0) {
-      // Upper levels on the two prefixes of each key, then each point continues from the state of the prefix it shares.
-      for (let c = 0; c < 2 * kc; c++) atRoot(pre, c, e0 + (c % kc));
-      walk(pre, 2 * kc, kc, 0, from);
-      const ss = pre.s / 4, st = pre.t / 4, sv = pre.v / 4;
-      const ds = pts.s / 4, dt = pts.t / 4, dv = pts.v / 4;
-      for (let l = 0; l < lc; l++) {
-        const k = l % kc;
-        const xl = u32[px + 2 * l]!, xh = u32[px + 2 * l + 1]!;
-        const pl = u32[rx + 2 * k]!, ph = u32[rx + 2 * k + 1]!;
-        // Same prefix above bit `low` as the smallest point?
-        const same = low >= 64 ? true : low >= 32 ? (xh ^ ph) >>> (low - 32) === 0 : xh === ph && (xl ^ pl) >>> low === 0;
-        const c = same ? k : kc + k;
-        for (let q = 0; q < 4; q++) u32[ds + 4 * l + q] = u32[ss + 4 * c + q]!;
-        u32[dt + 2 * l] = u32[st + 2 * c]!;
-        u32[dt + 2 * l + 1] = u32[st + 2 * c + 1]!;
-        for (let q = 0; q < 2 * g; q++) u32[dv + 2 * g * l + q] = u32[sv + 2 * g * c + q]!;
-      }
-    } else for (let l = 0; l < lc; l++) atRoot(pts, l, e0 + (l % kc));
-    walk(pts, lc, kc, from, n);
-    // Output: v + (-1)^party (conv(s) + t CW_last), g words per lane at Y.
-    finish(pts.s, pts.v, pts.t, pts.k, lc, CW + 8 * n * rows * kc, 8 * kc, Y);
+    // Walk positions: by departure level (those at level <= i are the first atLevel[i + 1]).
+    for (let i = 1; i <= n + 1; i++) atLevel[i]! += atLevel[i - 1]!;
+    const next = atLevel.slice(0, n + 1);
+    for (let l = 0; l < lc; l++) pos[l] = next[depart[l]!]!++;
+    const O = OWNER / 4, PM = PERM / 4, LK = ln.k / 4, LX = ln.x / 4;
+    for (let l = 0; l < lc; l++) {
+      const w = pos[l]!;
+      u32[PM + w] = l;
+      u32[LK + w] = l % kc;
+      u32[LX + 2 * w] = ql[l]!;
+      u32[LX + 2 * w + 1] = qh[l]!;
+      u32[O + w] = owner[l]! < 0 ? 0 : pos[owner[l]!]!;
+    }
+    // Roots (departure 0): the key's root seed.
+    for (let w = 0; w < atLevel[1]!; w++) {
+      const e = e0 + u32[LK + w]!;
+      const sw = ln.s / 4 + 4 * w;
+      u32[sw] = root32[4 * e]!;
+      u32[sw + 1] = root32[4 * e + 1]!;
+      u32[sw + 2] = root32[4 * e + 2]!;
+      u32[sw + 3] = root32[4 * e + 3]!;
+      const tw = ln.t / 4 + 2 * w;
+      u32[tw] = u32[tw + 1] = neg ? 0xffffffff : 0;
+      u32.fill(0, ln.v / 4 + 2 * g * w, ln.v / 4 + 2 * g * (w + 1));
+    }
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && atLevel[i + 1]! > atLevel[i]!) copyLanes(ln.s, ln.v, ln.t, OWNER, atLevel[i]!, atLevel[i + 1]!);
+      level(i, atLevel[i + 1]!, kc);
+    }
+    // Points equal to an earlier one (departure n) take its final state.
+    if (atLevel[n + 1]! > atLevel[n]!) copyLanes(ln.s, ln.v, ln.t, OWNER, atLevel[n]!, atLevel[n + 1]!);
+    // Output: v + (-1)^party (conv(s) + t CW_last), g words per lane, back in the sink's lane order.
+    finish(ln.s, ln.v, ln.t, ln.k, lc, CW + 8 * n * rows * kc, 8 * kc, YW);
+    scatter(YW, PERM, Y, lc);
     sink.chunk(views, e0, kc);
+  }
+
+  /** order[0 .. P-1]: key k's points (lanes p kc + k) in descending order. */
+  function sortedPoints(k: number, kc: number): void {
+    // Descending but for one wrap (a spline's X - k_p): rotate to the wrap.
+    let rises = 0, at = 0;
+    for (let p = 1; p < P; p++) {
+      const a = (p - 1) * kc + k, b = p * kc + k;
+      if (lt64(ql[a]!, qh[a]!, ql[b]!, qh[b]!)) rises++, (at = p);
+    }
+    const last = (P - 1) * kc + k;
+    if (rises === 0 || (rises === 1 && !lt64(ql[last]!, qh[last]!, ql[k]!, qh[k]!))) {
+      for (let j = 0; j < P; j++) order[j] = (at + j) % P;
+      return;
+    }
+    byKey.sort((a, b) => {
+      const la = a * kc + k, lb = b * kc + k;
+      return lt64(ql[lb]!, qh[lb]!, ql[la]!, qh[la]!) ? -1 : lt64(ql[la]!, qh[la]!, ql[lb]!, qh[lb]!) ? 1 : 0;
+    });
+    for (let j = 0; j < P; j++) order[j] = byKey[j]!;
   }
 }
 

@@ -156,6 +156,40 @@ export function encodeSpline(sp: RealSpline, f: number): SplineTable {
   return { knots, shifts: sp.outputs.map((o) => o.shift), a, s };
 }
 
+/** The most low bits a table's comparisons ignore (each is one tree level fewer per breakpoint). */
+const MAX_DROP = 12;
+
+/**
+ * The low input bits a continuous table's comparisons may ignore (fss-spline.ts `drop`): the
+ * largest s <= MAX_DROP (and < f) such that the breakpoints lie more than 2^s apart and, for
+ * every breakpoint k, the piece starting at k
+ * still approximates fn within 2 tol on [k - 2^s, k) ring units (where the comparison may take
+ * it early), sampled at 16 points and the far end. Piecewise-constant and relative tables keep 0.
+ */
+export function allowedDrop(fn: (x: number) => number, t: SplineTable, f: number, tol: number): number {
+  if (t.shifts.length !== 1) return 0;
+  const m = t.knots.length;
+  const sh = t.shifts[0]!;
+  const line = (p: number, xr: number): number => (t.a[p]! + t.s[p]! * xr) / 2 ** (sh + f);
+  const fits = (s: number): boolean => {
+    // at most one comparison can be read early at any x (fss-spline.ts)
+    for (let p = 1; p < m; p++) if (t.knots[p]! - t.knots[p - 1]! <= 2 ** s) return false;
+    for (let p = 0; p < m; p++) {
+      const k = t.knots[p]!;
+      for (let j = 1; j <= 16; j++) {
+        const xr = k - (j * 2 ** s) / 16;
+        if (Math.abs(line(p + 1, xr) - fn(xr / 2 ** f)) > 2 * tol) return false;
+      }
+    }
+    return true;
+  };
+  for (let s = Math.min(MAX_DROP, f - 1); s > 0; s--) if (fits(s)) return s;
+  return 0;
+}
+
+/** A table with the drop its function allows. */
+const withDrop = (fn: (x: number) => number, t: SplineTable, f: number, tol: number): SplineTable => ({ ...t, drop: allowedDrop(fn, t, f, tol) });
+
 const cache = new Map<string, SplineTable>();
 
 function cached(key: string, make: () => SplineTable): SplineTable {
@@ -165,11 +199,12 @@ function cached(key: string, make: () => SplineTable): SplineTable {
 }
 
 export function geluTable(form: 'erf' | 'tanh', f: number): SplineTable {
-  return cached(`gelu-${form}-${f}`, () => encodeSpline(fitSpline(form === 'erf' ? geluErf : geluTanh, -6, 6, GELU_TOL, f, [0, 0], [0, 1]), f));
+  const fn = form === 'erf' ? geluErf : geluTanh;
+  return cached(`gelu-${form}-${f}`, () => withDrop(fn, encodeSpline(fitSpline(fn, -6, 6, GELU_TOL, f, [0, 0], [0, 1]), f), f, GELU_TOL));
 }
 
 export function expTable(f: number): SplineTable {
-  return cached(`exp-${f}`, () => encodeSpline(fitSpline(Math.exp, -16, 0, EXP_TOL, f, [0, 0], [1, 1]), f));
+  return cached(`exp-${f}`, () => withDrop(Math.exp, encodeSpline(fitSpline(Math.exp, -16, 0, EXP_TOL, f, [0, 0], [1, 1]), f), f, EXP_TOL));
 }
 
 export const RECIP_LO = 2 ** -10;
@@ -198,11 +233,12 @@ export function reciprocalTable(f: number, tol = RECIP_START_TOL): SplineTable {
 }
 
 export function tanhTable(f: number): SplineTable {
-  return cached(`tanh-${f}`, () => encodeSpline(fitSpline(Math.tanh, -6, 6, SIGMOID_TOL, f, [-1, 0], [1, 0]), f));
+  return cached(`tanh-${f}`, () => withDrop(Math.tanh, encodeSpline(fitSpline(Math.tanh, -6, 6, SIGMOID_TOL, f, [-1, 0], [1, 0]), f), f, SIGMOID_TOL));
 }
 
 export function sigmoidTable(f: number): SplineTable {
-  return cached(`sigmoid-${f}`, () => encodeSpline(fitSpline((x) => 1 / (1 + Math.exp(-x)), -12, 12, SIGMOID_TOL, f, [0, 0], [1, 0]), f));
+  const fn = (x: number): number => 1 / (1 + Math.exp(-x));
+  return cached(`sigmoid-${f}`, () => withDrop(fn, encodeSpline(fitSpline(fn, -12, 12, SIGMOID_TOL, f, [0, 0], [1, 0]), f), f, SIGMOID_TOL));
 }
 
 /**
@@ -264,7 +300,7 @@ export function restrictSpline(t: SplineTable, lo: number, hi: number): SplineTa
     for (let q = 0; q < t.shifts.length; q++) out.push(...c.slice(q * (m + 1) + first, q * (m + 1) + end + 1));
     return out;
   };
-  return { knots: t.knots.slice(first, end), shifts: t.shifts, a: pieces(t.a), s: pieces(t.s) };
+  return { knots: t.knots.slice(first, end), shifts: t.shifts, a: pieces(t.a), s: pieces(t.s), ...(t.drop !== undefined ? { drop: t.drop } : {}) };
 }
 
 /**
@@ -279,18 +315,21 @@ export function spline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: Proto
     const bx = b.boundOf(x);
     let t = table;
     let bound: readonly [number, number] | undefined;
+    const u = 2 ** b.f;
     if (bx !== undefined) {
       // the range the secure x can reach: the bound widened as at the comparison (fss-bits.ts)
       const w = Math.max(Math.abs(bx[0]), Math.abs(bx[1])) * WIDTH_MARGIN_REL + WIDTH_MARGIN_ABS;
-      const u = 2 ** b.f;
       t = restrictSpline(table, Math.floor((bx[0] - w) * u), Math.ceil((bx[1] + w) * u));
-      bound = [bx[0] - t.knots[t.knots.length - 1]! / u, bx[1] - t.knots[0]! / u];
+      // a key that ignores `drop` low bits is exact for |x - k_p| < 2^(bits-1) - 2^drop (fss.ts): widen by 2^drop units
+      const slack = 2 ** (t.drop ?? 0) / u;
+      bound = [bx[0] - t.knots[t.knots.length - 1]! / u - slack, bx[1] - t.knots[0]! / u + slack];
     }
     const mode = splineMode(t);
     const bits = fssWidth(b, bound, cfg.fssBits);
-    const [r, key, own] = b.dealer.fssKey(x.shape, x.scale, bits, mode);
+    const drop = Math.min(t.drop ?? 0, bits - 2);
+    const [r, key, own] = b.dealer.fssKey(x.shape, x.scale, bits, mode, drop);
     const [xh] = b.open([b.sub(x, r)]) as [Reg];
-    const y = b.emit('fss_spline', [xh, r, key, own], { bits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s })[0]!;
+    const y = b.emit('fss_spline', [xh, r, key, own], { bits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s, drop })[0]!;
     return t.shifts.map((_, i) => b.reshape(b.slice(y, [i], [i + 1], [0]), x.shape));
   });
 }

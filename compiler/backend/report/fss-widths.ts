@@ -30,7 +30,7 @@ export function fssWidthRows(c: Circuit): FssWidthRow[] {
     let r = rows.get(key);
     if (r === undefined) rows.set(key, (r = { opKind: ins.prov.opKind, protocol: ins.prov.protocol, byBits: new Map(), dealerBytes: 0 }));
     r.byBits.set(bits, (r.byBits.get(bits) ?? 0) + n);
-    const [b0, b1] = fssKeyBytesPerElement(bits, ins.attrs['mode'] as FssMode);
+    const [b0, b1] = fssKeyBytesPerElement(bits, ins.attrs['mode'] as FssMode, (ins.attrs['drop'] as number | undefined) ?? 0);
     r.dealerBytes += (b0 + b1) * n;
   }
   return [...rows.values()].map((r) => {

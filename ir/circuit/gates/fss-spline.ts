@@ -29,6 +29,13 @@
 //
 // Comparisons on `bits` bits are exact when every |x - k_p| < 2^(bits-1); at 64 bits, for
 // every x whose distance to the breakpoints fits the ring.
+//
+// `drop` s > 0 (a continuous table's choice, protocols/spline.ts): the key ignores x's s lowest
+// bits, s tree levels fewer per breakpoint; then for x in [k_p - 2^s, k_p) the piece starting
+// at k_p may be taken (fss.ts), exact again with |x - k_p| < 2^(bits-1) - 2^s. Breakpoints must
+// lie more than 2^s apart, so that at most one comparison is read early at any x and the result
+// is always one of two adjacent pieces' lines. The table's builder allows a drop only where the
+// next piece's line is within its tolerance there.
 
 import { typeError } from '../../op.ts';
 import { checkKey, fssSignSums, type FssMode } from './fss.ts';
@@ -44,6 +51,8 @@ export interface SplineTable {
   readonly a: readonly number[];
   /** O x (m + 1): slopes at scale shift. */
   readonly s: readonly number[];
+  /** The low input bits its comparisons may ignore (see the header; default 0). */
+  readonly drop?: number;
 }
 
 /** The key mode a table needs: relu (d rho) when any slope is nonzero. */
@@ -65,8 +74,8 @@ function tableOf(a: CAttrs): SplineTable {
 
 const ring = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
 
-/** Party `party`'s shares of the O outputs ([O, n], output-major) from X, its mask share r_b and its key. */
-export function splineShares(t: SplineTable, mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring): Ring {
+/** Party `party`'s shares of the O outputs ([O, n], output-major) from X, its mask share r_b and its key (ignoring `drop` low bits of x). */
+export function splineShares(t: SplineTable, mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring, drop = 0): Ring {
   const n = xh.length;
   const m = t.knots.length;
   const o = t.shifts.length;
@@ -79,7 +88,7 @@ export function splineShares(t: SplineTable, mode: FssMode, bits: number, party:
   };
   const first = (c: readonly number[]): Ring => BigUint64Array.from({ length: o }, (_, q) => ring(c[q * (m + 1)]!));
   const knots = BigUint64Array.from(t.knots, ring);
-  let acc = fssSignSums(mode, bits, party, xh, rb, cw, own, knots, step(t.a), mode === 'relu' ? step(t.s) : undefined);
+  let acc = fssSignSums(mode, bits, party, xh, rb, cw, own, knots, step(t.a), mode === 'relu' ? step(t.s) : undefined, drop);
   // This party's share of x = X - rho: P0 holds X + r_0, P1 r_1.
   if (t.s.some((v, i) => v !== 0 && i % (m + 1) === 0)) acc = K.ringAdd(acc, K.ringMatmul(first(t.s), party === 0 ? K.ringAdd(xh, rb) : rb, o, 1, n));
   if (party === 0) acc = K.ringBinary(acc, [o, n], first(t.a), [o, 1], 'add');
@@ -99,7 +108,7 @@ export const FSS_SPLINE_GATES: readonly CircuitOpDef[] = [
     summary: 'piecewise-linear functions of x from one opened x + r and one DCF key evaluated at every breakpoint; inputs (x + r, r, key, own), output [O, ...shape] (see fss-spline.ts)',
     cls: 'local',
     inputs: [P, A, ['key'], ['key']],
-    attrs: { bits: { kind: 'int' }, mode: { kind: 'string' }, knots: { kind: 'ints' }, shifts: { kind: 'ints' }, a: { kind: 'ints' }, s: { kind: 'ints' } },
+    attrs: { bits: { kind: 'int' }, mode: { kind: 'string' }, knots: { kind: 'ints' }, shifts: { kind: 'ints' }, a: { kind: 'ints' }, s: { kind: 'ints' }, drop: { kind: 'int', default: 0 } },
     infer([xh, r, key, own], a) {
       const t = tableOf(a);
       const bits = int(a, 'bits');
@@ -108,13 +117,17 @@ export const FSS_SPLINE_GATES: readonly CircuitOpDef[] = [
       if (mode !== splineMode(t)) typeError(`fss_spline: a table ${splineMode(t) === 'relu' ? 'with' : 'without'} slopes needs a ${splineMode(t)} key, got ${mode}`);
       if (!Number.isInteger(bits) || bits < 2 || bits > 64) typeError(`fss_spline: bits must be in 2..64, got ${bits}`);
       if (xh!.shape.length !== r!.shape.length || xh!.shape.some((d, i) => d !== r!.shape[i])) typeError('fss_spline: the opened value and the mask must have one shape');
-      checkKey('fss_spline', key!, own!, xh!.shape, bits, mode);
+      const drop = int(a, 'drop');
+      checkKey('fss_spline', key!, own!, xh!.shape, bits, mode, drop);
+      for (let i = 1; drop > 0 && i < t.knots.length; i++) {
+        if (t.knots[i]! - t.knots[i - 1]! <= 2 ** drop) typeError(`fss_spline: ignoring ${drop} low bits needs breakpoints more than 2^${drop} apart (${t.knots[i - 1]} and ${t.knots[i]})`);
+      }
       return [reg('ashr', [t.shifts.length, ...xh!.shape], xh!.scale)];
     },
     evaluate(env) {
       const { ins, party } = env;
       const t = tableOf(ins.attrs);
-      return [splineShares(t, ins.attrs['mode'] as FssMode, ins.attrs['bits'] as number, party, env.get(ins.inputs[0]!), env.get(ins.inputs[1]!), env.get(ins.inputs[2]!), env.get(ins.inputs[3]!))];
+      return [splineShares(t, ins.attrs['mode'] as FssMode, ins.attrs['bits'] as number, party, env.get(ins.inputs[0]!), env.get(ins.inputs[1]!), env.get(ins.inputs[2]!), env.get(ins.inputs[3]!), ins.attrs['drop'] as number)];
     },
   },
 ];

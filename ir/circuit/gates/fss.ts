@@ -17,6 +17,12 @@
 // and constant r_{m-1} r give shares of e*r, so ReLU comes out of the same round with no product.
 // On m = 64 bits the result is exact for every ring element.
 //
+// A key may ignore its input's `drop` = s lowest bits (a spline's, fss-spline.ts): the DCF then
+// runs on the m-1-s bits X' >> s against alpha = r' >> s, s levels fewer (and s levels' fewer
+// correction words). Its c differs from [X' < r'] only where X' >> s = r' >> s and X' < r', i.e.
+// where (x - k) mod 2^(m-1) lies in [2^(m-1) - 2^s, 2^(m-1)): for |x - k| < 2^(m-1) - 2^s, only
+// for x in [k - 2^s, k), which the result then reads as x >= k.
+//
 // Key of party b per element: its root seed (2 words, drawn from the seed it shares with the
 // dealer: free), its share of the constants (g words: P0 draws its own, P1's is sent), and the
 // correction words, the same for both parties and sent to both (dcfCorrectionRows(m-1, g)).
@@ -52,33 +58,44 @@ function bitsOf(op: string, a: CAttrs): number {
 }
 
 /** Key words per element of an m-bit comparison with g payload words: root seed, constant shares, correction words. */
-export function fssKeyWords(bits: number, mode: FssMode): number {
-  return fssOwnWords(mode) + fssCorrectionWords(bits, mode);
+export function fssKeyWords(bits: number, mode: FssMode, drop = 0): number {
+  return fssOwnWords(mode) + fssCorrectionWords(bits, mode, drop);
 }
 
+/** The DCF's depth: the m - 1 low bits of the sign formula, less the `drop` lowest bits it ignores. */
+const dcfBits = (bits: number, drop: number): number => bits - 1 - drop;
+
 /** Correction words per element (the `key` register's rows). */
-export const fssCorrectionWords = (bits: number, mode: FssMode): number => dcfCorrectionRows(bits - 1, payloadOf(mode));
+export const fssCorrectionWords = (bits: number, mode: FssMode, drop = 0): number => dcfCorrectionRows(dcfBits(bits, drop), payloadOf(mode));
 
 /** The party's own key words per element: root seed (2), constant shares (g) (the `own` register's rows). */
 export const fssOwnWords = (mode: FssMode): number => 2 + payloadOf(mode);
 
 /** Dealer bytes per element to [P0, P1]: the correction words to both, P1's constant shares to P1. */
-export function fssKeyBytesPerElement(bits: number, mode: FssMode): [number, number] {
+export function fssKeyBytesPerElement(bits: number, mode: FssMode, drop = 0): [number, number] {
   const g = payloadOf(mode);
-  const cw = dcfCorrectionRows(bits - 1, g) * BYTES_PER_ELEMENT;
+  const cw = dcfCorrectionRows(dcfBits(bits, drop), g) * BYTES_PER_ELEMENT;
   return [cw, cw + g * BYTES_PER_ELEMENT];
 }
 
 interface KeyLayout {
   readonly n: number;
   readonly bits: number;
+  readonly drop: number;
   readonly mode: FssMode;
   readonly g: number;
 }
 
 function layout(ins: Instruction, regs: readonly RegType[]): KeyLayout {
   const mode = ins.attrs['mode'] as FssMode;
-  return { n: numel(regs[ins.outputs[0]!]!.shape), bits: ins.attrs['bits'] as number, mode, g: payloadOf(mode) };
+  return { n: numel(regs[ins.outputs[0]!]!.shape), bits: ins.attrs['bits'] as number, drop: dropOf(ins.attrs), mode, g: payloadOf(mode) };
+}
+
+/** The low input bits a key's comparisons ignore (0 unless a spline allows it; fss-spline.ts). */
+const dropOf = (a: CAttrs): number => (a['drop'] as number | undefined) ?? 0;
+
+function checkDrop(op: string, bits: number, drop: number): void {
+  if (!Number.isInteger(drop) || drop < 0 || dcfBits(bits, drop) < 1) typeError(`${op}: drop must be in 0..${bits - 2} for a ${bits}-bit comparison, got ${drop}`);
 }
 
 /** Party's seed-derived parts: its share of r, its root seeds (16 bytes per element), and (P0) its constant shares. */
@@ -98,11 +115,11 @@ const keyGate: DealerGate = {
     const l = layout(ins, regs);
     const rho = K.ringNeg(K.ringAdd(rShare(ins, l, seeds.s0d), rShare(ins, l, seeds.s1d)));
     const roots = [asBytes(rootSeeds(ins, l, seeds.s0d)), asBytes(rootSeeds(ins, l, seeds.s1d))] as const;
-    return fssKeys(l.mode, l.bits, rho, roots, constShares(ins, l, seeds.s0d));
+    return fssKeys(l.mode, l.bits, rho, roots, constShares(ins, l, seeds.s0d), l.drop);
   },
   bytes(ins, regs) {
     const l = layout(ins, regs);
-    const [b0, b1] = fssKeyBytesPerElement(l.bits, l.mode);
+    const [b0, b1] = fssKeyBytesPerElement(l.bits, l.mode, l.drop);
     return [b0 * l.n, b1 * l.n];
   },
   assemble(ins, regs, party, own, received) {
@@ -115,11 +132,12 @@ const keyGate: DealerGate = {
   },
 };
 
-/** The key registers of an m-bit comparison of `shape`: the correction words and the party's own words. */
-export function checkKey(op: string, key: RegType, own: RegType, shape: readonly number[], bits: number, mode: FssMode): void {
+/** The key registers of an m-bit comparison of `shape` (ignoring `drop` low bits): the correction words and the party's own words. */
+export function checkKey(op: string, key: RegType, own: RegType, shape: readonly number[], bits: number, mode: FssMode, drop = 0): void {
+  checkDrop(op, bits, drop);
   const fits = (r: RegType, rows: number): boolean => r.shape[0] === rows && numel(r.shape) === rows * numel(shape);
-  if (!fits(key, fssCorrectionWords(bits, mode)) || !fits(own, fssOwnWords(mode))) {
-    typeError(`${op}: keys [${key.shape.join(',')}] and [${own.shape.join(',')}] do not fit a ${bits}-bit ${mode} comparison of [${shape.join(',')}]`);
+  if (!fits(key, fssCorrectionWords(bits, mode, drop)) || !fits(own, fssOwnWords(mode))) {
+    typeError(`${op}: keys [${key.shape.join(',')}] and [${own.shape.join(',')}] do not fit a ${bits}-bit ${mode} comparison${drop > 0 ? ` ignoring ${drop} low bits` : ''} of [${shape.join(',')}]`);
   }
 }
 
@@ -129,14 +147,16 @@ export const FSS_GATES: readonly CircuitOpDef[] = [
     summary: 'DCF comparison keys: an input mask r (random) and each party\'s key; the dealer sends both parties words (see fss.ts)',
     cls: 'dealer',
     inputs: [],
-    attrs: { shape: { kind: 'ints' }, scale: { kind: 'int' }, bits: { kind: 'int' }, mode: { kind: 'string' } },
+    attrs: { shape: { kind: 'ints' }, scale: { kind: 'int' }, bits: { kind: 'int' }, mode: { kind: 'string' }, drop: { kind: 'int', default: 0 } },
     infer(_, a) {
       const shape = ints(a, 'shape');
       checkShape('fss_key', shape);
       const mode = modeOf('fss_key', a);
       const bits = bitsOf('fss_key', a);
+      const drop = dropOf(a);
+      checkDrop('fss_key', bits, drop);
       if (int(a, 'scale') < 0) typeError('fss_key: scale must be >= 0');
-      return [reg('ashr', shape, int(a, 'scale')), reg('key', [fssCorrectionWords(bits, mode), ...shape], 0), reg('key', [fssOwnWords(mode), ...shape], 0)];
+      return [reg('ashr', shape, int(a, 'scale')), reg('key', [fssCorrectionWords(bits, mode, drop), ...shape], 0), reg('key', [fssOwnWords(mode), ...shape], 0)];
     },
     dealer: keyGate,
   },
@@ -163,9 +183,10 @@ export const FSS_GATES: readonly CircuitOpDef[] = [
 /**
  * The dealer's words for comparisons with input masks `rho` (the opened value is x + rho):
  * [to P0: the correction words, to P1: its constant shares then the correction words].
- * `roots`: the parties' root seeds (16 bytes per element); `p0Consts`: P0's constant shares.
+ * `roots`: the parties' root seeds (16 bytes per element); `p0Consts`: P0's constant shares;
+ * `drop`: the low bits the comparisons ignore (the DCF's point is alpha >> drop).
  */
-export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring): [Ring, Ring] {
+export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring, drop = 0): [Ring, Ring] {
   const n = rho.length;
   const g = payloadOf(mode);
   // On u32 halves (little-endian), no BigInt per element.
@@ -184,8 +205,10 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
   for (let e = 0; e < n; e++) {
     const lo = r32[2 * e]!, hi = r32[2 * e + 1]!;
     const rm = ((half === 0 ? lo : hi) >>> sh) & 1;
-    a32[2 * e] = (lo & lowMask[0]!) >>> 0;
-    a32[2 * e + 1] = (hi & lowMask[1]!) >>> 0;
+    // alpha >> drop: the comparisons ignore the low `drop` bits.
+    const al = (lo & lowMask[0]!) >>> 0, ah = (hi & lowMask[1]!) >>> 0;
+    a32[2 * e] = drop === 0 ? al : drop >= 32 ? ah >>> (drop - 32) : ((al >>> drop) | (ah << (32 - drop))) >>> 0;
+    a32[2 * e + 1] = drop === 0 ? ah : drop >= 32 ? 0 : ah >>> drop;
     // beta = 1 - 2 r_{m-1} in the ring; the constant r_{m-1}.
     b32[2 * e] = rm === 1 ? 0xffffffff : 1;
     b32[2 * e + 1] = rm === 1 ? 0xffffffff : 0;
@@ -205,7 +228,7 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
       }
     }
   }
-  const cw = dcfGen({ count: n, bits: bits - 1, payload: g }, roots, alpha, beta);
+  const cw = dcfGen({ count: n, bits: dcfBits(bits, drop), payload: g }, roots, alpha, beta);
   // P1's constant shares: the constants minus P0's seed-drawn shares.
   const p1 = new BigUint64Array(g * n + cw.length);
   p1.set(K.ringSub(consts, p0Consts), 0);
@@ -224,7 +247,7 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
  * `rb`: the party's share of the open's mask r = -rho; `cw`: the key's correction words;
  * `own`: root seeds | constant shares.
  */
-export function fssSignSums(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring, offsets: Ring, ca: Ring, cs: Ring | undefined): Ring {
+export function fssSignSums(mode: FssMode, bits: number, party: 0 | 1, xh: Ring, rb: Ring, cw: Ring, own: Ring, offsets: Ring, ca: Ring, cs: Ring | undefined, drop = 0): Ring {
   const g = payloadOf(mode);
   const n = xh.length;
   const P = offsets.length;
@@ -235,7 +258,7 @@ export function fssSignSums(mode: FssMode, bits: number, party: 0 | 1, xh: Ring,
   const out = new BigUint64Array(O * n);
   const root = new Uint8Array(own.buffer, own.byteOffset, 16 * n);
   let XK = 0, CK = 0, RK = 0, OF = 0, CA = 0, CS = 0, ACC = 0, ready = false;
-  dcfEvalChunks({ count: n, bits: bits - 1, payload: g }, party, root, cw, { base: xh, offsets }, {
+  dcfEvalChunks({ count: n, bits: dcfBits(bits, drop), payload: g }, party, root, cw, { base: xh, offsets, drop }, {
     reserve(take, _lanes, keys) {
       XK = take(8 * keys);
       CK = take(8 * g * keys);

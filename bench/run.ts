@@ -20,8 +20,9 @@ import { tokensSecureBenchmark } from './tokens-secure.ts';
 import { tokensReduceBenchmark } from './tokens-reduce.ts';
 import { truncationBenchmark } from './truncation.ts';
 import { embeddingBenchmark } from './embedding.ts';
+import { linearBenchmark } from './linear.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark, tokensSecureBenchmark, tokensReduceBenchmark, truncationBenchmark, embeddingBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [startupBenchmark, frontendBenchmark, evaluatorBenchmark, compileBenchmark, fssBenchmark, importanceBenchmark, importanceAgreementBenchmark, runtimeBenchmark, secureEvalBenchmark, vitEvalBenchmark, attentionMethodsBenchmark, foldBatchNormBenchmark, deployBenchmark, tokensBenchmark, tokensSecureBenchmark, tokensReduceBenchmark, truncationBenchmark, embeddingBenchmark, linearBenchmark];
 
 const filters = process.argv.slice(2);
 if (filters.includes('--help') || filters.includes('-h')) {

@@ -16,6 +16,7 @@
 //   npx tsx bench/runtime.ts                              # matmul, then tiny, mini, base with best and fss
 //   npx tsx bench/runtime.ts --matmul                     # only the kernel throughput
 //   npx tsx bench/runtime.ts --models tiny,mini --protocols best --threads 1
+//   npx tsx bench/runtime.ts --models tiny,mini --protocols best,linear=beaver,best --no-crypten   # a preset's options follow it
 //   npx tsx bench/runtime.ts --models base --no-crypten   # leave CrypTen out even where it is installed
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models tiny,mini,base --load 1
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models base --protocols best --repeat 2
@@ -312,6 +313,16 @@ export const runtimeBenchmark: Benchmark = {
   },
 };
 
+/** `best,fss` -> [best, fss]; an option `key=value` belongs to the preset before it: `best,linear=beaver,best` -> [best,linear=beaver; best]. */
+export function protocolFamilies(spec: string): string[] {
+  const out: string[] = [];
+  for (const part of spec.split(',')) {
+    if (part.includes('=') && out.length > 0) out[out.length - 1] += `,${part}`;
+    else out.push(part);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const threads = Number(arg('--threads') ?? 2);
   const seq = Number(arg('--seq') ?? 128);
@@ -324,7 +335,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(load) || load < 0) throw new Error(`--load: expected a number of busy processes (0, 1, 2, ...), got ${arg('--load')}`);
   const repeat = Number(arg('--repeat') ?? 1);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: expected a number of repetitions (1, 2, ...), got ${arg('--repeat')}`);
-  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocols.split(','), !process.argv.includes('--no-crypten'), load, repeat);
+  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocolFamilies(protocols), !process.argv.includes('--no-crypten'), load, repeat);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -404,13 +404,17 @@ export class CircuitBuilder {
   openB(xs: readonly Reg[]): Reg[] {
     return this.emit('open_b', xs);
   }
-  /** The holder of x and of its dealer mask sends x - mask to the other party alone (gates/cross.ts). */
+  /** The holder of a dealer mask sends x - mask (x its own value, or its share of a shared x) to the other party alone (gates/cross.ts). */
   send(x: Reg, mask: Reg): Reg {
     return this.#one('send', [x, mask]);
   }
   /** A cross product's shares from X and F = T - B (P1's), E = X - A and B (P0's) and C (gates/cross.ts). */
   crossCombine(x: Reg, f: Reg, e: Reg, bMask: Reg, c: Reg): Reg {
     return this.#one('cross_combine', [x, f, e, bMask, c]);
+  }
+  /** A linear layer's cross product from the shared X, E = X1 - A and W (P0's), A and F = W - B (P1's) and C (gates/cross.ts). */
+  crossCombineShared(x: Reg, e: Reg, w: Reg, a: Reg, f: Reg, c: Reg): Reg {
+    return this.#one('cross_combine_shared', [x, e, w, a, f, c]);
   }
 
   /** Reveals x to the client as the declared output `name`. */

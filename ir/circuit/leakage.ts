@@ -4,7 +4,8 @@
 // Rule: every input of an `open` is `sub(x, a)` (of an `open_b`, `xor(x, a)`) where `a` is a
 // uniformly random dealer output of the same shape (no broadcast, which would reuse mask
 // elements), and no mask serves two opens or is opened itself. A one-directional `send` of
-// (x, a) reveals x - a to the other party: `a` must be such a mask too, held by the sender alone. Each comm op names the
+// (x, a) reveals x - a (the sender's share of x, when x is shared) to the other party: `a` must
+// be such a mask too, held by the sender alone. Each comm op names the
 // combination it requires, each dealer op which of its outputs are random. Every `output`
 // reveals a declared output. rand_bit's outputs are random bits, so they hide only one-bit values:
 // the checker accepts them as masks and trusts the protocol to open only bits with them.
@@ -48,8 +49,11 @@ export function findLeaks(c: Circuit): LeakageViolation[] {
       out.push({ instruction: i, message: `${ins.op} reveals %${x} - %${mask} but ${notMask}` });
       return;
     }
-    const from = holder(c.registers[x]!);
-    if (from === undefined || holder(c.registers[mask]!) !== from) {
+    // The sender holds the mask alone, and the value too, or its own share of it (a share is
+    // the sender's to reveal under a mask as much as a value it holds).
+    const from = holder(c.registers[mask]!);
+    const value = c.registers[x]!;
+    if (from === undefined || (value.kind !== 'ashr' && holder(value) !== from)) {
       out.push({ instruction: i, message: `${ins.op} reveals %${x} - %${mask} but the mask is not held by the sender alone` });
       return;
     }

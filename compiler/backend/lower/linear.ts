@@ -1,5 +1,6 @@
 // Matrix products: Linear {role}, MatMul, Gemm and the Pooler. A public matrix is local
-// (matmul_pub); a server weight or a secret matrix uses the matrix Beaver protocol, whose
+// (matmul_pub); a secret matrix uses the matrix Beaver protocol; a server weight on the right
+// is a cross product with `linear=cross` (protocols/linear.ts), else a Beaver matmul too, whose
 // weight-side opening (W - B) depends on no client input and so lands in preprocessing.
 
 import { floatAttr, intAttr, stringAttr } from '../../../ir/op.ts';
@@ -39,7 +40,10 @@ export function matmulValues(ctx: LowerContext, x: LValue, y: LValue, outShape: 
   let z: Reg;
   if (isPublic(y2)) z = matmulPublic(ctx, ctx.share(x2), y2.value, 'right');
   else if (isPublic(x2)) z = matmulPublic(ctx, ctx.share(y2), x2.value, 'left');
-  else z = matmulShares(ctx, ctx.share(x2), ctx.share(y2));
+  else if (y2.kind === 'server' && y2.value.shape.length === 2 && x2.kind !== 'server' && ctx.config.linear === 'cross') {
+    // the server keeps its weight: a cross product with the client's share of x
+    z = ctx.p.linearCross(ctx.share(x2), ctx.heldServer(y2.node, y2.value));
+  } else z = matmulShares(ctx, ctx.share(x2), ctx.share(y2));
   return shapesEqual(z.shape, outShape) ? z : ctx.b.withProtocol('local', () => ctx.b.reshape(z, outShape));
 }
 

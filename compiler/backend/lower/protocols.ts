@@ -42,6 +42,8 @@ export interface Protocols {
   embeddingOneHot(onehot: Reg, table: Reg): Reg;
   /** A held one-hot [..., V] (own1) @ a held table [V, D] (own0): the cross product. */
   embeddingCross(onehot: Reg, table: Reg): Reg;
+  /** Shared x [..., k] @ a held server weight [k, n] (own0): the cross product. */
+  linearCross(x: Reg, w: Reg): Reg;
 }
 
 export function bindProtocols(b: CircuitBuilder, config: ProtocolConfig): Protocols {
@@ -67,5 +69,6 @@ export function bindProtocols(b: CircuitBuilder, config: ProtocolConfig): Protoc
     layerNorm: (x, g, bb, eps) => lib.layerNorm(b, x, g, bb, eps, config),
     embeddingOneHot: (o, t) => lib.embeddingOneHot(b, o, t, config),
     embeddingCross: (o, t) => lib.embeddingCross(b, o, t),
+    linearCross: (x, w) => lib.linearCross(b, x, w),
   };
 }

@@ -19,6 +19,7 @@ export type SigmoidMethod = 'reciprocal' | 'spline';
 export type CompareMethod = 'a2b' | 'fss';
 export type TruncationMethod = 'local' | 'exact';
 export type EmbeddingMethod = 'beaver' | 'cross';
+export type LinearMethod = 'beaver' | 'cross';
 
 export interface ProtocolConfig {
   /** Preset name (`crypten`, `best`, or a user's). */
@@ -122,6 +123,16 @@ export interface ProtocolConfig {
    * computed inside the circuit use `beaver`.
    */
   readonly embedding: EmbeddingMethod;
+  /**
+   * A linear layer X W of shared activations X by a server weight W: CrypTen's Beaver matmul
+   * (`beaver`: X - A opened both ways online, W - B both ways in preprocessing, two dense
+   * products per party and one for the dealer), or `cross` (ir/circuit/gates/cross.ts): the
+   * server keeps W, the client sends its share of X minus a mask to the server alone (half the
+   * online bytes) and W - B comes back once, in preprocessing; online the server computes the
+   * one dense product, and the client's and the dealer's depend on no client input. Products by
+   * a public matrix stay local; products of two secret values (attention's) stay `beaver`.
+   */
+  readonly linear: LinearMethod;
 }
 
 export const CRYPTEN: ProtocolConfig = Object.freeze({
@@ -147,6 +158,7 @@ export const CRYPTEN: ProtocolConfig = Object.freeze({
   shiftPowersOfTwo: false,
   truncation: 'local',
   embedding: 'beaver',
+  linear: 'beaver',
 });
 
 export const BEST: ProtocolConfig = Object.freeze({
@@ -164,6 +176,7 @@ export const BEST: ProtocolConfig = Object.freeze({
   expIterations: 6,
   shiftPowersOfTwo: true,
   embedding: 'cross',
+  linear: 'cross',
 });
 
 /** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh. */
@@ -195,6 +208,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   compare: ['a2b', 'fss'],
   truncation: ['local', 'exact'],
   embedding: ['beaver', 'cross'],
+  linear: ['beaver', 'cross'],
 };
 
 /** Options whose `spline` value needs FSS comparisons. */

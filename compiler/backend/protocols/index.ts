@@ -11,3 +11,4 @@ export { polySoftmax, softmax, softmaxParts, twoQuad, type PolySoftmaxOptions } 
 export { layerNorm } from './layernorm.ts';
 export { compactBitonic, compactShift, shiftBits, shiftRows } from './compaction.ts';
 export { embeddingCross, embeddingOneHot } from './embedding.ts';
+export { linearCross } from './linear.ts';

@@ -16,6 +16,19 @@
 // P0 sees E, uniform because A is; P1 sees F and C1, uniform because B and C0 are (neither
 // seed is known to the party that sees the masked value). P0 and the dealer each compute one
 // dense product; P1 none: X is one-hot, so X @ F is a sum of rows of F, computed as such.
+//
+// A linear layer Y = X W (protocols/linear.ts) is the same cross product with X shared
+// (X = X0 + X1) and W the server's weight: the product X0 W is P0's alone, and only P1's share
+// X1 crosses. `send` then sends P1's share of X minus A, and the masks, the triple and F = W - B
+// are as above; the combine is arranged so that P1's part depends on no client input:
+//
+//   cross_combine_shared (local): P0's share z0 = (X0 + E) @ W + C0, P1's z1 = A @ F + C1.
+//
+//   z0 + z1 = (X0 + X1 - A) W + A (W - B) + A B = X W.
+//
+// Online that is one message, |X| words P1 -> P0, and one dense product on P0; P1's A @ F and the
+// dealer's A @ B need only preprocessing material. A Beaver matmul opens both masks both ways
+// (X's online) and has each party multiply twice besides the dealer.
 
 import { typeError } from '../../op.ts';
 import * as K from '../../ring/kernels.ts';
@@ -26,6 +39,8 @@ import type { CAttrs, RegKind, RegType } from '../types.ts';
 import { A, BYTES_PER_ELEMENT, checkShape, int, ints, outputSize, reg, type CircuitOpDef, type CommGate, type DealerGate, type LocalEnv, type Ring } from '../gate.ts';
 
 const OWN: readonly RegKind[] = ['own0', 'own1'];
+/** What `send` may send: a value its sender holds alone, or the sender's share of a shared value. */
+const OWN_OR_SHARE: readonly RegKind[] = ['own0', 'own1', 'ashr'];
 const OWN0: readonly RegKind[] = ['own0'];
 const OWN1: readonly RegKind[] = ['own1'];
 
@@ -79,9 +94,9 @@ const tripleDealer: DealerGate = {
   assemble: (_ins, _regs, party, own, received) => (party === 0 ? [own[0]!] : [received!]),
 };
 
-/** The sender of a `send` (the holder of its value and mask). */
+/** The sender of a `send`: the holder of its mask (and of its value, or of a share of it). */
 function sender(ins: { readonly inputs: readonly number[] }, regs: readonly RegType[]): 0 | 1 {
-  return holder(regs[ins.inputs[0]!]!)!;
+  return holder(regs[ins.inputs[1]!]!)!;
 }
 
 const sendGate: CommGate = {
@@ -142,6 +157,26 @@ function combine(e: LocalEnv): Ring[] {
   return [z];
 }
 
+/** The shapes of a cross product X [..lead, k] @ W [k, n]: rows m = |lead|, k and n. */
+function productDims(x: Shape, w: Shape): { m: number; k: number; n: number } {
+  const k = x[x.length - 1]!;
+  return { m: numel(x) / Math.max(1, k), k, n: w[1]! };
+}
+
+// z0 = (X0 + E) @ W + C0 at P0; z1 = A @ F + C1 at P1 (inputs X, E, W, A, F, C).
+function combineShared(e: LocalEnv): Ring[] {
+  const [x, masked, w, a, f, c] = e.ins.inputs.map((r) => e.get(r));
+  const { m, k, n } = productDims(e.regs[e.ins.inputs[0]!]!.shape, e.regs[e.ins.inputs[2]!]!.shape);
+  if (e.party === 0) {
+    const opened = K.ringAdd(x!, masked!);
+    const z = K.ringMatmul(opened, w!, m, k, n);
+    recycle(opened);
+    return [K.ringAdd(z, c!, z)];
+  }
+  const z = K.ringMatmul(a!, f!, m, k, n);
+  return [K.ringAdd(z, c!, z)];
+}
+
 function sameShape(op: string, what: string, a: Shape, b: Shape): void {
   if (!shapesEqual(a, b)) typeError(`${op}: ${what}: [${a.join(',')}] and [${b.join(',')}] differ`);
 }
@@ -175,15 +210,15 @@ export const CROSS_GATES: readonly CircuitOpDef[] = [
   },
   {
     name: 'send',
-    summary: 'the holder of a value and of its fresh dealer mask sends value - mask to the other party alone (8 bytes per element, one direction)',
+    summary: "the holder of a fresh dealer mask sends value - mask to the other party alone, the value being one it holds alone or its share of a shared one (8 bytes per element, one direction)",
     cls: 'comm',
-    inputs: [OWN, OWN],
+    inputs: [OWN_OR_SHARE, OWN],
     attrs: {},
     infer([x, mask]) {
-      if (x!.kind !== mask!.kind) typeError(`send: the value (${x!.kind}) and its mask (${mask!.kind}) must be held by one party`);
+      if (x!.kind !== 'ashr' && x!.kind !== mask!.kind) typeError(`send: the value (${x!.kind}) and its mask (${mask!.kind}) must be held by one party`);
       sameShape('send', 'the value and its mask must have one shape', x!.shape, mask!.shape);
       if (x!.scale !== mask!.scale) typeError(`send needs equal scales, got @${x!.scale} and @${mask!.scale}`);
-      return [reg(x!.kind === 'own0' ? 'own1' : 'own0', x!.shape, x!.scale)];
+      return [reg(mask!.kind === 'own0' ? 'own1' : 'own0', x!.shape, x!.scale)];
     },
     comm: sendGate,
   },
@@ -207,5 +242,27 @@ export const CROSS_GATES: readonly CircuitOpDef[] = [
       return [reg('ashr', out, c!.scale)];
     },
     evaluate: combine,
+  },
+  {
+    name: 'cross_combine_shared',
+    summary: "a linear layer's cross product from (X0, E = X1 - A, W) at P0, (A, F = W - B) at P1 and C: z0 = (X0 + E)@W + C0, z1 = A@F + C1",
+    cls: 'local',
+    inputs: [A, OWN0, OWN0, OWN1, OWN1, A],
+    attrs: {},
+    infer([x, e, w, a, f, c]) {
+      const op = 'cross_combine_shared';
+      sameShape(op, 'X and E = X1 - A', x!.shape, e!.shape);
+      sameShape(op, 'X and A', x!.shape, a!.shape);
+      sameShape(op, 'W and F = W - B', w!.shape, f!.shape);
+      if (x!.scale !== e!.scale || x!.scale !== a!.scale || w!.scale !== f!.scale) typeError(`${op}: X, E and A, and W and F, must have equal scales`);
+      if (x!.shape.length < 1 || w!.shape.length !== 2 || w!.shape[0] !== x!.shape[x!.shape.length - 1]) {
+        typeError(`${op}: X [..,k] @ W [k,n] needs matching inner dimensions, got [${x!.shape.join(',')}] and [${w!.shape.join(',')}]`);
+      }
+      const out = [...x!.shape.slice(0, -1), w!.shape[1]!];
+      sameShape(op, 'C and the product', c!.shape, out);
+      if (c!.scale !== x!.scale + w!.scale) typeError(`${op}: C must be at scale @${x!.scale + w!.scale}, got @${c!.scale}`);
+      return [reg('ashr', out, c!.scale)];
+    },
+    evaluate: combineShared,
   },
 ];

@@ -258,7 +258,7 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   if (!Number.isInteger(drop) || drop < 0 || n + drop > 64) throw new Error(`dcfEvalChunks: drop ${drop} on a ${n}-bit DCF`);
   // The points' bits before the drop: n + drop.
   const wide = n + drop;
-  const nmask = wide >= 64 ? [0xffffffff, 0xffffffff] : wide >= 32 ? [0xffffffff, wide === 32 ? 0 : 0xffffffff >>> (64 - wide)] : [0xffffffff >>> (32 - wide), 0];
+  const [m0, m1] = wide >= 64 ? [0xffffffff, 0xffffffff] : wide >= 32 ? [0xffffffff, wide === 32 ? 0 : 0xffffffff >>> (64 - wide)] : [0xffffffff >>> (32 - wide), 0];
   // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes (more when one key has more points).
   const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
   const L = KC * P;
@@ -284,11 +284,12 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   const b64 = new BigUint64Array(mem);
   const views: DcfMemory = { W, u8, u32, b64, y: Y };
   // Per lane of a chunk (lane p kc + k: point p of key k): its point (u32 halves), the level it
-  // leaves the path it shares with an earlier point, that point's lane, and its walk position.
+  // leaves the path it shares with an earlier point, that point's lane, and its walk position;
+  // per key, its lanes in sorted order.
   const ql = new Uint32Array(L), qh = new Uint32Array(L);
   const depart = new Int32Array(L), owner = new Int32Array(L), pos = new Int32Array(L);
-  const order = new Int32Array(P), stackLane = new Int32Array(P + 1), stackDepth = new Int32Array(P + 1);
-  const atLevel = new Int32Array(n + 2);
+  const sortedLane = new Int32Array(L), stackLane = new Int32Array(P + 1), stackDepth = new Int32Array(P + 1);
+  const atLevel = new Int32Array(n + 2), next = new Int32Array(n + 1);
   const byKey = Array.from({ length: P }, (_, i) => i);
 
   /** Tree level i of walk lanes 0 .. nl - 1 (kc keys' correction words), EVAL_CHUNK lanes at a time. */
@@ -307,36 +308,47 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
     const lc = kc * P;
     // The chunk's correction words, row-major with rows of kc words.
     for (let r = 0; r < R; r++) b64.set(cw.subarray(r * N + e0, r * N + e0 + kc), CW / 8 + r * kc);
-    // Lane p kc + k: point p of key e0 + k.
-    for (let p = 0; p < P; p++) {
-      const ol = given ? 0 : offs[2 * p]!, oh = given ? 0 : offs[2 * p + 1]!;
-      for (let k = 0; k < kc; k++) {
-        const l = p * kc + k;
-        const at = 2 * ((given ? p * N : 0) + e0 + k);
-        const bl = xIn[at]!, bh = xIn[at + 1]!;
-        // base - offset on u32 halves (given points: offset 0), cut to n + drop bits, shifted right by drop.
-        let lo = ((bl - ol) & nmask[0]!) >>> 0;
-        let hi = ((bh - oh - (bl < ol ? 1 : 0)) & nmask[1]!) >>> 0;
-        if (drop >= 32) (lo = hi >>> (drop - 32)), (hi = 0);
-        else if (drop > 0) (lo = ((lo >>> drop) | (hi << (32 - drop))) >>> 0), (hi = hi >>> drop);
-        ql[l] = lo;
-        qh[l] = hi;
-      }
-    }
     // Each key's points walk the tree as a trie: in sorted order, a point shares the path of the
     // one before it down to their longest common prefix, and from there on needs levels of its own.
     // It takes the state, at that depth, of the latest earlier point (in sorted order) that left
     // the shared path higher up; a spline's points X - k_p are sorted already, but for one wrap.
     atLevel.fill(0);
     for (let k = 0; k < kc; k++) {
-      sortedPoints(k, kc);
+      // Lane p kc + k: point p of key e0 + k, base - offset on u32 halves (given points: offset 0), cut to n + drop bits, shifted right by drop.
+      const at = 2 * (e0 + k);
+      let rises = 0, rise = 0;
+      for (let p = 0, l = k; p < P; p++, l += kc) {
+        const src = given ? at + 2 * p * N : at;
+        const bl = xIn[src]!, bh = xIn[src + 1]!;
+        const ol = given ? 0 : offs[2 * p]!, oh = given ? 0 : offs[2 * p + 1]!;
+        let lo = ((bl - ol) & m0) >>> 0;
+        let hi = ((bh - oh - (bl < ol ? 1 : 0)) & m1) >>> 0;
+        if (drop >= 32) (lo = hi >>> (drop - 32)), (hi = 0);
+        else if (drop > 0) (lo = ((lo >>> drop) | (hi << (32 - drop))) >>> 0), (hi = hi >>> drop);
+        ql[l] = lo;
+        qh[l] = hi;
+        if (p > 0 && lt64(ql[l - kc]!, qh[l - kc]!, lo, hi)) rises++, (rise = p);
+      }
+      // Descending but for one wrap: rotate to the wrap; otherwise sort.
+      const sorted = sortedLane.subarray(k * P, (k + 1) * P);
+      const last = (P - 1) * kc + k;
+      if (rises === 0 || (rises === 1 && !lt64(ql[last]!, qh[last]!, ql[k]!, qh[k]!))) {
+        for (let j = 0; j < P; j++) sorted[j] = (j < P - rise ? rise + j : rise + j - P) * kc + k;
+      } else {
+        byKey.sort((a, b) => {
+          const la = a * kc + k, lb = b * kc + k;
+          return lt64(ql[lb]!, qh[lb]!, ql[la]!, qh[la]!) ? -1 : lt64(ql[la]!, qh[la]!, ql[lb]!, qh[lb]!) ? 1 : 0;
+        });
+        for (let j = 0; j < P; j++) sorted[j] = byKey[j]! * kc + k;
+      }
       let top = 0;
       for (let j = 0; j < P; j++) {
-        const l = order[j]! * kc + k;
+        const l = sorted[j]!;
         let dep = 0;
         if (j > 0) {
-          const m = order[j - 1]! * kc + k;
-          dep = n - bitLength((ql[l]! ^ ql[m]!) >>> 0, (qh[l]! ^ qh[m]!) >>> 0);
+          const m = sorted[j - 1]!;
+          const xh = (qh[l]! ^ qh[m]!) >>> 0;
+          dep = n - (xh !== 0 ? 64 - Math.clz32(xh) : 32 - Math.clz32((ql[l]! ^ ql[m]!) >>> 0));
           while (stackDepth[top - 1]! > dep) top--;
           // An owner that leaves at the same depth is copied in the same step: take its own owner, active before.
           const o = stackLane[top - 1]!;
@@ -348,18 +360,22 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
         atLevel[dep + 1]!++;
       }
     }
-    // Walk positions: by departure level (those at level <= i are the first atLevel[i + 1]).
+    // Walk positions: by departure level (those at level <= i are the first atLevel[i + 1]); a
+    // key's points in sorted order, so a point's owner has its position already.
     for (let i = 1; i <= n + 1; i++) atLevel[i]! += atLevel[i - 1]!;
-    const next = atLevel.slice(0, n + 1);
-    for (let l = 0; l < lc; l++) pos[l] = next[depart[l]!]!++;
+    next.set(atLevel.subarray(0, n + 1));
     const O = OWNER / 4, PM = PERM / 4, LK = ln.k / 4, LX = ln.x / 4;
-    for (let l = 0; l < lc; l++) {
-      const w = pos[l]!;
-      u32[PM + w] = l;
-      u32[LK + w] = l % kc;
-      u32[LX + 2 * w] = ql[l]!;
-      u32[LX + 2 * w + 1] = qh[l]!;
-      u32[O + w] = owner[l]! < 0 ? 0 : pos[owner[l]!]!;
+    for (let k = 0; k < kc; k++) {
+      for (let j = k * P; j < (k + 1) * P; j++) {
+        const l = sortedLane[j]!;
+        const w = next[depart[l]!]!++;
+        pos[l] = w;
+        u32[PM + w] = l;
+        u32[LK + w] = k;
+        u32[LX + 2 * w] = ql[l]!;
+        u32[LX + 2 * w + 1] = qh[l]!;
+        u32[O + w] = owner[l]! < 0 ? 0 : pos[owner[l]!]!;
+      }
     }
     // Roots (departure 0): the key's root seed.
     for (let w = 0; w < atLevel[1]!; w++) {
@@ -383,26 +399,6 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
     finish(ln.s, ln.v, ln.t, ln.k, lc, CW + 8 * n * rows * kc, 8 * kc, YW);
     scatter(YW, PERM, Y, lc);
     sink.chunk(views, e0, kc);
-  }
-
-  /** order[0 .. P-1]: key k's points (lanes p kc + k) in descending order. */
-  function sortedPoints(k: number, kc: number): void {
-    // Descending but for one wrap (a spline's X - k_p): rotate to the wrap.
-    let rises = 0, at = 0;
-    for (let p = 1; p < P; p++) {
-      const a = (p - 1) * kc + k, b = p * kc + k;
-      if (lt64(ql[a]!, qh[a]!, ql[b]!, qh[b]!)) rises++, (at = p);
-    }
-    const last = (P - 1) * kc + k;
-    if (rises === 0 || (rises === 1 && !lt64(ql[last]!, qh[last]!, ql[k]!, qh[k]!))) {
-      for (let j = 0; j < P; j++) order[j] = (at + j) % P;
-      return;
-    }
-    byKey.sort((a, b) => {
-      const la = a * kc + k, lb = b * kc + k;
-      return lt64(ql[lb]!, qh[lb]!, ql[la]!, qh[la]!) ? -1 : lt64(ql[la]!, qh[la]!, ql[lb]!, qh[lb]!) ? 1 : 0;
-    });
-    for (let j = 0; j < P; j++) order[j] = byKey[j]!;
   }
 }
 

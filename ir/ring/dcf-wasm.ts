@@ -349,6 +349,182 @@ function scatter(g: number): FuncBuilder {
   return f;
 }
 
+/**
+ * The trie walk's plan (dcf.ts) for a chunk of kc keys at np points base[k] - offs[p], cut to
+ * n + drop bits by `mask` and shifted right by `drop`: q (i64 per lane, lane p kc + k). A key's
+ * points must be descending but for one wrap (a spline's X - k_p); otherwise trieDepart returns
+ * 1 and the caller plans the chunk itself.
+ *
+ * trieDepart(base, offs, q, dep, own, rise, stl, std, cnt, kc, np, n, drop, mask) -> 0 | 1:
+ * per lane its departure level dep (i32: n minus the bit length of its point XOR the previous
+ * point's in sorted order; 0 for the first) and owner own (i32 lane: the latest earlier point
+ * in sorted order leaving higher up; -1 for the first), cnt[dep + 1]++ (i32), rise[k] the
+ * sorted order's start. stl, std: a stack of np + 1 lanes and depths.
+ */
+function trieDepart(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I64], [I32]);
+  const [base, offs, q, dep, own, rise, stl, std, cnt, kc, np, n, drop, mask] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const L32 = (): number => f.local(I32);
+  const [k, p, j, l, prev, rises, riseAt, top, d, o] = [L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32()];
+  const L64 = (): number => f.local(I64);
+  const [bv, v, dropv] = [L64(), L64(), L64()];
+  // address helpers: base + 8 i / 4 i
+  const a8 = (b: FuncBuilder, at: number, i: number): FuncBuilder => b.get(at).get(i).i32(3).op(Op.i32Shl).op(Op.i32Add);
+  const a4 = (b: FuncBuilder, at: number, i: number): FuncBuilder => b.get(at).get(i).i32(2).op(Op.i32Shl).op(Op.i32Add);
+  f.get(drop).op(Op.i64ExtendI32U).set(dropv);
+  f.i32(0).set(k);
+  f.whileLoop(
+    (b) => b.get(k).get(kc).op(Op.i32LtU),
+    (b) => {
+      a8(b, base, k).load64().set(bv);
+      b.i32(0).set(rises).i32(0).set(riseAt).i32(0).set(p).get(k).set(l);
+      b.whileLoop(
+        (c) => c.get(p).get(np).op(Op.i32LtU),
+        (c) => {
+          c.get(bv);
+          a8(c, offs, p).load64();
+          c.op(Op.i64Sub).get(mask).op(Op.i64And).get(dropv).op(Op.i64ShrU).set(v);
+          a8(c, q, l).get(v).store64();
+          c.ifThen(
+            (e) => e.get(p).i32(0).op(Op.i32Ne),
+            (e) => {
+              // a rise: the previous point below this one
+              e.ifThen(
+                (g) => {
+                  a8(g, q, l).i32(8).get(kc).op(Op.i32Mul).op(Op.i32Sub).load64().get(v).op(Op.i64LtU);
+                },
+                (g) => g.inc(rises, 1).get(p).set(riseAt),
+              );
+            },
+          );
+          c.inc(p, 1).incBy(l, kc);
+        },
+      );
+      // more than one rise, or one whose wrap is not descending (last < first): not a rotated descending run
+      b.ifThen(
+        (c) => c.get(rises).i32(1).op(Op.i32GtS),
+        (c) => c.i32(1).op(Op.return),
+      );
+      b.ifThen(
+        (c) => {
+          c.get(rises).i32(1).op(Op.i32Eq);
+          // q[(np - 1) kc + k] < q[k]
+          c.get(q).get(np).i32(1).op(Op.i32Sub).get(kc).op(Op.i32Mul).get(k).op(Op.i32Add).i32(3).op(Op.i32Shl).op(Op.i32Add).load64();
+          a8(c, q, k).load64();
+          c.op(Op.i64LtU).op(Op.i32And);
+        },
+        (c) => c.i32(1).op(Op.return),
+      );
+      a4(b, rise, k).get(riseAt).store32();
+      // departures along the sorted order p = riseAt, riseAt + 1, ... (mod np)
+      b.i32(0).set(top).i32(0).set(j).get(riseAt).set(p);
+      b.whileLoop(
+        (c) => c.get(j).get(np).op(Op.i32LtU),
+        (c) => {
+          c.get(p).get(kc).op(Op.i32Mul).get(k).op(Op.i32Add).set(l);
+          c.i32(0).set(d).i32(-1).set(o);
+          c.ifThen(
+            (e) => e.get(j).i32(0).op(Op.i32Ne),
+            (e) => {
+              // d = n - 64 + clz(q[l] ^ q[prev])
+              e.get(n).i32(64).op(Op.i32Sub);
+              a8(e, q, l).load64();
+              a8(e, q, prev).load64();
+              e.op(Op.i64Xor).op(Op.i64Clz).op(Op.i32WrapI64).op(Op.i32Add).set(d);
+              // pop while std[top - 1] > d
+              e.whileLoop(
+                (g) => {
+                  g.get(std).get(top).i32(1).op(Op.i32Sub).i32(2).op(Op.i32Shl).op(Op.i32Add).load32().get(d).op(Op.i32GtS);
+                },
+                (g) => g.get(top).i32(1).op(Op.i32Sub).set(top),
+              );
+              e.get(stl).get(top).i32(1).op(Op.i32Sub).i32(2).op(Op.i32Shl).op(Op.i32Add).load32().set(o);
+              // an owner leaving at the same depth is copied in the same step: its own owner instead
+              e.ifThen(
+                (g) => g.get(std).get(top).i32(1).op(Op.i32Sub).i32(2).op(Op.i32Shl).op(Op.i32Add).load32().get(d).op(Op.i32Eq),
+                (g) => {
+                  a4(g, own, o).load32().set(o);
+                },
+              );
+            },
+          );
+          a4(c, own, l).get(o).store32();
+          a4(c, stl, top).get(l).store32();
+          a4(c, std, top).get(d).store32();
+          c.inc(top, 1);
+          a4(c, dep, l).get(d).store32();
+          // cnt[d + 1]++
+          c.get(cnt).get(d).i32(1).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add);
+          c.get(cnt).get(d).i32(1).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add).load32().i32(1).op(Op.i32Add).store32();
+          c.get(l).set(prev);
+          c.inc(j, 1).inc(p, 1);
+          c.ifThen(
+            (e) => e.get(p).get(np).op(Op.i32Eq),
+            (e) => e.i32(0).set(p),
+          );
+        },
+      );
+      b.inc(k, 1);
+    },
+  );
+  f.i32(0);
+  return f;
+}
+
+/**
+ * triePlace(q, dep, own, pos, rise, nxt, perm, lk, lx, lo, kc, np): walk positions in sorted
+ * order per key, w = nxt[dep]++ (i32), so that a point's owner is placed before it: pos[l] = w,
+ * perm[w] = l, lk[w] = k, lx[w] = q[l] (i64), lo[w] = pos[own[l]] (0 for none).
+ */
+function triePlace(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [q, dep, own, pos, rise, nxt, perm, lk, lx, lo, kc, np] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const L32 = (): number => f.local(I32);
+  const [k, p, j, l, w, o, at] = [L32(), L32(), L32(), L32(), L32(), L32(), L32()];
+  const a4 = (b: FuncBuilder, base: number, i: number): FuncBuilder => b.get(base).get(i).i32(2).op(Op.i32Shl).op(Op.i32Add);
+  const a8 = (b: FuncBuilder, base: number, i: number): FuncBuilder => b.get(base).get(i).i32(3).op(Op.i32Shl).op(Op.i32Add);
+  f.i32(0).set(k);
+  f.whileLoop(
+    (b) => b.get(k).get(kc).op(Op.i32LtU),
+    (b) => {
+      a4(b, rise, k).load32().set(p);
+      b.i32(0).set(j);
+      b.whileLoop(
+        (c) => c.get(j).get(np).op(Op.i32LtU),
+        (c) => {
+          c.get(p).get(kc).op(Op.i32Mul).get(k).op(Op.i32Add).set(l);
+          // w = nxt[dep[l]]++
+          a4(c, dep, l).load32().i32(2).op(Op.i32Shl).get(nxt).op(Op.i32Add).set(at);
+          c.get(at).load32().set(w);
+          c.get(at).get(w).i32(1).op(Op.i32Add).store32();
+          a4(c, pos, l).get(w).store32();
+          a4(c, perm, w).get(l).store32();
+          a4(c, lk, w).get(k).store32();
+          a8(c, lx, w);
+          a8(c, q, l).load64();
+          c.store64();
+          a4(c, own, l).load32().set(o);
+          a4(c, lo, w);
+          // no owner (a root: its state comes from the key's root seed, not a copy): lane 0's slot, never read
+          c.ifThen(
+            (e) => e.get(o).i32(0).op(Op.i32LtS),
+            (e) => e.i32(0).set(o),
+          );
+          a4(c, pos, o).load32();
+          c.store32();
+          c.inc(j, 1).inc(p, 1);
+          c.ifThen(
+            (e) => e.get(p).get(np).op(Op.i32Eq),
+            (e) => e.i32(0).set(p),
+          );
+        },
+      );
+      b.inc(k, 1);
+    },
+  );
+  return f;
+}
+
 export function dcfKernelModule(): Uint8Array {
   const funcs: ModuleFunction[] = [{ name: 'prep', fn: prep() }];
   for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `update${g}${sub ? 'sub' : 'add'}`, fn: update(g, sub) });
@@ -358,6 +534,7 @@ export function dcfKernelModule(): Uint8Array {
   for (const g of [1, 2]) funcs.push({ name: `genUpdate${g}`, fn: genUpdate(g) });
   for (const g of [1, 2]) funcs.push({ name: `copyLanes${g}`, fn: copyLanes(g) });
   for (const g of [1, 2]) funcs.push({ name: `scatter${g}`, fn: scatter(g) });
+  funcs.push({ name: 'trieDepart', fn: trieDepart() }, { name: 'triePlace', fn: triePlace() });
   return encodeModule(funcs);
 }
 
@@ -373,6 +550,8 @@ export interface DcfKernelExports {
   [genUpdate: `genUpdate${string}`]: (s0: Ptr, s1: Ptr, t0: Ptr, t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, bit: number, cwl: Ptr, rs: number) => void;
   [copyLanes: `copyLanes${string}`]: (s: Ptr, v: Ptr, t: Ptr, src: Ptr, from: number, to: number) => void;
   [scatter: `scatter${string}`]: (from: Ptr, perm: Ptr, to: Ptr, nl: number) => void;
+  trieDepart(base: Ptr, offs: Ptr, q: Ptr, dep: Ptr, own: Ptr, rise: Ptr, stl: Ptr, std: Ptr, cnt: Ptr, kc: number, np: number, n: number, drop: number, mask: bigint): number;
+  triePlace(q: Ptr, dep: Ptr, own: Ptr, pos: Ptr, rise: Ptr, nxt: Ptr, perm: Ptr, lk: Ptr, lx: Ptr, lo: Ptr, kc: number, np: number): void;
 }
 
 let instance: DcfKernelExports | undefined;

@@ -272,6 +272,9 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   const CW = take(8 * R * KC);
   const YW = take(8 * g * L);
   const Y = take(8 * g * L);
+  // The trie's plan in WebAssembly (a spline's points): keys' bases, offsets, points, departures, owners, positions, rotations, stack, counts.
+  const TB = take(8 * KC), TO = take(8 * P), TQ = take(8 * L), TD = take(4 * L), TW = take(4 * L), TP = take(4 * L), TR = take(4 * KC);
+  const TSL = take(4 * (P + 1)), TSD = take(4 * (P + 1)), TC = take(4 * (n + 2)), TN = take(4 * (n + 1));
   sink.reserve(take, L, KC);
   const W = dcfKernels(used());
   const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
@@ -303,11 +306,31 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
     }
   };
 
+  const wideMask = wide >= 64 ? (1n << 64n) - 1n : (1n << BigInt(wide)) - 1n;
+  if (!given) b64.set(src.offsets, TO / 8);
+  const O = OWNER / 4, PM = PERM / 4, LK = ln.k / 4, LX = ln.x / 4;
+
   for (let e0 = 0; e0 < N; e0 += KC) {
     const kc = Math.min(KC, N - e0);
     const lc = kc * P;
     // The chunk's correction words, row-major with rows of kc words.
     for (let r = 0; r < R; r++) b64.set(cw.subarray(r * N + e0, r * N + e0 + kc), CW / 8 + r * kc);
+    if (!given) {
+      b64.set(src.base.subarray(e0, e0 + kc), TB / 8);
+      u32.fill(0, TC / 4, TC / 4 + n + 2);
+    }
+    if (!given && W.trieDepart(TB, TO, TQ, TD, TW, TR, TSL, TSD, TC, kc, P, n, drop, wideMask) === 0) {
+      // The plan in WebAssembly: the same as below, for points descending but for one wrap.
+      atLevel.set(u32.subarray(TC / 4, TC / 4 + n + 2));
+      for (let i = 1; i <= n + 1; i++) atLevel[i]! += atLevel[i - 1]!;
+      u32.set(atLevel.subarray(0, n + 1), TN / 4);
+      W.triePlace(TQ, TD, TW, TP, TR, TN, PERM, ln.k, ln.x, OWNER, kc, P);
+    } else planChunk(e0, kc);
+    walkChunk(e0, kc, lc);
+  }
+
+  /** The trie's plan of a chunk in JavaScript (given points, or points in any order). */
+  function planChunk(e0: number, kc: number): void {
     // Each key's points walk the tree as a trie: in sorted order, a point shares the path of the
     // one before it down to their longest common prefix, and from there on needs levels of its own.
     // It takes the state, at that depth, of the latest earlier point (in sorted order) that left
@@ -364,7 +387,6 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
     // key's points in sorted order, so a point's owner has its position already.
     for (let i = 1; i <= n + 1; i++) atLevel[i]! += atLevel[i - 1]!;
     next.set(atLevel.subarray(0, n + 1));
-    const O = OWNER / 4, PM = PERM / 4, LK = ln.k / 4, LX = ln.x / 4;
     for (let k = 0; k < kc; k++) {
       for (let j = k * P; j < (k + 1) * P; j++) {
         const l = sortedLane[j]!;
@@ -377,6 +399,10 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
         u32[O + w] = owner[l]! < 0 ? 0 : pos[owner[l]!]!;
       }
     }
+  }
+
+  /** The walk of a planned chunk: roots, then every level with the lanes that have left their shared path, then the outputs to the sink. */
+  function walkChunk(e0: number, kc: number, lc: number): void {
     // Roots (departure 0): the key's root seed.
     for (let w = 0; w < atLevel[1]!; w++) {
       const e = e0 + u32[LK + w]!;

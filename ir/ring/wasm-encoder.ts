@@ -87,6 +87,11 @@ export const Op = {
   i64ShrS: 0x87,
   i64ShrU: 0x88,
   i64ExtendI32U: 0xad,
+  i64Eqz: 0x50,
+  i64Eq: 0x51,
+  i64LtU: 0x54,
+  i64Clz: 0x79,
+  i32WrapI64: 0xa7,
 } as const;
 
 /** Emits the body of one function; locals are numbered after the parameters. */
@@ -132,6 +137,10 @@ export class FuncBuilder {
   }
   load32(offset = 0): this {
     return this.op(Op.i32Load, 2, ...uleb(offset));
+  }
+  /** i32.store with a constant byte offset (alignment 4). */
+  store32(offset = 0): this {
+    return this.op(Op.i32Store, 2, ...uleb(offset));
   }
   /** local += delta (i32). */
   inc(l: number, delta: number): this {

@@ -13,13 +13,12 @@
 //   npx tsx bench/embedding.ts --dim 768 --repeat 1  # BERT-base's table
 //   npm run bench -- embedding
 
-import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as P from '../compiler/backend/protocols/index.ts';
-import { CircuitBuilder, circuitCost, costSummary, type Circuit } from '../ir/circuit/index.ts';
+import { CircuitBuilder, type Circuit } from '../ir/circuit/index.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { runCircuit, runCircuitWorkers } from '../runtime/index.ts';
 import type { Benchmark } from './benchmark.ts';
+import { timedRun } from './timed-run.ts';
 
 const VOCAB = 30522;
 
@@ -49,21 +48,14 @@ async function once(method: 'beaver' | 'cross', threads: 1 | 2, seq: number, dim
   const ids = Array.from({ length: seq }, (_, i) => (i === 0 ? 101 : i === seq - 1 ? 102 : 1000 + ((i * 7919) % 997)));
   const table = Tensor.from('f64', [VOCAB, dim], Array.from({ length: VOCAB * dim }, (_, i) => ((i * 2654435761) % 4001) / 1000 - 2));
   const opts = { inputs: new Map([['ids', Tensor.from('f64', [1, seq], ids)]]), weights: new Map([['table', table]]), seed: new Uint8Array(16).fill(3), transcript: false };
-  const load = loadavg().map((x) => x.toFixed(2)).join(' ');
-  const t0 = performance.now();
-  const u0 = process.cpuUsage();
-  const r = threads === 2 ? await runCircuitWorkers(c, opts) : runCircuit(c, opts);
-  const wall = (performance.now() - t0) / 1000;
-  const u = process.cpuUsage(u0);
-  const { byRound: _, ...measured } = r.cost;
-  if (JSON.stringify(costSummary(measured)) !== JSON.stringify(costSummary(circuitCost(c)))) throw new Error(`${method}: measured cost differs from the static cost`);
+  const { result: r, wall, cpu, load } = await timedRun(c, opts, threads, method);
   const rows = r.outputs.get('rows')!.toFloat64();
   const t = table.toFloat64();
   let err = 0;
   ids.forEach((id, i) => {
     for (let j = 0; j < dim; j++) err = Math.max(err, Math.abs(rows[i * dim + j]! - t[id * dim + j]!));
   });
-  return { method, threads, wall, cpu: (u.user + u.system) / 1e6, macs: r.ringMacs, bytes: r.cost.bytesTotal, dealer: r.cost.dealerBytes, load, exact: err <= 2 ** -16 };
+  return { method, threads, wall, cpu, macs: r.ringMacs, bytes: r.cost.bytesTotal, dealer: r.cost.dealerBytes, load, exact: err <= 2 ** -16 };
 }
 
 async function table(seq: number, dim: number, repeat: number): Promise<void> {

@@ -21,16 +21,15 @@
 //   npx tsx bench/linear.ts --model bench/out/bert-base.onnx  # the BERT-base shape, static
 //   npm run bench -- linear
 
-import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { compileModel } from '../compiler/backend/compile.ts';
 import * as P from '../compiler/backend/protocols/index.ts';
 import { loadModel } from '../compiler/load.ts';
-import { CircuitBuilder, circuitCost, costSummary, type Circuit } from '../ir/circuit/index.ts';
+import { CircuitBuilder, circuitCost, type Circuit } from '../ir/circuit/index.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { numel } from '../ir/types.ts';
-import { runCircuit, runCircuitWorkers } from '../runtime/index.ts';
 import type { Benchmark } from './benchmark.ts';
+import { timedRun } from './timed-run.ts';
 
 type Method = 'beaver' | 'cross';
 
@@ -73,15 +72,8 @@ async function once(method: Method, threads: 1 | 2, seq: number, k: number, n: n
   const x = new Tensor('f64', [1, seq, k], values(seq * k, 1).toFloat64());
   const w = new Tensor('f64', [k, n], values(k * n, 7).toFloat64());
   const opts = { inputs: new Map([['x', x]]), weights: new Map([['w', w]]), seed: new Uint8Array(16).fill(3), transcript: false };
-  const load = loadavg().map((v) => v.toFixed(2)).join(' ');
-  const t0 = performance.now();
-  const u0 = process.cpuUsage();
-  const r = threads === 2 ? await runCircuitWorkers(c, opts) : runCircuit(c, opts);
-  const wall = (performance.now() - t0) / 1000;
-  const u = process.cpuUsage(u0);
-  const { byRound: _, ...measured } = r.cost;
+  const { result: r, wall, cpu, load } = await timedRun(c, opts, threads, method);
   const k0 = circuitCost(c);
-  if (JSON.stringify(costSummary(measured)) !== JSON.stringify(costSummary(k0))) throw new Error(`${method}: measured cost differs from the static cost`);
   // error against the float product of a few rows (1 ulp of local truncation expected)
   const y = r.outputs.get('y')!.toFloat64();
   const [xs, ws] = [x.toFloat64(), w.toFloat64()];
@@ -93,7 +85,6 @@ async function once(method: Method, threads: 1 | 2, seq: number, k: number, n: n
       err = Math.max(err, Math.abs(y[i * n + j]! - s));
     }
   }
-  const cpu = (u.user + u.system) / 1e6;
   return `${method.padEnd(7)} ${String(threads).padStart(7)} ${wall.toFixed(2).padStart(8)} ${cpu.toFixed(2).padStart(7)} ${(r.ringMacs / 1e9).toFixed(3).padStart(9)} G ${(k0.onlineBytes / 1e6).toFixed(2).padStart(9)} ${(k0.preprocessingBytes / 1e6).toFixed(2).padStart(9)} ${(k0.dealerBytes / 1e6).toFixed(2).padStart(9)}  ${String(err <= 2 ** -16).padStart(10)}  ${load}`;
 }
 

@@ -14,6 +14,14 @@ import type { CorrectionOrder } from './dealer-stream.ts';
 
 type Ring = BigUint64Array;
 
+/**
+ * How far the dealer's thread runs ahead of a party, in bytes the party holds: in one process the
+ * words arrive at once, so a couple of stretches ahead (BERT-base's largest, a linear layer's
+ * correction, is 3 MB) is all the overlap needs, and the lookahead stays small next to the
+ * parties' working sets.
+ */
+export const THREAD_WINDOW_BYTES = 16 * 1024 * 1024;
+
 /** One stretch's words for one party, from the dealer's thread to the party's. */
 export interface StretchWords {
   /** The circuit in a segment sequence (0 for a whole model). */
@@ -84,6 +92,7 @@ export class StretchWordsFeed {
     }
     this.#count++;
     if (this.#queue.length === 0) this.#taken({ taken: this.#held });
+    // Not adopted into this thread's pool: nothing here allocates the dealer's sizes to take them back, so they would pile up there.
     return w;
   }
 

@@ -13,7 +13,7 @@ import { Dealer } from './dealer.ts';
 import { correctionOrder, type CorrectionOrder } from './dealer-stream.ts';
 import { stretchCount, stretchItems, StretchWordsSender } from './dealer-words.ts';
 import { planParty } from './plan.ts';
-import { recycle } from './pool.ts';
+import { limitPool, recycle } from './pool.ts';
 import { segmentSeed } from './segments.ts';
 
 export interface DealerWorkerInput {
@@ -57,16 +57,26 @@ async function serveOne(d: DealerWorkerInput, c: Circuit, segment: number, sende
         const ins = c.instructions[item.ins]!;
         const w = dealer.material(ins, c.registers, p);
         if (w === undefined) throw new Error(`dealer: '${ins.op}' sends party ${p} nothing`);
-        words.push(w.slice()); // compact, so the transfer moves exactly these words
-        recycle(w);
+        if (w.byteOffset === 0 && w.byteLength === w.buffer.byteLength) words.push(w); // its own buffer: transferred as is
+        else {
+          words.push(w.slice()); // compact, so the transfer moves exactly these words
+          recycle(w);
+        }
       }
       sender.post(segment, k, words);
     }
   }
 }
 
+/**
+ * This thread's pool: the dealer's temporaries of one instruction (masks, products) come back
+ * each layer, but the words it makes leave the thread, so it needs far less than a party's.
+ */
+const DEALER_POOL_BYTES = 64 * 1024 * 1024;
+
 async function main(): Promise<void> {
   const d = workerData as DealerWorkerInput;
+  limitPool(DEALER_POOL_BYTES);
   const senders = [d.toP0 !== undefined ? new StretchWordsSender(d.toP0, d.windowBytes) : undefined, new StretchWordsSender(d.toP1, d.windowBytes)];
   const queue: DealerSegmentMessage[] = [];
   let waiting: ((m: DealerSegmentMessage) => void) | undefined;

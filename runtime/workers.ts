@@ -12,7 +12,8 @@ import { admitCircuit } from './admit.ts';
 import { deriveSeeds, type PartySeeds } from './prg.ts';
 import type { MeasuredCost, RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
-import { DEFAULT_WINDOW_BYTES, dealerSendsP0 } from './dealer-stream.ts';
+import { dealerSendsP0 } from './dealer-stream.ts';
+import { THREAD_WINDOW_BYTES } from './dealer-words.ts';
 import type { DealerSegmentMessage, DealerWorkerInput, DealerWorkerReply } from './dealer-worker.ts';
 import type { SegmentMessage, WorkerInput, WorkerReply } from './party-worker.ts';
 import type { Tensor } from '../ir/tensor.ts';
@@ -209,7 +210,7 @@ export function workerInputs(
   seeds: PartySeeds,
   dealerToP0: boolean,
   flags: Pick<WorkerInput, 'progress' | 'transcript' | 'fuse' | 'segmented'>,
-  windowBytes = DEFAULT_WINDOW_BYTES,
+  windowBytes = THREAD_WINDOW_BYTES,
 ): WorkerInputs {
   const { port1, port2 } = new MessageChannel();
   const toP0 = dealerToP0 ? new MessageChannel() : undefined;

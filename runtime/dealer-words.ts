@@ -28,6 +28,8 @@ export interface StretchWords {
   readonly segment: number;
   /** The stretch (0: before round 1; k: after round k). */
   readonly stretch: number;
+  /** The dealer instruction each array of words is for (its index in the circuit). */
+  readonly ins: number[];
   readonly words: Ring[];
 }
 
@@ -54,6 +56,7 @@ export class StretchWordsFeed {
   readonly #order: CorrectionOrder;
   readonly #segment: number;
   #queue: Ring[] = [];
+  #queueIns: number[] = [];
   #held = 0;
   #count = 0;
   /** Dealer bytes received. */
@@ -76,8 +79,9 @@ export class StretchWordsFeed {
     if (m.segment !== this.#segment || m.stretch !== k || this.#queue.length !== 0) {
       throw new Error(`dealer words out of order: segment ${m.segment} stretch ${m.stretch} came where segment ${this.#segment} stretch ${k} was due${this.#queue.length !== 0 ? ` (${this.#queue.length} words of the stretch before still unused)` : ''}`);
     }
-    if (m.words.length !== items.length) throw new Error(`dealer words for stretch ${k}: ${m.words.length} arrived, ${items.length} expected`);
+    if (m.words.length !== items.length || m.ins.length !== items.length) throw new Error(`dealer words for stretch ${k}: ${m.words.length} arrived, ${items.length} expected`);
     this.#queue = m.words;
+    this.#queueIns = m.ins;
     this.#held = 0;
     for (const w of m.words) this.#held += w.byteLength;
     this.bytes += this.#held;
@@ -87,9 +91,11 @@ export class StretchWordsFeed {
   take(ins: Instruction): Ring {
     const item = this.#order.items[this.#count];
     const w = this.#queue.shift();
+    const made = this.#queueIns.shift();
     if (item === undefined || this.#circuit.instructions[item.ins] !== ins || w === undefined || w.length !== item.words) {
       throw new Error(`the dealer's words for a ${ins.op} are not here: the party's plan and the dealer's order disagree`);
     }
+    if (made !== item.ins) throw new Error(`dealer words out of order: words for instruction ${made} came where instruction ${item.ins}'s (a ${ins.op}) were due`);
     this.#count++;
     if (this.#queue.length === 0) this.#taken({ taken: this.#held });
     // Not adopted into this thread's pool: nothing here allocates the dealer's sizes to take them back, so they would pile up there.
@@ -136,12 +142,12 @@ export class StretchWordsSender {
   }
 
   /** Posts one stretch's words (transferred: the caller gives them up). */
-  post(segment: number, stretch: number, words: Ring[]): void {
+  post(segment: number, stretch: number, ins: number[], words: Ring[]): void {
     let b = 0;
     for (const w of words) b += w.byteLength;
     this.#held += b;
     this.bytes += b;
     this.peakHeld = Math.max(this.peakHeld, this.#held);
-    this.#port.postMessage({ segment, stretch, words } satisfies StretchWords, words.map((w) => w.buffer as ArrayBuffer));
+    this.#port.postMessage({ segment, stretch, ins, words } satisfies StretchWords, words.map((w) => w.buffer as ArrayBuffer));
   }
 }

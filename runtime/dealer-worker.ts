@@ -53,8 +53,10 @@ async function serveOne(d: DealerWorkerInput, c: Circuit, segment: number, sende
       const sender = senders[p]!;
       await sender.room();
       const words: BigUint64Array[] = [];
+      const made: number[] = [];
       for (const item of items) {
         const ins = c.instructions[item.ins]!;
+        made.push(item.ins);
         const w = dealer.material(ins, c.registers, p);
         if (w === undefined) throw new Error(`dealer: '${ins.op}' sends party ${p} nothing`);
         if (w.byteOffset === 0 && w.byteLength === w.buffer.byteLength) words.push(w); // its own buffer: transferred as is
@@ -63,7 +65,7 @@ async function serveOne(d: DealerWorkerInput, c: Circuit, segment: number, sende
           recycle(w);
         }
       }
-      sender.post(segment, k, words);
+      sender.post(segment, k, made, words);
     }
   }
 }

@@ -68,6 +68,7 @@ describe('dealer words between threads', () => {
   const c = fssCircuit();
   const order: CorrectionOrder = correctionOrder(c, planParty(c, 1, new Set(), undefined, { fuse: true }), 1);
   const stretches = [...Array(stretchCount(order)).keys()].filter((k) => stretchItems(order, k).length > 0);
+  const insOf = (k: number): number[] => stretchItems(order, k).map((it) => it.ins);
   const wordsOf = (k: number): BigUint64Array[] => stretchItems(order, k).map((it) => new BigUint64Array(it.words).fill(BigInt(k + 1)));
   /** A feed over a list of messages, recording what it tells the dealer. */
   const feedOf = (msgs: StretchWords[], segment = 0): { feed: StretchWordsFeed; taken: number[] } => {
@@ -84,7 +85,7 @@ describe('dealer words between threads', () => {
 
   it('taken in order: every word used, one "taken" per stretch with its bytes', async () => {
     expect(stretches.length).toBeGreaterThan(1);
-    const { feed, taken } = feedOf(stretches.map((k) => ({ segment: 0, stretch: k, words: wordsOf(k) })));
+    const { feed, taken } = feedOf(stretches.map((k) => ({ segment: 0, stretch: k, ins: insOf(k), words: wordsOf(k) })));
     await runFeed(feed);
     expect(feed.complete).toBe(true);
     expect(taken).toEqual(stretches.map((k) => 8 * stretchItems(order, k).reduce((a, it) => a + it.words, 0)));
@@ -92,11 +93,15 @@ describe('dealer words between threads', () => {
   });
 
   it('words out of order (two stretches swapped, or another segment\'s) are refused', async () => {
-    const msgs = stretches.map((k) => ({ segment: 0, stretch: k, words: wordsOf(k) }));
+    const msgs = stretches.map((k) => ({ segment: 0, stretch: k, ins: insOf(k), words: wordsOf(k) }));
     [msgs[0], msgs[1]] = [msgs[1]!, msgs[0]!];
     await expect(runFeed(feedOf(msgs).feed)).rejects.toThrow(/dealer words out of order: segment 0 stretch \d+ came where segment 0 stretch \d+ was due/);
-    const other = stretches.map((k) => ({ segment: 1, stretch: k, words: wordsOf(k) }));
+    const other = stretches.map((k) => ({ segment: 1, stretch: k, ins: insOf(k), words: wordsOf(k) }));
     await expect(runFeed(feedOf(other).feed)).rejects.toThrow(/out of order: segment 1 .* where segment 0/);
+    // within a stretch: the same sizes, in another order
+    const k = stretches.find((j) => stretchItems(order, j).length > 1)!;
+    const swapped = stretches.map((j) => ({ segment: 0, stretch: j, ins: j === k ? insOf(j).reverse() : insOf(j), words: wordsOf(j) }));
+    await expect(runFeed(feedOf(swapped).feed)).rejects.toThrow(/dealer words out of order: words for instruction \d+ came where instruction \d+'s/);
   });
 
   it('the sender holds back while the party holds a window of bytes, and never holds back a party that holds none', async () => {
@@ -104,7 +109,7 @@ describe('dealer words between threads', () => {
     try {
       const sender = new StretchWordsSender(port1, 16);
       await sender.room(); // holds none
-      sender.post(0, 0, [new BigUint64Array(4)]); // 32 bytes, past the window: one stretch always goes
+      sender.post(0, 0, [0], [new BigUint64Array(4)]); // 32 bytes, past the window: one stretch always goes
       let roomy = false;
       const room = sender.room().then(() => (roomy = true));
       await new Promise((r) => setTimeout(r, 20));

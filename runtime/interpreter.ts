@@ -44,6 +44,8 @@ export interface RunOptions {
    * copies of the truncated values and does 64-bit big-integer work per element).
    */
   readonly truncationReport?: boolean;
+  /** Worker mode: dealer bytes a party may hold before the simulated dealer's thread waits for it to take them (default 16 MiB; a party that holds none always gets its next stretch). */
+  readonly dealerWindowBytes?: number;
   /** Called after each round (by party 1's progress). */
   readonly onRound?: (done: number, total: number, round: Extract<Step, { kind: 'round' }>, layer?: number) => void;
 }

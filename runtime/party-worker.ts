@@ -1,26 +1,22 @@
-// Worker-thread entry: one party of a two-worker run. It holds only its own shares and its
-// own role's seeds, derives its own dealer material from its seed and exchanges round
-// messages with the other worker through a MessagePort. Party 1's worker also simulates the
-// dealer (given the two dealer seeds; the words it computes are counted as dealer bytes): a
-// one-process simulation, unlike `ig3dc dealer`, where no party holds them. For circuits whose
-// dealer sends P0 words too (FSS keys), the simulated dealer makes P0's words of each stretch
-// of local work while P1 waits for the round before it (in P0's order, so one key generation
-// serves both parties) and posts them to P0's worker over a port of their own: P0's worker
-// still holds only P0's seeds and what the dealer sends P0, as in the deployment.
+// Worker-thread entry: one party of a worker-mode run. It holds only its own shares and its
+// own role's seeds, derives its own dealer material from its seed, exchanges round messages
+// with the other party's worker through a MessagePort and takes the words the dealer sends it
+// from the simulated dealer's worker thread (dealer-worker.ts) over a port of their own, as in
+// the deployment: P1's corrections and keys, and P0's keys for circuits whose dealer sends P0
+// words (FSS). Those words are counted as dealer bytes where they arrive.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Ig3dcError } from '../ir/diagnostics.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import type { Instruction } from '../ir/circuit/types.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
-import { Dealer } from './dealer.ts';
-import { correctionOrder, type CorrectionOrder } from './dealer-stream.ts';
+import { correctionOrder } from './dealer-stream.ts';
+import { StretchWordsFeed, type StretchWords, type WordsTaken } from './dealer-words.ts';
 import { ringStats } from './kernels.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import { partyProgram, type Shares } from './party.ts';
 import { segmentSeed, sharesFor } from './segments.ts';
 import { planParty } from './plan.ts';
-import { recycle } from './pool.ts';
 import { toWire, type WireTensor } from './wire-tensor.ts';
 import { requestTensors, type TensorRequests } from './tensor-requests.ts';
 
@@ -33,10 +29,8 @@ export interface WorkerInput {
   readonly s01: Uint8Array;
   /** Seed shared with the dealer. */
   readonly sd: Uint8Array;
-  /** Party 1's worker: the simulated dealer's two seeds. */
-  readonly simulatedDealer?: { readonly s0d: Uint8Array; readonly s1d: Uint8Array };
   readonly peer: MessagePort;
-  /** Circuits whose dealer sends P0 words: P1's worker posts P0's words here, P0's worker reads them. */
+  /** From the simulated dealer's thread: the words the dealer sends this party (P0: only where it may send P0 words, FSS keys). */
   readonly dealerPort?: MessagePort;
   readonly progress: boolean;
   readonly transcript: boolean;
@@ -56,49 +50,6 @@ export type WorkerReply =
   | { type: 'round'; done: number; total: number; phase: 'pre' | 'online'; round: number; layer?: number }
   | { type: 'done'; party: 0 | 1; outputs: [string, WireTensor][]; sentPerRound: number[]; dealerBytesPerParty: [number, number]; transcript: string; macs: number }
   | { type: 'error'; kind?: string; detail: string; place?: object };
-
-/** Dealer words of one stretch of local work, from the simulated dealer to P0's worker. */
-interface StretchWords {
-  readonly stretch: number;
-  readonly words: BigUint64Array[];
-}
-
-/** The items of `order` one stretch needs (0: before round 1; k: after round k). */
-function stretchItems(order: CorrectionOrder, k: number): readonly { readonly ins: number; readonly words: number }[] {
-  return order.items.slice(k === 0 ? 0 : order.neededBy[k - 1]!, order.neededBy[k] ?? order.items.length);
-}
-
-/** P0's end of the simulated dealer's port: each stretch's words arrive before P0 runs it, and are taken in P0's order. */
-class P0Words {
-  readonly #next: () => Promise<StretchWords>;
-  readonly #order: CorrectionOrder;
-  #queue: BigUint64Array[] = [];
-  #taken = 0;
-  bytes = 0;
-  constructor(next: () => Promise<StretchWords>, order: CorrectionOrder) {
-    this.#next = next;
-    this.#order = order;
-  }
-  async ready(k: number): Promise<void> {
-    if (stretchItems(this.#order, k).length === 0) return;
-    const m = await this.#next();
-    if (m.stretch !== k || this.#queue.length !== 0) throw new Error(`P0's dealer words for stretch ${m.stretch} came where stretch ${k} was due`);
-    this.#queue = m.words;
-  }
-  take(c: Circuit, ins: Instruction): BigUint64Array {
-    const item = this.#order.items[this.#taken];
-    const w = this.#queue.shift();
-    if (item === undefined || c.instructions[item.ins] !== ins || w === undefined || w.length !== item.words) {
-      throw new Error(`the dealer's words for a ${ins.op} are not here: P0's plan and the simulated dealer's order disagree`);
-    }
-    this.#taken++;
-    this.bytes += w.byteLength;
-    return w;
-  }
-  get complete(): boolean {
-    return this.#taken === this.#order.items.length;
-  }
-}
 
 /** A port's messages in order: each call takes the next one (waiting for it). */
 function inbox<T>(port: MessagePort | NonNullable<typeof parentPort>): () => Promise<T> {
@@ -122,35 +73,18 @@ interface Ports {
 interface Seeds {
   readonly s01: Uint8Array;
   readonly sd: Uint8Array;
-  readonly simulatedDealer?: { readonly s0d: Uint8Array; readonly s1d: Uint8Array };
 }
 
 /** Runs one circuit (a whole model, or one segment) and posts its reply; returns this party's handoffs. */
-async function runOne(d: WorkerInput, c: Circuit, tensors: TensorRequests, seeds: Seeds, ports: Ports, shared: ReadonlyMap<string, Shares> | undefined): Promise<Map<string, Shares>> {
-  const dealer = seeds.simulatedDealer !== undefined ? new Dealer(seeds.simulatedDealer.s0d, seeds.simulatedDealer.s1d) : undefined;
+async function runOne(d: WorkerInput, c: Circuit, segment: number, tensors: TensorRequests, seeds: Seeds, ports: Ports, shared: ReadonlyMap<string, Shares> | undefined): Promise<Map<string, Shares>> {
   const transcript = d.party === 1 && d.transcript ? newTranscript() : undefined;
   const s = schedule(c);
   const plan = planParty(c, d.party, new Set(), s, { fuse: d.fuse });
   const total = plan.steps.filter((st) => st.kind === 'round').length;
   let done = 0;
-  // Dealer words to [P0, P1], counted where they arrive (P0's worker) or are made for P1.
+  // Dealer words to [P0, P1], counted where they arrive: this party's, from the dealer's thread, in this party's order.
   const received: [number, number] = [0, 0];
-  // P0's words: made by P1's simulated dealer (in P0's order, from P0's plan), read by P0's worker.
-  const p0Order = d.dealerPort !== undefined ? correctionOrder(c, d.party === 0 ? plan : planParty(c, 0, new Set(), s, { fuse: d.fuse }), 0) : undefined;
-  const p0Words = d.party === 0 && ports.dealer !== undefined ? new P0Words(ports.dealer, p0Order!) : undefined;
-  const sendP0Words =
-    d.party === 1 && d.dealerPort !== undefined
-      ? (k: number): void => {
-          const words: BigUint64Array[] = [];
-          for (const item of stretchItems(p0Order!, k)) {
-            const w = dealer!.material(c.instructions[item.ins]!, c.registers, 0);
-            if (w === undefined) throw new Error(`dealer: '${c.instructions[item.ins]!.op}' sends P0 nothing`);
-            words.push(w.slice()); // compact, so the transfer moves exactly these words
-            recycle(w);
-          }
-          if (words.length > 0) d.dealerPort!.postMessage({ stretch: k, words } satisfies StretchWords, words.map((w) => w.buffer as ArrayBuffer));
-        }
-      : undefined;
+  const words = ports.dealer !== undefined ? new StretchWordsFeed(ports.dealer, (m) => d.dealerPort!.postMessage(m satisfies WordsTaken), c, correctionOrder(c, plan, d.party), segment) : undefined;
   const program = partyProgram({
     circuit: c,
     party: d.party,
@@ -160,18 +94,15 @@ async function runOne(d: WorkerInput, c: Circuit, tensors: TensorRequests, seeds
     sd: seeds.sd,
     ...(shared !== undefined ? { shared } : {}),
     recycleMessages: true,
-    ...(dealer !== undefined
+    ...(words !== undefined
       ? {
-          correction: (ins, own) => {
-            const w = dealer.correction(ins, c.registers, own);
-            received[1] += w.byteLength;
+          correction: (ins) => {
+            const w = words.take(ins);
             transcript?.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
             return w;
           },
         }
-      : p0Words !== undefined
-        ? { correction: (ins) => p0Words.take(c, ins) }
-        : {}),
+      : {}),
     ...(d.progress && d.party === 1
       ? {
           onRound: (_k, st) => {
@@ -185,24 +116,18 @@ async function runOne(d: WorkerInput, c: Circuit, tensors: TensorRequests, seeds
   const { result, stats } = await driveParty(
     program,
     {
-      send: (msg, round) => {
-        d.peer.postMessage(msg, [msg.buffer as ArrayBuffer]);
-        // P1 waits for P0's message of this round now: the simulated dealer uses the wait to make
-        // P0's words of the next stretch (and, with them, P1's halves of the same keys).
-        sendP0Words?.(round);
-      },
+      send: (msg) => d.peer.postMessage(msg, [msg.buffer as ArrayBuffer]),
       receive: () => ports.peer(),
     },
     {
       party: d.party,
       ...(transcript !== undefined ? { transcript } : {}),
-      ...(sendP0Words !== undefined ? { beforeStretch: async (k: number) => void (k === 0 && sendP0Words(0)) } : {}),
-      ...(p0Words !== undefined ? { beforeStretch: (k: number) => p0Words.ready(k) } : {}),
+      ...(words !== undefined ? { beforeStretch: (k: number) => words.ready(k) } : {}),
     },
   );
-  if (p0Words !== undefined) {
-    if (!p0Words.complete) throw new Error('the run ended before every dealer word to P0 was used');
-    received[0] = p0Words.bytes;
+  if (words !== undefined) {
+    if (!words.complete) throw new Error(`the run ended before every dealer word to party ${d.party} was used`);
+    received[d.party] = words.bytes;
   }
   const reply: WorkerReply = {
     type: 'done',
@@ -219,12 +144,11 @@ async function runOne(d: WorkerInput, c: Circuit, tensors: TensorRequests, seeds
 
 async function main(): Promise<void> {
   const d = workerData as WorkerInput;
-  // Messages from the peer (and P0's dealer words), in order, across every segment.
+  // Messages from the peer and from the dealer, in order, across every segment.
   const ports: Ports = { peer: inbox<Uint8Array>(d.peer), ...(d.dealerPort !== undefined ? { dealer: inbox<StretchWords>(d.dealerPort) } : {}) };
   const seedsOf = (k: number): Seeds => {
-    if (d.segmented !== true) return { s01: d.s01, sd: d.sd, ...(d.simulatedDealer !== undefined ? { simulatedDealer: d.simulatedDealer } : {}) };
-    const sim = d.simulatedDealer;
-    return { s01: segmentSeed(d.s01, k), sd: segmentSeed(d.sd, k), ...(sim !== undefined ? { simulatedDealer: { s0d: segmentSeed(sim.s0d, k), s1d: segmentSeed(sim.s1d, k) } } : {}) };
+    if (d.segmented !== true) return { s01: d.s01, sd: d.sd };
+    return { s01: segmentSeed(d.s01, k), sd: segmentSeed(d.sd, k) };
   };
   const next = d.segmented === true ? inbox<SegmentMessage>(parentPort!) : undefined;
   let c = d.circuit;
@@ -232,7 +156,7 @@ async function main(): Promise<void> {
   let shared: Map<string, Shares> | undefined;
   for (let k = 0; ; k++) {
     // this party's shares stay here: the next segment starts from them, cut to its bucket
-    const handoffs = await runOne(d, c, tensors, seedsOf(k), ports, shared);
+    const handoffs = await runOne(d, c, k, tensors, seedsOf(k), ports, shared);
     if (next === undefined) break;
     const m = await next();
     if (m.type === 'stop') break;

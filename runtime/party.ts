@@ -1,6 +1,6 @@
 // One party's side of a circuit run, as a generator: it does its local work and, at each
 // round, yields the message it sends and resumes with the message it receives. The same
-// program runs in-process (two generators driven in lockstep), in two worker threads
+// program runs in-process (two generators driven in lockstep), in worker threads
 // (MessagePort) and in two processes (TCP), so every mode computes and sends the same bytes.
 
 import { Ig3dcError } from '../ir/diagnostics.ts';

@@ -87,6 +87,8 @@ export interface SegmentedOptions {
   readonly seed?: Uint8Array;
   readonly seeds?: PartySeeds;
   readonly checkLeakage?: boolean;
+  /** Worker mode: dealer bytes a party may hold before the simulated dealer's thread waits for it to take them (default 16 MiB; a party that holds none always gets its next stretch). */
+  readonly dealerWindowBytes?: number;
   /** Called after each segment. */
   readonly onSegment?: (step: SegmentStep) => void;
   readonly onRound?: RunOptions['onRound'];

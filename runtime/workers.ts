@@ -1,7 +1,8 @@
-// Two worker threads, one per party: both cores work at once (each party's local work between
-// rounds runs in parallel), each worker holds only its own shares, and round messages go
-// worker to worker through a MessagePort (transferred, not copied). Same outputs and counts
-// as runCircuit.
+// Three worker threads, one per party and one for the simulated dealer: both cores work at once
+// (each party's local work between rounds runs in parallel, and the dealer makes the words to
+// come while a party waits for its peer), each party's worker holds only its own seeds and
+// shares and what the dealer posts it, and messages go thread to thread through MessagePorts
+// (transferred, not copied). Same outputs and counts as runCircuit.
 
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Ig3dcError, type ErrorKind, type SourcePlace } from '../ir/diagnostics.ts';
@@ -12,6 +13,8 @@ import { deriveSeeds, type PartySeeds } from './prg.ts';
 import type { MeasuredCost, RunOptions, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import { dealerSendsP0 } from './dealer-stream.ts';
+import { THREAD_WINDOW_BYTES } from './dealer-words.ts';
+import type { DealerSegmentMessage, DealerWorkerInput, DealerWorkerReply } from './dealer-worker.ts';
 import type { SegmentMessage, WorkerInput, WorkerReply } from './party-worker.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { COUNT_OUTPUT, revealedCounts, type SegmentedOptions, type SegmentedResult, type SegmentShape, type SegmentSource, type SegmentStep } from './segments.ts';
@@ -23,9 +26,9 @@ import { serveTensors } from './tensor-requests.ts';
 import { workerBootCode } from './worker-source.ts';
 
 
-function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, party: number): Error {
+function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, who: string): Error {
   if (reply.kind !== undefined) return new Ig3dcError(reply.kind as ErrorKind, reply.detail, (reply.place ?? {}) as SourcePlace);
-  return new Error(`party ${party} worker: ${reply.detail}`);
+  return new Error(`${who} worker: ${reply.detail}`);
 }
 
 type DoneReply = Extract<WorkerReply, { type: 'done' }>;
@@ -58,26 +61,29 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   // the simulated dealer's channel to P0 only for circuits whose dealer sends P0 words (FSS keys)
   const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
-  const workers = startPartyWorkers(c, served, seeds, dealerSendsP0(c), {
-    progress: opts.onRound !== undefined,
-    transcript: opts.transcript !== false,
-    fuse: opts.fuse !== false,
-  });
+  const { parties: workers, dealer } = startWorkers(
+    workerInputs(c, served, seeds, dealerSendsP0(c), {
+      progress: opts.onRound !== undefined,
+      transcript: opts.transcript !== false,
+      fuse: opts.fuse !== false,
+    }, opts.dealerWindowBytes),
+  );
+  const dealerFailed = dealerFailure(dealer);
   try {
-    const replies = await Promise.all(
+    const replies = await Promise.race([dealerFailed, Promise.all(
       workers.map(
         (w, party) =>
           new Promise<Extract<WorkerReply, { type: 'done' }>>((resolve, reject) => {
             w.on('message', (m: WorkerReply) => {
               if (m.type === 'done') resolve(m);
-              else if (m.type === 'error') reject(errorFrom(m, party));
+              else if (m.type === 'error') reject(errorFrom(m, `party ${party}`));
               else opts.onRound?.(m.done, m.total, { kind: 'round', phase: m.phase, round: m.round, comms: [], parts: [] }, m.layer);
             });
             w.on('error', (e) => reject(e));
             w.on('exit', (code) => reject(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
           }),
       ),
-    );
+    )]);
     const [r0, r1] = replies as [Extract<WorkerReply, { type: 'done' }>, Extract<WorkerReply, { type: 'done' }>];
     if (r0.sentPerRound.length !== r1.sentPerRound.length) throw new Error('the parties disagree on the number of rounds');
     return {
@@ -91,7 +97,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
     };
   } finally {
     for (const sv of served) sv.close();
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all([...workers, dealer].map((w) => w.terminate()));
   }
 }
 
@@ -111,7 +117,8 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
   checkPartyInputs(c, 1, opts.inputs);
   // the simulated dealer's channel to P0 is always open: a later segment's dealer may send P0 words (FSS keys)
   let served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? weights : opts.inputs));
-  const workers = startPartyWorkers(c, served, seeds, true, { progress: false, transcript: true, fuse: true, segmented: true });
+  const { parties: workers, dealer } = startWorkers(workerInputs(c, served, seeds, true, { progress: false, transcript: true, fuse: true, segmented: true }, opts.dealerWindowBytes));
+  const dealerFailed = dealerFailure(dealer);
   // each worker's replies, in order
   const replies = workers.map((w, party) => {
     const queue: WorkerReply[] = [];
@@ -123,7 +130,7 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
       waiting = undefined;
     };
     w.on('message', (m: WorkerReply) => {
-      if (m.type === 'error') fail(errorFrom(m, party));
+      if (m.type === 'error') fail(errorFrom(m, `party ${party}`));
       else if (m.type === 'done') {
         if (waiting !== undefined) {
           const wt = waiting;
@@ -134,6 +141,7 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
     });
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`party ${party} worker exited (code ${code}) before finishing`)));
+    dealerFailed.catch(fail);
     return (): Promise<Extract<WorkerReply, { type: 'done' }>> => {
       if (failed !== undefined) return Promise.reject(failed);
       const m = queue.shift();
@@ -154,6 +162,7 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
       if (k + 1 === src.segments) {
         outputs = out1;
         for (const w of workers) w.postMessage({ type: 'stop' } satisfies SegmentMessage);
+        dealer.postMessage({ type: 'stop' } satisfies DealerSegmentMessage);
       } else {
         const client = revealedCounts(out1, c.name);
         const server = revealedCounts(fromWire(r0.outputs), c.name);
@@ -171,45 +180,89 @@ export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: Segm
           const msg: SegmentMessage = { type: 'next', circuit: c, tensors: served[party]!.requests };
           w.postMessage(msg, [msg.tensors.port]);
         });
+        dealer.postMessage({ type: 'next', circuit: c } satisfies DealerSegmentMessage);
       }
       steps.push(step);
       opts.onSegment?.(step);
     }
   } finally {
     for (const sv of served) sv.close();
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all([...workers, dealer].map((w) => w.terminate()));
   }
   return { outputs, steps };
 }
 
+/** What each of a run's three threads starts with. */
+export interface WorkerInputs {
+  readonly parties: readonly [WorkerInput, WorkerInput];
+  readonly dealer: DealerWorkerInput;
+}
+
 /**
- * Both parties' workers for a circuit: each gets only its own role's seeds (P1's worker also
- * simulates the dealer, which holds both dealer seeds), its end of the peer channel and, when
- * the dealer sends P0 words, of the dealer's channel to P0.
+ * The three threads' start data: each party's worker gets only its own role's seeds, its end of
+ * the peer channel, its end of its channel from the dealer (P0's only when the dealer may send P0
+ * words) and where to ask for its own tensors; the dealer's thread gets the two dealer seeds
+ * (never s01), the circuit and its ends of those channels.
  */
-function startPartyWorkers(
+export function workerInputs(
   c: Circuit,
   served: readonly { readonly requests: WorkerInput['tensors'] }[],
   seeds: PartySeeds,
   dealerToP0: boolean,
   flags: Pick<WorkerInput, 'progress' | 'transcript' | 'fuse' | 'segmented'>,
-): Worker[] {
+  windowBytes = THREAD_WINDOW_BYTES,
+): WorkerInputs {
   const { port1, port2 } = new MessageChannel();
   const toP0 = dealerToP0 ? new MessageChannel() : undefined;
-  const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
-  return ([0, 1] as const).map((party) => {
-    const data: WorkerInput = {
+  const toP1 = new MessageChannel();
+  const parties = ([0, 1] as const).map(
+    (party): WorkerInput => ({
       circuit: c,
       party,
       tensors: served[party]!.requests,
       s01: seeds.s01,
       sd: party === 0 ? seeds.s0d : seeds.s1d,
-      ...(party === 1 ? { simulatedDealer: { s0d: seeds.s0d, s1d: seeds.s1d } } : {}),
       peer: party === 0 ? port1 : port2,
-      ...(toP0 !== undefined ? { dealerPort: party === 0 ? toP0.port1 : toP0.port2 } : {}),
+      ...(party === 1 ? { dealerPort: toP1.port2 } : toP0 !== undefined ? { dealerPort: toP0.port2 } : {}),
       ...flags,
-    };
+    }),
+  ) as [WorkerInput, WorkerInput];
+  const dealer: DealerWorkerInput = {
+    circuit: c,
+    s0d: seeds.s0d,
+    s1d: seeds.s1d,
+    ...(toP0 !== undefined ? { toP0: toP0.port1 } : {}),
+    toP1: toP1.port1,
+    fuse: flags.fuse,
+    windowBytes,
+    ...(flags.segmented === true ? { segmented: true } : {}),
+  };
+  return { parties, dealer };
+}
+
+/** The run's three worker threads: P0's, P1's and the simulated dealer's (workerInputs). */
+function startWorkers(inputs: WorkerInputs): { parties: Worker[]; dealer: Worker } {
+  const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
+  const parties = inputs.parties.map((data) => {
     const transfer = data.dealerPort !== undefined ? [data.peer, data.tensors.port, data.dealerPort] : [data.peer, data.tensors.port];
     return new Worker(code, { eval: true, workerData: data, transferList: transfer });
   });
+  const dd = inputs.dealer;
+  const dealer = new Worker(workerBootCode(new URL('./dealer-worker.ts', import.meta.url), import.meta.url), {
+    eval: true,
+    workerData: dd,
+    transferList: dd.toP0 !== undefined ? [dd.toP0, dd.toP1] : [dd.toP1],
+  });
+  return { parties, dealer };
+}
+
+/** Rejects when the dealer's thread fails (it never finishes on its own: the main thread ends it). */
+function dealerFailure(w: Worker): Promise<never> {
+  const p = new Promise<never>((_, reject) => {
+    w.on('message', (m: DealerWorkerReply) => reject(errorFrom(m, 'the simulated dealer')));
+    w.on('error', (e) => reject(e));
+    w.on('exit', (code) => reject(new Error(`the simulated dealer's worker exited (code ${code}) before the parties finished`)));
+  });
+  p.catch(() => {});
+  return p;
 }

@@ -17,6 +17,7 @@ type Ring = BigUint64Array;
  * collector); the peak RSS is set earlier, by the embedding's operands, which are not pooled.
  */
 const MAX_POOLED_BYTES = 1024 * 1024 * 1024;
+let maxPooledBytes = MAX_POOLED_BYTES;
 /** Arrays above this many bytes are rare (an embedding table's operands) and would push out many common ones: not pooled. */
 const MAX_POOLED_ARRAY = 64 * 1024 * 1024;
 /** Arrays below this many elements are cheap to allocate: not pooled. */
@@ -64,10 +65,15 @@ export function adopt(a: Ring): Ring {
   return a;
 }
 
+/** Keeps at most `bytes` in this thread's free lists from now on (a thread whose working set is smaller than a party's). */
+export function limitPool(bytes: number): void {
+  maxPooledBytes = bytes;
+}
+
 /** Returns an array to the pool (ignored unless it came from allocRing and is no longer used anywhere). */
 export function recycle(a: Ring): void {
-  if (!issued.has(a) || a.byteLength === 0 || a.byteLength > MAX_POOLED_ARRAY || order.has(a)) return;
-  while (pooledBytes + a.byteLength > MAX_POOLED_BYTES) {
+  if (!issued.has(a) || a.byteLength === 0 || a.byteLength > MAX_POOLED_ARRAY || a.byteLength > maxPooledBytes || order.has(a)) return;
+  while (pooledBytes + a.byteLength > maxPooledBytes) {
     const old = order.values().next().value as Ring;
     order.delete(old);
     const list = free.get(old.length)!;

@@ -18,10 +18,15 @@
 //   npx tsx bench/runtime.ts --models tiny,mini --protocols best --threads 1
 //   npx tsx bench/runtime.ts --models tiny,mini --protocols best,linear=beaver,best --no-crypten   # a preset's options follow it
 //   npx tsx bench/runtime.ts --models base --no-crypten   # leave CrypTen out even where it is installed
+//   npx tsx bench/runtime.ts --models tiny --from-sources # run the TypeScript sources (tsx in every thread), not the compiled package
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models tiny,mini,base --load 1
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models base --protocols best --repeat 2
 //   npm run bench -- runtime                              # the same, as a registered benchmark
 //   npm run bench -- runtime/bert-mini
+//
+// The runs use the compiled package (dist/, built from the sources when the bench starts), as
+// `ig3dc run` and its worker threads do; `--from-sources` runs the TypeScript through tsx in
+// every thread instead (slower to start, and each thread carries the transpiler).
 //
 // Each run is a child process of its own, so that its peak RSS is its own. `--repeat N` runs the
 // sequence (every family, then CrypTen) N times, alternating, so that a load that comes or goes
@@ -33,7 +38,6 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor } from '../ir/tensor.ts';
 import { ringMatmul } from '../ir/ring/kernels.ts';
 import { ringKernels } from '../ir/ring/ring-wasm.ts';
 import type { Benchmark } from './benchmark.ts';
@@ -106,19 +110,28 @@ function modelPath(name: string): string {
 }
 
 /** One model, in this process: compile, plaintext, secure. Prints one JSON line. */
-async function oneModel(name: string, threads: number, seq: number, protocols: string): Promise<void> {
-  const { loadModel } = await import('../compiler/load.ts');
-  const { compileModel } = await import('../compiler/backend/compile.ts');
-  const { evaluate } = await import('../ir/evaluate.ts');
-  const { circuitCost, costSummary } = await import('../ir/circuit/cost.ts');
-  const { runCircuit, runCircuitWorkers } = await import('../runtime/index.ts');
+/**
+ * A module of the tool as the run uses it: the compiled package (dist/, what `ig3dc` and its
+ * worker threads run) unless --from-sources (the TypeScript through tsx, in every thread).
+ */
+async function tool<M>(path: string, fromSources: boolean): Promise<M> {
+  return (await import(fromSources ? `../${path}.ts` : `../dist/${path}.js`)) as M;
+}
+
+async function oneModel(name: string, threads: number, seq: number, protocols: string, fromSources: boolean): Promise<void> {
+  const { loadModel } = await tool<typeof import('../compiler/load.ts')>('compiler/load', fromSources);
+  const { compileModel } = await tool<typeof import('../compiler/backend/compile.ts')>('compiler/backend/compile', fromSources);
+  const { evaluate } = await tool<typeof import('../ir/evaluate.ts')>('ir/evaluate', fromSources);
+  const { circuitCost, costSummary } = await tool<typeof import('../ir/circuit/cost.ts')>('ir/circuit/cost', fromSources);
+  const { runCircuit, runCircuitWorkers } = await tool<typeof import('../runtime/index.ts')>('runtime/index', fromSources);
+  const { Tensor } = await tool<typeof import('../ir/tensor.ts')>('ir/tensor', fromSources);
   const g = loadModel(modelPath(name), { batch: 1, seq });
   const t0 = performance.now();
   const compiled = compileModel(g, { protocols });
   const compileSeconds = (performance.now() - t0) / 1000;
   // Deterministic token ids, full mask.
   const ids = Tensor.from('i64', [1, seq], Array.from({ length: seq }, (_, i) => BigInt(i === 0 ? 101 : i === seq - 1 ? 102 : 1000 + ((i * 7919) % 997))));
-  const all = new Map<string, Tensor>([
+  const all = new Map([
     ['input_ids', ids],
     ['attention_mask', Tensor.from('i64', [1, seq], new Array<bigint>(seq).fill(1n))],
     ['token_type_ids', Tensor.from('i64', [1, seq], new Array<bigint>(seq).fill(0n))],
@@ -142,7 +155,7 @@ async function oneModel(name: string, threads: number, seq: number, protocols: s
   for (const [k, t] of r.outputs) {
     const want = plain.get(k)!;
     for (let i = 0; i < t.size; i++) maxAbsError = Math.max(maxAbsError, Math.abs(t.at(i) - want.at(i)));
-    const am = (x: Tensor): number => x.toNumbers().reduce((best, v, i, xs) => (v > xs[best]! ? i : best), 0);
+    const am = (x: typeof t): number => x.toNumbers().reduce((best, v, i, xs) => (v > xs[best]! ? i : best), 0);
     if (am(t) !== am(want)) argmaxAgree = false;
   }
   const res: ModelResult = {
@@ -212,8 +225,13 @@ interface Row {
 }
 
 /** Secure inference of each model (short names tiny, mini, base) under each protocol family, then CrypTen on the same shape; prints the table. */
-async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean, load = 0, repeat = 1): Promise<void> {
+async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean, load = 0, repeat = 1, fromSources = false): Promise<void> {
   const rows: Row[] = [];
+  // The runs use the compiled package, as `ig3dc` does: build it from the sources first.
+  if (!fromSources) {
+    console.error('building the package (dist/) from the sources...');
+    execFileSync(process.execPath, [join(HERE, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(HERE, '..', 'tsconfig.build.json')], { stdio: 'inherit' });
+  }
   const found = crypten ? findCrypten() : { missing: 'left out (--no-crypten)' };
   const missing = 'missing' in found ? found.missing : undefined;
   const busy = startLoad(load);
@@ -225,7 +243,7 @@ async function runModels(models: readonly string[], threads: number, seq: number
         const loadBefore = loadavg()[0]!;
         const out = execFileSync(
           process.execPath,
-          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto],
+          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto, ...(fromSources ? ['--from-sources'] : [])],
           { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
         );
         const line = out.split('\n').find((l) => l.startsWith('RESULT '));
@@ -328,14 +346,15 @@ async function main(): Promise<void> {
   const seq = Number(arg('--seq') ?? 128);
   const protocols = arg('--protocols') ?? 'best,fss';
   const one = arg('--one');
-  if (one !== undefined) return oneModel(one, threads, seq, protocols);
+  const fromSources = process.argv.includes('--from-sources');
+  if (one !== undefined) return oneModel(one, threads, seq, protocols, fromSources);
   matmulBench();
   if (process.argv.includes('--matmul')) return;
   const load = Number(arg('--load') ?? 0);
   if (!Number.isInteger(load) || load < 0) throw new Error(`--load: expected a number of busy processes (0, 1, 2, ...), got ${arg('--load')}`);
   const repeat = Number(arg('--repeat') ?? 1);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: expected a number of repetitions (1, 2, ...), got ${arg('--repeat')}`);
-  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocolFamilies(protocols), !process.argv.includes('--no-crypten'), load, repeat);
+  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocolFamilies(protocols), !process.argv.includes('--no-crypten'), load, repeat, fromSources);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -14,9 +14,11 @@ type Ring = BigUint64Array;
  * collector), per thread. Enough for a BERT-base layer's working set (its 128x3072 activations,
  * 768x3072 weight masks and a GELU's 16 segments over 128x3072 come back every layer): with
  * 384 MB, 16.5 GB of its arrays were fresh (1.9 M page faults, a tenth of the time in the
- * collector); the peak RSS is set earlier, by the embedding's operands, which are not pooled.
+ * collector). Since the dealer has a thread of its own, a party's pool no longer holds the
+ * dealer's arrays too: at 1 GiB per party BERT-base with `best` peaked at 3.03 GB RSS in worker
+ * mode, at 512 MiB at 2.49 GB and no slower (bench/runtime.ts --models base --protocols best).
  */
-const MAX_POOLED_BYTES = 1024 * 1024 * 1024;
+const MAX_POOLED_BYTES = 512 * 1024 * 1024;
 let maxPooledBytes = MAX_POOLED_BYTES;
 /** Arrays above this many bytes are rare (an embedding table's operands) and would push out many common ones: not pooled. */
 const MAX_POOLED_ARRAY = 64 * 1024 * 1024;

@@ -181,6 +181,18 @@ function sameShape(op: string, what: string, a: Shape, b: Shape): void {
   if (!shapesEqual(a, b)) typeError(`${op}: ${what}: [${a.join(',')}] and [${b.join(',')}] differ`);
 }
 
+
+/** The shares of X [..,k] @ M [k,n] (M named `name`) a combine gives, with C's shape and scale checked. */
+function productShares(op: string, x: RegType, m: RegType, name: string, c: RegType): RegType {
+  if (x.shape.length < 1 || m.shape.length !== 2 || m.shape[0] !== x.shape[x.shape.length - 1]) {
+    typeError(`${op}: X [..,k] @ ${name} [k,n] needs matching inner dimensions, got [${x.shape.join(',')}] and [${m.shape.join(',')}]`);
+  }
+  const out = [...x.shape.slice(0, -1), m.shape[1]!];
+  sameShape(op, 'C and the product', c.shape, out);
+  if (c.scale !== x.scale + m.scale) typeError(`${op}: C must be at scale @${x.scale + m.scale}, got @${c.scale}`);
+  return reg('ashr', out, c.scale);
+}
+
 export const CROSS_GATES: readonly CircuitOpDef[] = [
   {
     name: 'cross_mask',
@@ -233,13 +245,7 @@ export const CROSS_GATES: readonly CircuitOpDef[] = [
       sameShape(op, 'X and E = X - A', x!.shape, e!.shape);
       sameShape(op, 'F = T - B and B', f!.shape, b!.shape);
       if (x!.scale !== e!.scale || f!.scale !== b!.scale) typeError(`${op}: X and E, F and B must have equal scales`);
-      if (x!.shape.length < 1 || f!.shape.length !== 2 || f!.shape[0] !== x!.shape[x!.shape.length - 1]) {
-        typeError(`${op}: X [..,k] @ F [k,n] needs matching inner dimensions, got [${x!.shape.join(',')}] and [${f!.shape.join(',')}]`);
-      }
-      const out = [...x!.shape.slice(0, -1), f!.shape[1]!];
-      sameShape(op, 'C and the product', c!.shape, out);
-      if (c!.scale !== x!.scale + f!.scale) typeError(`${op}: C must be at scale @${x!.scale + f!.scale}, got @${c!.scale}`);
-      return [reg('ashr', out, c!.scale)];
+      return [productShares(op, x!, f!, 'F', c!)];
     },
     evaluate: combine,
   },
@@ -255,13 +261,7 @@ export const CROSS_GATES: readonly CircuitOpDef[] = [
       sameShape(op, 'X and A', x!.shape, a!.shape);
       sameShape(op, 'W and F = W - B', w!.shape, f!.shape);
       if (x!.scale !== e!.scale || x!.scale !== a!.scale || w!.scale !== f!.scale) typeError(`${op}: X, E and A, and W and F, must have equal scales`);
-      if (x!.shape.length < 1 || w!.shape.length !== 2 || w!.shape[0] !== x!.shape[x!.shape.length - 1]) {
-        typeError(`${op}: X [..,k] @ W [k,n] needs matching inner dimensions, got [${x!.shape.join(',')}] and [${w!.shape.join(',')}]`);
-      }
-      const out = [...x!.shape.slice(0, -1), w!.shape[1]!];
-      sameShape(op, 'C and the product', c!.shape, out);
-      if (c!.scale !== x!.scale + w!.scale) typeError(`${op}: C must be at scale @${x!.scale + w!.scale}, got @${c!.scale}`);
-      return [reg('ashr', out, c!.scale)];
+      return [productShares(op, x!, w!, 'W', c!)];
     },
     evaluate: combineShared,
   },

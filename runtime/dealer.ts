@@ -35,7 +35,7 @@ export class Dealer {
   /**
    * The words the dealer sends `party` for `ins` (undefined: none). `own`, when given for
    * P1, is P1's seed-derived values of it (dealerOwnShares): the dealer derives the same
-   * values from the same seed, so where P1 hosts the dealer they are reused.
+   * values from the same seed, so where one thread runs both (in process) they are reused.
    */
   material(ins: Instruction, regs: readonly RegType[], party: 0 | 1, own?: readonly Ring[]): Ring | undefined {
     const key = ins.outputs[0]!;
@@ -49,13 +49,6 @@ export class Dealer {
     const other = words[1 - party];
     if (other !== undefined) this.pending[(1 - party) as 0 | 1].set(key, other);
     return words[party];
-  }
-
-  /** P1's words for `ins` (a triple's correction), as `material` for party 1. */
-  correction(ins: Instruction, regs: readonly RegType[], p1Own?: readonly Ring[]): Ring {
-    const w = this.material(ins, regs, 1, p1Own);
-    if (w === undefined) throw new Error(`dealer: '${ins.op}' sends P1 nothing`);
-    return w;
   }
 }
 

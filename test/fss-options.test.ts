@@ -71,7 +71,7 @@ describe('fss options: unknown names and values', () => {
   it('an unknown value names the option and its values', () => {
     const r = ig3dc('compile', TINY, '--seq', '8', '--protocols', 'fss,geluMethod=fast', '-o', join(dir, 'b.circuit'));
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/^ig3dc: error: --protocols: protocol option geluMethod must be one of poly, spline, got 'fast'/);
+    expect(r.stderr).toMatch(/^ig3dc: error: --protocols: protocol option geluMethod must be one of poly, spline, cubic, got 'fast'/);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     const bits = ig3dc('compile', TINY, '--seq', '8', '--protocols', 'fss,fssBits=wide', '-o', join(dir, 'c.circuit'));
     expect(bits.code, bits.stderr).toBe(2);

@@ -192,6 +192,57 @@ describe('spline tables', () => {
     expect(S.allowedDrop(fn, { ...t, drop: undefined } as SplineTable, f, tol)).toBe(drop);
   });
 
+  const cubic: [string, SplineTable, SplineTable, (x: number) => number, number, number, number][] = [
+    ['gelu', S.geluCubicTable('erf', f), S.geluTable('erf', f), S.geluErf, -9, 9, S.GELU_TOL],
+    ['gelu-tanh', S.geluCubicTable('tanh', f), S.geluTable('tanh', f), S.geluTanh, -9, 9, S.GELU_TOL],
+    ['exp', S.expCubicTable(f), S.expTable(f), Math.exp, -24, 0, S.EXP_TOL],
+  ];
+  /** A cubic table's value as the circuit combines the gate's two outputs: lin + quad 2^-CUBIC_UP x^2 (reals; the square and the product exact). */
+  const cubicOut = (got: bigint[][], i: number, xv: number): number => Number(got[0]![i]!) / 2 ** f + (Number(got[1]![i]!) / 2 ** (f + S.CUBIC_UP)) * xv * xv;
+  it.each(cubic)('cubic %s: the gate within its tolerance (+2 ulp) of the function on random inputs, the breakpoints and the edges, with a third of the breakpoints or fewer', (_, t, linear, fn, lo, hi, tol) => {
+    expect(t.knots.length).toBeLessThanOrEqual(Math.ceil(linear.knots.length / 3));
+    const reals = [lo, hi, 0, ...Array.from({ length: 400 }, () => lo + (hi - lo) * Math.random())];
+    for (const k of t.knots) reals.push(...[k / 2 ** f, (k - 1) / 2 ** f].filter((v) => v >= lo && v <= hi));
+    const xs = reals.map((v) => BigInt(Math.round(v * 2 ** f)) & M64);
+    const got = spline(t, 64, xs, xs.map((_, i) => (i < 5 ? edgeMasks[i]! : rand64())));
+    xs.forEach((x, i) => {
+      const xv = Number(signed(x)) / 2 ** f;
+      expect(Math.abs(cubicOut(got, i, xv) - fn(xv)), `x=${xv}`).toBeLessThanOrEqual(tol + 2 * 2 ** -f);
+    });
+    // outside the cubic pieces the second line is an exact 0 (its product with x^2 too, whatever x^2 is)
+    const far = [t.knots[0]! - 2 ** f, t.knots[t.knots.length - 1]! + 2 ** f].map((k) => BigInt(k) & M64);
+    expect(spline(t, 64, far, far.map(() => rand64()))[1]).toEqual([0n, 0n]);
+  });
+  it.each(cubic)('cubic %s ignoring its allowed low bits (more than the linear table): within 2 tol (+2 ulp), x dense just below every breakpoint', (_, t, linear, fn, lo, hi, tol) => {
+    const drop = t.drop!;
+    expect(drop).toBeGreaterThan(linear.drop!);
+    const reals = Array.from({ length: 100 }, () => lo + (hi - lo) * Math.random());
+    for (const k of t.knots) for (let j = 1; j <= 8; j++) reals.push((k - (j * 2 ** drop) / 8) / 2 ** f);
+    const xs = reals.filter((v) => v >= lo && v <= hi).map((v) => BigInt(Math.round(v * 2 ** f)) & M64);
+    const got = spline(t, 40, xs, xs.map((_, i) => (i < 5 ? edgeMasks[i]! : rand64())), drop);
+    let worst = 0;
+    xs.forEach((x, i) => {
+      const xv = Number(signed(x)) / 2 ** f;
+      worst = Math.max(worst, Math.abs(cubicOut(got, i, xv) - fn(xv)));
+    });
+    expect(worst).toBeLessThanOrEqual(2 * tol + 2 * 2 ** -f);
+  });
+  it('cubic pieces: each coefficient on the grid the gate encodes, its error the largest on the piece, a narrow piece all but exact', () => {
+    for (const [x0, x1] of [[-6, -3.26], [-0.5, 0.5], [-16, -6.4], [1, 1 + 2 ** -12]] as const) {
+      const fn = x0 < -10 ? Math.exp : S.geluErf;
+      const { coef, err } = S.fitCubic(fn, x0, x1, f);
+      const [a, s, c2, c3] = coef;
+      for (const [v, bits] of [[a, 2 * f], [s, f], [c2, 2 * f + S.CUBIC_UP], [c3, f + S.CUBIC_UP]] as const) expect(Number.isInteger(v * 2 ** bits)).toBe(true);
+      let worst = 0;
+      for (let i = 0; i <= 200; i++) {
+        const x = x0 + ((x1 - x0) * i) / 200;
+        worst = Math.max(worst, Math.abs(fn(x) - (a + s * x + (c2 + c3 * x) * x * x)));
+      }
+      expect(worst).toBeLessThanOrEqual(err * 1.05 + 1e-9);
+      expect(err).toBeLessThan(x1 - x0 < 1e-3 ? 1e-6 : 1e-2);
+    }
+  });
+
   it('1/sqrt: the normalized x and 2^-t are exact, the start within 1.2%', () => {
     const [lo, hi] = P.invSqrtBuckets(f);
     const t = S.rsqrtTable(f, lo, hi, 3);
@@ -228,8 +279,9 @@ describe('splines in circuits', () => {
           return JSON.stringify([i.attrs, Array.from(w0!, String), Array.from(w1!, String)]);
         });
     };
-    const gelu = keysOf((b, x) => b.output(P.gelu(b, x, {}, fss), 'y'));
-    const tanh = keysOf((b, x) => b.output(P.tanh(b, x, fss), 'y'));
+    const linear = P.protocolConfig('fss,geluMethod=spline');
+    const gelu = keysOf((b, x) => b.output(P.gelu(b, x, {}, linear), 'y'));
+    const tanh = keysOf((b, x) => b.output(P.tanh(b, x, linear), 'y'));
     expect(gelu).toEqual(tanh);
     expect(gelu).toHaveLength(1);
   });
@@ -247,7 +299,7 @@ describe('splines in circuits', () => {
     return b;
   }
 
-  it('GELU, tanh, sigmoid in one round; softmax, 1/x, 1/sqrt; measured == static; the leakage checker accepts the opens', () => {
+  it('GELU (cubic: two rounds), tanh, sigmoid in one round; softmax, 1/x, 1/sqrt; measured == static; the leakage checker accepts the opens', () => {
     const xs = [0, -1.5, 2.25, -7, 9, 3, -(2 ** -16), 0.5];
     const c = build(xs).build();
     checkLeakage(c);
@@ -265,10 +317,52 @@ describe('splines in circuits', () => {
     const pos = xs.map((v) => Math.max(v, 0) + 0.25);
     res.outputs.get('recip')!.toNumbers().forEach((v, i) => expect(Math.abs(v * pos[i]! - 1), `recip[${i}]`).toBeLessThan(1e-3));
     res.outputs.get('rsqrt')!.toNumbers().forEach((v, i) => expect(Math.abs(v * Math.sqrt(pos[i]!) - 1), `rsqrt[${i}]`).toBeLessThan(1e-3));
-    // GELU, tanh and sigmoid each: one online round (their opens share it), then the output.
+    // GELU with linear pieces: one online round, then the output; with cubic pieces (fss's
+    // default) the square's open shares the spline's round, then one product.
     const g = new CircuitBuilder();
-    g.output(P.gelu(g, g.input('x', 1, [4]), {}, fss), 'y');
+    g.output(P.gelu(g, g.input('x', 1, [4]), {}, P.protocolConfig('fss,geluMethod=spline')), 'y');
     expect(circuitCost(g.build()).rounds).toBe(2);
+    const g3 = new CircuitBuilder();
+    g3.output(P.gelu(g3, g3.input('x', 1, [4]), {}, fss), 'y');
+    expect(circuitCost(g3.build()).rounds).toBe(3);
+  });
+
+  it("softmax's loose max: an element of its row within looseMaxSlack of the max (near ties, exact ties, spread rows); softmax within 3e-4; the max keys ignore 8 low bits", () => {
+    const n = 16;
+    const ulp = 2 ** -16;
+    const rows: number[][] = [];
+    for (let r = 0; r < 12; r++) {
+      const base = (Math.round((Math.random() - 0.5) * 2 ** 20) * ulp) | 0;
+      // near ties: values within a few hundred ulp of each other; then exact ties; then spread
+      const spread = r < 6 ? 300 : r < 8 ? 0 : 2 ** 18;
+      rows.push(Array.from({ length: n }, () => base + Math.round(Math.random() * spread) * ulp));
+    }
+    const b = new CircuitBuilder();
+    const x = b.input('x', 1, [rows.length, n]);
+    const drop = P.SOFTMAX_MAX_DROP;
+    b.output(P.max(b, x, 1, fss, drop), 'max');
+    b.output(P.softmax(b, x, 1, undefined, fss), 'softmax');
+    const c = b.build();
+    checkLeakage(c);
+    const keys = c.instructions.filter((i) => i.op === 'fss_key');
+    // the loose max's keys (both trees: max and softmax's own) ignore 8 low bits
+    expect(keys.filter((i) => i.attrs['drop'] === drop).length).toBe(2 * Math.log2(n));
+    const res = runCircuit(c, { inputs: new Map([['x', Tensor.from('f64', [rows.length, n], rows.flat())]]), weights: new Map() });
+    expect(res.cost).toMatchObject(costSummary(circuitCost(c)));
+    const m = res.outputs.get('max')!.toNumbers();
+    const slack = P.looseMaxSlack(n, drop, 16);
+    expect(slack).toBe(4 * 2 ** -8);
+    rows.forEach((row, i) => {
+      expect(row, `row ${i}`).toContain(m[i]);
+      expect(m[i]!, `row ${i}`).toBeGreaterThanOrEqual(Math.max(...row) - slack);
+    });
+    const probs = res.outputs.get('softmax')!.toNumbers();
+    rows.forEach((row, i) => {
+      const top = Math.max(...row);
+      const z = row.reduce((acc, v) => acc + Math.exp(v - top), 0);
+      row.forEach((v, j) => expect(Math.abs(probs[i * n + j]! - Math.exp(v - top) / z), `softmax[${i}, ${j}]`).toBeLessThan(3e-4));
+    });
+    expect(() => P.max(new CircuitBuilder(), new CircuitBuilder().input('x', 1, [4]), 0, P.protocolConfig('best'), drop)).toThrow(/loose max needs FSS comparisons/);
   });
 
   it('the leakage checker rejects a spline mask used by two opens', () => {

@@ -386,6 +386,10 @@ export class CircuitBuilder {
   xorPP(p: Reg, q: Reg): Reg {
     return this.#one('xor_pp', [p, q]);
   }
+  /** x / 2^bits exactly (the same ring words at scale + bits). */
+  divPow2(x: Reg, bits: number): Reg {
+    return this.#one('div_pow2', [x], { bits });
+  }
   shl(x: Reg, bits: number): Reg {
     return this.#one('shl', [x], { bits });
   }

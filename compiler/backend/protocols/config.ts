@@ -13,8 +13,8 @@ export type ErfMethod = 'taylor' | 'erf-tree' | 'erf-clipped';
 export type GeluForm = 'erf' | 'tanh' | 'puma';
 export type LayerNormMethod = 'crypten' | 'fused';
 export type InvSqrtMethod = 'exp-nr' | 'normalized' | 'spline';
-export type ExpMethod = 'limit' | 'taylor-limit' | 'spline';
-export type GeluMethod = 'poly' | 'spline';
+export type ExpMethod = 'limit' | 'taylor-limit' | 'spline' | 'cubic';
+export type GeluMethod = 'poly' | 'spline' | 'cubic';
 export type SigmoidMethod = 'reciprocal' | 'spline';
 export type CompareMethod = 'a2b' | 'fss';
 export type TruncationMethod = 'local' | 'exact';
@@ -32,7 +32,9 @@ export interface ProtocolConfig {
    * y = x/2^n (error about x^4/(24 8^n) plus 2^n ulp of rounding: ~1e-3 on [-8, 0] with n = 6;
    * y^2 and y^3 take two rounds, so n = 6 keeps CrypTen's 8). `spline` (FSS only): a
    * piecewise-linear spline in one round where the argument is known to be <= 0 (softmax after
-   * the max: error 2e-4, exactly 0 below -16); elsewhere taylor-limit. See spline.ts.
+   * the max: error 2e-4, exactly 0 below -16); elsewhere taylor-limit. `cubic` (FSS only):
+   * the same in cubic pieces (6 breakpoints instead of 37) and one product more: two rounds.
+   * See spline.ts.
    */
   readonly expMethod: ExpMethod;
   /**
@@ -64,7 +66,8 @@ export interface ProtocolConfig {
   readonly erfMethod: ErfMethod;
   /**
    * GELU: `poly`, the form's polynomial protocol (erfMethod, geluForm), or `spline` (FSS only):
-   * a piecewise-linear spline of the form's GELU in one round (error 2e-4).
+   * a piecewise-linear spline of the form's GELU in one round (error 2e-4, 52 breakpoints);
+   * `cubic` (FSS only): cubic pieces (10 breakpoints, error 2e-4) and one product: two rounds.
    */
   readonly geluMethod: GeluMethod;
   /** sigmoid and tanh: CrypTen's `reciprocal` method, or `spline` (FSS only: one round, error 2e-4). */
@@ -179,14 +182,14 @@ export const BEST: ProtocolConfig = Object.freeze({
   linear: 'cross',
 });
 
-/** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh. */
+/** `best` with one-round FSS comparisons from the dealer, and splines for GELU and exp (cubic pieces), 1/x, 1/sqrt, sigmoid and tanh. */
 export const FSS: ProtocolConfig = Object.freeze({
   ...BEST,
   name: 'fss',
   compare: 'fss',
-  geluMethod: 'spline',
+  geluMethod: 'cubic',
   sigmoidMethod: 'spline',
-  expMethod: 'spline',
+  expMethod: 'cubic',
   reciprocalMethod: 'spline',
   invSqrtMethod: 'spline',
   fssBits: 'auto',
@@ -196,7 +199,7 @@ export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({
 
 const CHOICES: Readonly<Record<string, readonly string[]>> = {
   reciprocalMethod: ['nr', 'goldschmidt', 'spline'],
-  geluMethod: ['poly', 'spline'],
+  geluMethod: ['poly', 'spline', 'cubic'],
   sigmoidMethod: ['reciprocal', 'spline'],
   erfMethod: ['taylor', 'erf-tree', 'erf-clipped'],
   geluForm: ['erf', 'tanh', 'puma'],
@@ -204,7 +207,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   whereMethod: ['two-mul', 'one-mul'],
   layerNorm: ['crypten', 'fused'],
   invSqrtMethod: ['exp-nr', 'normalized', 'spline'],
-  expMethod: ['limit', 'taylor-limit', 'spline'],
+  expMethod: ['limit', 'taylor-limit', 'spline', 'cubic'],
   compare: ['a2b', 'fss'],
   truncation: ['local', 'exact'],
   embedding: ['beaver', 'cross'],
@@ -251,8 +254,8 @@ export function protocolConfig(spec: string): ProtocolConfig {
   }
   out['name'] = spec;
   if (out['compare'] !== 'fss') {
-    const splines = SPLINE_OPTIONS.filter((k) => out[k] === 'spline');
-    if (splines.length > 0) throw new Ig3dcError('usage', `protocol options ${splines.map((k) => `${k}=spline`).join(', ')} need compare=fss (a spline is an FSS gate)`, {});
+    const splines = SPLINE_OPTIONS.filter((k) => out[k] === 'spline' || out[k] === 'cubic');
+    if (splines.length > 0) throw new Ig3dcError('usage', `protocol options ${splines.map((k) => `${k}=${String(out[k])}`).join(', ')} need compare=fss (a spline is an FSS gate)`, {});
   }
   return Object.freeze(out) as unknown as ProtocolConfig;
 }

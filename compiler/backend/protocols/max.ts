@@ -20,6 +20,8 @@ import { normalizeAxis } from '../../../ir/types.ts';
 import { matmulPublic, mul, toFixed } from './arith.ts';
 import { b2aBit, eqz, ge, gt, relu } from './compare.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
+import { spline } from './spline.ts';
+import type { SplineTable } from '../../../ir/circuit/gates/fss-spline.ts';
 
 function axisOf(x: Reg, axis: number): number {
   const a = normalizeAxis(axis, x.shape.length);
@@ -31,14 +33,20 @@ function sliceAxis(b: CircuitBuilder, x: Reg, axis: number, start: number, end: 
   return b.slice(x, [start], [end], [axis]);
 }
 
-/** One halving step: where(x0 >= x1, x0, x1) over the two halves, the odd element carried. */
-function halve(b: CircuitBuilder, x: Reg, axis: number, cfg: ProtocolConfig): Reg {
+/**
+ * One halving step: where(x0 >= x1, x0, x1) over the two halves, the odd element carried.
+ * `loose` s > 0 (FSS only): the comparisons ignore the s lowest bits (a one-breakpoint spline
+ * ReLU(x) = x for x >= 0, fss-spline.ts `drop`), so a step may keep the smaller element when
+ * the two lie within 2^s ulp: s tree levels fewer per key, and still one of the two elements.
+ */
+function halve(b: CircuitBuilder, x: Reg, axis: number, cfg: ProtocolConfig, loose = 0): Reg {
   const m = x.shape[axis]!;
   const h = Math.floor(m / 2);
   const x0 = sliceAxis(b, x, axis, 0, h);
   const x1 = sliceAxis(b, x, axis, h, 2 * h);
   // With FSS comparisons the select merges into the comparison: max(a, b) = b + ReLU(a - b), one round.
-  const w = cfg.compare === 'fss' ? b.add(x1, relu(b, b.sub(x0, x1), cfg)) : whereCrypten(b, ge(b, x0, x1, cfg), x0, x1, cfg);
+  const d = b.sub(x0, x1);
+  const w = cfg.compare !== 'fss' ? whereCrypten(b, ge(b, x0, x1, cfg), x0, x1, cfg) : b.add(x1, loose > 0 ? spline(b, d, looseRelu(loose), cfg)[0]! : relu(b, d, cfg));
   // a max of elements lies within their bound
   const bx = b.boundOf(x);
   if (bx !== undefined) b.bound(w, bx[0], bx[1]);
@@ -129,14 +137,25 @@ function pairwiseArgmax(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig): Reg {
   return prodAxis0(b, ge(b, a, rolled, cfg));
 }
 
-/** Max of x over `axis` (kept as size 1). */
-export function max(b: CircuitBuilder, x: Reg, axis: number, cfg: ProtocolConfig = CRYPTEN): Reg {
+/** ReLU as a spline (a = 0, slope 1, no truncation: exact) whose comparison ignores `drop` low bits. */
+const looseRelu = (drop: number): SplineTable => ({ knots: [0], shifts: [0], a: [0, 0], s: [0, 1], drop });
+
+/** How far below the row max a loose max (`looseBits` s, rows of n) may be: ceil(log2 n) steps of 2^s ulp each, in reals at scale f. */
+export const looseMaxSlack = (n: number, looseBits: number, f: number): number => (Math.ceil(Math.log2(Math.max(n, 1))) * 2 ** looseBits) / 2 ** f;
+
+/**
+ * Max of x over `axis` (kept as size 1). `looseBits` s > 0 (FSS comparisons with the tree
+ * only; for a caller that is indifferent to a small shift, as softmax is): each element of the
+ * result is an element of its row at most looseMaxSlack below the row's max.
+ */
+export function max(b: CircuitBuilder, x: Reg, axis: number, cfg: ProtocolConfig = CRYPTEN, looseBits = 0): Reg {
   return b.withProtocol(`max-${cfg.maxMethod}`, () => {
     const ax = axisOf(x, axis);
     if (x.shape[ax] === 1) return x;
+    if (looseBits > 0 && (cfg.compare !== 'fss' || cfg.maxMethod !== 'tree')) throw new Error('max: a loose max needs FSS comparisons and maxMethod=tree');
     if (cfg.maxMethod === 'tree') {
       let cur = x;
-      while (cur.shape[ax]! > 1) cur = halve(b, cur, ax, cfg);
+      while (cur.shape[ax]! > 1) cur = halve(b, cur, ax, cfg, looseBits);
       return cur;
     }
     const [xl, inv] = toLast(b, x, ax);

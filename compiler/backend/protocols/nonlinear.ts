@@ -48,7 +48,7 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import { addConst, mul, mulConst, rsubConst, square, sum, toFixed } from './arith.ts';
 import { ltz, where } from './compare.ts';
 import { CRYPTEN, type GeluForm, type ProtocolConfig } from './config.ts';
-import { expTable, geluTable, reciprocalTable, rsqrtTable, sigmoidTable, spline, tanhTable } from './spline.ts';
+import { cubicSpline, expCubicTable, expTable, geluCubicTable, geluTable, reciprocalTable, rsqrtTable, sigmoidTable, spline, tanhTable } from './spline.ts';
 
 /**
  * exp(x) by the limit (1 + x/2^n)^(2^n) with n = iterations squarings. `nonPositive`: the caller
@@ -56,7 +56,8 @@ import { expTable, geluTable, reciprocalTable, rsqrtTable, sigmoidTable, spline,
  */
 export function exp(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, iterations = cfg.expIterations, nonPositive = false): Reg {
   if (cfg.expMethod === 'spline' && nonPositive) return b.withProtocol('exp-spline', () => spline(b, x, expTable(b.f), cfg)[0]!);
-  if (cfg.expMethod === 'taylor-limit' || cfg.expMethod === 'spline') {
+  if (cfg.expMethod === 'cubic' && nonPositive) return b.withProtocol('exp-cubic', () => cubicSpline(b, x, expCubicTable(b.f), cfg));
+  if (cfg.expMethod === 'taylor-limit' || cfg.expMethod === 'spline' || cfg.expMethod === 'cubic') {
     return b.withProtocol('exp-taylor-limit', () => {
       const y = mulConst(b, x, 2 ** -iterations, cfg);
       const y2 = square(b, y);
@@ -320,6 +321,7 @@ const PUMA_F1 = [0.008526321541038084, 0.5, 0.3603292692789629, 0.0, -0.03768820
 export function gelu(b: CircuitBuilder, x: Reg, opts: GeluOptions = {}, cfg: ProtocolConfig = CRYPTEN): Reg {
   const form = opts.form ?? cfg.geluForm;
   if (cfg.geluMethod === 'spline' && form !== 'puma') return b.withProtocol(`gelu-${form}-spline`, () => spline(b, x, geluTable(form, b.f), cfg)[0]!);
+  if (cfg.geluMethod === 'cubic' && form !== 'puma') return b.withProtocol(`gelu-${form}-cubic`, () => cubicSpline(b, x, geluCubicTable(form, b.f), cfg));
   return b.withProtocol(`gelu-${form}`, () => {
     if (form === 'erf') {
       const e = erf(b, mulConst(b, x, Math.SQRT1_2), cfg);

@@ -3,7 +3,7 @@
 // With FSS splines (expMethod=spline, reciprocalMethod=spline): the max tree (one round per
 // level), exp by a spline (one round; exactly 0 below -16, so additively masked keys get no
 // weight), the sum, its reciprocal by a spline (2.5e-4 relative), the numerators' product:
-// log2(n) + 3 rounds, 10 for rows of 128. Attention probabilities used only by probs @ v are
+// log2(n) + 3 rounds, 10 for rows of 128 (expMethod=cubic: exp in two rounds, 11). Attention probabilities used only by probs @ v are
 // lowered as softmaxParts instead: the product with the per-row reciprocal follows the
 // matmul, whose round then runs beside the reciprocal's (one round fewer per layer, and the
 // product is on [.., S, d] instead of [.., S, S]).
@@ -44,7 +44,7 @@ import { addConst, mul, mulConst, square, sum, toFixed } from './arith.ts';
 import { RECIP_SOFTMAX_TOL } from './spline.ts';
 import { relu } from './compare.ts';
 import { CRYPTEN, type ProtocolConfig } from './config.ts';
-import { max } from './max.ts';
+import { looseMaxSlack, max } from './max.ts';
 import { exp, powerTree, reciprocal, reciprocalStart } from './nonlinear.ts';
 
 function axisOf(x: Reg, axis: number): number {
@@ -65,13 +65,24 @@ function pushMaskedDown(b: CircuitBuilder, x: Reg, keep: Reg | undefined): Reg {
 
 /** Shifted scores z = x - max(x) (<= 0 exactly: the FSS max is exact), bounded by x's span. */
 function shifted(b: CircuitBuilder, xs: Reg, ax: number, cfg: ProtocolConfig): Reg {
-  const z = b.sub(xs, max(b, xs, ax, cfg));
+  const loose = looseBits(cfg);
+  const z = b.sub(xs, max(b, xs, ax, cfg, loose));
   const bx = b.boundOf(xs);
-  return bx === undefined ? z : b.bound(z, bx[0] - bx[1], 0);
+  return bx === undefined ? z : b.bound(z, bx[0] - bx[1], looseMaxSlack(xs.shape[ax]!, loose, b.f));
 }
 
-/** exp's spline stays within 2^-8 of [0, 1] for z <= 0 (a product with keep too). */
-const boundExp = (b: CircuitBuilder, e: Reg): Reg => b.bound(e, -(2 ** -8), 1 + 2 ** -8);
+/**
+ * With FSS comparisons and cubic exp, the max tree's comparisons ignore SOFTMAX_MAX_DROP low
+ * bits (max.ts): softmax does not change when every score of a row moves by the same amount,
+ * so a max a little below the true one only puts z = x - max a little above 0 (up to
+ * log2(n) 2^-8 at f = 16: 0.027 for rows of 128), where the cubic exp table is still accurate
+ * (spline.ts EXP_CUBIC_HI). 8 of the max keys' ~31 tree levels.
+ */
+export const SOFTMAX_MAX_DROP = 8;
+const looseBits = (cfg: ProtocolConfig): number => (cfg.compare === 'fss' && cfg.maxMethod === 'tree' && cfg.expMethod === 'cubic' ? SOFTMAX_MAX_DROP : 0);
+
+/** exp's spline (linear or cubic pieces) stays within 2^-8 of [0, e^slack] for z <= slack (a product with keep too). */
+const boundExp = (b: CircuitBuilder, e: Reg, n: number, cfg: ProtocolConfig): Reg => b.bound(e, -(2 ** -8), Math.exp(looseMaxSlack(n, looseBits(cfg), b.f)) + 2 ** -8);
 
 /** num / sum(num over axis), the sum scaled by 1/scale before the reciprocal (allPos). */
 function normalize(b: CircuitBuilder, num: Reg, axis: number, cfg: ProtocolConfig, scale = 1): Reg {
@@ -104,7 +115,7 @@ export function softmaxParts(b: CircuitBuilder, x: Reg, axis: number, keep: Reg 
     const xs = pushMaskedDown(b, x, keep);
     let num = exp(b, shifted(b, xs, ax, cfg), cfg, cfg.expIterations, true);
     if (keep !== undefined) num = mul(b, num, keep);
-    if (cfg.expMethod === 'spline') boundExp(b, num);
+    if (cfg.expMethod === 'spline' || cfg.expMethod === 'cubic') boundExp(b, num, x.shape[ax]!, cfg);
     const scale = x.shape[ax]!;
     const s = mulConst(b, b.reduceSum(num, [ax], true), 1 / scale, cfg);
     const bn = b.boundOf(num);
@@ -121,7 +132,7 @@ export function softmax(b: CircuitBuilder, x: Reg, axis: number, keep?: Reg, cfg
     const xs = pushMaskedDown(b, x, keep);
     let e = exp(b, shifted(b, xs, ax, cfg), cfg, cfg.expIterations, true);
     if (keep !== undefined) e = mul(b, e, keep);
-    if (cfg.expMethod === 'spline') boundExp(b, e);
+    if (cfg.expMethod === 'spline' || cfg.expMethod === 'cubic') boundExp(b, e, x.shape[ax]!, cfg);
     return normalize(b, e, ax, cfg, x.shape[ax]!);
   });
 }

@@ -31,6 +31,7 @@ import { splineMode, type SplineTable } from '../../../ir/circuit/gates/fss-spli
 import { Ig3dcError } from '../../../ir/diagnostics.ts';
 import type { ProtocolConfig } from './config.ts';
 import { fssWidth, WIDTH_MARGIN_ABS, WIDTH_MARGIN_REL } from '../fss-bits.ts';
+import { mul, square } from './arith.ts';
 
 /** One line a + s x per piece (m + 1 pieces for m breakpoints), in reals. */
 export interface RealSpline {
@@ -138,6 +139,133 @@ export function fitSpline(fn: (x: number) => number, lo: number, hi: number, tol
   return { knots, outputs: [{ shift: f, lines: [below, ...lines, above] }] };
 }
 
+/**
+ * Cubic pieces (`geluMethod=cubic`, `expMethod=cubic`): on piece p, fn(x) ~ (A + S x) + (C2 +
+ * C3 x) x^2. One spline key gives both lines (two outputs of one gate: A + S x, and (C2 + C3 x)
+ * 2^CUBIC_UP, computed that much larger so that its one-ulp truncation, multiplied by x^2, stays
+ * near 2^-16); x^2 is a Beaver square opened in the same round as the spline's x + r; one
+ * Beaver product then multiplies the second line by x^2 and truncates by f + CUBIC_UP. Two
+ * rounds instead of one, for about a third of the breakpoints (error ~ h^4 instead of h^2 per
+ * piece of width h), and the DCF evaluations are what an FSS run spends its time on.
+ */
+export const CUBIC_UP = 6;
+
+/** Least squares of `ys` at `xs` on the basis (1, t, ..., t^(d-1)), t = (x - m) / h: the coefficients in x (monomials). */
+function leastSquares(xs: readonly number[], ys: readonly number[], d: number, m: number, h: number): number[] {
+  const G = Array.from({ length: d }, () => new Array<number>(d + 1).fill(0));
+  for (let i = 0; i < xs.length; i++) {
+    const t = (xs[i]! - m) / h;
+    const pw = [1];
+    for (let k = 1; k < d; k++) pw.push(pw[k - 1]! * t);
+    for (let r = 0; r < d; r++) {
+      for (let c = 0; c < d; c++) G[r]![c]! += pw[r]! * pw[c]!;
+      G[r]![d]! += pw[r]! * ys[i]!;
+    }
+  }
+  // Gaussian elimination with partial pivoting.
+  for (let c = 0; c < d; c++) {
+    let piv = c;
+    for (let r = c + 1; r < d; r++) if (Math.abs(G[r]![c]!) > Math.abs(G[piv]![c]!)) piv = r;
+    [G[c], G[piv]] = [G[piv]!, G[c]!];
+    for (let r = 0; r < d; r++) {
+      if (r === c) continue;
+      const q = G[r]![c]! / G[c]![c]!;
+      for (let k = c; k <= d; k++) G[r]![k]! -= q * G[c]![k]!;
+    }
+  }
+  const u = G.map((row, r) => row[d]! / row[r]!);
+  // sum_k u_k ((x - m) / h)^k as monomials in x.
+  const out = new Array<number>(d).fill(0);
+  for (let k = 0; k < d; k++) {
+    // (x - m)^k / h^k = sum_j binom(k, j) x^j (-m)^(k-j) / h^k
+    let binom = 1;
+    for (let j = 0; j <= k; j++) {
+      out[j]! += (u[k]! * binom * (-m) ** (k - j)) / h ** k;
+      binom = (binom * (k - j)) / (j + 1);
+    }
+  }
+  return out;
+}
+
+/** The cubic piece [A, S, C2, C3] of fn on [x0, x1], each coefficient rounded as the gate encodes it (the lower ones refitted after each rounding), and its max error. */
+export function fitCubic(fn: (x: number) => number, x0: number, x1: number, f: number): { coef: [number, number, number, number]; err: number } {
+  const n = 64;
+  const xs: number[] = [];
+  for (let i = 0; i <= n; i++) xs.push(x0 + ((x1 - x0) * i) / n);
+  const m = (x0 + x1) / 2;
+  const h = Math.max((x1 - x0) / 2, 2 ** -f);
+  const q = (v: number, bits: number): number => Math.round(v * 2 ** bits) / 2 ** bits;
+  const ys = xs.map(fn);
+  // C3 at 2^-(f + up) (the second line's slope at scale f), C2 at 2^-(2f + up), S at 2^-f, A at 2^-2f.
+  const c3 = q(leastSquares(xs, ys, 4, m, h)[3]!, f + CUBIC_UP);
+  const r2 = xs.map((x, i) => ys[i]! - c3 * x ** 3);
+  const c2 = q(leastSquares(xs, r2, 3, m, h)[2]!, 2 * f + CUBIC_UP);
+  const r1 = xs.map((x, i) => r2[i]! - c2 * x * x);
+  const s = q(leastSquares(xs, r1, 2, m, h)[1]!, f);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    const r = r1[i]! - s * xs[i]!;
+    lo = Math.min(lo, r);
+    hi = Math.max(hi, r);
+  }
+  const a = q((lo + hi) / 2, 2 * f);
+  let err = 0;
+  for (const x of xs) err = Math.max(err, Math.abs(fn(x) - (a + s * x + (c2 + c3 * x) * x * x)));
+  return { coef: [a, s, c2, c3], err };
+}
+
+/**
+ * Greedy cubic pieces of fn on [lo, hi] within tol (breakpoints on the 2^-f grid, as
+ * fitPieces), the lines below lo and from hi on given; as a two-output table (see CUBIC_UP)
+ * with the drop its function allows.
+ */
+export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number]): SplineTable {
+  const ulp = 2 ** -f;
+  const grid = (v: number): number => Math.round(v / ulp) * ulp;
+  const knots = [grid(lo)];
+  const pieces: [number, number, number, number][] = [];
+  let x0 = knots[0]!;
+  const end = grid(hi);
+  while (x0 < end) {
+    let good = Math.min(end, x0 + ulp);
+    if (fitCubic(fn, x0, end, f).err <= tol) good = end;
+    else {
+      let bad = end;
+      for (let i = 0; i < 60 && bad - good > ulp; i++) {
+        const mid = grid((good + bad) / 2);
+        if (mid <= good || mid >= bad) break;
+        if (fitCubic(fn, x0, mid, f).err <= tol) good = mid;
+        else bad = mid;
+      }
+    }
+    pieces.push(fitCubic(fn, x0, good, f).coef);
+    knots.push(good);
+    x0 = good;
+  }
+  const up = 2 ** CUBIC_UP;
+  const t = encodeSpline(
+    {
+      knots,
+      outputs: [
+        { shift: f, lines: [below, ...pieces.map(([a, s]) => [a, s] as [number, number]), above] },
+        { shift: f, lines: [[0, 0], ...pieces.map(([, , c2, c3]) => [c2 * up, c3 * up] as [number, number]), [0, 0]] },
+      ],
+    },
+    f,
+  );
+  return { ...t, drop: dropWithin(fn, t.knots, (p, xr) => cubicValue(t, p, xr, f), f, tol) };
+}
+
+/** Piece p of a cubic table at x (ring units at scale f), in reals, as the gate computes it but for its truncations. */
+export function cubicValue(t: SplineTable, p: number, xr: number, f: number): number {
+  const m1 = t.knots.length + 1;
+  const x = xr / 2 ** f;
+  const lin = (t.a[p]! + t.s[p]! * xr) / 2 ** (2 * f);
+  const quad = (t.a[m1 + p]! + t.s[m1 + p]! * xr) / 2 ** (2 * f + CUBIC_UP);
+  return lin + quad * x * x;
+}
+
 /** The ring encoding of a real spline for inputs at scale f. */
 export function encodeSpline(sp: RealSpline, f: number): SplineTable {
   const knots = sp.knots.map((k) => Math.round(k * 2 ** f));
@@ -168,17 +296,21 @@ const MAX_DROP = 12;
  */
 export function allowedDrop(fn: (x: number) => number, t: SplineTable, f: number, tol: number): number {
   if (t.shifts.length !== 1) return 0;
-  const m = t.knots.length;
   const sh = t.shifts[0]!;
-  const line = (p: number, xr: number): number => (t.a[p]! + t.s[p]! * xr) / 2 ** (sh + f);
+  return dropWithin(fn, t.knots, (p, xr) => (t.a[p]! + t.s[p]! * xr) / 2 ** (sh + f), f, tol);
+}
+
+/** allowedDrop for any table: `value(p, xr)` is piece p's value at xr (ring units), in reals. */
+function dropWithin(fn: (x: number) => number, knots: readonly number[], value: (p: number, xr: number) => number, f: number, tol: number): number {
+  const m = knots.length;
   const fits = (s: number): boolean => {
     // at most one comparison can be read early at any x (fss-spline.ts)
-    for (let p = 1; p < m; p++) if (t.knots[p]! - t.knots[p - 1]! <= 2 ** s) return false;
+    for (let p = 1; p < m; p++) if (knots[p]! - knots[p - 1]! <= 2 ** s) return false;
     for (let p = 0; p < m; p++) {
-      const k = t.knots[p]!;
+      const k = knots[p]!;
       for (let j = 1; j <= 16; j++) {
         const xr = k - (j * 2 ** s) / 16;
-        if (Math.abs(line(p + 1, xr) - fn(xr / 2 ** f)) > 2 * tol) return false;
+        if (Math.abs(value(p + 1, xr) - fn(xr / 2 ** f)) > 2 * tol) return false;
       }
     }
     return true;
@@ -205,6 +337,24 @@ export function geluTable(form: 'erf' | 'tanh', f: number): SplineTable {
 
 export function expTable(f: number): SplineTable {
   return cached(`exp-${f}`, () => withDrop(Math.exp, encodeSpline(fitSpline(Math.exp, -16, 0, EXP_TOL, f, [0, 0], [1, 1]), f), f, EXP_TOL));
+}
+
+/** GELU in cubic pieces on [-6, 6] (0 below, x above). */
+export function geluCubicTable(form: 'erf' | 'tanh', f: number): SplineTable {
+  const fn = form === 'erf' ? geluErf : geluTanh;
+  return cached(`gelu3-${form}-${f}`, () => fitCubicTable(fn, -6, 6, GELU_TOL, f, [0, 0], [0, 1]));
+}
+
+/**
+ * Where the cubic exp table stops being accurate: a little above 0, for softmax's loose max
+ * (softmax.ts SOFTMAX_MAX_DROP), which may leave z up to log2(n) 2^-8 above 0.
+ */
+export const EXP_CUBIC_HI = 2 ** -4;
+
+/** exp(z) for z <= EXP_CUBIC_HI in cubic pieces on [-16, EXP_CUBIC_HI] (0 below -16, the tangent above). */
+export function expCubicTable(f: number): SplineTable {
+  const top = Math.exp(EXP_CUBIC_HI);
+  return cached(`exp3-${f}`, () => fitCubicTable(Math.exp, -16, EXP_CUBIC_HI, EXP_TOL, f, [0, 0], [top * (1 - EXP_CUBIC_HI), top]));
 }
 
 export const RECIP_LO = 2 ** -10;
@@ -332,4 +482,17 @@ export function spline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: Proto
     const y = b.emit('fss_spline', [xh, r, key, own], { bits, mode, knots: t.knots, shifts: t.shifts, a: t.a, s: t.s, drop })[0]!;
     return t.shifts.map((_, i) => b.reshape(b.slice(y, [i], [i + 1], [0]), x.shape));
   });
+}
+
+/**
+ * A cubic table's function of x (fitCubicTable): the spline's two lines from one key, x^2 from
+ * a Beaver square in the same round as the spline's open, then one Beaver product of the
+ * second line (2^CUBIC_UP larger) with x^2, truncated by f + CUBIC_UP. Where the second line
+ * is an exact 0 (outside the cubic pieces) the product is an exact 0, whatever x^2 is.
+ */
+export function cubicSpline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: ProtocolConfig): Reg {
+  if (table.shifts.length !== 2) throw new Error('cubicSpline: a cubic table has two outputs');
+  const [lin, quad] = spline(b, x, table, cfg) as [Reg, Reg];
+  const x2 = square(b, x, cfg);
+  return b.add(lin, mul(b, b.divPow2(quad, CUBIC_UP), x2, cfg));
 }

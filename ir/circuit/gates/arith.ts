@@ -3,7 +3,7 @@
 
 import { typeError } from '../../op.ts';
 import * as K from '../../ring/kernels.ts';
-import { A, inputShape, inputValue, int, outputShape, P, reg, sameScale, type CircuitOpDef, type KindSet, type LocalEnv, type Ring } from '../gate.ts';
+import { A, ANY, inputShape, inputValue, int, outputShape, P, reg, sameScale, type CircuitOpDef, type KindSet, type LocalEnv, type Ring } from '../gate.ts';
 import { broadcastOrFail, matmulShape } from '../shape-rules.ts';
 import type { RegKind } from '../types.ts';
 
@@ -69,6 +69,22 @@ function truncGate(name: string, summary: string, kinds: KindSet, evaluate: (e: 
 }
 
 export const ARITH_GATES: readonly CircuitOpDef[] = [
+  // x / 2^bits exactly: the same ring words read at a finer scale (no truncation, no error). A
+  // product whose operand was computed 2^bits times larger, for precision, is brought back by
+  // the product's own truncation (protocols/spline.ts, cubic pieces).
+  {
+    name: 'div_pow2',
+    summary: 'x / 2^bits exactly: the same ring words at scale + bits (shares or public)',
+    cls: 'local',
+    inputs: [ANY],
+    attrs: { bits: { kind: 'int' } },
+    infer([a], at) {
+      const bits = int(at, 'bits');
+      if (!Number.isInteger(bits) || bits < 1 || bits > 62) typeError(`div_pow2: bits must be in 1..62, got ${bits}`);
+      return [reg(a!.kind, a!.shape, a!.scale + bits)];
+    },
+    evaluate: (e) => [x(e, 0)],
+  },
   // ── on shares
   binaryGate('add', 'x + y (shares)', [A, A], 'ashr', 'same', binary('add')),
   binaryGate('sub', 'x - y (shares)', [A, A], 'ashr', 'same', binary('sub')),

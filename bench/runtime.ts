@@ -21,6 +21,8 @@
 //   npx tsx bench/runtime.ts --models tiny --from-sources # run the TypeScript sources (tsx in every thread), not the compiled package
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models tiny,mini,base --load 1
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models base --protocols best --repeat 2
+//   npx tsx bench/runtime.ts --models base --protocols best,fss --preprocess-first --no-crypten
+//                                                         # the dealer's phase first, then the online phase, timed apart
 //   npm run bench -- runtime                              # the same, as a registered benchmark
 //   npm run bench -- runtime/bert-mini
 //
@@ -96,6 +98,8 @@ interface ModelResult {
   maxAbsError: number;
   argmaxAgree: boolean;
   peakRssBytes: number;
+  /** With --preprocess-first: the dealer's phase and the online phase apart. */
+  phases?: { preprocessingSeconds: number; preprocessingCpuSeconds: number; onlineSeconds: number; onlineCpuSeconds: number };
 }
 
 /** The model of a short name: BERT shapes with the 30522-token vocabulary (as the CrypTen measurements), generated into bench/out when missing. */
@@ -118,7 +122,7 @@ async function tool<M>(path: string, fromSources: boolean): Promise<M> {
   return (await import(fromSources ? `../${path}.ts` : `../dist/${path}.js`)) as M;
 }
 
-async function oneModel(name: string, threads: number, seq: number, protocols: string, fromSources: boolean): Promise<void> {
+async function oneModel(name: string, threads: number, seq: number, protocols: string, fromSources: boolean, preprocessFirst = false): Promise<void> {
   const { loadModel } = await tool<typeof import('../compiler/load.ts')>('compiler/load', fromSources);
   const { compileModel } = await tool<typeof import('../compiler/backend/compile.ts')>('compiler/backend/compile', fromSources);
   const { evaluate } = await tool<typeof import('../ir/evaluate.ts')>('ir/evaluate', fromSources);
@@ -143,7 +147,7 @@ async function oneModel(name: string, threads: number, seq: number, protocols: s
   const plaintextSeconds = (performance.now() - t1) / 1000;
   const circuitInputs = new Set(compiled.circuit.inputs.filter((i) => i.party === 1).map((i) => i.name));
   const inputs = new Map([...all].filter(([k]) => circuitInputs.has(k)));
-  const opts = { inputs, weights: compiled.weights, seed: new Uint8Array(16).fill(1), transcript: false };
+  const opts = { inputs, weights: compiled.weights, seed: new Uint8Array(16).fill(1), transcript: false, preprocessFirst };
   const t2 = performance.now();
   const c2 = process.cpuUsage();
   const r = threads === 2 ? await runCircuitWorkers(compiled.circuit, opts) : runCircuit(compiled.circuit, opts);
@@ -173,6 +177,7 @@ async function oneModel(name: string, threads: number, seq: number, protocols: s
     maxAbsError,
     argmaxAgree,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    ...(r.phases !== undefined ? { phases: r.phases } : {}),
   };
   console.log(`RESULT ${JSON.stringify(res)}`);
 }
@@ -225,7 +230,7 @@ interface Row {
 }
 
 /** Secure inference of each model (short names tiny, mini, base) under each protocol family, then CrypTen on the same shape; prints the table. */
-async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean, load = 0, repeat = 1, fromSources = false): Promise<void> {
+async function runModels(models: readonly string[], threads: number, seq: number, protocols: readonly string[], crypten: boolean, load = 0, repeat = 1, fromSources = false, preprocessFirst = false): Promise<void> {
   const rows: Row[] = [];
   // The runs use the compiled package, as `ig3dc` does: build it from the sources first.
   if (!fromSources) {
@@ -243,7 +248,7 @@ async function runModels(models: readonly string[], threads: number, seq: number
         const loadBefore = loadavg()[0]!;
         const out = execFileSync(
           process.execPath,
-          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto, ...(fromSources ? ['--from-sources'] : [])],
+          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto, ...(fromSources ? ['--from-sources'] : []), ...(preprocessFirst ? ['--preprocess-first'] : [])],
           { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
         );
         const line = out.split('\n').find((l) => l.startsWith('RESULT '));
@@ -309,6 +314,19 @@ async function runModels(models: readonly string[], threads: number, seq: number
       console.log(`bert-${model} ig3dc ${proto}, medians of ${repeat} alternating runs: wall ${iw.toFixed(1)} s / CrypTen ${cw.toFixed(1)} s = ${(iw / cw).toFixed(2)}; cpu ${ic.toFixed(1)} / ${cc.toFixed(1)} = ${(ic / cc).toFixed(2)}`);
     }
   }
+  const phased = rows.filter((x) => x.result !== undefined && 'phases' in x.result && x.result.phases !== undefined);
+  if (phased.length > 0) {
+    console.log("\npreprocessing first (--preprocess-first): the dealer's thread makes and posts every word, then the parties run; wall and CPU of each phase (peak RSS above holds every dealer word at once)");
+    const ph = [['model', 'run', 'dealer phase wall s', 'cpu s', 'online wall s', 'cpu s', 'online wall / best']];
+    for (const x of phased) {
+      const p = (x.result as ModelResult).phases!;
+      const best = phased.find((y) => y.model === x.model && y.repetition === x.repetition && y.run === 'ig3dc best');
+      const bw = best !== undefined ? (best.result as ModelResult).phases!.onlineSeconds : undefined;
+      ph.push([`bert-${x.model}`, repeat > 1 ? `${x.run} #${x.repetition + 1}` : x.run, p.preprocessingSeconds.toFixed(1), p.preprocessingCpuSeconds.toFixed(1), p.onlineSeconds.toFixed(1), p.onlineCpuSeconds.toFixed(1), bw !== undefined ? (p.onlineSeconds / bw).toFixed(2) : '-']);
+    }
+    const w = ph[0]!.map((_, i) => Math.max(...ph.map((r) => r[i]!.length)));
+    for (const r of ph) console.log(r.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+  }
   console.log('wall / CrypTen: target <= 0.50; peak RSS: target <= 3 GB; load 1m: the 1-minute load average before and after the run (2 cores)');
   for (const note of new Set(rows.filter((r) => r.note !== undefined).map((r) => `${r.run}: ${r.note!}`))) console.log(note);
 }
@@ -347,14 +365,16 @@ async function main(): Promise<void> {
   const protocols = arg('--protocols') ?? 'best,fss';
   const one = arg('--one');
   const fromSources = process.argv.includes('--from-sources');
-  if (one !== undefined) return oneModel(one, threads, seq, protocols, fromSources);
+  const preprocessFirst = process.argv.includes('--preprocess-first');
+  if (preprocessFirst && threads !== 2) throw new Error('--preprocess-first: the dealer has a thread of its own only with --threads 2');
+  if (one !== undefined) return oneModel(one, threads, seq, protocols, fromSources, preprocessFirst);
   matmulBench();
   if (process.argv.includes('--matmul')) return;
   const load = Number(arg('--load') ?? 0);
   if (!Number.isInteger(load) || load < 0) throw new Error(`--load: expected a number of busy processes (0, 1, 2, ...), got ${arg('--load')}`);
   const repeat = Number(arg('--repeat') ?? 1);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: expected a number of repetitions (1, 2, ...), got ${arg('--repeat')}`);
-  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocolFamilies(protocols), !process.argv.includes('--no-crypten'), load, repeat, fromSources);
+  await runModels((arg('--models') ?? 'tiny,mini,base').split(','), threads, seq, protocolFamilies(protocols), !process.argv.includes('--no-crypten'), load, repeat, fromSources, preprocessFirst);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

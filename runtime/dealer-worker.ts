@@ -30,12 +30,14 @@ export interface DealerWorkerInput {
   readonly windowBytes: number;
   /** A model in segments: after each circuit, wait for the next (segment k's seeds derive from these and k). */
   readonly segmented?: boolean;
+  /** Tell the main thread when every word of the circuit is posted (a run with its preprocessing phase first). */
+  readonly reportDealt?: boolean;
 }
 
 /** From the main thread to a segmented run's dealer: the next segment's circuit, or the end. */
 export type DealerSegmentMessage = { type: 'next'; circuit: Circuit } | { type: 'stop' };
 
-export type DealerWorkerReply = { type: 'error'; kind?: string; detail: string; place?: object };
+export type DealerWorkerReply = { type: 'error'; kind?: string; detail: string; place?: object } | { type: 'dealt' };
 
 /** Makes and posts one circuit's words to both parties, stretch by stretch, P0's then P1's of each stretch. */
 async function serveOne(d: DealerWorkerInput, c: Circuit, segment: number, senders: readonly (StretchWordsSender | undefined)[]): Promise<void> {
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   let c = d.circuit;
   for (let k = 0; ; k++) {
     await serveOne(d, c, k, senders);
+    if (d.reportDealt === true) parentPort!.postMessage({ type: 'dealt' } satisfies DealerWorkerReply);
     if (d.segmented !== true) break;
     const m = queue.shift() ?? (await new Promise<DealerSegmentMessage>((r) => (waiting = r)));
     if (m.type === 'stop') break;

@@ -46,6 +46,14 @@ export interface RunOptions {
   readonly truncationReport?: boolean;
   /** Worker mode: dealer bytes a party may hold before the simulated dealer's thread waits for it to take them (default 16 MiB; a party that holds none always gets its next stretch). */
   readonly dealerWindowBytes?: number;
+  /**
+   * Worker mode: the preprocessing phase first, as a deployment with a dealer runs it (the
+   * dealer's material, FSS keys included, made and shipped before the input exists): the
+   * dealer's thread makes every word and posts it, no window, then the parties start. The result
+   * carries the two phases' wall and CPU seconds (`phases`). The parties then hold all their
+   * dealer words at once (BERT-base under fss: about 11 GB).
+   */
+  readonly preprocessFirst?: boolean;
   /** Called after each round (by party 1's progress). */
   readonly onRound?: (done: number, total: number, round: Extract<Step, { kind: 'round' }>, layer?: number) => void;
 }
@@ -70,6 +78,15 @@ export interface RunResult {
   readonly ringMacs: number;
   /** With `truncationReport`: the expected truncation failures of this inference, by protocol. */
   readonly truncation?: TruncationReport;
+  /** With `preprocessFirst`: the dealer's phase (every word made and delivered) and the online phase (the parties' run), wall and CPU seconds of this process. */
+  readonly phases?: RunPhases;
+}
+
+export interface RunPhases {
+  readonly preprocessingSeconds: number;
+  readonly preprocessingCpuSeconds: number;
+  readonly onlineSeconds: number;
+  readonly onlineCpuSeconds: number;
 }
 
 /** Executes a circuit with both parties and the dealer in this process. */

@@ -41,6 +41,8 @@ export interface WorkerInput {
    * those shares cut to the bucket; segment k's seeds derive from these seeds and k.
    */
   readonly segmented?: boolean;
+  /** Wait for the main thread's `{ type: 'start' }` before running (the dealer's phase first). */
+  readonly awaitStart?: boolean;
 }
 
 /** From the main thread to a segmented worker: the next segment, or the end of the run. */
@@ -151,6 +153,7 @@ async function main(): Promise<void> {
     return { s01: segmentSeed(d.s01, k), sd: segmentSeed(d.sd, k) };
   };
   const next = d.segmented === true ? inbox<SegmentMessage>(parentPort!) : undefined;
+  if (d.awaitStart === true) await new Promise<void>((resolve) => parentPort!.once('message', (m: { type: string }) => m.type === 'start' && resolve()));
   let c = d.circuit;
   let tensors = d.tensors;
   let shared: Map<string, Shares> | undefined;

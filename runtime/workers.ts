@@ -10,7 +10,7 @@ import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { admitCircuit } from './admit.ts';
 import { deriveSeeds, type PartySeeds } from './prg.ts';
-import type { MeasuredCost, RunOptions, RunResult } from './interpreter.ts';
+import type { MeasuredCost, RunOptions, RunPhases, RunResult } from './interpreter.ts';
 import { checkPartyInputs } from './party.ts';
 import { dealerSendsP0 } from './dealer-stream.ts';
 import { THREAD_WINDOW_BYTES } from './dealer-words.ts';
@@ -61,14 +61,26 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   // the simulated dealer's channel to P0 only for circuits whose dealer sends P0 words (FSS keys)
   const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
-  const { parties: workers, dealer } = startWorkers(
-    workerInputs(c, served, seeds, dealerSendsP0(c), {
-      progress: opts.onRound !== undefined,
-      transcript: opts.transcript !== false,
-      fuse: opts.fuse !== false,
-    }, opts.dealerWindowBytes),
-  );
+  const first = opts.preprocessFirst === true;
+  const inputs = workerInputs(c, served, seeds, dealerSendsP0(c), {
+    progress: opts.onRound !== undefined,
+    transcript: opts.transcript !== false,
+    fuse: opts.fuse !== false,
+  }, first ? Infinity : opts.dealerWindowBytes);
+  const [in0, in1] = inputs.parties;
+  const { parties: workers, dealer } = startWorkers(first ? { parties: [{ ...in0, awaitStart: true }, { ...in1, awaitStart: true }], dealer: { ...inputs.dealer, reportDealt: true } } : inputs);
   const dealerFailed = dealerFailure(dealer);
+  // With the preprocessing phase first: the parties start when the dealer has posted every word.
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let online: { t: number; cpu: NodeJS.CpuUsage } | undefined;
+  if (first) {
+    dealer.on('message', (m: DealerWorkerReply) => {
+      if (m.type !== 'dealt') return;
+      online = { t: performance.now(), cpu: process.cpuUsage() };
+      for (const w of workers) w.postMessage({ type: 'start' });
+    });
+  }
   try {
     const replies = await Promise.race([dealerFailed, Promise.all(
       workers.map(
@@ -86,7 +98,9 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
     )]);
     const [r0, r1] = replies as [Extract<WorkerReply, { type: 'done' }>, Extract<WorkerReply, { type: 'done' }>];
     if (r0.sentPerRound.length !== r1.sentPerRound.length) throw new Error('the parties disagree on the number of rounds');
+    const phases = online === undefined ? undefined : phasesOf(t0, c0, online, performance.now(), process.cpuUsage());
     return {
+      ...(phases !== undefined ? { phases } : {}),
       outputs: fromWire(r1.outputs),
       serverOutputs: fromWire(r0.outputs),
       handoffs: [new Map(), new Map()],
@@ -257,9 +271,15 @@ function startWorkers(inputs: WorkerInputs): { parties: Worker[]; dealer: Worker
 }
 
 /** Rejects when the dealer's thread fails (it never finishes on its own: the main thread ends it). */
+/** The two phases of a run with its preprocessing first, from the clock and this process's CPU at the start, at the dealer's end and at the end. */
+function phasesOf(t0: number, c0: NodeJS.CpuUsage, mid: { t: number; cpu: NodeJS.CpuUsage }, t1: number, c1: NodeJS.CpuUsage): RunPhases {
+  const cpu = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number => (b.user - a.user + b.system - a.system) / 1e6;
+  return { preprocessingSeconds: (mid.t - t0) / 1000, preprocessingCpuSeconds: cpu(c0, mid.cpu), onlineSeconds: (t1 - mid.t) / 1000, onlineCpuSeconds: cpu(mid.cpu, c1) };
+}
+
 function dealerFailure(w: Worker): Promise<never> {
   const p = new Promise<never>((_, reject) => {
-    w.on('message', (m: DealerWorkerReply) => reject(errorFrom(m, 'the simulated dealer')));
+    w.on('message', (m: DealerWorkerReply) => m.type === 'error' && reject(errorFrom(m, 'the simulated dealer')));
     w.on('error', (e) => reject(e));
     w.on('exit', (code) => reject(new Error(`the simulated dealer's worker exited (code ${code}) before the parties finished`)));
   });

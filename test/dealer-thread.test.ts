@@ -143,4 +143,15 @@ describe('worker mode with the smallest dealer window (the dealer waits for ever
     expect(a.cost.dealerBytesPerParty[0]).toBeGreaterThan(0);
     expectSame(a, await runCircuitWorkers(c, { inputs: fssInputs, weights: fssWeights, seed, dealerWindowBytes: 1 }));
   }, 60_000);
+  it('preprocessing first (every word made and posted before the parties start): the same outputs, counts and transcript, and the two phases timed apart', async () => {
+    const seed = new Uint8Array(16).fill(13);
+    const c = fssCircuit();
+    const a = runCircuit(c, { inputs: fssInputs, weights: fssWeights, seed });
+    expect(a.phases).toBeUndefined();
+    const w = await runCircuitWorkers(c, { inputs: fssInputs, weights: fssWeights, seed, preprocessFirst: true });
+    expectSame(a, w);
+    const p = w.phases!;
+    for (const v of [p.preprocessingSeconds, p.onlineSeconds, p.preprocessingCpuSeconds, p.onlineCpuSeconds]) expect(v).toBeGreaterThan(0);
+    expect((await runCircuitWorkers(c, { inputs: fssInputs, weights: fssWeights, seed })).phases).toBeUndefined();
+  }, 60_000);
 });

@@ -216,12 +216,23 @@ export function fitCubic(fn: (x: number) => number, x0: number, x1: number, f: n
 }
 
 /**
- * Greedy cubic pieces of fn on [lo, hi] within tol (breakpoints on the 2^-f grid, as
- * fitPieces), the lines below lo and from hi on given; as a two-output table (see CUBIC_UP)
- * with the drop its function allows.
+ * The low bits cubic tables are fitted to ignore: each piece is fitted within tol on
+ * [k_p - 2^CUBIC_DROP ulp, k_(p+1)], where a comparison ignoring that many bits may already take
+ * it, so the early reading costs no accuracy (GELU keeps its 10 pieces). 13 of f = 16
+ * fractional bits: 3 tree levels fewer per breakpoint than the 10 the pieces allowed unfitted.
  */
-export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number]): SplineTable {
+export const CUBIC_DROP = 13;
+
+/**
+ * Greedy cubic pieces of fn on [lo, hi] within tol (breakpoints on the 2^-f grid, as
+ * fitPieces; each piece fitted from 2^CUBIC_DROP ulp below its start), the lines below lo and
+ * from hi on given, or with `openTop` the last cubic piece from its start on (for inputs proven
+ * below hi: no breakpoint at hi); as a two-output table (see CUBIC_UP) with the drop its
+ * function allows.
+ */
+export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number] | 'openTop'): SplineTable {
   const ulp = 2 ** -f;
+  const reach = 2 ** (CUBIC_DROP - f);
   const grid = (v: number): number => Math.round(v / ulp) * ulp;
   const knots = [grid(lo)];
   const pieces: [number, number, number, number][] = [];
@@ -229,27 +240,30 @@ export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number,
   const end = grid(hi);
   while (x0 < end) {
     let good = Math.min(end, x0 + ulp);
-    if (fitCubic(fn, x0, end, f).err <= tol) good = end;
+    if (fitCubic(fn, x0 - reach, end, f).err <= tol) good = end;
     else {
       let bad = end;
       for (let i = 0; i < 60 && bad - good > ulp; i++) {
         const mid = grid((good + bad) / 2);
         if (mid <= good || mid >= bad) break;
-        if (fitCubic(fn, x0, mid, f).err <= tol) good = mid;
+        if (fitCubic(fn, x0 - reach, mid, f).err <= tol) good = mid;
         else bad = mid;
       }
     }
-    pieces.push(fitCubic(fn, x0, good, f).coef);
+    pieces.push(fitCubic(fn, x0 - reach, good, f).coef);
     knots.push(good);
     x0 = good;
   }
   const up = 2 ** CUBIC_UP;
+  // open top: the last piece goes on past hi (its breakpoint gone), as the line above would
+  const last = above === 'openTop' ? pieces.pop()! : undefined;
+  if (last !== undefined) knots.pop();
   const t = encodeSpline(
     {
       knots,
       outputs: [
-        { shift: f, lines: [below, ...pieces.map(([a, s]) => [a, s] as [number, number]), above] },
-        { shift: f, lines: [[0, 0], ...pieces.map(([, , c2, c3]) => [c2 * up, c3 * up] as [number, number]), [0, 0]] },
+        { shift: f, lines: [below, ...pieces.map(([a, s]) => [a, s] as [number, number]), last !== undefined ? [last[0], last[1]] : (above as readonly [number, number])] },
+        { shift: f, lines: [[0, 0], ...pieces.map(([, , c2, c3]) => [c2 * up, c3 * up] as [number, number]), last !== undefined ? [last[2] * up, last[3] * up] : [0, 0]] },
       ],
     },
     f,
@@ -285,7 +299,7 @@ export function encodeSpline(sp: RealSpline, f: number): SplineTable {
 }
 
 /** The most low bits a table's comparisons ignore (each is one tree level fewer per breakpoint). */
-const MAX_DROP = 12;
+const MAX_DROP = CUBIC_DROP;
 
 /**
  * The low input bits a continuous table's comparisons may ignore (fss-spline.ts `drop`): the
@@ -351,10 +365,12 @@ export function geluCubicTable(form: 'erf' | 'tanh', f: number): SplineTable {
  */
 export const EXP_CUBIC_HI = 2 ** -4;
 
-/** exp(z) for z <= EXP_CUBIC_HI in cubic pieces on [-16, EXP_CUBIC_HI] (0 below -16, the tangent above). */
+/**
+ * exp(z) for z <= EXP_CUBIC_HI in cubic pieces on [-16, EXP_CUBIC_HI] (0 below -16; the last
+ * piece goes on above, where softmax's z never is: its bound is the loose max's slack).
+ */
 export function expCubicTable(f: number): SplineTable {
-  const top = Math.exp(EXP_CUBIC_HI);
-  return cached(`exp3-${f}`, () => fitCubicTable(Math.exp, -16, EXP_CUBIC_HI, EXP_TOL, f, [0, 0], [top * (1 - EXP_CUBIC_HI), top]));
+  return cached(`exp3-${f}`, () => fitCubicTable(Math.exp, -16, EXP_CUBIC_HI, EXP_TOL, f, [0, 0], 'openTop'));
 }
 
 export const RECIP_LO = 2 ** -10;

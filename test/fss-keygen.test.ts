@@ -6,7 +6,9 @@
 
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { CircuitBuilder } from '../ir/circuit/index.ts';
 import { fssKeys, type FssMode } from '../ir/circuit/gates/fss.ts';
+import { findCircuitOp } from '../ir/circuit/ops.ts';
 import { dcfCorrectionRows, dcfGen } from '../ir/ring/dcf.ts';
 import { prgRing } from '../ir/ring/stream.ts';
 
@@ -194,6 +196,25 @@ describe('DCF key generation, word for word', () => {
     expect(digest(...fssKeys('relu', 64, rho, roots, words('pin/p0', 2 * N)))).toBe(PINNED.relu64);
     expect(digest(...fssKeys('ltz', 37, rho, roots, words('pin/p0', N), 5))).toBe(PINNED.ltz37drop5);
   });
+
+  it("the dealer's words for fss_key instructions, from the seeds on, are those it sent before; shared or not, only the buffers differ", () => {
+    const seeds = { s0d: new Uint8Array(16).fill(7), s1d: new Uint8Array(16).fill(9) };
+    const b = new CircuitBuilder();
+    b.dealer.fssKey([3, 250], b.f, 64, 'relu');
+    b.dealer.fssKey([700], 0, 30, 'ltz', 4);
+    const c = b.build();
+    const sent: BigUint64Array[] = [];
+    for (const ins of c.instructions.filter((i) => i.op === 'fss_key')) {
+      for (const shared of [false, true]) {
+        const [w0, w1] = findCircuitOp('fss_key')!.dealer!.send(ins, c.registers, seeds, undefined, shared);
+        // Shared: P0's words are the tail of P1's; otherwise an array of their own (transferable to a thread).
+        expect(w0!.buffer === w1!.buffer, `shared ${shared}`).toBe(shared);
+        if (!shared) expect(w0!.byteLength).toBe(w0!.buffer.byteLength);
+        sent.push(w0!, w1!);
+      }
+    }
+    expect(digest(...sent)).toBe(PINNED.send);
+  });
 });
 
 // sha256 of the words made by commit b4aad51 (before the key generation kernels changed).
@@ -202,4 +223,5 @@ const PINNED = {
   dcf20g1: 'bfe6efbe1f7608459bfcb40b38a36571400a8316107896466670ea31bee2e668',
   relu64: '69435d4b90b211837da4b9b5cfd69c82804c4a6edf3c878f2cf70e02b2a4065a',
   ltz37drop5: '3191ec38cc0b88619bd6a9fbd9b37c739ab91c8522219905f9f7f9ee8b04957d',
+  send: '6cd5912fe4f7f1c3e0a8a36f04da740cfa3cff6e80c90be899e9b910ae8bda83',
 };

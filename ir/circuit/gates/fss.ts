@@ -35,6 +35,7 @@ import { typeError } from '../../op.ts';
 import { numel } from '../../types.ts';
 import { dcfCorrectionRows, dcfEvalChunks, dcfGenChunks } from '../../ring/dcf.ts';
 import * as K from '../../ring/kernels.ts';
+import { recycle } from '../../ring/pool.ts';
 import { prgRing } from '../../ring/stream.ts';
 import { A, BYTES_PER_ELEMENT, checkShape, int, ints, P, reg, type CircuitOpDef, type DealerGate, type Ring } from '../gate.ts';
 import type { CAttrs, Instruction, RegType } from '../types.ts';
@@ -113,10 +114,17 @@ const keyGate: DealerGate = {
   },
   send(ins, regs, seeds, _p1Own, shared) {
     const l = layout(ins, regs);
-    const rho = K.ringNeg(K.ringAdd(rShare(ins, l, seeds.s0d), rShare(ins, l, seeds.s1d)));
-    const roots = [asBytes(rootSeeds(ins, l, seeds.s0d)), asBytes(rootSeeds(ins, l, seeds.s1d))] as const;
+    const r0 = rShare(ins, l, seeds.s0d);
+    const r1 = rShare(ins, l, seeds.s1d);
+    const rho = K.ringNeg(K.ringAdd(r0, r1, r0));
+    const seeds0 = rootSeeds(ins, l, seeds.s0d);
+    const seeds1 = rootSeeds(ins, l, seeds.s1d);
+    const p0Consts = constShares(ins, l, seeds.s0d);
     // Shared: P0's correction words are the tail of P1's words, not a copy of them.
-    return fssKeys(l.mode, l.bits, rho, roots, constShares(ins, l, seeds.s0d), l.drop, shared === true);
+    const words = fssKeys(l.mode, l.bits, rho, [asBytes(seeds0), asBytes(seeds1)], p0Consts, l.drop, shared === true);
+    // The seed-derived temporaries come back every layer: to the pool (the words hold none of them).
+    for (const t of [r0, r1, rho, seeds0, seeds1, p0Consts]) recycle(t);
+    return words;
   },
   bytes(ins, regs) {
     const l = layout(ins, regs);

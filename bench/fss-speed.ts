@@ -116,6 +116,7 @@ function keygen(shape: string, seq: number, shared: boolean): void {
   let bytes = 0;
   let maxBytes = 0;
   const load0 = os.loadavg()[0]!;
+  const faults0 = process.resourceUsage().minorPageFault;
   const t = timed(() => {
     for (const ins of c.circuit.instructions) {
       if (ins.op !== 'fss_key') continue;
@@ -129,7 +130,7 @@ function keygen(shape: string, seq: number, shared: boolean): void {
   });
   console.log(
     `fss key generation alone${shared ? '' : ' (separate words per party)'}, ${shape} (vocab 30522), batch 1, seq ${seq}: ${keys} keys, ${(bytes / 1e9).toFixed(2)} GB to the parties (largest instruction ${(maxBytes / 1e9).toFixed(2)} GB); ` +
-      `${t.s.toFixed(1)} s wall, ${t.cpu.toFixed(1)} s CPU (${((t.cpu / keys) * 1e6).toFixed(1)} us CPU per key); RSS ${(rss0 / 1e9).toFixed(2)} GB -> peak ${(peak / 1e9).toFixed(2)} GB; load 1m ${load0.toFixed(1)}-${os.loadavg()[0]!.toFixed(1)} (${os.cpus().length} CPUs)`,
+      `${t.s.toFixed(1)} s wall, ${t.cpu.toFixed(1)} s CPU (${((t.cpu / keys) * 1e6).toFixed(1)} us CPU per key), ${((process.resourceUsage().minorPageFault - faults0) / 1e3).toFixed(0)}k page faults; RSS ${(rss0 / 1e9).toFixed(2)} GB -> peak ${(peak / 1e9).toFixed(2)} GB; load 1m ${load0.toFixed(1)}-${os.loadavg()[0]!.toFixed(1)} (${os.cpus().length} CPUs)`,
   );
 }
 

@@ -30,7 +30,8 @@ export class Dealer {
   /**
    * `shareWords`: the caller only reads or copies the words it is given (in process, or framed
    * onto a socket), so the two parties' words of one instruction may share a buffer (an FSS
-   * key's correction words, the same for both); not where words are transferred to a thread.
+   * key's correction words, the same for both). Not where words go to the parties' threads: a
+   * buffer is transferred whole, and one party's thread would then hold the other's words.
    */
   constructor(
     private readonly s0d: Uint8Array,

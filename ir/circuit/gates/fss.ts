@@ -194,8 +194,10 @@ export const FSS_GATES: readonly CircuitOpDef[] = [
  * [to P0: the correction words, to P1: its constant shares then the correction words].
  * `roots`: the parties' root seeds (16 bytes per element); `p0Consts`: P0's constant shares;
  * `drop`: the low bits the comparisons ignore (the DCF's point is alpha >> drop). With `shared`,
- * P0's words are a view of the correction words inside P1's (the caller must not hand either
- * buffer over while the other is in use); otherwise each party's words are an array of its own.
+ * P0's words are a view of the correction words inside P1's, whose buffer also holds P1's
+ * constant shares: only for a caller that holds both parties' words anyway and hands neither
+ * buffer to a party's thread (one thread running both parties, or a dealer that copies each
+ * party's words into its frames); otherwise each party's words are an array of its own.
  *
  * The DCF's inputs (alpha, beta) and P1's constant shares are made chunk by chunk in the
  * kernels' memory (fssKeyPrep, dcf-wasm.ts), next to the key generation that uses them.

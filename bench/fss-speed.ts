@@ -4,11 +4,13 @@
 // (the machine is shared: CPU seconds say more than wall).
 //
 //   npx tsx bench/fss-speed.ts [--n 32768] [--bits 64] [--reps 3]
-//   npx tsx bench/fss-speed.ts --keygen bert-base [--seq 128]
+//   npx tsx bench/fss-speed.ts --keygen bert-base [--seq 128] [--separate]
 //
 // --keygen: the dealer's FSS key generation alone for a whole model compiled with
 // --protocols fss (bench/out's generated BERT shapes, vocabulary 30522): every fss_key's
-// material, one instruction at a time as the dealer streams it, with wall, CPU and peak RSS.
+// material, one instruction at a time as the dealer streams it, with wall, CPU and peak RSS:
+// P0's words a view of P1's as the TCP dealer and an in-process run make them, or with
+// --separate an array of their own for each party, as the dealer's thread makes them.
 
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -102,7 +104,7 @@ function main(): void {
 }
 
 /** The dealer's key generation for every fss_key of a model, one instruction at a time. */
-function keygen(shape: string, seq: number): void {
+function keygen(shape: string, seq: number, shared: boolean): void {
   const s = SHAPES.find((x) => x.name === shape);
   if (s === undefined) throw new Error(`--keygen: one of ${SHAPES.map((x) => x.name).join(', ')}`);
   const c = compileModel(loadModel(modelFile(s), { batch: 1, seq }), { protocols: 'fss' });
@@ -114,10 +116,11 @@ function keygen(shape: string, seq: number): void {
   let bytes = 0;
   let maxBytes = 0;
   const load0 = os.loadavg()[0]!;
+  const faults0 = process.resourceUsage().minorPageFault;
   const t = timed(() => {
     for (const ins of c.circuit.instructions) {
       if (ins.op !== 'fss_key') continue;
-      const words = gate.send(ins, c.circuit.registers, seeds);
+      const words = gate.send(ins, c.circuit.registers, seeds, undefined, shared);
       keys += numel(c.circuit.registers[ins.outputs[0]!]!.shape);
       const b = words.reduce((a, w) => a + (w?.byteLength ?? 0), 0);
       bytes += b;
@@ -126,13 +129,13 @@ function keygen(shape: string, seq: number): void {
     }
   });
   console.log(
-    `fss key generation alone, ${shape} (vocab 30522), batch 1, seq ${seq}: ${keys} keys, ${(bytes / 1e9).toFixed(2)} GB to the parties (largest instruction ${(maxBytes / 1e9).toFixed(2)} GB); ` +
-      `${t.s.toFixed(1)} s wall, ${t.cpu.toFixed(1)} s CPU (${((t.cpu / keys) * 1e6).toFixed(1)} us CPU per key); RSS ${(rss0 / 1e9).toFixed(2)} GB -> peak ${(peak / 1e9).toFixed(2)} GB; load 1m ${load0.toFixed(1)}-${os.loadavg()[0]!.toFixed(1)} (${os.cpus().length} CPUs)`,
+    `fss key generation alone${shared ? '' : ' (separate words per party)'}, ${shape} (vocab 30522), batch 1, seq ${seq}: ${keys} keys, ${(bytes / 1e9).toFixed(2)} GB to the parties (largest instruction ${(maxBytes / 1e9).toFixed(2)} GB); ` +
+      `${t.s.toFixed(1)} s wall, ${t.cpu.toFixed(1)} s CPU (${((t.cpu / keys) * 1e6).toFixed(1)} us CPU per key), ${((process.resourceUsage().minorPageFault - faults0) / 1e3).toFixed(0)}k page faults; RSS ${(rss0 / 1e9).toFixed(2)} GB -> peak ${(peak / 1e9).toFixed(2)} GB; load 1m ${load0.toFixed(1)}-${os.loadavg()[0]!.toFixed(1)} (${os.cpus().length} CPUs)`,
   );
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const i = process.argv.indexOf('--keygen');
-  if (i >= 0) keygen(process.argv[i + 1]!, arg('--seq', 128));
+  if (i >= 0) keygen(process.argv[i + 1]!, arg('--seq', 128), !process.argv.includes('--separate'));
   else main();
 }

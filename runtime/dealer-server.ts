@@ -110,7 +110,8 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
     }
     opts.onSession?.(sid!, parties);
     for (const l of links) await l.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash });
-    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid!, circuitHash), sessionSeed(k1d, 'p1-dealer', sid!, circuitHash));
+    // Each frame holds a copy of its words: both parties' words may view one buffer.
+    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid!, circuitHash), sessionSeed(k1d, 'p1-dealer', sid!, circuitHash), true);
     const s = schedule(c);
     const sent: [number, number] = [0, 0];
     const served = new Set<number>();

@@ -100,7 +100,8 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
   const macs0 = ringStats.macs;
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const net = new LocalTransport(opts.transcript !== false);
-  const dealer = new Dealer(seeds.s0d, seeds.s1d);
+  // The parties read their words in place: both may view one buffer.
+  const dealer = new Dealer(seeds.s0d, seeds.s1d, true);
   const keep = new Set(opts.captureShares ?? []);
   const captured: [Map<number, Ring>, Map<number, Ring>] = [new Map(), new Map()];
   const probe = opts.truncationReport === true ? new TruncationProbe(c) : undefined;

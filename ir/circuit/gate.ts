@@ -35,9 +35,11 @@ export interface DealerGate {
   /**
    * The words the dealer sends [P0, P1] (undefined: none), from both seeds, made together
    * (one key generation gives both parties' keys). `p1Own`, when given, is P1's seed-derived
-   * values (reused where P1 hosts the dealer).
+   * values (reused where P1 hosts the dealer). With `shared`, the two parties' words may be
+   * views of one buffer, never one from the pool (the caller only reads or copies them, and
+   * hands neither buffer over to another thread).
    */
-  send(ins: Instruction, regs: readonly RegType[], seeds: DealerSeeds, p1Own?: readonly Ring[]): readonly [Ring | undefined, Ring | undefined];
+  send(ins: Instruction, regs: readonly RegType[], seeds: DealerSeeds, p1Own?: readonly Ring[], shared?: boolean): readonly [Ring | undefined, Ring | undefined];
   /** Bytes the dealer sends to [P0, P1]. */
   bytes(ins: Instruction, regs: readonly RegType[]): [number, number];
   /** The party's outputs from its own values and the words it received. */

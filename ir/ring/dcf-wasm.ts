@@ -122,7 +122,7 @@ function genPrep(): FuncBuilder {
  * 128 bytes, party b at 64 b, side at 32 side, the seed block then the value block. Writes the
  * level's correction words (rows rs bytes apart from cwl, element e at 8 e) and advances both
  * parties' seeds, control-bit masks t0, t1 and the path's value W (g words per element).
- * alpha: the comparison points; beta: g words per element.
+ * alpha: the comparison points; beta: g rows, rs bytes apart like the correction words'.
  */
 function genUpdate(g: number): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
@@ -167,7 +167,9 @@ function genUpdate(g: number): FuncBuilder {
       b.get(cw).get(rs).op(Op.i32Add).get(c1).store64(0);
       // Value corrections: acc = (a ? beta : 0) - W - v0_lose + v1_lose; VCW = t1 ? -acc : acc; W += acc + v0_keep - v1_keep.
       for (let j = 0; j < g; j++) {
-        b.get(beta).load64(8 * j).i64(0n).get(a).op(Op.i64Sub).op(Op.i64And);
+        b.get(beta);
+        if (j > 0) b.get(rs).i32(j).op(Op.i32Mul).op(Op.i32Add);
+        b.load64().i64(0n).get(a).op(Op.i64Sub).op(Op.i64And);
         b.get(w).load64(8 * j).op(Op.i64Sub);
         hash(b, lose, 16 + 8 * j);
         b.op(Op.i64Sub);
@@ -194,7 +196,72 @@ function genUpdate(g: number): FuncBuilder {
         b.get(c1).get(tm).op(Op.i64And).op(Op.i64Xor).store64(8);
         b.get(t).i64(0n).get(k0).get(tm).get(tKeep).op(Op.i64And).op(Op.i64Xor).i64(1n).op(Op.i64And).op(Op.i64Sub).store64(0);
       }
-      b.inc(s0, 16).inc(s1, 16).inc(t0, 8).inc(t1, 8).inc(w, 8 * g).inc(alpha, 8).inc(beta, 8 * g).inc(inp, 128).inc(h, 128).inc(cw, 8);
+      b.inc(s0, 16).inc(s1, 16).inc(t0, 8).inc(t1, 8).inc(w, 8 * g).inc(alpha, 8).inc(beta, 8).inc(inp, 128).inc(h, 128).inc(cw, 8);
+    },
+  );
+  return f;
+}
+
+/**
+ * genLast(s0, s1, t1, w, c, cwl, rs) with g payload words: after key generation's last level,
+ * the last correction words (-1)^t1 (conv(s1) - conv(s0) - W) of c elements, conv(s) the seed's
+ * first g words; row j at cwl + j rs, element e at 8 e. t1: party 1's control-bit masks.
+ */
+function genLast(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32], []);
+  const [s0, s1, t1, w, c, cwl, rs] = [0, 1, 2, 3, 4, 5, 6];
+  const [end] = [f.local(I32)];
+  const [tm] = [f.local(I64)];
+  f.get(s0).get(c).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (b) => b.get(s0).get(end).op(Op.i32LtU),
+    (b) => {
+      b.get(t1).load64().set(tm);
+      for (let j = 0; j < g; j++) {
+        // (v ^ tm) - tm: v where tm = 0, -v where tm is all ones.
+        b.get(cwl);
+        if (j > 0) b.get(rs).i32(j).op(Op.i32Mul).op(Op.i32Add);
+        b.get(s1).load64(8 * j).get(s0).load64(8 * j).op(Op.i64Sub).get(w).load64(8 * j).op(Op.i64Sub);
+        b.get(tm).op(Op.i64Xor).get(tm).op(Op.i64Sub).store64();
+      }
+      b.inc(s0, 16).inc(s1, 16).inc(t1, 8).inc(w, 8 * g).inc(cwl, 8);
+    },
+  );
+  return f;
+}
+
+/**
+ * fssKeyPrep(rho, p0c, alpha, beta, p1c, c, top, drop, low, rs) with g payload words: the sign
+ * formula's DCF inputs (ir/circuit/gates/fss.ts) for c masks rho, m = top + 1 bits: the point
+ * alpha = (rho & low) >> drop (low = 2^top - 1), the payload beta_0 = 1 - 2 r_top and (g = 2)
+ * beta_1 = (1 - 2 r_top) rho, and P1's constant shares: r_top (and r_top rho) minus P0's p0c.
+ * beta, p0c and p1c: g rows rs bytes apart, element e at 8 e; rho, alpha: one word per element.
+ */
+function fssKeyPrep(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I64, I32], []);
+  const [rho, p0c, alpha, beta, p1c, c, top, drop, low, rs] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [end] = [f.local(I32)];
+  const [sh, dr, r, rm, nm] = [f.local(I64), f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
+  f.get(top).op(Op.i64ExtendI32U).set(sh);
+  f.get(drop).op(Op.i64ExtendI32U).set(dr);
+  f.get(rho).get(c).i32(3).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (b) => b.get(rho).get(end).op(Op.i32LtU),
+    (b) => {
+      b.get(rho).load64().set(r);
+      // rm = r_top; nm = its mask (0 or all ones)
+      b.get(r).get(sh).op(I64_SHR_U).i64(1n).op(Op.i64And).set(rm);
+      b.i64(0n).get(rm).op(Op.i64Sub).set(nm);
+      b.get(alpha).get(r).get(low).op(Op.i64And).get(dr).op(I64_SHR_U).store64();
+      // beta_0 = 1 - 2 rm; P1's constant share rm - p0c_0
+      b.get(beta).i64(1n).get(rm).i64(1n).op(Op.i64Shl).op(Op.i64Sub).store64();
+      b.get(p1c).get(rm).get(p0c).load64().op(Op.i64Sub).store64();
+      if (g === 2) {
+        // beta_1 = (r ^ nm) - nm (rho or -rho); P1's share (r & nm) - p0c_1
+        b.get(beta).get(rs).op(Op.i32Add).get(r).get(nm).op(Op.i64Xor).get(nm).op(Op.i64Sub).store64();
+        b.get(p1c).get(rs).op(Op.i32Add).get(r).get(nm).op(Op.i64And).get(p0c).get(rs).op(Op.i32Add).load64().op(Op.i64Sub).store64();
+      }
+      b.inc(rho, 8).inc(p0c, 8).inc(alpha, 8).inc(beta, 8).inc(p1c, 8);
     },
   );
   return f;
@@ -532,6 +599,8 @@ export function dcfKernelModule(): Uint8Array {
   for (const g of [1, 2]) funcs.push({ name: `signAcc${g}`, fn: signAcc(g) });
   funcs.push({ name: 'genPrep', fn: genPrep() });
   for (const g of [1, 2]) funcs.push({ name: `genUpdate${g}`, fn: genUpdate(g) });
+  for (const g of [1, 2]) funcs.push({ name: `genLast${g}`, fn: genLast(g) });
+  for (const g of [1, 2]) funcs.push({ name: `fssKeyPrep${g}`, fn: fssKeyPrep(g) });
   for (const g of [1, 2]) funcs.push({ name: `copyLanes${g}`, fn: copyLanes(g) });
   for (const g of [1, 2]) funcs.push({ name: `scatter${g}`, fn: scatter(g) });
   funcs.push({ name: 'trieDepart', fn: trieDepart() }, { name: 'triePlace', fn: triePlace() });
@@ -548,6 +617,8 @@ export interface DcfKernelExports {
   [signAcc: `signAcc${string}`]: (y: Ptr, xk: Ptr, ck: Ptr, rk: Ptr, offs: Ptr, ca: Ptr, cs: Ptr, acc: Ptr, kc: number, np: number, no: number, top: number, one: number) => void;
   genPrep(s0: Ptr, s1: Ptr, inp: Ptr, c: number): void;
   [genUpdate: `genUpdate${string}`]: (s0: Ptr, s1: Ptr, t0: Ptr, t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, bit: number, cwl: Ptr, rs: number) => void;
+  [genLast: `genLast${string}`]: (s0: Ptr, s1: Ptr, t1: Ptr, w: Ptr, c: number, cwl: Ptr, rs: number) => void;
+  [fssKeyPrep: `fssKeyPrep${string}`]: (rho: Ptr, p0c: Ptr, alpha: Ptr, beta: Ptr, p1c: Ptr, c: number, top: number, drop: number, low: bigint, rs: number) => void;
   [copyLanes: `copyLanes${string}`]: (s: Ptr, v: Ptr, t: Ptr, src: Ptr, from: number, to: number) => void;
   [scatter: `scatter${string}`]: (from: Ptr, perm: Ptr, to: Ptr, nl: number) => void;
   trieDepart(base: Ptr, offs: Ptr, q: Ptr, dep: Ptr, own: Ptr, rise: Ptr, stl: Ptr, std: Ptr, cnt: Ptr, kc: number, np: number, n: number, drop: number, mask: bigint): number;

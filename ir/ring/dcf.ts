@@ -15,7 +15,8 @@
 // generation 8.
 //
 // Elements go through the tree in chunks of CHUNK_BYTES of AES input, every level of a chunk
-// before the next chunk: one `update` per chunk and level. A chunk's state stays in cache, and
+// before the next chunk: one `update` per chunk and level (key generation: two, each below
+// 64 KiB of output; see GEN_UPDATE_BYTES). A chunk's state stays in cache, and
 // `update` hands back a buffer small enough to be recycled by the allocator (one `update` of
 // many megabytes returns a fresh mapping whose page faults cost ~30x the encryption). The
 // per-level work on a chunk (the AES input, and after AES the seeds, control bits, values and
@@ -56,6 +57,14 @@ function cipher(): Cipher {
 /** AES_K of every 16-byte block of `blocks` (a fresh buffer). */
 const aesBytes = (blocks: Uint8Array): Uint8Array => cipher().update(blocks);
 
+/**
+ * AES input per `update` in key generation: below 64 KiB of output. glibc's free() of a chunk
+ * of 64 KiB or more (FASTBIN_CONSOLIDATION_THRESHOLD) consolidates and hands the heap's top back
+ * to the kernel, so the next outputs fault in fresh pages: measured on the 2-core machine, 1 GB
+ * through 64 KiB updates took 175k page faults and 2.4 s CPU, through 32 KiB ones 1k and 0.2 s.
+ */
+const GEN_UPDATE_BYTES = 32 * 1024;
+
 export interface DcfBatch {
   /** Elements. */
   readonly count: number;
@@ -70,32 +79,62 @@ export interface DcfBatch {
  * element); `alpha`: the comparison points (low `bits` bits used); `beta`: payload rows
  * (g x N, word-major). Returns the correction words (dcfCorrectionRows x N, word-major),
  * the same for both keys, in `out` when given (that many words).
- *
- * Elements go in chunks of CHUNK_BYTES / 128 (8 AES blocks per element and level), every level
- * of a chunk before the next; the per-level work runs in WebAssembly (dcf-wasm.ts) around
- * node:crypto's AES.
  */
 export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], alpha: BigUint64Array, beta: BigUint64Array, out?: BigUint64Array): BigUint64Array {
+  const { count: N, payload: g } = d;
+  return dcfGenChunks(d, roots, out ?? new BigUint64Array(dcfCorrectionRows(d.bits, g) * N), {
+    reserve() {},
+    chunk({ b64 }, e0, c, al, be) {
+      b64.set(alpha.subarray(e0, e0 + c), al / 8);
+      for (let j = 0; j < g; j++) b64.set(beta.subarray(j * N + e0, j * N + e0 + c), be / 8 + j * c);
+    },
+  });
+}
+
+/** Views of the DCF kernels' memory, and the kernels (key generation). */
+export interface DcfGenMemory {
+  readonly W: DcfKernelExports;
+  readonly u8: Uint8Array;
+  readonly b64: BigUint64Array;
+}
+
+/** Where key generation's comparison points and payloads come from, chunk by chunk. */
+export interface DcfGenSource {
+  /** Reserves the source's own kernel memory (`take(bytes)` gives a byte offset) for chunks of at most `elements` elements. */
+  reserve(take: (bytes: number) => number, elements: number): void;
+  /** Writes elements e0 .. e0 + c - 1's points at byte offset `al` (c words) and payloads at `be` (g rows of c words). */
+  chunk(mem: DcfGenMemory, e0: number, c: number, al: number, be: number): void;
+}
+
+/**
+ * dcfGen with the points and payloads written chunk by chunk by `src` (so no array of N of
+ * them need exist), the correction words into `cw` (dcfCorrectionRows x N words, word-major).
+ *
+ * Elements go in chunks of CHUNK_BYTES / 128 (8 AES blocks per element and level), every level
+ * of a chunk before the next; the per-level work, and the last correction words, run in
+ * WebAssembly (dcf-wasm.ts) around node:crypto's AES.
+ */
+export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], cw: BigUint64Array, src: DcfGenSource): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
   const rows = 2 + g;
   const R = dcfCorrectionRows(n, g);
-  const cw = out ?? new BigUint64Array(R * N);
   if (cw.length !== R * N) throw new Error(`dcfGen: output of ${cw.length} words for ${R} x ${N}`);
-  const a32 = new Uint32Array(alpha.buffer, alpha.byteOffset, 2 * N);
-  const b32 = new Uint32Array(beta.buffer, beta.byteOffset, 2 * g * N);
   const C = CHUNK_BYTES / 128;
-  // The kernels' memory: AES input and output, both parties' seeds and control-bit masks, W, alpha, beta (element-major), the chunk's correction words.
+  // The kernels' memory: AES input and output, both parties' seeds and control-bit masks, W (element-major), alpha, beta (rows of c), the chunk's correction words, the source's.
   const { take, used } = bumpAllocator();
   const IN = take(CHUNK_BYTES);
   const H = take(CHUNK_BYTES);
   const S0 = take(16 * C), S1 = take(16 * C), T0 = take(8 * C), T1 = take(8 * C), WV = take(8 * g * C), AL = take(8 * C), BE = take(8 * g * C);
   const CWB = take(8 * R * C);
+  src.reserve(take, C);
   const W = dcfKernels(used());
   const genUpdate = W[`genUpdate${g}`]!;
+  const genLast = W[`genLast${g}`]!;
   const mem = W.memory.buffer;
   const u8 = new Uint8Array(mem);
   const u32 = new Uint32Array(mem);
   const b64 = new BigUint64Array(mem);
+  const views: DcfGenMemory = { W, u8, b64 };
   for (let e0 = 0; e0 < N; e0 += C) {
     const c = Math.min(C, N - e0);
     u8.set(roots[0].subarray(16 * e0, 16 * (e0 + c)), S0);
@@ -103,45 +142,16 @@ export function dcfGen(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], al
     u32.fill(0, T0 / 4, T0 / 4 + 2 * c);
     u32.fill(0xffffffff, T1 / 4, T1 / 4 + 2 * c);
     u32.fill(0, WV / 4, WV / 4 + 2 * g * c);
-    u32.set(a32.subarray(2 * e0, 2 * (e0 + c)), AL / 4);
-    for (let k = 0; k < c; k++) {
-      for (let j = 0; j < g; j++) {
-        u32[BE / 4 + 2 * (k * g + j)] = b32[2 * (j * N + e0 + k)]!;
-        u32[BE / 4 + 2 * (k * g + j) + 1] = b32[2 * (j * N + e0 + k) + 1]!;
-      }
-    }
-    const blocks = u8.subarray(IN, IN + 128 * c);
+    src.chunk(views, e0, c, AL, BE);
+    // The chunk's AES input in pieces of at most GEN_UPDATE_BYTES (ECB: each block on its own).
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < 128 * c; at += GEN_UPDATE_BYTES) pieces.push(u8.subarray(IN + at, IN + Math.min(at + GEN_UPDATE_BYTES, 128 * c)));
     for (let i = 0; i < n; i++) {
       W.genPrep(S0, S1, IN, c);
-      u8.set(aesBytes(blocks), H);
+      for (let p = 0, at = H; p < pieces.length; at += pieces[p]!.length, p++) u8.set(aesBytes(pieces[p]!), at);
       genUpdate(S0, S1, T0, T1, WV, AL, BE, IN, H, c, n - 1 - i, CWB + 8 * i * rows * c, 8 * c);
     }
-    // Last words: (-1)^t1 (conv(s1) - conv(s0) - W), conv(s) = the seed's first g words.
-    const last = CWB / 4 + 2 * n * rows * c;
-    for (let k = 0; k < c; k++) {
-      const t1 = u32[T1 / 4 + 2 * k]! & 1;
-      for (let j = 0; j < g; j++) {
-        let lo = u32[S1 / 4 + 4 * k + 2 * j]!, hi = u32[S1 / 4 + 4 * k + 2 * j + 1]!;
-        let x = u32[S0 / 4 + 4 * k + 2 * j]!, y = u32[S0 / 4 + 4 * k + 2 * j + 1]!;
-        let nl = (lo - x) >>> 0;
-        hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
-        lo = nl;
-        x = u32[WV / 4 + 2 * (k * g + j)]!;
-        y = u32[WV / 4 + 2 * (k * g + j) + 1]!;
-        nl = (lo - x) >>> 0;
-        hi = (hi - y - (lo < x ? 1 : 0)) >>> 0;
-        lo = nl;
-        const at = last + 2 * (j * c + k);
-        if (t1 === 1) {
-          const nlo = (~lo + 1) >>> 0;
-          u32[at] = nlo;
-          u32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
-        } else {
-          u32[at] = lo;
-          u32[at + 1] = hi;
-        }
-      }
-    }
+    genLast(S0, S1, T1, WV, c, CWB + 8 * n * rows * c, 8 * c);
     for (let r = 0; r < R; r++) cw.set(b64.subarray(CWB / 8 + r * c, CWB / 8 + (r + 1) * c), r * N + e0);
   }
   return cw;

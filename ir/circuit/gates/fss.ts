@@ -33,8 +33,9 @@
 
 import { typeError } from '../../op.ts';
 import { numel } from '../../types.ts';
-import { dcfCorrectionRows, dcfEvalChunks, dcfGen } from '../../ring/dcf.ts';
+import { dcfCorrectionRows, dcfEvalChunks, dcfGenChunks } from '../../ring/dcf.ts';
 import * as K from '../../ring/kernels.ts';
+import { recycle } from '../../ring/pool.ts';
 import { prgRing } from '../../ring/stream.ts';
 import { A, BYTES_PER_ELEMENT, checkShape, int, ints, P, reg, type CircuitOpDef, type DealerGate, type Ring } from '../gate.ts';
 import type { CAttrs, Instruction, RegType } from '../types.ts';
@@ -111,11 +112,19 @@ const keyGate: DealerGate = {
     const l = layout(ins, regs);
     return party === 0 ? [rShare(ins, l, seed), rootSeeds(ins, l, seed), constShares(ins, l, seed)] : [rShare(ins, l, seed), rootSeeds(ins, l, seed)];
   },
-  send(ins, regs, seeds) {
+  send(ins, regs, seeds, _p1Own, shared) {
     const l = layout(ins, regs);
-    const rho = K.ringNeg(K.ringAdd(rShare(ins, l, seeds.s0d), rShare(ins, l, seeds.s1d)));
-    const roots = [asBytes(rootSeeds(ins, l, seeds.s0d)), asBytes(rootSeeds(ins, l, seeds.s1d))] as const;
-    return fssKeys(l.mode, l.bits, rho, roots, constShares(ins, l, seeds.s0d), l.drop);
+    const r0 = rShare(ins, l, seeds.s0d);
+    const r1 = rShare(ins, l, seeds.s1d);
+    const rho = K.ringNeg(K.ringAdd(r0, r1, r0));
+    const seeds0 = rootSeeds(ins, l, seeds.s0d);
+    const seeds1 = rootSeeds(ins, l, seeds.s1d);
+    const p0Consts = constShares(ins, l, seeds.s0d);
+    // Shared: P0's correction words are the tail of P1's words, not a copy of them.
+    const words = fssKeys(l.mode, l.bits, rho, [asBytes(seeds0), asBytes(seeds1)], p0Consts, l.drop, shared === true);
+    // The seed-derived temporaries come back every layer: to the pool (the words hold none of them).
+    for (const t of [r0, r1, rho, seeds0, seeds1, p0Consts]) recycle(t);
+    return words;
   },
   bytes(ins, regs) {
     const l = layout(ins, regs);
@@ -184,56 +193,39 @@ export const FSS_GATES: readonly CircuitOpDef[] = [
  * The dealer's words for comparisons with input masks `rho` (the opened value is x + rho):
  * [to P0: the correction words, to P1: its constant shares then the correction words].
  * `roots`: the parties' root seeds (16 bytes per element); `p0Consts`: P0's constant shares;
- * `drop`: the low bits the comparisons ignore (the DCF's point is alpha >> drop).
+ * `drop`: the low bits the comparisons ignore (the DCF's point is alpha >> drop). With `shared`,
+ * P0's words are a view of the correction words inside P1's, whose buffer also holds P1's
+ * constant shares: only for a caller that holds both parties' words anyway and hands neither
+ * buffer to a party's thread (one thread running both parties, or a dealer that copies each
+ * party's words into its frames); otherwise each party's words are an array of its own.
+ *
+ * The DCF's inputs (alpha, beta) and P1's constant shares are made chunk by chunk in the
+ * kernels' memory (fssKeyPrep, dcf-wasm.ts), next to the key generation that uses them.
  */
-export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring, drop = 0): [Ring, Ring] {
+export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring, drop = 0, shared = false): [Ring, Ring] {
   const n = rho.length;
   const g = payloadOf(mode);
-  // On u32 halves (little-endian), no BigInt per element.
-  const alpha = new BigUint64Array(n);
-  const beta = new BigUint64Array(g * n);
-  const consts = new BigUint64Array(g * n);
-  const r32 = new Uint32Array(rho.buffer, rho.byteOffset, 2 * n);
-  const a32 = new Uint32Array(alpha.buffer);
-  const b32 = new Uint32Array(beta.buffer);
-  const c32 = new Uint32Array(consts.buffer);
   const top = bits - 1;
-  const half = top < 32 ? 0 : 1;
-  const sh = top & 31;
-  // alpha = the low m-1 bits of rho.
-  const lowMask = top >= 64 ? [0xffffffff, 0xffffffff] : top >= 32 ? [0xffffffff, top === 32 ? 0 : 0xffffffff >>> (64 - top)] : [0xffffffff >>> (32 - top), 0];
-  for (let e = 0; e < n; e++) {
-    const lo = r32[2 * e]!, hi = r32[2 * e + 1]!;
-    const rm = ((half === 0 ? lo : hi) >>> sh) & 1;
-    // alpha >> drop: the comparisons ignore the low `drop` bits.
-    const al = (lo & lowMask[0]!) >>> 0, ah = (hi & lowMask[1]!) >>> 0;
-    a32[2 * e] = drop === 0 ? al : drop >= 32 ? ah >>> (drop - 32) : ((al >>> drop) | (ah << (32 - drop))) >>> 0;
-    a32[2 * e + 1] = drop === 0 ? ah : drop >= 32 ? 0 : ah >>> drop;
-    // beta = 1 - 2 r_{m-1} in the ring; the constant r_{m-1}.
-    b32[2 * e] = rm === 1 ? 0xffffffff : 1;
-    b32[2 * e + 1] = rm === 1 ? 0xffffffff : 0;
-    c32[2 * e] = rm;
-    if (g === 2) {
-      // beta_1 = (1 - 2 r_{m-1}) rho; the constant r_{m-1} rho.
-      const at = 2 * (n + e);
-      if (rm === 1) {
-        const nlo = (~lo + 1) >>> 0;
-        b32[at] = nlo;
-        b32[at + 1] = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
-        c32[at] = lo;
-        c32[at + 1] = hi;
-      } else {
-        b32[at] = lo;
-        b32[at + 1] = hi;
-      }
-    }
-  }
-  const cw = dcfGen({ count: n, bits: dcfBits(bits, drop), payload: g }, roots, alpha, beta);
-  // P1's constant shares: the constants minus P0's seed-drawn shares.
-  const p1 = new BigUint64Array(g * n + cw.length);
-  p1.set(K.ringSub(consts, p0Consts), 0);
-  p1.set(cw, g * n);
-  return [cw, p1];
+  const d = { count: n, bits: dcfBits(bits, drop), payload: g };
+  const p1 = new BigUint64Array(g * n + dcfCorrectionRows(d.bits, g) * n);
+  const cw = p1.subarray(g * n);
+  let RHO = 0, P0C = 0, P1C = 0;
+  const low = (1n << BigInt(top)) - 1n;
+  dcfGenChunks(d, roots, cw, {
+    reserve(take, elements) {
+      RHO = take(8 * elements);
+      P0C = take(8 * g * elements);
+      P1C = take(8 * g * elements);
+    },
+    chunk({ W, b64 }, e0, c, al, be) {
+      b64.set(rho.subarray(e0, e0 + c), RHO / 8);
+      for (let j = 0; j < g; j++) b64.set(p0Consts.subarray(j * n + e0, j * n + e0 + c), P0C / 8 + j * c);
+      W[`fssKeyPrep${g}`]!(RHO, P0C, al, be, P1C, c, top, drop, low, 8 * c);
+      // P1's constant shares: the constants minus P0's seed-drawn shares.
+      for (let j = 0; j < g; j++) p1.set(b64.subarray(P1C / 8 + j * c, P1C / 8 + (j + 1) * c), j * n + e0);
+    },
+  });
+  return [shared ? cw : cw.slice(), p1];
 }
 
 /**

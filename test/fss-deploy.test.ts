@@ -3,7 +3,7 @@
 // (same seeds), its counts (dealer bytes per party included) and its transcript; P0 talks to the
 // dealer exactly when the circuit needs it to; a P0 without the dealer's address is a clear error.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as P from '../compiler/backend/protocols/index.ts';
@@ -166,6 +166,33 @@ describe('an FSS circuit in every mode', () => {
     expect(reason(run.p1)).toMatch(/the dealer stopped: timed out after 1.5 s waiting for party0 to connect/);
     expect(performance.now() - t0).toBeLessThan(10_000);
   }, 30_000);
+});
+
+describe('ig3dc run --preprocess-first on an FSS circuit', () => {
+  afterEach(killAll);
+
+  it("the same outputs and counts as a plain run with the same seed, the dealer's phase and the online phase reported apart; a clear error with --threads 1", async () => {
+    const dir = tempDir();
+    const circuit = writeCircuitWithWeights(dir, 'fss', fssCircuit(), { w: { shape: [8], data: ws } });
+    const inputs = writeCases(dir, { x: { shape: [8], data: xs } });
+    const seedFile = join(dir, 'seed.hex');
+    writeFileSync(seedFile, '3b9f02c4d7e1a6580f2c94b7e3d1a0c6');
+    type RunJson = { outputs: Record<string, { data: number[] }>; countsMatch: boolean; measured: unknown; phases?: Record<string, number> };
+    const plain = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json']).done;
+    const first = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json', '--preprocess-first']).done;
+    for (const r of [plain, first]) expect(r.code, r.stderr).toBe(0);
+    const [jp, jf] = [JSON.parse(plain.stdout) as RunJson, JSON.parse(first.stdout) as RunJson];
+    expect(jf.outputs).toEqual(jp.outputs);
+    expect(jf.measured).toEqual(jp.measured);
+    expect(jf.countsMatch).toBe(true);
+    expect(jp.phases).toBeUndefined();
+    for (const k of ['preprocessingSeconds', 'preprocessingCpuSeconds', 'onlineSeconds', 'onlineCpuSeconds']) expect(jf.phases![k]).toBeGreaterThan(0);
+    const text = await ig3dc(['run', circuit, '--inputs', inputs, '--preprocess-first']).done;
+    expect(text.stdout).toMatch(/preprocessing first: dealer's phase \d+\.\d\d s \(\d+\.\d\d CPU s\), online \d+\.\d\d s/);
+    const one = await ig3dc(['run', circuit, '--inputs', inputs, '--preprocess-first', '--threads', '1']).done;
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/--preprocess-first .* needs --threads 2/);
+  }, 60_000);
 });
 
 describe('ig3dc dealer and serve as three processes on an FSS circuit', () => {

@@ -183,6 +183,7 @@ export function makeProgram(): Command {
       .option('--no-segments', 'with prune-tokens: run the static pruned circuit at full length instead of in segments (reveals no count)')
       .option('--progress', 'show the progress bar even when stderr is not a terminal')
       .option('--truncation-report', 'simulation diagnostic (in process, both shares in one thread): the expected number of local-truncation failures per inference, by protocol')
+      .option('--preprocess-first', "the dealer's phase first (every key and triple made and delivered before the parties start), then the online phase: both timed apart (worker threads; the parties hold all dealer words at once)")
       .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
   ).action(lazy(() => import('./commands/run.ts'), (m) => m.runCommand));
 

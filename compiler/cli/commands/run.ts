@@ -18,7 +18,7 @@ import { readDevSet } from '../../tune/dev-set.ts';
 import { admitCircuit } from '../../../runtime/admit.ts';
 import { weakSecret } from '../../../runtime/keys.ts';
 import { quote } from '../../../ir/limits.ts';
-import { meanTruncationReport, runCircuit, runCircuitWorkers, type RunResult, type Step, type TruncationReport } from '../../../runtime/index.ts';
+import { meanTruncationReport, runCircuit, runCircuitWorkers, type RunPhases, type RunResult, type Step, type TruncationReport } from '../../../runtime/index.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
 
@@ -52,6 +52,8 @@ export interface RunCommandOptions extends DimBinding {
   readonly segments?: boolean;
   /** Measure the expected local-truncation failures per inference (runs both parties in this thread). */
   readonly truncationReport?: boolean;
+  /** The dealer's phase first (every word made and posted), then the online phase, timed apart (worker threads only). */
+  readonly preprocessFirst?: boolean;
 }
 
 export interface Target {
@@ -78,6 +80,8 @@ export interface CaseReport {
   readonly referencePredicted?: readonly number[];
   /** With --truncation-report: this case's expected truncation failures. */
   readonly truncation?: TruncationReport;
+  /** With --preprocess-first: the dealer's phase and the online phase, wall and CPU seconds. */
+  readonly phases?: RunPhases;
 }
 
 /** With --data: accuracy against the labels, and agreement with the plaintext model. */
@@ -110,6 +114,8 @@ export interface RunReport {
   readonly labelled?: LabelledSummary;
   /** With --truncation-report: the mean over the cases of the expected failures per inference (observed: the total). */
   readonly truncation?: TruncationReport;
+  /** With --preprocess-first: both phases summed over the cases. */
+  readonly phases?: RunPhases;
 }
 
 interface CostJson {
@@ -357,6 +363,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
   if (threads !== 1 && threads !== 2) throw new Ig3dcError('usage', `--threads: expected 1 or 2, got ${threads}`);
   // Only a run that holds both parties' shares in one thread can reconstruct what is truncated.
   if (opts.truncationReport === true && threads !== 1) throw new Ig3dcError('usage', '--truncation-report runs both parties in this thread: it cannot go with --threads 2');
+  if (opts.preprocessFirst === true && threads !== 2) throw new Ig3dcError('usage', "--preprocess-first times the dealer's thread apart from the parties': it needs --threads 2");
   const bar = progressBar(opts.progress ?? process.stderr.isTTY === true);
   const reports: CaseReport[] = [];
   let measured: CostSummary | undefined;
@@ -372,7 +379,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
       const inputs = clientInputs(c, cs, file);
       const caseCost = target === first ? staticCost : circuitCost(c);
       const t0 = performance.now();
-      const runOpts = { inputs, weights: target.weights, transcript: false, truncationReport: opts.truncationReport === true, ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
+      const runOpts = { inputs, weights: target.weights, transcript: false, truncationReport: opts.truncationReport === true, preprocessFirst: opts.preprocessFirst === true, ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
       let r: RunResult;
       try {
         r = threads === 2 ? await runCircuitWorkers(c, runOpts) : runCircuit(c, runOpts);
@@ -423,6 +430,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
         predicted,
         ...(refFirst !== undefined ? { referencePredicted: argmaxRows(refFirst) } : {}),
         ...(r.truncation !== undefined ? { truncation: r.truncation } : {}),
+        ...(r.phases !== undefined ? { phases: r.phases } : {}),
       });
     }
   } finally {
@@ -446,6 +454,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
     cases: reports,
     ...(labels !== undefined ? { labelled: labelledSummary(file, reports, labels) } : {}),
     ...(opts.truncationReport === true ? { truncation: meanTruncationReport(reports.map((r) => r.truncation!)) } : {}),
+    ...(opts.preprocessFirst === true ? { phases: sumPhases(reports.map((r) => r.phases!)) } : {}),
   };
 }
 
@@ -512,7 +521,17 @@ export function formatRunReport(r: RunReport): string {
   lines.push(`  measured ${r.countsMatch ? '==' : '!='} static${r.cases.length > 1 ? ' on every case' : ''}${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
   if (r.truncation !== undefined) lines.push(...formatTruncationReport(r.truncation, r.cases.length));
   lines.push(`wall time ${r.wallSeconds.toFixed(2)} s${r.plaintextSeconds !== null ? ` (plaintext evaluator ${r.plaintextSeconds.toFixed(2)} s)` : ''}, peak memory ${MB(r.peakRssBytes)}`);
+  if (r.phases !== undefined) {
+    const p = r.phases;
+    lines.push(`preprocessing first: dealer's phase ${p.preprocessingSeconds.toFixed(2)} s (${p.preprocessingCpuSeconds.toFixed(2)} CPU s), online ${p.onlineSeconds.toFixed(2)} s (${p.onlineCpuSeconds.toFixed(2)} CPU s)${r.cases.length > 1 ? ', summed over the cases' : ''}`);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** Phases summed over cases. */
+function sumPhases(ps: readonly RunPhases[]): RunPhases {
+  const sum = (k: keyof RunPhases): number => ps.reduce((a, p) => a + p[k], 0);
+  return { preprocessingSeconds: sum('preprocessingSeconds'), preprocessingCpuSeconds: sum('preprocessingCpuSeconds'), onlineSeconds: sum('onlineSeconds'), onlineCpuSeconds: sum('onlineCpuSeconds') };
 }
 
 /** The --truncation-report table: expected local-truncation failures per inference, by protocol. */
@@ -532,6 +551,7 @@ export function formatTruncationReport(t: TruncationReport, cases: number): stri
 
 export async function runCommand(path: string, opts: RunCommandOptions): Promise<void> {
   if (!isCircuitFile(path) && opts.segments !== false && opts.passes !== undefined && /\bprune-tokens\b/.test(opts.passes)) {
+    if (opts.preprocessFirst === true) throw new Ig3dcError('usage', '--preprocess-first: a model in segments learns each next segment at run time, so its dealer cannot deal them all first (use --no-segments for the static circuit)');
     const { runSegmentedCommand } = await import('./run-segments.ts');
     return runSegmentedCommand(path, opts);
   }

@@ -267,6 +267,7 @@ describe('spline tables', () => {
 
 describe('splines in circuits', () => {
   const fss = P.protocolConfig('fss');
+  const cubic = P.protocolConfig('fss,geluMethod=cubic,expMethod=cubic');
 
   it("the dealer's material does not depend on the table: one fss_key whatever the function, identical words under equal seeds", () => {
     const seeds = { s0d: new Uint8Array(16).fill(1), s1d: new Uint8Array(16).fill(2) };
@@ -281,29 +282,28 @@ describe('splines in circuits', () => {
           return JSON.stringify([i.attrs, Array.from(w0!, String), Array.from(w1!, String)]);
         });
     };
-    const linear = P.protocolConfig('fss,geluMethod=spline');
-    const gelu = keysOf((b, x) => b.output(P.gelu(b, x, {}, linear), 'y'));
-    const tanh = keysOf((b, x) => b.output(P.tanh(b, x, linear), 'y'));
+    const gelu = keysOf((b, x) => b.output(P.gelu(b, x, {}, fss), 'y'));
+    const tanh = keysOf((b, x) => b.output(P.tanh(b, x, fss), 'y'));
     expect(gelu).toEqual(tanh);
     expect(gelu).toHaveLength(1);
   });
 
-  function build(xs: number[]): CircuitBuilder {
+  function build(xs: number[], cfg = fss): CircuitBuilder {
     const b = new CircuitBuilder();
     const x = b.input('x', 1, [xs.length]);
-    b.output(P.gelu(b, x, {}, fss), 'gelu');
-    b.output(P.tanh(b, x, fss), 'tanh');
-    b.output(P.sigmoid(b, x, fss), 'sigmoid');
-    b.output(P.softmax(b, b.reshape(x, [2, xs.length / 2]), 1, undefined, fss), 'softmax');
-    const pos = P.addConst(b, P.relu(b, x, fss), 0.25);
-    b.output(P.reciprocal(b, pos, { allPos: true }, fss), 'recip');
-    b.output(P.invSqrt(b, pos, fss), 'rsqrt');
+    b.output(P.gelu(b, x, {}, cfg), 'gelu');
+    b.output(P.tanh(b, x, cfg), 'tanh');
+    b.output(P.sigmoid(b, x, cfg), 'sigmoid');
+    b.output(P.softmax(b, b.reshape(x, [2, xs.length / 2]), 1, undefined, cfg), 'softmax');
+    const pos = P.addConst(b, P.relu(b, x, cfg), 0.25);
+    b.output(P.reciprocal(b, pos, { allPos: true }, cfg), 'recip');
+    b.output(P.invSqrt(b, pos, cfg), 'rsqrt');
     return b;
   }
 
-  it('GELU (cubic: two rounds), tanh, sigmoid in one round; softmax, 1/x, 1/sqrt; measured == static; the leakage checker accepts the opens', () => {
+  it.each([['linear', fss], ['cubic', cubic]] as const)('GELU (%s pieces), tanh, sigmoid; softmax, 1/x, 1/sqrt; measured == static; the leakage checker accepts the opens', (_, cfg) => {
     const xs = [0, -1.5, 2.25, -7, 9, 3, -(2 ** -16), 0.5];
-    const c = build(xs).build();
+    const c = build(xs, cfg).build();
     checkLeakage(c);
     const cost = circuitCost(c);
     const res = runCircuit(c, { inputs: new Map([['x', Tensor.from('f64', [xs.length], xs)]]), weights: new Map() });
@@ -319,13 +319,13 @@ describe('splines in circuits', () => {
     const pos = xs.map((v) => Math.max(v, 0) + 0.25);
     res.outputs.get('recip')!.toNumbers().forEach((v, i) => expect(Math.abs(v * pos[i]! - 1), `recip[${i}]`).toBeLessThan(1e-3));
     res.outputs.get('rsqrt')!.toNumbers().forEach((v, i) => expect(Math.abs(v * Math.sqrt(pos[i]!) - 1), `rsqrt[${i}]`).toBeLessThan(1e-3));
-    // GELU with linear pieces: one online round, then the output; with cubic pieces (fss's
-    // default) the square's open shares the spline's round, then one product.
+    // GELU with linear pieces (fss's default): one online round, then the output; with cubic
+    // pieces the square's open shares the spline's round, then one product.
     const g = new CircuitBuilder();
-    g.output(P.gelu(g, g.input('x', 1, [4]), {}, P.protocolConfig('fss,geluMethod=spline')), 'y');
+    g.output(P.gelu(g, g.input('x', 1, [4]), {}, fss), 'y');
     expect(circuitCost(g.build()).rounds).toBe(2);
     const g3 = new CircuitBuilder();
-    g3.output(P.gelu(g3, g3.input('x', 1, [4]), {}, fss), 'y');
+    g3.output(P.gelu(g3, g3.input('x', 1, [4]), {}, cubic), 'y');
     expect(circuitCost(g3.build()).rounds).toBe(3);
   });
 
@@ -342,8 +342,8 @@ describe('splines in circuits', () => {
     const b = new CircuitBuilder();
     const x = b.input('x', 1, [rows.length, n]);
     const drop = P.SOFTMAX_MAX_DROP;
-    b.output(P.max(b, x, 1, fss, drop), 'max');
-    b.output(P.softmax(b, x, 1, undefined, fss), 'softmax');
+    b.output(P.max(b, x, 1, cubic, drop), 'max');
+    b.output(P.softmax(b, x, 1, undefined, cubic), 'softmax');
     const c = b.build();
     checkLeakage(c);
     const keys = c.instructions.filter((i) => i.op === 'fss_key');

@@ -197,8 +197,8 @@ describe('spline tables', () => {
     ['gelu-tanh', S.geluCubicTable('tanh', f), S.geluTable('tanh', f), S.geluTanh, -9, 9, S.GELU_TOL],
     ['exp', S.expCubicTable(f), S.expTable(f), Math.exp, -24, 0, S.EXP_TOL],
   ];
-  /** A cubic table's value as the circuit combines the gate's two outputs: lin + quad 2^-CUBIC_UP x^2 (reals; the square and the product exact). */
-  const cubicOut = (got: bigint[][], i: number, xv: number): number => Number(got[0]![i]!) / 2 ** f + (Number(got[1]![i]!) / 2 ** (f + S.CUBIC_UP)) * xv * xv;
+  /** A cubic table's value as the circuit combines the gate's two outputs: lin (scale f) + quad (untruncated, scale 2f + CUBIC_UP) x^2 (reals; the square and the product exact). */
+  const cubicOut = (got: bigint[][], i: number, xv: number): number => Number(got[0]![i]!) / 2 ** f + (Number(got[1]![i]!) / 2 ** (2 * f + S.CUBIC_UP)) * xv * xv;
   it.each(cubic)('cubic %s: the gate within its tolerance (+2 ulp) of the function on random inputs, the breakpoints and the edges, with a third of the breakpoints or fewer', (_, t, linear, fn, lo, hi, tol) => {
     expect(t.knots.length).toBeLessThanOrEqual(Math.ceil(linear.knots.length / 3));
     const reals = [lo, hi, 0, ...Array.from({ length: 400 }, () => lo + (hi - lo) * Math.random())];
@@ -320,13 +320,18 @@ describe('splines in circuits', () => {
     res.outputs.get('recip')!.toNumbers().forEach((v, i) => expect(Math.abs(v * pos[i]! - 1), `recip[${i}]`).toBeLessThan(1e-3));
     res.outputs.get('rsqrt')!.toNumbers().forEach((v, i) => expect(Math.abs(v * Math.sqrt(pos[i]!) - 1), `rsqrt[${i}]`).toBeLessThan(1e-3));
     // GELU with linear pieces (fss's default): one online round, then the output; with cubic
-    // pieces the square's open shares the spline's round, then one product.
+    // pieces the square's open shares the spline's round, then x^2's exact truncation, the
+    // product and its exact truncation.
     const g = new CircuitBuilder();
     g.output(P.gelu(g, g.input('x', 1, [4]), {}, fss), 'y');
     expect(circuitCost(g.build()).rounds).toBe(2);
     const g3 = new CircuitBuilder();
     g3.output(P.gelu(g3, g3.input('x', 1, [4]), {}, cubic), 'y');
-    expect(circuitCost(g3.build()).rounds).toBe(3);
+    const c3 = g3.build();
+    expect(circuitCost(c3).rounds).toBe(5);
+    // nothing of the cubic part is truncated locally: the spline's first output only
+    expect(c3.instructions.filter((i) => i.op === 'trunc')).toHaveLength(0);
+    expect(c3.instructions.filter((i) => i.op === 'trunc_exact')).toHaveLength(2);
   });
 
   it("softmax's loose max: an element of its row within looseMaxSlack of the max (near ties, exact ties, spread rows); softmax within 3e-4; the max keys ignore 8 low bits", () => {

@@ -320,6 +320,10 @@ export class CircuitBuilder {
   }
   trunc(x: Reg, bits: number = this.f): Reg {
     if (!this.exactTruncation) return this.#one('trunc', [x], { bits });
+    return this.truncExact(x, bits);
+  }
+  /** Exact truncation whatever the builder's choice (one round; never wraps for |x| < 2^62 ring units). */
+  truncExact(x: Reg, bits: number = this.f): Reg {
     const [mask, high, top] = this.dealer.truncPair(x.shape, x.scale, bits);
     const [c] = this.open([this.sub(x, mask)]);
     const y = this.#one('trunc_exact', [c!, high, top], { bits });

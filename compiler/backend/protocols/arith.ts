@@ -34,16 +34,17 @@ function openMasked(b: CircuitBuilder, dx: Reg, dy: Reg, x: Reg, y: Reg): [Reg, 
  * no client input is opened on its own, in the preprocessing phase. Scales add, then the
  * product is truncated back to f (a bit at scale 0 times a value at f needs none).
  */
-export function mul(b: CircuitBuilder, x: Reg, y: Reg, _cfg?: ProtocolConfig): Reg {
+export function mul(b: CircuitBuilder, x: Reg, y: Reg, _cfg?: ProtocolConfig, truncate = true): Reg {
+  const done = (z: Reg): Reg => (truncate ? rescale(b, z) : z);
   return b.withProtocol('beaver-mul', () => {
     const out = broadcastShapes(x.shape, y.shape);
     if (out === undefined) typeError(`mul: shapes [${x.shape.join(',')}] and [${y.shape.join(',')}] do not broadcast`);
     if (shapesEqual(x.shape, y.shape)) {
       const [a, bb, c] = b.dealer.beaver(x.shape, [x.scale, y.scale]);
       const [e, f] = openMasked(b, b.sub(x, a), b.sub(y, bb), x, y);
-      return rescale(b, b.addPub(b.add(b.add(c, b.mulPub(bb, e)), b.mulPub(a, f)), b.mulPP(e, f)));
+      return done(b.addPub(b.add(b.add(c, b.mulPub(bb, e)), b.mulPub(a, f)), b.mulPP(e, f)));
     }
-    return rescale(b, broadcastMul(b, x, y, out));
+    return done(broadcastMul(b, x, y, out));
   });
 }
 

@@ -141,12 +141,14 @@ export function fitSpline(fn: (x: number) => number, lo: number, hi: number, tol
 
 /**
  * Cubic pieces (`geluMethod=cubic`, `expMethod=cubic`): on piece p, fn(x) ~ (A + S x) + (C2 +
- * C3 x) x^2. One spline key gives both lines (two outputs of one gate: A + S x, and (C2 + C3 x)
- * 2^CUBIC_UP, computed that much larger so that its one-ulp truncation, multiplied by x^2, stays
- * near 2^-16); x^2 is a Beaver square opened in the same round as the spline's x + r; one
- * Beaver product then multiplies the second line by x^2 and truncates by f + CUBIC_UP. Two
- * rounds instead of one, for about a third of the breakpoints (error ~ h^4 instead of h^2 per
- * piece of width h), and the DCF evaluations are what an FSS run spends its time on.
+ * C3 x) x^2. One spline key gives both lines (two outputs of one gate): A + S x truncated to
+ * scale f as any spline output, and C2 + C3 x exactly, untruncated, at scale 2f + CUBIC_UP
+ * (C3 on a 2^-(f + CUBIC_UP) grid). x^2 is a Beaver square opened in the same round as the
+ * spline's x + r, truncated exactly to scale f; one Beaver product then multiplies the second
+ * line by it and is truncated exactly by 2f + CUBIC_UP. No value of the cubic part goes through
+ * a local truncation (whose failure probability |x| / 2^64 grows with the values: with local
+ * ones, spam-bert gave garbage logits on 2 of 148 mails); four rounds instead of one, for about
+ * a fifth of the breakpoints, and the DCF evaluations are what an FSS run spends its time on.
  */
 export const CUBIC_UP = 6;
 
@@ -254,7 +256,7 @@ export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number,
     knots.push(good);
     x0 = good;
   }
-  const up = 2 ** CUBIC_UP;
+  const up2 = 2 ** (f + CUBIC_UP);
   // open top: the last piece goes on past hi (its breakpoint gone), as the line above would
   const last = above === 'openTop' ? pieces.pop()! : undefined;
   if (last !== undefined) knots.pop();
@@ -263,7 +265,8 @@ export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number,
       knots,
       outputs: [
         { shift: f, lines: [below, ...pieces.map(([a, s]) => [a, s] as [number, number]), last !== undefined ? [last[0], last[1]] : (above as readonly [number, number])] },
-        { shift: f, lines: [[0, 0], ...pieces.map(([, , c2, c3]) => [c2 * up, c3 * up] as [number, number]), last !== undefined ? [last[2] * up, last[3] * up] : [0, 0]] },
+        // no truncation (shift 0): the ring words C2 2^(2f + up) + C3 2^(f + up) x_ring as they are
+        { shift: 0, lines: [[0, 0], ...pieces.map(([, , c2, c3]) => [c2 * up2, c3 * up2] as [number, number]), last !== undefined ? [last[2] * up2, last[3] * up2] : [0, 0]] },
       ],
     },
     f,
@@ -276,6 +279,7 @@ export function cubicValue(t: SplineTable, p: number, xr: number, f: number): nu
   const m1 = t.knots.length + 1;
   const x = xr / 2 ** f;
   const lin = (t.a[p]! + t.s[p]! * xr) / 2 ** (2 * f);
+  // the second output is untruncated: C2 2^(2f + up) + C3 2^(f + up) x_ring
   const quad = (t.a[m1 + p]! + t.s[m1 + p]! * xr) / 2 ** (2 * f + CUBIC_UP);
   return lin + quad * x * x;
 }
@@ -507,8 +511,11 @@ export function spline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: Proto
  * is an exact 0 (outside the cubic pieces) the product is an exact 0, whatever x^2 is.
  */
 export function cubicSpline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: ProtocolConfig): Reg {
-  if (table.shifts.length !== 2) throw new Error('cubicSpline: a cubic table has two outputs');
+  if (table.shifts.length !== 2 || table.shifts[1] !== 0) throw new Error('cubicSpline: a cubic table has two outputs, the second untruncated');
   const [lin, quad] = spline(b, x, table, cfg) as [Reg, Reg];
-  const x2 = square(b, x, cfg);
-  return b.add(lin, mul(b, b.divPow2(quad, CUBIC_UP), x2, cfg));
+  // x^2 at scale 2f, exact in the ring (wrapped for far-out x, where the second line is 0), then exactly to scale f
+  const x2 = b.truncExact(square(b, x, cfg, false), b.f);
+  // the second line at scale 2f + CUBIC_UP, times x^2 at f: at most ~2^55 ring units where it is not 0
+  const prod = mul(b, b.divPow2(quad, b.f + CUBIC_UP), x2, cfg, false);
+  return b.add(lin, b.truncExact(prod, prod.scale - b.f));
 }

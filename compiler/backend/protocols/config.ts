@@ -33,8 +33,8 @@ export interface ProtocolConfig {
    * y^2 and y^3 take two rounds, so n = 6 keeps CrypTen's 8). `spline` (FSS only): a
    * piecewise-linear spline in one round where the argument is known to be <= 0 (softmax after
    * the max: error 2e-4, exactly 0 below -16); elsewhere taylor-limit. `cubic` (FSS only):
-   * the same in cubic pieces (6 breakpoints instead of 37) and one product more: two rounds,
-   * and local truncations of larger values (see spline.ts).
+   * the same in cubic pieces (6 breakpoints instead of 37), a product and two exact
+   * truncations more: four rounds (see spline.ts).
    * See spline.ts.
    */
   readonly expMethod: ExpMethod;
@@ -68,8 +68,8 @@ export interface ProtocolConfig {
   /**
    * GELU: `poly`, the form's polynomial protocol (erfMethod, geluForm), or `spline` (FSS only):
    * a piecewise-linear spline of the form's GELU in one round (error 2e-4, 52 breakpoints);
-   * `cubic` (FSS only): cubic pieces (10 breakpoints, error 2e-4) and one product: two rounds,
-   * and local truncations of larger values (see spline.ts).
+   * `cubic` (FSS only): cubic pieces (10 breakpoints, error 2e-4), a product and two exact
+   * truncations: four rounds (see spline.ts).
    */
   readonly geluMethod: GeluMethod;
   /** sigmoid and tanh: CrypTen's `reciprocal` method, or `spline` (FSS only: one round, error 2e-4). */
@@ -184,7 +184,7 @@ export const BEST: ProtocolConfig = Object.freeze({
   linear: 'cross',
 });
 
-/** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh (geluMethod=cubic, expMethod=cubic: faster, but see spline.ts on their truncations). */
+/** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh (geluMethod=cubic, expMethod=cubic: fewer breakpoints for three rounds more each; see spline.ts). */
 export const FSS: ProtocolConfig = Object.freeze({
   ...BEST,
   name: 'fss',

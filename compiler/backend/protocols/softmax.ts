@@ -3,7 +3,7 @@
 // With FSS splines (expMethod=spline, reciprocalMethod=spline): the max tree (one round per
 // level), exp by a spline (one round; exactly 0 below -16, so additively masked keys get no
 // weight), the sum, its reciprocal by a spline (2.5e-4 relative), the numerators' product:
-// log2(n) + 3 rounds, 10 for rows of 128 (expMethod=cubic: exp in two rounds, 11). Attention probabilities used only by probs @ v are
+// log2(n) + 3 rounds, 10 for rows of 128 (expMethod=cubic: exp in four rounds, 13). Attention probabilities used only by probs @ v are
 // lowered as softmaxParts instead: the product with the per-row reciprocal follows the
 // matmul, whose round then runs beside the reciprocal's (one round fewer per layer, and the
 // product is on [.., S, d] instead of [.., S, S]).

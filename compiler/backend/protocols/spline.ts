@@ -107,30 +107,42 @@ interface Quant {
  * breakpoints lo, ..., hi and the lines between them (one fewer).
  */
 export function fitPieces(fn: (x: number) => number, lo: number, hi: number, tol: number, q: Quant): { knots: number[]; lines: [number, number][] } {
-  const ulp = 2 ** -q.f;
+  const { knots, pieces } = greedyPieces(lo, hi, q.f, tol, (x0, x1) => {
+    const { a, s, err } = fitLine(fn, x0, x1, q);
+    return { err, piece: [a, s] as [number, number] };
+  });
+  return { knots, lines: pieces };
+}
+
+/**
+ * The greedy sweep both table kinds use: from lo, each piece as far as `fit` keeps its error
+ * within tol (bisection on the 2^-f grid), up to hi. Returns the breakpoints lo, ..., hi and the
+ * pieces between them (one fewer).
+ */
+function greedyPieces<P>(lo: number, hi: number, f: number, tol: number, fit: (x0: number, x1: number) => { err: number; piece: P }): { knots: number[]; pieces: P[] } {
+  const ulp = 2 ** -f;
   const grid = (v: number): number => Math.round(v / ulp) * ulp;
   const knots = [grid(lo)];
-  const lines: [number, number][] = [];
+  const pieces: P[] = [];
   let x0 = knots[0]!;
   const end = grid(hi);
   while (x0 < end) {
     let good = Math.min(end, x0 + ulp);
-    if (fitLine(fn, x0, end, q).err <= tol) good = end;
+    if (fit(x0, end).err <= tol) good = end;
     else {
       let bad = end;
       for (let i = 0; i < 60 && bad - good > ulp; i++) {
         const mid = grid((good + bad) / 2);
         if (mid <= good || mid >= bad) break;
-        if (fitLine(fn, x0, mid, q).err <= tol) good = mid;
+        if (fit(x0, mid).err <= tol) good = mid;
         else bad = mid;
       }
     }
-    const { a, s } = fitLine(fn, x0, good, q);
-    lines.push([a, s]);
+    pieces.push(fit(x0, good).piece);
     knots.push(good);
     x0 = good;
   }
-  return { knots, lines };
+  return { knots, pieces };
 }
 
 /** fitPieces as a one-output spline (truncation shift f), with the lines below lo and from hi on given. */
@@ -146,9 +158,9 @@ export function fitSpline(fn: (x: number) => number, lo: number, hi: number, tol
  * (C3 on a 2^-(f + CUBIC_UP) grid). x^2 is a Beaver square opened in the same round as the
  * spline's x + r, truncated exactly to scale f; one Beaver product then multiplies the second
  * line by it and is truncated exactly by 2f + CUBIC_UP. No value of the cubic part goes through
- * a local truncation (whose failure probability |x| / 2^64 grows with the values: with local
- * ones, spam-bert gave garbage logits on 2 of 148 mails); four rounds instead of one, for about
- * a fifth of the breakpoints, and the DCF evaluations are what an FSS run spends its time on.
+ * a local truncation, whose failure probability |x| / 2^64 grows with the values (these are
+ * larger than a linear spline's); four rounds instead of one, for about a fifth of the
+ * breakpoints, and the DCF evaluations are what an FSS run spends its time on.
  */
 export const CUBIC_UP = 6;
 
@@ -198,7 +210,7 @@ export function fitCubic(fn: (x: number) => number, x0: number, x1: number, f: n
   const h = Math.max((x1 - x0) / 2, 2 ** -f);
   const q = (v: number, bits: number): number => Math.round(v * 2 ** bits) / 2 ** bits;
   const ys = xs.map(fn);
-  // C3 at 2^-(f + up) (the second line's slope at scale f), C2 at 2^-(2f + up), S at 2^-f, A at 2^-2f.
+  // the grids the gate encodes: C3 at 2^-(f + up), C2 at 2^-(2f + up) (the second line's ring words), S at 2^-f, A at 2^-2f
   const c3 = q(leastSquares(xs, ys, 4, m, h)[3]!, f + CUBIC_UP);
   const r2 = xs.map((x, i) => ys[i]! - c3 * x ** 3);
   const c2 = q(leastSquares(xs, r2, 3, m, h)[2]!, 2 * f + CUBIC_UP);
@@ -233,29 +245,12 @@ export const CUBIC_DROP = 13;
  * function allows.
  */
 export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number] | 'openTop'): SplineTable {
-  const ulp = 2 ** -f;
+  // each piece fitted from `reach` below its start, where a key ignoring CUBIC_DROP bits may take it
   const reach = 2 ** (CUBIC_DROP - f);
-  const grid = (v: number): number => Math.round(v / ulp) * ulp;
-  const knots = [grid(lo)];
-  const pieces: [number, number, number, number][] = [];
-  let x0 = knots[0]!;
-  const end = grid(hi);
-  while (x0 < end) {
-    let good = Math.min(end, x0 + ulp);
-    if (fitCubic(fn, x0 - reach, end, f).err <= tol) good = end;
-    else {
-      let bad = end;
-      for (let i = 0; i < 60 && bad - good > ulp; i++) {
-        const mid = grid((good + bad) / 2);
-        if (mid <= good || mid >= bad) break;
-        if (fitCubic(fn, x0 - reach, mid, f).err <= tol) good = mid;
-        else bad = mid;
-      }
-    }
-    pieces.push(fitCubic(fn, x0 - reach, good, f).coef);
-    knots.push(good);
-    x0 = good;
-  }
+  const { knots, pieces } = greedyPieces(lo, hi, f, tol, (x0, x1) => {
+    const { coef, err } = fitCubic(fn, x0 - reach, x1, f);
+    return { err, piece: coef };
+  });
   const up2 = 2 ** (f + CUBIC_UP);
   // open top: the last piece goes on past hi (its breakpoint gone), as the line above would
   const last = above === 'openTop' ? pieces.pop()! : undefined;
@@ -505,10 +500,10 @@ export function spline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: Proto
 }
 
 /**
- * A cubic table's function of x (fitCubicTable): the spline's two lines from one key, x^2 from
- * a Beaver square in the same round as the spline's open, then one Beaver product of the
- * second line (2^CUBIC_UP larger) with x^2, truncated by f + CUBIC_UP. Where the second line
- * is an exact 0 (outside the cubic pieces) the product is an exact 0, whatever x^2 is.
+ * A cubic table's function of x (fitCubicTable, CUBIC_UP): the spline's two lines from one key,
+ * x^2 from a Beaver square opened in the same round as the spline's and truncated exactly, then
+ * one Beaver product of the untruncated second line with x^2, truncated exactly. Where the
+ * second line is an exact 0 (outside the cubic pieces) the product is an exact 0, whatever x^2 is.
  */
 export function cubicSpline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: ProtocolConfig): Reg {
   if (table.shifts.length !== 2 || table.shifts[1] !== 0) throw new Error('cubicSpline: a cubic table has two outputs, the second untruncated');

@@ -22,6 +22,12 @@ export const T_ROUND = 2;
 export const T_ERROR = 3;
 export const T_TICKET = 4;
 export const T_CORRECTION = 5;
+/**
+ * "I have read everything and send nothing more": each side of a session says it, and closes only
+ * once it has read the other side's. Without it, a side whose last message the peer has read and
+ * closed on may see the close before its own write's completion, and fail a run that succeeded.
+ */
+export const T_DONE = 6;
 export const MAX_HELLO = 64 * 1024;
 
 const TLS_OPTIONS = { ciphers: 'ECDHE-PSK-CHACHA20-POLY1305', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } as const;
@@ -91,6 +97,7 @@ export class FrameReader {
     if (w === undefined) return `${this.peer} closed the connection`;
     if (w.type === T_ROUND) return `${this.peer} closed the connection during round ${w.seq} (expected ${w.bytes} bytes)`;
     if (w.type === T_CORRECTION) return `${this.peer} closed the connection before correction ${w.seq} (expected ${w.bytes} bytes)`;
+    if (w.type === T_DONE) return `${this.peer} closed the connection without ending the session (its last message may not have arrived whole)`;
     return `${this.peer} closed the connection during the handshake`;
   }
 
@@ -149,6 +156,8 @@ export class FrameReader {
         return this.#malformed(`${type === T_ROUND ? 'round' : 'correction'} ${seq} with ${length} bytes where ${w.seq} with ${w.bytes} bytes was expected`);
       } else if ((type === T_HELLO || type === T_TICKET) && length > MAX_HELLO) {
         return this.#malformed(`a handshake frame of ${length} bytes`);
+      } else if (type === T_DONE && length !== 0) {
+        return this.#malformed(`an end-of-session frame of ${length} bytes`);
       }
       this.#header = { type, seq, length };
     }

@@ -12,7 +12,7 @@ import { Ig3dcError } from '../ir/diagnostics.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { admitCircuit } from './admit.ts';
-import { listenTlsPeers, T_CORRECTION, T_HELLO, type HostPort } from './channel.ts';
+import { listenTlsPeers, T_CORRECTION, T_DONE, T_HELLO, type HostPort } from './channel.ts';
 import { Dealer } from './dealer.ts';
 import { correctionOrder, dealerSendsP0 } from './dealer-stream.ts';
 import { pairKey, sessionSeed, ticketValid, tlsPsk, type RoleKeys } from './keys.ts';
@@ -117,30 +117,39 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
     const served = new Set<number>();
     const stream = async (p: 0 | 1, link: Link): Promise<void> => {
       const order = correctionOrder(c, planParty(c, p, new Set(), s), p);
-      // The party sends nothing more: any frame or close from now on means it stopped, and ends the stream.
-      const stopped = link.reader.next(T_HELLO, 0, 0, 'nothing more', 0).then(() => {
-        throw new Ig3dcError('decode', `party ${p} sent a frame after the handshake`);
+      // The party's next frame is its end of the session (T_DONE), once it has read every correction;
+      // a close or an error frame before it means it stopped, and ends the stream.
+      let issued = false;
+      const finished = link.reader.next(T_DONE, 0, 0, 'end of the session', 0).then(() => {
+        if (!issued) throw new Ig3dcError('decode', `party ${p} ended the session before the dealer had sent every correction`);
       });
-      stopped.catch(() => {});
+      finished.catch(() => {});
       let seq = 0;
-      for (const item of order.items) {
+      for (const [i, item] of order.items.entries()) {
         const w = dealer.material(c.instructions[item.ins]!, c.registers, p);
         if (w === undefined) throw new Error(`dealer: '${c.instructions[item.ins]!.op}' sends party ${p} nothing`);
         served.add(item.ins);
         sent[p] += w.byteLength;
         const done = link.send(T_CORRECTION, ++seq, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
         recycle(w); // the frame holds a copy
-        await Promise.race([done, stopped]);
+        issued = i + 1 === order.items.length;
+        // The last write may still be completing when the party, having read it, says it is done.
+        if (issued) done.catch(() => {});
+        await Promise.race([done, finished]);
       }
-      // Everything is sent: wait for the party to finish with it and close.
+      issued = true;
+      // Everything is sent: wait for the party to say it has read it (a party that goes silent is
+      // its peer's to time out; the dealer's part is done), then close.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]).finally(() => clearTimeout(timer));
       await new Promise<void>((resolve) => {
         if (link.socket.closed) return resolve();
-        const timer = setTimeout(() => {
+        const t = setTimeout(() => {
           link.socket.destroy();
           resolve();
         }, timeoutMs);
         link.socket.once('close', () => {
-          clearTimeout(timer);
+          clearTimeout(t);
           resolve();
         });
         link.socket.end();

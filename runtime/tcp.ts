@@ -20,7 +20,7 @@ import type { Tensor } from '../ir/tensor.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import { schedule } from '../ir/circuit/schedule.ts';
 import { admitCircuit } from './admit.ts';
-import { connectTls, frame, FrameReader, listenTls, netError, T_ERROR, T_HELLO, T_CORRECTION, T_ROUND, T_TICKET, writeFrame, type HostPort } from './channel.ts';
+import { connectTls, frame, FrameReader, listenTls, netError, T_ERROR, T_HELLO, T_CORRECTION, T_DONE, T_ROUND, T_TICKET, writeFrame, type HostPort } from './channel.ts';
 import { CorrectionFeed, correctionOrder, dealerSendsP0, DEFAULT_WINDOW_BYTES } from './dealer-stream.ts';
 import { driveParty, newTranscript } from './drive.ts';
 import type { MeasuredCost } from './interpreter.ts';
@@ -31,7 +31,7 @@ import { measuredRounds } from './measured-rounds.ts';
 import type { MeasuredRound } from './transport.ts';
 
 export type { HostPort } from './channel.ts';
-export const PROTOCOL_VERSION = 'ig3dc-3pc/3';
+export const PROTOCOL_VERSION = 'ig3dc-3pc/4';
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface TcpPartyOptions {
@@ -147,6 +147,20 @@ export class Link {
     }
     this.socket.destroy();
   }
+}
+
+/**
+ * Ends a party's session (see T_DONE): tells the dealer and the other party it is done, and
+ * closes the link to the other party only once that party has said so too. A failed write of
+ * the end frame itself is no error: the run is complete, and the peer closes only after it has
+ * read this side's frame, or stops with an error of its own.
+ */
+async function closeSession(peer: Link, dealer: Link | undefined): Promise<void> {
+  const said = [dealer, peer].map((l) => l?.send(T_DONE, 0, new Uint8Array(0)).catch(() => {}));
+  dealer?.socket.end();
+  await peer.reader.next(T_DONE, 0, 0, 'end of the session');
+  peer.socket.end();
+  await Promise.all(said);
 }
 
 /** Stops every link and rethrows: a typed error's detail (never a secret) goes to the peers. */
@@ -289,8 +303,7 @@ export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult
     const byRound: MeasuredRound[] = measuredRounds(c, s, rounds, p === 0 ? [stats.sentPerRound, stats.receivedPerRound] : [stats.receivedPerRound, stats.sentPerRound]);
     const b0 = byRound.reduce((a, r) => a + r.bytesP0, 0);
     const b1 = byRound.reduce((a, r) => a + r.bytesP1, 0);
-    peer.socket.end();
-    dealer?.socket.end();
+    await closeSession(peer, dealer);
     return {
       outputs: result.outputs,
       handoffs: result.handoffs,

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CircuitBuilder, beaverMul, circuitCost, costSummary, decodeCircuit, encodeCircuit, type Circuit } from '../ir/circuit/index.ts';
 import { Tensor } from '../ir/tensor.ts';
-import { connectTls, frame, FrameReader, T_CORRECTION, T_HELLO, T_ROUND, writeFrame } from '../runtime/channel.ts';
+import { connectTls, frame, FrameReader, T_CORRECTION, T_DONE, T_HELLO, T_ROUND, T_TICKET, writeFrame } from '../runtime/channel.ts';
+import { roundWords } from '../runtime/party.ts';
+import { planParty } from '../runtime/plan.ts';
 import { parseKeyFile, PROTOCOL_VERSION, runCircuit, runCircuitWorkers, runPartyTcp, simulatedSessionSeeds, tlsPsk } from '../runtime/index.ts';
 import { loadTarget } from '../compiler/cli/commands/run.ts';
 import { tlsPair, allPairKeys, freshKeys, hashOf, reason, smallCircuit, smallInputs, smallWeights, threeRoles, value } from './deploy-helpers.ts';
@@ -249,6 +251,46 @@ describe('a peer that closes after sending', () => {
     await expect(reader.next(T_CORRECTION, 4, payload.length, 'correction 4')).rejects.toThrow(/the dealer closed the connection before correction 4/);
   }, 30_000);
 });
+
+describe('the end of a session', () => {
+  // P0 against a scripted P1 that runs every round (zeros of the right sizes: P0 checks framing,
+  // not values) and then either ends the session as the protocol says or just closes.
+  const scriptedP1 = async (sayDone: boolean): Promise<string> => {
+    const c = smallCircuit();
+    const keys = freshKeys();
+    let port!: (n: number) => void;
+    const at = new Promise<number>((r) => (port = r));
+    const p0 = runPartyTcp({ circuit: c, circuitHash: hashOf(c), party: 0, listen: { host: '127.0.0.1', port: 0 }, tensors: smallWeights, keys: keys.party0, timeoutMs: 3000, onListening: port });
+    const sock = await connectTls({ host: '127.0.0.1', port: await at }, { psk: tlsPsk(keys.party1.keys.get('p0-p1')!, 'p0-p1'), self: 'party1', peer: 'party0' }, 3000);
+    sock.on('error', () => {});
+    const reader = new FrameReader(sock, 3000, 'party 0');
+    await writeFrame(sock, frame(T_HELLO, 0, Buffer.from(JSON.stringify({ protocol: PROTOCOL_VERSION, party: 1, circuitHash: hashOf(c), nonce: 'ab'.repeat(16) }))), 3000, 'party 0');
+    await reader.next(T_HELLO, 0, 0, 'hello');
+    await reader.next(T_TICKET, 0, 0, 'ticket');
+    const rounds = planParty(c, 0).steps.filter((st) => st.kind === 'round');
+    for (const [k, st] of rounds.entries()) {
+      await writeFrame(sock, frame(T_ROUND, k + 1, new Uint8Array(8 * roundWords(c, st.comms, 1))), 3000, 'party 0');
+      await reader.next(T_ROUND, k + 1, 8 * roundWords(c, st.comms, 0), `round ${k + 1}`);
+    }
+    if (sayDone) {
+      await writeFrame(sock, frame(T_DONE, 0, new Uint8Array(0)), 3000, 'party 0');
+      await reader.next(T_DONE, 0, 0, 'end of the session');
+    }
+    sock.end();
+    return p0.then(
+      (r) => `finished in ${r.cost.rounds} rounds`,
+      (e: unknown) => String(e),
+    );
+  };
+
+  it('each party says it is done and closes only after the other has: P0 finishes; a peer that closes without saying so is an error', async () => {
+    expect(rounds(smallCircuit())).toBeGreaterThan(1);
+    expect(await scriptedP1(true)).toBe(`finished in ${rounds(smallCircuit())} rounds`);
+    expect(await scriptedP1(false)).toMatch(/party 1 closed the connection without ending the session/);
+  }, 30_000);
+});
+
+const rounds = (c: Circuit): number => planParty(c, 0).steps.filter((st) => st.kind === 'round').length;
 
 describe('large round messages', () => {
   it('both parties sending a round message past the 8 MiB read cap at once do not deadlock', async () => {

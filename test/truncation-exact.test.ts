@@ -12,6 +12,9 @@ import { runCircuit, runCircuitWorkers, simulatedSessionSeeds } from '../runtime
 import { beaverMul } from '../ir/circuit/index.ts';
 import { allPairKeys, freshKeys, hashOf, threeRoles, value } from './deploy-helpers.ts';
 import { protocolConfig } from '../compiler/backend/protocols/config.ts';
+import { compileModel } from '../compiler/backend/compile.ts';
+import { loadModel } from '../compiler/load.ts';
+import { join } from 'node:path';
 
 /** x (client input at scale 16) truncated by `bits`, exactly or locally; outputs at scale 16 - bits. */
 function truncate(values: readonly number[], bits: number, exact: boolean, seed: Uint8Array = randomBytes(32)) {
@@ -131,6 +134,32 @@ describe('exact truncation', () => {
   it('is the protocol option truncation=exact, refused with any other value', () => {
     expect(protocolConfig('best,truncation=exact').truncation).toBe('exact');
     expect(protocolConfig('best').truncation).toBe('local');
-    expect(() => protocolConfig('best,truncation=exactly')).toThrow(/truncation must be one of local, exact/);
+    expect(protocolConfig('fss').truncation).toBe('attention');
+    expect(protocolConfig('best,truncation=attention').truncation).toBe('attention');
+    expect(() => protocolConfig('best,truncation=exactly')).toThrow(/truncation must be one of local, attention, exact/);
+  });
+});
+
+describe('truncation=attention (the fss preset)', () => {
+  const tiny = loadModel(join(import.meta.dirname, '..', 'examples', 'bert-tiny.onnx'), { batch: 1, seq: 16 });
+  const truncations = (protocols: string) => {
+    const c = compileModel(tiny, { protocols }).circuit;
+    const ts = c.instructions.filter((i) => i.op === 'trunc' || i.op === 'trunc_exact');
+    return { c, ts, exact: ts.filter((i) => i.op === 'trunc_exact'), attention: ts.filter((i) => i.prov?.opKind === 'attention-matmul') };
+  };
+
+  it("truncates attention's three products of secrets exactly (q k^T, probs v, the normalization after it), everything else locally, one round each", () => {
+    const layers = 2;
+    const attn = truncations('fss');
+    const local = truncations('fss,truncation=local');
+    expect(local.exact).toHaveLength(0);
+    expect(attn.exact).toHaveLength(3 * layers);
+    for (const i of attn.exact) expect(i.prov?.opKind).toBe('attention-matmul');
+    // the rest of attention's truncations are the public 2^-n shifts (1/sqrt(d), 1/n), local and short
+    const shifts = attn.attention.filter((i) => i.op === 'trunc');
+    expect(shifts).toHaveLength(2 * layers);
+    for (const i of shifts) expect(i.attrs['bits']).toBeLessThan(attn.c.f);
+    expect(attn.ts.length - attn.attention.length).toBe(local.ts.length - local.attention.length);
+    expect(circuitCost(attn.c).rounds).toBe(circuitCost(local.c).rounds + 3 * layers);
   });
 });

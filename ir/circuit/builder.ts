@@ -54,8 +54,8 @@ export interface DealerOps {
 export class CircuitBuilder {
   readonly name: string;
   readonly f: number;
-  readonly exactTruncation: boolean;
   readonly dealer: DealerOps;
+  #exactTruncation: boolean;
   #registers: RegType[] = [];
   #instructions: Instruction[] = [];
   #outputs: CircuitOutput[] = [];
@@ -72,7 +72,7 @@ export class CircuitBuilder {
   constructor(opts: BuilderOptions = {}) {
     this.name = opts.name ?? 'circuit';
     this.f = opts.f ?? DEFAULT_FRACTIONAL_BITS;
-    this.exactTruncation = opts.exactTruncation ?? false;
+    this.#exactTruncation = opts.exactTruncation ?? false;
     const f = this.f;
     this.dealer = {
       beaver: (shape, scales = [f, f]) => this.#three('beaver', { shape: [...shape], scales: [...scales] }),
@@ -184,6 +184,22 @@ export class CircuitBuilder {
       return fn();
     } finally {
       this.#prov = saved;
+    }
+  }
+
+  /** Whether `trunc` emits exact truncation (else local). */
+  get exactTruncation(): boolean {
+    return this.#exactTruncation;
+  }
+
+  /** Runs fn with `trunc` exact (or local) whatever the builder's default, e.g. for the products whose values are large enough that a local truncation would wrap too often. */
+  withExactTruncation<T>(exact: boolean, fn: () => T): T {
+    const saved = this.#exactTruncation;
+    this.#exactTruncation = exact;
+    try {
+      return fn();
+    } finally {
+      this.#exactTruncation = saved;
     }
   }
 
@@ -319,7 +335,7 @@ export class CircuitBuilder {
     return this.#one('matmul_pub', [a, b], { side: 'right' });
   }
   trunc(x: Reg, bits: number = this.f): Reg {
-    if (!this.exactTruncation) return this.#one('trunc', [x], { bits });
+    if (!this.#exactTruncation) return this.#one('trunc', [x], { bits });
     return this.truncExact(x, bits);
   }
   /** Exact truncation whatever the builder's choice (one round; never wraps for |x| < 2^62 ring units). */

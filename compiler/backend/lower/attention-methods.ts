@@ -86,13 +86,13 @@ function secretFactorAt(ctx: LowerContext, n: Reg, f: (n: Reg) => Reg): Reg {
  */
 function reciprocalCount(ctx: LowerContext, n: Reg, S: number): Reg {
   const r = Math.sqrt(S);
-  return lib.mulConst(ctx.b, lib.reciprocal(ctx.b, lib.mulConst(ctx.b, n, 1 / r), { allPos: true }, ctx.config), 1 / r);
+  return lib.mulConst(ctx.b, lib.reciprocal(ctx.b, lib.mulConst(ctx.b, n, 1 / r, ctx.config), { allPos: true }, ctx.config), 1 / r, ctx.config);
 }
 
 /** 1/sqrt(n) for a secret count n in [1, S]: invSqrt is accurate on about [0.1, 100], so n is scaled into it. */
 function invSqrtCount(ctx: LowerContext, n: Reg, S: number): Reg {
   const c = S > 100 ? 0.1 : 1;
-  return lib.mulConst(ctx.b, lib.invSqrt(ctx.b, lib.mulConst(ctx.b, n, c), ctx.config), Math.sqrt(c));
+  return lib.mulConst(ctx.b, lib.invSqrt(ctx.b, lib.mulConst(ctx.b, n, c, ctx.config), ctx.config), Math.sqrt(c), ctx.config);
 }
 
 /** u / (sum u + eps) over the keys, the sum divided by `scale` before the reciprocal (its window). */
@@ -100,9 +100,9 @@ function normalizeRows(ctx: LowerContext, u: Reg, eps: number, scale: number): R
   const b = ctx.b;
   let s = b.reduceSum(u, [u.shape.length - 1], true);
   if (eps !== 0) s = lib.addConst(b, s, eps);
-  s = lib.mulConst(b, s, 1 / scale);
+  s = lib.mulConst(b, s, 1 / scale, ctx.config);
   const inv = lib.reciprocal(b, s, { allPos: true }, ctx.config);
-  return lib.mulConst(b, lib.mul(b, u, inv), 1 / scale);
+  return lib.mulConst(b, lib.mul(b, u, inv), 1 / scale, ctx.config);
 }
 
 /** scores + (keep - 1) * shift: local (the keep mask is 0/1, the shift an integer). */

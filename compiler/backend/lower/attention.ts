@@ -3,11 +3,16 @@
 // (probs @ v).
 
 import { floatAttr } from '../../../ir/op.ts';
-import { secretValue } from './context.ts';
+import { secretValue, type LowerContext } from './context.ts';
 import { mulPublic, scalarTensor } from './local.ts';
 import type { LoweringTable } from './lowering.ts';
 import { matmulValues } from './linear.ts';
 import * as lib from '../protocols/index.ts';
+
+/** Attention's products of two secrets, truncated exactly under truncation=attention (see ProtocolConfig.truncation). */
+function attentionTruncation<T>(ctx: LowerContext, fn: () => T): T {
+  return ctx.config.truncation === 'attention' ? ctx.b.withExactTruncation(true, fn) : fn();
+}
 
 export const ATTENTION_LOWERINGS: LoweringTable = {
   SplitHeads: {
@@ -28,7 +33,7 @@ export const ATTENTION_LOWERINGS: LoweringTable = {
     lower: (ctx, node, [q, k]) => {
       const ks = ctx.share(k!);
       const kt = ctx.b.withProtocol('local', () => ctx.b.transpose(ks, [0, 1, 3, 2]));
-      const scores = matmulValues(ctx, q!, secretValue(kt), node.type.shape);
+      const scores = attentionTruncation(ctx, () => matmulValues(ctx, q!, secretValue(kt), node.type.shape));
       const scale = floatAttr(node.attrs, 'scale');
       return secretValue(scale === 1 ? scores : mulPublic(ctx, scores, scalarTensor(scale)));
     },
@@ -36,11 +41,12 @@ export const ATTENTION_LOWERINGS: LoweringTable = {
   AttentionContext: {
     opKind: 'attention-matmul',
     lower: (ctx, node, [p, v]) => {
-      const out = matmulValues(ctx, p!, v!, node.type.shape);
+      const out = attentionTruncation(ctx, () => matmulValues(ctx, p!, v!, node.type.shape));
       const d = p!.kind === 'secret' ? ctx.rowScaled.get(p!.reg.id) : undefined;
       if (d === undefined) return secretValue(out);
       // Softmax's normalization after the matmul: (num @ v) (n / sum) / n, the reciprocal's round beside the matmul's.
-      return secretValue(ctx.b.withProtocol('softmax', () => lib.mulConst(ctx.b, lib.mul(ctx.b, out, d.inv), 1 / d.scale)));
+      const normalized = attentionTruncation(ctx, () => ctx.b.withProtocol('softmax', () => lib.mul(ctx.b, out, d.inv)));
+      return secretValue(ctx.b.withProtocol('softmax', () => lib.mulConst(ctx.b, normalized, 1 / d.scale, ctx.config)));
     },
   },
 };

@@ -17,7 +17,7 @@ export type ExpMethod = 'limit' | 'taylor-limit' | 'spline' | 'cubic';
 export type GeluMethod = 'poly' | 'spline' | 'cubic';
 export type SigmoidMethod = 'reciprocal' | 'spline';
 export type CompareMethod = 'a2b' | 'fss';
-export type TruncationMethod = 'local' | 'exact';
+export type TruncationMethod = 'local' | 'attention' | 'exact';
 export type EmbeddingMethod = 'beaver' | 'cross';
 export type LinearMethod = 'beaver' | 'cross';
 
@@ -116,7 +116,10 @@ export interface ProtocolConfig {
    * but an element is garbage with probability |x| / 2^64, about one failure in a thousand
    * inferences of spam-bert), or `exact` (ir/circuit/gates/truncation.ts: one open of a
    * dealer-masked value, 16 bytes per element on the wire and 16 from the dealer; never wraps
-   * for |x| < 2^62 in ring units).
+   * for |x| < 2^62 in ring units), or `attention`: exact for attention's products of two
+   * secrets (q k^T, probs v, and softmax's normalization after it), local elsewhere. Those
+   * products carry most of the risk: scores and unnormalized context values reach 2^40 ring
+   * units, where the linear layers' stay near 2^36 (`ig3dc run --truncation-report`).
    */
   readonly truncation: TruncationMethod;
   /**
@@ -184,7 +187,7 @@ export const BEST: ProtocolConfig = Object.freeze({
   linear: 'cross',
 });
 
-/** `best` with one-round FSS comparisons from the dealer, and splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh (geluMethod=cubic, expMethod=cubic: fewer breakpoints for three rounds more each; see spline.ts). */
+/** `best` with one-round FSS comparisons from the dealer, splines for GELU, exp, 1/x, 1/sqrt, sigmoid and tanh (geluMethod=cubic, expMethod=cubic: fewer breakpoints for three rounds more each; see spline.ts), and attention's products truncated exactly (its deferred normalization makes them the largest truncated values). */
 export const FSS: ProtocolConfig = Object.freeze({
   ...BEST,
   name: 'fss',
@@ -195,6 +198,7 @@ export const FSS: ProtocolConfig = Object.freeze({
   reciprocalMethod: 'spline',
   invSqrtMethod: 'spline',
   fssBits: 'auto',
+  truncation: 'attention',
 });
 
 export const PRESETS: Readonly<Record<string, ProtocolConfig>> = Object.freeze({ crypten: CRYPTEN, best: BEST, fss: FSS });
@@ -211,7 +215,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   invSqrtMethod: ['exp-nr', 'normalized', 'spline'],
   expMethod: ['limit', 'taylor-limit', 'spline', 'cubic'],
   compare: ['a2b', 'fss'],
-  truncation: ['local', 'exact'],
+  truncation: ['local', 'attention', 'exact'],
   embedding: ['beaver', 'cross'],
   linear: ['beaver', 'cross'],
 };

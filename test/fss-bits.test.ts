@@ -215,7 +215,7 @@ describe.skipIf(!existsSync(TINY))('per-op widths under the fss preset (bert-tin
     expect(rows.map((r) => r.opKind).sort()).toEqual(['activation', 'layernorm', 'pooler', 'softmax']);
     expect(rows.reduce((a, r) => a + r.dealerBytes, 0)).toBeLessThanOrEqual(auto.cost.dealerBytes);
     expect(costJson(auto).fssWidths).toEqual(rows);
-    expect(formatCostTable(auto)).toMatch(/FSS key widths[\s\S]*activation\s+gelu-erf-spline\s+\d+\s+\d+/);
+    expect(formatCostTable(auto)).toMatch(/FSS key widths[\s\S]*activation\s+gelu-erf-cubic\s+\d+\s+\d+/);
     // the widest width any comparison needs is accepted explicitly; one less is refused
     const widest = Math.max(...rows.map((r) => r.maxBits));
     expect(() => compileModel(g, { protocols: `fss,fssBits=${widest}` })).not.toThrow();

@@ -152,9 +152,11 @@ describe('truncation=attention (the fss preset)', () => {
     const layers = 2;
     const attn = truncations('fss');
     const local = truncations('fss,truncation=local');
-    expect(local.exact).toHaveLength(0);
-    expect(attn.exact).toHaveLength(3 * layers);
-    for (const i of attn.exact) expect(i.prov?.opKind).toBe('attention-matmul');
+    const inAttention = (i: { prov?: { opKind: string } }): boolean => i.prov?.opKind === 'attention-matmul';
+    expect(local.exact.filter(inAttention)).toHaveLength(0);
+    expect(attn.exact.filter(inAttention)).toHaveLength(3 * layers);
+    // the other exact truncations (the cubic GELU's) are the same under either choice
+    expect(attn.exact.length - 3 * layers).toBe(local.exact.length);
     // the rest of attention's truncations are the public 2^-n shifts (1/sqrt(d), 1/n), local and short
     const shifts = attn.attention.filter((i) => i.op === 'trunc');
     expect(shifts).toHaveLength(2 * layers);

@@ -132,12 +132,14 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
         sent[p] += w.byteLength;
         const done = link.send(T_CORRECTION, ++seq, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
         recycle(w); // the frame holds a copy
-        issued = i + 1 === order.items.length;
-        // The last write may still be completing when the party, having read it, says it is done.
-        if (issued) done.catch(() => {});
+        if (i + 1 === order.items.length) {
+          // The last write may still be completing when the party, having read it, says it is done.
+          issued = true;
+          done.catch(() => {});
+        }
         await Promise.race([done, finished]);
       }
-      issued = true;
+      issued = true; // also when the party is sent nothing
       // Everything is sent: wait for the party to say it has read it (a party that goes silent is
       // its peer's to time out; the dealer's part is done), then close.
       let timer: NodeJS.Timeout | undefined;

@@ -11,6 +11,7 @@
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import type { Instruction } from '../ir/circuit/types.ts';
 import type { CorrectionOrder } from './dealer-stream.ts';
+import { borrow, isLendable, takeBack } from './pool.ts';
 
 type Ring = BigUint64Array;
 
@@ -31,11 +32,15 @@ export interface StretchWords {
   /** The dealer instruction each array of words is for (its index in the circuit). */
   readonly ins: number[];
   readonly words: Ring[];
+  /** Per array: lent (pool.ts allocLent), so the party hands its buffer back once done with it. */
+  readonly lent: boolean[];
 }
 
 /** From a party's thread to the dealer's: a stretch's words were all taken, these bytes let go. */
 export interface WordsTaken {
   readonly taken: number;
+  /** A lent buffer the party is done with (zeroed), for the dealer's next words. */
+  readonly returned?: ArrayBuffer;
 }
 
 /** The items of `order` one stretch needs (0: before round 1; k: after round k). */
@@ -57,6 +62,7 @@ export class StretchWordsFeed {
   readonly #segment: number;
   #queue: Ring[] = [];
   #queueIns: number[] = [];
+  #queueLent: boolean[] = [];
   #held = 0;
   #count = 0;
   /** Dealer bytes received. */
@@ -82,6 +88,7 @@ export class StretchWordsFeed {
     if (m.words.length !== items.length || m.ins.length !== items.length) throw new Error(`dealer words for stretch ${k}: ${m.words.length} arrived, ${items.length} expected`);
     this.#queue = m.words;
     this.#queueIns = m.ins;
+    this.#queueLent = m.lent;
     this.#held = 0;
     for (const w of m.words) this.#held += w.byteLength;
     this.bytes += this.#held;
@@ -92,6 +99,7 @@ export class StretchWordsFeed {
     const item = this.#order.items[this.#count];
     const w = this.#queue.shift();
     const made = this.#queueIns.shift();
+    const lent = this.#queueLent.shift() === true;
     if (item === undefined || this.#circuit.instructions[item.ins] !== ins || w === undefined || w.length !== item.words) {
       throw new Error(`the dealer's words for a ${ins.op} are not here: the party's plan and the dealer's order disagree`);
     }
@@ -99,6 +107,8 @@ export class StretchWordsFeed {
     this.#count++;
     if (this.#queue.length === 0) this.#taken({ taken: this.#held });
     // Not adopted into this thread's pool: nothing here allocates the dealer's sizes to take them back, so they would pile up there.
+    // A lent buffer goes back to the dealer's thread instead, once the registers are done with it.
+    if (lent) borrow(w, (buf) => this.#taken({ taken: 0, returned: buf }));
     return w;
   }
 
@@ -129,6 +139,7 @@ export class StretchWordsSender {
     this.#port = port;
     this.#window = windowBytes;
     port.on('message', (m) => {
+      if (m.returned !== undefined) takeBack(m.returned);
       this.#held -= m.taken;
       const w = this.#wake;
       this.#wake = undefined;
@@ -148,6 +159,6 @@ export class StretchWordsSender {
     this.#held += b;
     this.bytes += b;
     this.peakHeld = Math.max(this.peakHeld, this.#held);
-    this.#port.postMessage({ segment, stretch, ins, words } satisfies StretchWords, words.map((w) => w.buffer as ArrayBuffer));
+    this.#port.postMessage({ segment, stretch, ins, words, lent: words.map(isLendable) } satisfies StretchWords, words.map((w) => w.buffer as ArrayBuffer));
   }
 }

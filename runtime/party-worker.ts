@@ -86,7 +86,7 @@ async function runOne(d: WorkerInput, c: Circuit, segment: number, tensors: Tens
   let done = 0;
   // Dealer words to [P0, P1], counted where they arrive: this party's, from the dealer's thread, in this party's order.
   const received: [number, number] = [0, 0];
-  const words = ports.dealer !== undefined ? new StretchWordsFeed(ports.dealer, (m) => d.dealerPort!.postMessage(m satisfies WordsTaken), c, correctionOrder(c, plan, d.party), segment) : undefined;
+  const words = ports.dealer !== undefined ? new StretchWordsFeed(ports.dealer, (m) => d.dealerPort!.postMessage(m satisfies WordsTaken, m.returned !== undefined ? [m.returned] : []), c, correctionOrder(c, plan, d.party), segment) : undefined;
   const program = partyProgram({
     circuit: c,
     party: d.party,

@@ -15,7 +15,7 @@ import * as K from './kernels.ts';
 import type { Fusion, PartyPlan, Step } from './plan.ts';
 import { prgRing } from './prg.ts';
 import type { TensorSource } from './tensor-requests.ts';
-import { adopt, allocRing, recycle } from './pool.ts';
+import { adopt, allocRing, holdView, recycle } from './pool.ts';
 
 type Ring = BigUint64Array;
 
@@ -225,7 +225,9 @@ export function* partyProgram(ctx: PartyContext): Generator<Uint8Array, PartyRes
   const define = (r: number, v: Ring): void => {
     if (state.has(r)) drop(r);
     state.set(r, v);
-    holders.set(v, (holders.get(v) ?? 0) + 1);
+    const n = holders.get(v) ?? 0;
+    if (n === 0) holdView(v);
+    holders.set(v, n + 1);
     ctx.onDefine?.(r, v);
   };
   const drop = (r: number): void => {

@@ -11,6 +11,7 @@ import { Tensor } from '../ir/tensor.ts';
 import { correctionOrder, type CorrectionOrder } from '../runtime/dealer-stream.ts';
 import { stretchCount, stretchItems, StretchWordsFeed, StretchWordsSender, type StretchWords, type WordsTaken } from '../runtime/dealer-words.ts';
 import { planParty } from '../runtime/plan.ts';
+import { allocLent, borrow, holdView, isLendable, poolStats, recycle, takeBack } from '../runtime/pool.ts';
 import { deriveSeeds } from '../runtime/prg.ts';
 import { runCircuit, runCircuitWorkers, type RunResult } from '../runtime/index.ts';
 import { workerInputs } from '../runtime/workers.ts';
@@ -64,12 +65,14 @@ describe("worker mode's three threads start with", () => {
   });
 });
 
+// P1's words of the FSS circuit, stretch by stretch.
+const c = fssCircuit();
+const order: CorrectionOrder = correctionOrder(c, planParty(c, 1, new Set(), undefined, { fuse: true }), 1);
+const stretches = [...Array(stretchCount(order)).keys()].filter((k) => stretchItems(order, k).length > 0);
+const insOf = (k: number): number[] => stretchItems(order, k).map((it) => it.ins);
+const wordsOf = (k: number): BigUint64Array[] => stretchItems(order, k).map((it) => new BigUint64Array(it.words).fill(BigInt(k + 1)));
+
 describe('dealer words between threads', () => {
-  const c = fssCircuit();
-  const order: CorrectionOrder = correctionOrder(c, planParty(c, 1, new Set(), undefined, { fuse: true }), 1);
-  const stretches = [...Array(stretchCount(order)).keys()].filter((k) => stretchItems(order, k).length > 0);
-  const insOf = (k: number): number[] => stretchItems(order, k).map((it) => it.ins);
-  const wordsOf = (k: number): BigUint64Array[] => stretchItems(order, k).map((it) => new BigUint64Array(it.words).fill(BigInt(k + 1)));
   /** A feed over a list of messages, recording what it tells the dealer. */
   const feedOf = (msgs: StretchWords[], segment = 0): { feed: StretchWordsFeed; taken: number[] } => {
     const taken: number[] = [];
@@ -85,7 +88,7 @@ describe('dealer words between threads', () => {
 
   it('taken in order: every word used, one "taken" per stretch with its bytes', async () => {
     expect(stretches.length).toBeGreaterThan(1);
-    const { feed, taken } = feedOf(stretches.map((k) => ({ segment: 0, stretch: k, ins: insOf(k), words: wordsOf(k) })));
+    const { feed, taken } = feedOf(stretches.map((k) => ({ segment: 0, stretch: k, ins: insOf(k), words: wordsOf(k), lent: insOf(k).map(() => false) })));
     await runFeed(feed);
     expect(feed.complete).toBe(true);
     expect(taken).toEqual(stretches.map((k) => 8 * stretchItems(order, k).reduce((a, it) => a + it.words, 0)));
@@ -93,14 +96,14 @@ describe('dealer words between threads', () => {
   });
 
   it('words out of order (two stretches swapped, or another segment\'s) are refused', async () => {
-    const msgs = stretches.map((k) => ({ segment: 0, stretch: k, ins: insOf(k), words: wordsOf(k) }));
+    const msgs = stretches.map((k) => ({ segment: 0, stretch: k, ins: insOf(k), words: wordsOf(k), lent: insOf(k).map(() => false) }));
     [msgs[0], msgs[1]] = [msgs[1]!, msgs[0]!];
     await expect(runFeed(feedOf(msgs).feed)).rejects.toThrow(/dealer words out of order: segment 0 stretch \d+ came where segment 0 stretch \d+ was due/);
-    const other = stretches.map((k) => ({ segment: 1, stretch: k, ins: insOf(k), words: wordsOf(k) }));
+    const other = stretches.map((k) => ({ segment: 1, stretch: k, ins: insOf(k), words: wordsOf(k), lent: insOf(k).map(() => false) }));
     await expect(runFeed(feedOf(other).feed)).rejects.toThrow(/out of order: segment 1 .* where segment 0/);
     // within a stretch: the same sizes, in another order
     const k = stretches.find((j) => stretchItems(order, j).length > 1)!;
-    const swapped = stretches.map((j) => ({ segment: 0, stretch: j, ins: j === k ? insOf(j).reverse() : insOf(j), words: wordsOf(j) }));
+    const swapped = stretches.map((j) => ({ segment: 0, stretch: j, ins: j === k ? insOf(j).reverse() : insOf(j), words: wordsOf(j), lent: insOf(j).map(() => false) }));
     await expect(runFeed(feedOf(swapped).feed)).rejects.toThrow(/dealer words out of order: words for instruction \d+ came where instruction \d+'s/);
   });
 
@@ -118,6 +121,74 @@ describe('dealer words between threads', () => {
       await room;
       expect(roomy).toBe(true);
       expect(sender.peakHeld).toBe(32);
+    } finally {
+      port1.close();
+      port2.close();
+    }
+  });
+});
+
+describe('lent dealer words (a dealer\'s largest words go back to its thread for the next layer)', () => {
+  it('a borrowed buffer goes home zeroed once every view a register held is recycled, and the dealer\'s next words of that size reuse it', () => {
+    const home: ArrayBuffer[] = [];
+    const words = allocLent(64);
+    expect(isLendable(words)).toBe(true);
+    expect(isLendable(words.subarray(8))).toBe(false);
+    expect(isLendable(new BigUint64Array(64))).toBe(false);
+    words.fill(7n);
+    borrow(words, (buf) => home.push(buf));
+    // two registers hold views of it (a key's correction words and its constants, say)
+    const [a, b] = [words.subarray(0, 32), words.subarray(32)];
+    holdView(a);
+    holdView(b);
+    recycle(new BigUint64Array(words.buffer, 0, 8)); // a view no register held: ignored
+    recycle(a);
+    expect(home).toHaveLength(0);
+    recycle(a); // released twice: nothing more
+    expect(home).toHaveLength(0);
+    recycle(b);
+    expect(home).toEqual([words.buffer]);
+    expect(new BigUint64Array(home[0]!).every((w) => w === 0n)).toBe(true);
+    takeBack(home[0]!);
+    const next = allocLent(64);
+    expect(next.buffer).toBe(words.buffer);
+    expect(allocLent(63).buffer).not.toBe(words.buffer);
+  });
+
+  it('through the ports: the feed borrows what the sender marks lent, and the sender takes it back', async () => {
+    const { port1, port2 } = new MessageChannel();
+    try {
+      const sender = new StretchWordsSender(port1, 1 << 20);
+      const k = stretches[0]!;
+      const items = stretchItems(order, k);
+      const sent = items.map((it) => allocLent(it.words).fill(5n));
+      const buffers = sent.map((w) => w.buffer);
+      const sizes = sent.map((w) => w.byteLength);
+      const arrived = new Promise<StretchWords>((r) => port2.once('message', r));
+      sender.post(0, k, insOf(k), sent);
+      const m = await arrived;
+      expect(m.lent).toEqual(items.map(() => true));
+      const msgs: StretchWords[] = [...stretches.slice(0, stretches.indexOf(k)).map((j) => ({ segment: 0, stretch: j, ins: insOf(j), words: wordsOf(j), lent: insOf(j).map(() => false) })), m];
+      const feed = new StretchWordsFeed(() => Promise.resolve(msgs.shift()!), (t: WordsTaken) => port2.postMessage(t, t.returned !== undefined ? [t.returned] : []), c, order, 0);
+      for (let j = 0; j <= k; j++) {
+        await feed.ready(j);
+        for (const it of stretchItems(order, j)) {
+          const w = feed.take(c.instructions[it.ins]!);
+          if (j === k) {
+            holdView(w);
+            recycle(w);
+          }
+        }
+      }
+      // every buffer back at the sender's end: the next words of those sizes are made in them
+      await new Promise((r) => setTimeout(r, 50));
+      const reused = poolStats.reused;
+      const again = items.map((it) => allocLent(it.words));
+      expect(poolStats.reused - reused).toBe(sizes.reduce((a, b) => a + b, 0));
+      expect(again.every((w) => w.every((x) => x === 0n))).toBe(true);
+      expect(again.map((w) => w.byteLength)).toEqual(sizes);
+      // transferred there and back: the sender's buffers are detached, the words live in new buffer objects
+      expect(buffers.every((b) => b.byteLength === 0)).toBe(true);
     } finally {
       port1.close();
       port2.close();

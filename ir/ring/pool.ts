@@ -74,6 +74,7 @@ export function limitPool(bytes: number): void {
 
 /** Returns an array to the pool (ignored unless it came from allocRing and is no longer used anywhere). */
 export function recycle(a: Ring): void {
+  if (releaseView(a)) return;
   if (!issued.has(a) || a.byteLength === 0 || a.byteLength > MAX_POOLED_ARRAY || a.byteLength > maxPooledBytes || order.has(a)) return;
   while (pooledBytes + a.byteLength > maxPooledBytes) {
     const old = order.values().next().value as Ring;
@@ -96,4 +97,75 @@ export function drainPool(): void {
   free.clear();
   order.clear();
   pooledBytes = 0;
+  lentFree.clear();
+  lentFreeBytes = 0;
+}
+
+// Lent words: a dealer's largest words (FSS keys, hundreds of MB a layer on BERT-base) leave its
+// thread for a party's, too large for the pool above, so every layer's would be fresh memory:
+// on the 2-core machine about 15 us of page faults per 4 KiB, a fifth of an fss run's CPU. A
+// party hands such a buffer back, zeroed, once no register holds a view of it, and the
+// dealer's thread makes the next layer's keys in it.
+
+/** Bytes of lent buffers kept for reuse at most, per thread. */
+const MAX_LENT_BYTES = 1536 * 1024 * 1024;
+const lentFree = new Map<number, ArrayBuffer[]>();
+let lentFreeBytes = 0;
+/** Buffers allocLent handed out in this thread (its words may go elsewhere and come back). */
+const lendable = new WeakSet<ArrayBuffer>();
+
+/** An array of n ring elements with arbitrary contents, in a buffer of its own that may be lent to another thread and taken back. */
+export function allocLent(n: number): Ring {
+  const buf = lentFree.get(8 * n)?.pop();
+  if (buf !== undefined) {
+    lentFreeBytes -= buf.byteLength;
+    poolStats.reused += buf.byteLength;
+    return new BigUint64Array(buf);
+  }
+  const a = new BigUint64Array(n);
+  poolStats.fresh += a.byteLength;
+  lendable.add(a.buffer as ArrayBuffer);
+  return a;
+}
+
+/** Whether `a` is a whole buffer from allocLent: its receiver may hand it back (borrow). */
+export function isLendable(a: Ring): boolean {
+  return lendable.has(a.buffer as ArrayBuffer) && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+}
+
+/** A lent buffer handed back: kept for allocLent (dropped when the thread keeps enough). */
+export function takeBack(buf: ArrayBuffer): void {
+  if (buf.byteLength === 0 || lentFreeBytes + buf.byteLength > MAX_LENT_BYTES) return;
+  lendable.add(buf);
+  let list = lentFree.get(buf.byteLength);
+  if (list === undefined) lentFree.set(buf.byteLength, (list = []));
+  list.push(buf);
+  lentFreeBytes += buf.byteLength;
+}
+
+/** Borrowed buffers: the views registers hold of each, and where it goes back. */
+const borrowed = new WeakMap<ArrayBuffer, { readonly views: Set<Ring>; readonly home: (buf: ArrayBuffer) => void }>();
+
+/** A buffer lent by another thread (a whole-buffer array): handed back through `home`, zeroed, once every view held (holdView) is recycled. */
+export function borrow(a: Ring, home: (buf: ArrayBuffer) => void): void {
+  borrowed.set(a.buffer as ArrayBuffer, { views: new Set(), home });
+}
+
+/** A register now holds `a`: if it is a view of a borrowed buffer, the buffer stays until `a` is recycled. */
+export function holdView(a: Ring): void {
+  borrowed.get(a.buffer as ArrayBuffer)?.views.add(a);
+}
+
+/** `a`, held before, is no longer: true if it was a view of a borrowed buffer (which goes home with its last view). */
+function releaseView(a: Ring): boolean {
+  const buf = a.buffer as ArrayBuffer;
+  const b = borrowed.get(buf);
+  if (b === undefined || !b.views.delete(a)) return false;
+  if (b.views.size === 0) {
+    borrowed.delete(buf);
+    // Nothing of this party's goes back with it.
+    new Uint8Array(buf).fill(0);
+    b.home(buf);
+  }
+  return true;
 }

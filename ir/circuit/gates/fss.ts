@@ -35,7 +35,7 @@ import { typeError } from '../../op.ts';
 import { numel } from '../../types.ts';
 import { dcfCorrectionRows, dcfEvalChunks, dcfGenChunks } from '../../ring/dcf.ts';
 import * as K from '../../ring/kernels.ts';
-import { recycle } from '../../ring/pool.ts';
+import { allocLent, allocRing, recycle } from '../../ring/pool.ts';
 import { prgRing } from '../../ring/stream.ts';
 import { A, BYTES_PER_ELEMENT, checkShape, int, ints, P, reg, type CircuitOpDef, type DealerGate, type Ring } from '../gate.ts';
 import type { CAttrs, Instruction, RegType } from '../types.ts';
@@ -134,7 +134,7 @@ const keyGate: DealerGate = {
   assemble(ins, regs, party, own, received) {
     // key = the correction words as received (P1: after its constant shares); mine = root seeds (2n words, element-major) | constant shares (g rows).
     const l = layout(ins, regs);
-    const mine = new BigUint64Array((2 + l.g) * l.n);
+    const mine = allocRing((2 + l.g) * l.n);
     mine.set(own[1]!, 0);
     mine.set(party === 0 ? own[2]! : received!.subarray(0, l.g * l.n), 2 * l.n);
     return [own[0]!, party === 0 ? received! : received!.subarray(l.g * l.n), mine];
@@ -207,7 +207,8 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
   const g = payloadOf(mode);
   const top = bits - 1;
   const d = { count: n, bits: dcfBits(bits, drop), payload: g };
-  const p1 = new BigUint64Array(g * n + dcfCorrectionRows(d.bits, g) * n);
+  // Each party's words in a buffer of their own are lent (pool.ts): the next layer's keys reuse them.
+  const p1 = shared ? new BigUint64Array(g * n + dcfCorrectionRows(d.bits, g) * n) : allocLent(g * n + dcfCorrectionRows(d.bits, g) * n);
   const cw = p1.subarray(g * n);
   let RHO = 0, P0C = 0, P1C = 0;
   const low = (1n << BigInt(top)) - 1n;
@@ -225,7 +226,10 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
       for (let j = 0; j < g; j++) p1.set(b64.subarray(P1C / 8 + j * c, P1C / 8 + (j + 1) * c), j * n + e0);
     },
   });
-  return [shared ? cw : cw.slice(), p1];
+  if (shared) return [cw, p1];
+  const p0 = allocLent(cw.length);
+  p0.set(cw);
+  return [p0, p1];
 }
 
 /**
@@ -247,7 +251,8 @@ export function fssSignSums(mode: FssMode, bits: number, party: 0 | 1, xh: Ring,
   if (rb.length !== n || !Number.isInteger(O) || (g === 2) !== (cs !== undefined) || (cs !== undefined && cs.length !== ca.length)) {
     throw new Error(`fssSignSums: ${n} keys, ${rb.length} mask shares, ${ca.length} / ${cs?.length} coefficients for ${P} points`);
   }
-  const out = new BigUint64Array(O * n);
+  // Every word is written below (each chunk's O rows).
+  const out = allocRing(O * n);
   const root = new Uint8Array(own.buffer, own.byteOffset, 16 * n);
   let XK = 0, CK = 0, RK = 0, OF = 0, CA = 0, CS = 0, ACC = 0, ready = false;
   dcfEvalChunks({ count: n, bits: dcfBits(bits, drop), payload: g }, party, root, cw, { base: xh, offsets, drop }, {

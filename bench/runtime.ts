@@ -23,6 +23,8 @@
 //   CRYPTEN_SRC=/work/crypten-src npx tsx bench/runtime.ts --models base --protocols best --repeat 2
 //   npx tsx bench/runtime.ts --models base --protocols best,fss --preprocess-first --no-crypten
 //                                                         # the dealer's phase first, then the online phase, timed apart
+//   npx tsx bench/runtime.ts --models base --protocols best,fss --preprocess-first --link wan --no-crypten
+//                                                         # the parties' messages over an emulated network (lan, wan or <MB/s>,<RTT ms>)
 //   npm run bench -- runtime                              # the same, as a registered benchmark
 //   npm run bench -- runtime/bert-mini
 //
@@ -35,6 +37,8 @@
 // during the bench meets both systems; each row's ratios are to the CrypTen run of its own
 // repetition, and a last line per model gives the ratio of the medians.
 
+import { PROFILES } from '../compiler/backend/report/latency.ts';
+import type { LinkModel } from '../runtime/link-model.ts';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -147,7 +151,8 @@ async function oneModel(name: string, threads: number, seq: number, protocols: s
   const plaintextSeconds = (performance.now() - t1) / 1000;
   const circuitInputs = new Set(compiled.circuit.inputs.filter((i) => i.party === 1).map((i) => i.name));
   const inputs = new Map([...all].filter(([k]) => circuitInputs.has(k)));
-  const opts = { inputs, weights: compiled.weights, seed: new Uint8Array(16).fill(1), transcript: false, preprocessFirst };
+  const link = linkArg();
+  const opts = { inputs, weights: compiled.weights, seed: new Uint8Array(16).fill(1), transcript: false, preprocessFirst, ...(link !== undefined ? { link } : {}) };
   const t2 = performance.now();
   const c2 = process.cpuUsage();
   const r = threads === 2 ? await runCircuitWorkers(compiled.circuit, opts) : runCircuit(compiled.circuit, opts);
@@ -185,6 +190,17 @@ async function oneModel(name: string, threads: number, seq: number, protocols: s
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** --link: the emulated network between the parties' threads (runtime/link-model.ts): a latency profile's name (lan, wan) or <MB/s>,<RTT ms>. */
+function linkArg(): LinkModel | undefined {
+  const spec = arg('--link');
+  if (spec === undefined) return undefined;
+  const named = PROFILES.find((p) => p.name === spec);
+  if (named !== undefined) return { bandwidth: named.bandwidth, rtt: named.rtt };
+  const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(spec);
+  if (m === null || Number(m[1]) <= 0) throw new Error(`--link ${spec}: expected ${PROFILES.map((p) => p.name).join(', ')} or <MB/s>,<RTT ms> (e.g. 44,40)`);
+  return { bandwidth: Number(m[1]) * 1e6, rtt: Number(m[2]) / 1000 };
 }
 
 const NAMES: Record<string, string> = { 'bert-tiny': 'tiny', 'bert-mini': 'mini', 'bert-base': 'base' };
@@ -248,12 +264,12 @@ async function runModels(models: readonly string[], threads: number, seq: number
         const loadBefore = loadavg()[0]!;
         const out = execFileSync(
           process.execPath,
-          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto, ...(fromSources ? ['--from-sources'] : []), ...(preprocessFirst ? ['--preprocess-first'] : [])],
+          ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto, ...(fromSources ? ['--from-sources'] : []), ...(preprocessFirst ? ['--preprocess-first'] : []), ...(arg('--link') !== undefined ? ['--link', arg('--link')!] : [])],
           { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
         );
         const line = out.split('\n').find((l) => l.startsWith('RESULT '));
         if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
-        rows.push({ model: name, run: `ig3dc ${proto}`, repetition, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
+        rows.push({ model: name, run: `ig3dc ${proto}${arg('--link') !== undefined ? ` (link ${arg('--link')})` : ''}`, repetition, result: JSON.parse(line.slice(7)) as ModelResult, loadBefore, loadAfter: loadavg()[0]! });
       }
       const loadBefore = loadavg()[0]!;
       if (missing !== undefined) {
@@ -367,6 +383,8 @@ async function main(): Promise<void> {
   const fromSources = process.argv.includes('--from-sources');
   const preprocessFirst = process.argv.includes('--preprocess-first');
   if (preprocessFirst && threads !== 2) throw new Error('--preprocess-first: the dealer has a thread of its own only with --threads 2');
+  if (arg('--link') !== undefined && threads !== 2) throw new Error('--link: the emulated network joins the two parties\' threads: only with --threads 2');
+  linkArg(); // a bad spec fails here, before any run
   if (one !== undefined) return oneModel(one, threads, seq, protocols, fromSources, preprocessFirst);
   matmulBench();
   if (process.argv.includes('--matmul')) return;

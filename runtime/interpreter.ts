@@ -3,6 +3,7 @@
 // round, the messages are counted and swapped, and both continue. Costs are measured from
 // the messages actually built.
 
+import type { LinkModel } from './link-model.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import type { Circuit } from '../ir/circuit/circuit.ts';
 import type { CostSummary } from '../ir/circuit/cost.ts';
@@ -44,6 +45,8 @@ export interface RunOptions {
    * copies of the truncated values and does 64-bit big-integer work per element).
    */
   readonly truncationReport?: boolean;
+  /** Worker mode: the two parties' messages delivered as this network would (link-model.ts; with preprocessFirst, the online phase crosses it alone). */
+  readonly link?: LinkModel;
   /** Worker mode: dealer bytes a party may hold before the simulated dealer's thread waits for it to take them (default 16 MiB; a party that holds none always gets its next stretch). */
   readonly dealerWindowBytes?: number;
   /**

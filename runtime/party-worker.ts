@@ -18,6 +18,8 @@ import { partyProgram, type Shares } from './party.ts';
 import { segmentSeed, sharesFor } from './segments.ts';
 import { planParty } from './plan.ts';
 import { toWire, type WireTensor } from './wire-tensor.ts';
+import { emulatedLink, type LinkModel } from './link-model.ts';
+import type { PeerLink } from './drive.ts';
 import { requestTensors, type TensorRequests } from './tensor-requests.ts';
 
 export interface WorkerInput {
@@ -43,7 +45,11 @@ export interface WorkerInput {
   readonly segmented?: boolean;
   /** Wait for the main thread's `{ type: 'start' }` before running (the dealer's phase first). */
   readonly awaitStart?: boolean;
+  /** Deliver the peer's messages as this network would (link-model.ts). */
+  readonly link?: LinkModel;
 }
+
+const withLink = (link: PeerLink, model: LinkModel | undefined): PeerLink => (model === undefined ? link : emulatedLink(link, model));
 
 /** From the main thread to a segmented worker: the next segment, or the end of the run. */
 export type SegmentMessage = { type: 'next'; circuit: Circuit; tensors: TensorRequests } | { type: 'stop' };
@@ -117,10 +123,13 @@ async function runOne(d: WorkerInput, c: Circuit, segment: number, tensors: Tens
   });
   const { result, stats } = await driveParty(
     program,
-    {
-      send: (msg) => d.peer.postMessage(msg, [msg.buffer as ArrayBuffer]),
-      receive: () => ports.peer(),
-    },
+    withLink(
+      {
+        send: (msg) => d.peer.postMessage(msg, [msg.buffer as ArrayBuffer]),
+        receive: () => ports.peer(),
+      },
+      d.link,
+    ),
     {
       party: d.party,
       ...(transcript !== undefined ? { transcript } : {}),

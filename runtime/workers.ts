@@ -63,6 +63,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
   const served = ([0, 1] as const).map((party) => serveTensors(party === 0 ? opts.weights : opts.inputs));
   const first = opts.preprocessFirst === true;
   const inputs = workerInputs(c, served, seeds, dealerSendsP0(c), {
+    ...(opts.link !== undefined ? { link: opts.link } : {}),
     progress: opts.onRound !== undefined,
     transcript: opts.transcript !== false,
     fuse: opts.fuse !== false,
@@ -223,7 +224,7 @@ export function workerInputs(
   served: readonly { readonly requests: WorkerInput['tensors'] }[],
   seeds: PartySeeds,
   dealerToP0: boolean,
-  flags: Pick<WorkerInput, 'progress' | 'transcript' | 'fuse' | 'segmented'>,
+  flags: Pick<WorkerInput, 'progress' | 'transcript' | 'fuse' | 'segmented' | 'link'>,
   windowBytes = THREAD_WINDOW_BYTES,
 ): WorkerInputs {
   const { port1, port2 } = new MessageChannel();

@@ -37,7 +37,7 @@
 // during the bench meets both systems; each row's ratios are to the CrypTen run of its own
 // repetition, and a last line per model gives the ratio of the medians.
 
-import { PROFILES } from '../compiler/backend/report/latency.ts';
+import { networkOf, NETWORK_SPEC } from '../compiler/backend/report/latency.ts';
 import type { LinkModel } from '../runtime/link-model.ts';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -196,11 +196,9 @@ function arg(name: string): string | undefined {
 function linkArg(): LinkModel | undefined {
   const spec = arg('--link');
   if (spec === undefined) return undefined;
-  const named = PROFILES.find((p) => p.name === spec);
-  if (named !== undefined) return { bandwidth: named.bandwidth, rtt: named.rtt };
-  const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(spec);
-  if (m === null || Number(m[1]) <= 0) throw new Error(`--link ${spec}: expected ${PROFILES.map((p) => p.name).join(', ')} or <MB/s>,<RTT ms> (e.g. 44,40)`);
-  return { bandwidth: Number(m[1]) * 1e6, rtt: Number(m[2]) / 1000 };
+  const net = networkOf(spec);
+  if (net === undefined) throw new Error(`--link ${spec}: expected ${NETWORK_SPEC}`);
+  return { bandwidth: net.bandwidth, rtt: net.rtt };
 }
 
 const NAMES: Record<string, string> = { 'bert-tiny': 'tiny', 'bert-mini': 'mini', 'bert-base': 'base' };

@@ -193,6 +193,33 @@ describe('ig3dc run --preprocess-first on an FSS circuit', () => {
     expect(one.code).toBe(2);
     expect(one.stderr).toMatch(/--preprocess-first .* needs --threads 2/);
   }, 60_000);
+
+  it('--link: the same outputs and counts over an emulated network, its online phase at least half an RTT per round; clear errors for a bad network or one thread', async () => {
+    const dir = tempDir();
+    const circuit = writeCircuitWithWeights(dir, 'fss', fssCircuit(), { w: { shape: [8], data: ws } });
+    const inputs = writeCases(dir, { x: { shape: [8], data: xs } });
+    const seedFile = join(dir, 'seed.hex');
+    writeFileSync(seedFile, '3b9f02c4d7e1a6580f2c94b7e3d1a0c6');
+    type RunJson = { outputs: unknown; measured: { rounds: number }; countsMatch: boolean; phases: Record<string, number>; link?: string };
+    const plain = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json', '--preprocess-first']).done;
+    const linked = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json', '--preprocess-first', '--link', '100,400']).done;
+    for (const r of [plain, linked]) expect(r.code, r.stderr).toBe(0);
+    const [jp, jl] = [JSON.parse(plain.stdout) as RunJson, JSON.parse(linked.stdout) as RunJson];
+    expect(jl.outputs).toEqual(jp.outputs);
+    expect(jl.measured).toEqual(jp.measured);
+    expect(jl.countsMatch).toBe(true);
+    expect(jl.link).toBe('100 MB/s, 400 ms RTT');
+    expect(jl.measured.rounds).toBeGreaterThan(1);
+    expect(jl.phases['onlineSeconds']!).toBeGreaterThanOrEqual(jl.measured.rounds * 0.2);
+    const text = await ig3dc(['run', circuit, '--inputs', inputs, '--link', 'wan']).done;
+    expect(text.stdout).toMatch(/the parties' messages over an emulated network: 44 MB\/s, 40 ms RTT/);
+    const bad = await ig3dc(['run', circuit, '--inputs', inputs, '--link', 'moon']).done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--link moon: expected lan, wan or <MB\/s>,<RTT ms>/);
+    const one = await ig3dc(['run', circuit, '--inputs', inputs, '--link', 'lan', '--threads', '1']).done;
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/--link .* needs --threads 2/);
+  }, 60_000);
 });
 
 describe('ig3dc dealer and serve as three processes on an FSS circuit', () => {

@@ -184,6 +184,7 @@ export function makeProgram(): Command {
       .option('--progress', 'show the progress bar even when stderr is not a terminal')
       .option('--truncation-report', 'simulation diagnostic (in process, both shares in one thread): the expected number of local-truncation failures per inference, by protocol')
       .option('--preprocess-first', "the dealer's phase first (every key and triple made and delivered before the parties start), then the online phase: both timed apart (worker threads; the parties hold all dealer words at once)")
+      .option('--link <net>', "deliver the parties' messages as a network would (worker threads): lan (10 Gbps, 0.2 ms RTT), wan (44 MB/s, 40 ms) or <MB/s>,<RTT ms>; the wall time is then compute and network together (with --preprocess-first, the online phase crosses it)")
       .option('--json', 'print one JSON object with outputs, errors, measured and static cost'),
   ).action(lazy(() => import('./commands/run.ts'), (m) => m.runCommand));
 

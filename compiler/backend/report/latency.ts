@@ -22,6 +22,18 @@ export const PROFILES: readonly NetworkProfile[] = [
   { name: 'wan', bandwidth: 44e6, rtt: 40e-3, description: '44 MB/s, 40 ms RTT (as in MPCViT)' },
 ];
 
+/** A network for the runtime's emulated link (runtime/link-model.ts): a profile's name (lan, wan) or `<MB/s>,<RTT ms>`; undefined when the spec is neither. */
+export function networkOf(spec: string): { readonly bandwidth: number; readonly rtt: number; readonly description: string } | undefined {
+  const named = PROFILES.find((p) => p.name === spec);
+  if (named !== undefined) return named;
+  const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(spec);
+  if (m === null || Number(m[1]) <= 0) return undefined;
+  return { bandwidth: Number(m[1]) * 1e6, rtt: Number(m[2]) / 1000, description: `${m[1]} MB/s, ${m[2]} ms RTT` };
+}
+
+/** What networkOf accepts, for error messages. */
+export const NETWORK_SPEC = `${PROFILES.map((p) => p.name).join(', ')} or <MB/s>,<RTT ms> (e.g. 44,40)`;
+
 export const LATENCY_FORMULA = 'latency = online rounds x RTT + max(online bytes P0 sends, online bytes P1 sends) / bandwidth';
 
 /** Bytes each party sends in one phase: [P0, P1]. */

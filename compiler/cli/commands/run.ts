@@ -3,6 +3,7 @@
 // then prints the outputs, their error against the plaintext evaluator (or the cases file's
 // expected outputs), the argmax agreement, and the measured cost next to the static one.
 
+import { networkOf, NETWORK_SPEC } from '../../backend/report/latency.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -54,6 +55,8 @@ export interface RunCommandOptions extends DimBinding {
   readonly truncationReport?: boolean;
   /** The dealer's phase first (every word made and posted), then the online phase, timed apart (worker threads only). */
   readonly preprocessFirst?: boolean;
+  /** The parties' messages over an emulated network (lan, wan or <MB/s>,<RTT ms>; worker threads only). */
+  readonly link?: string;
 }
 
 export interface Target {
@@ -116,6 +119,8 @@ export interface RunReport {
   readonly truncation?: TruncationReport;
   /** With --preprocess-first: both phases summed over the cases. */
   readonly phases?: RunPhases;
+  /** With --link: the emulated network the parties' messages crossed. */
+  readonly link?: string;
 }
 
 interface CostJson {
@@ -364,6 +369,9 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
   // Only a run that holds both parties' shares in one thread can reconstruct what is truncated.
   if (opts.truncationReport === true && threads !== 1) throw new Ig3dcError('usage', '--truncation-report runs both parties in this thread: it cannot go with --threads 2');
   if (opts.preprocessFirst === true && threads !== 2) throw new Ig3dcError('usage', "--preprocess-first times the dealer's thread apart from the parties': it needs --threads 2");
+  const net = opts.link !== undefined ? networkOf(opts.link) : undefined;
+  if (opts.link !== undefined && net === undefined) throw new Ig3dcError('usage', `--link ${opts.link}: expected ${NETWORK_SPEC}`);
+  if (net !== undefined && threads !== 2) throw new Ig3dcError('usage', "--link emulates the network between the parties' threads: it needs --threads 2");
   const bar = progressBar(opts.progress ?? process.stderr.isTTY === true);
   const reports: CaseReport[] = [];
   let measured: CostSummary | undefined;
@@ -379,7 +387,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
       const inputs = clientInputs(c, cs, file);
       const caseCost = target === first ? staticCost : circuitCost(c);
       const t0 = performance.now();
-      const runOpts = { inputs, weights: target.weights, transcript: false, truncationReport: opts.truncationReport === true, preprocessFirst: opts.preprocessFirst === true, ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
+      const runOpts = { inputs, weights: target.weights, transcript: false, truncationReport: opts.truncationReport === true, preprocessFirst: opts.preprocessFirst === true, ...(net !== undefined ? { link: { bandwidth: net.bandwidth, rtt: net.rtt } } : {}), ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
       let r: RunResult;
       try {
         r = threads === 2 ? await runCircuitWorkers(c, runOpts) : runCircuit(c, runOpts);
@@ -455,6 +463,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
     ...(labels !== undefined ? { labelled: labelledSummary(file, reports, labels) } : {}),
     ...(opts.truncationReport === true ? { truncation: meanTruncationReport(reports.map((r) => r.truncation!)) } : {}),
     ...(opts.preprocessFirst === true ? { phases: sumPhases(reports.map((r) => r.phases!)) } : {}),
+    ...(net !== undefined ? { link: net.description } : {}),
   };
 }
 
@@ -520,6 +529,7 @@ export function formatRunReport(r: RunReport): string {
   }
   lines.push(`  measured ${r.countsMatch ? '==' : '!='} static${r.cases.length > 1 ? ' on every case' : ''}${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
   if (r.truncation !== undefined) lines.push(...formatTruncationReport(r.truncation, r.cases.length));
+  if (r.link !== undefined) lines.push(`the parties' messages over an emulated network: ${r.link} (the dealer's words not delayed)`);
   lines.push(`wall time ${r.wallSeconds.toFixed(2)} s${r.plaintextSeconds !== null ? ` (plaintext evaluator ${r.plaintextSeconds.toFixed(2)} s)` : ''}, peak memory ${MB(r.peakRssBytes)}`);
   if (r.phases !== undefined) {
     const p = r.phases;
@@ -552,6 +562,7 @@ export function formatTruncationReport(t: TruncationReport, cases: number): stri
 export async function runCommand(path: string, opts: RunCommandOptions): Promise<void> {
   if (!isCircuitFile(path) && opts.segments !== false && opts.passes !== undefined && /\bprune-tokens\b/.test(opts.passes)) {
     if (opts.preprocessFirst === true) throw new Ig3dcError('usage', '--preprocess-first: a model in segments learns each next segment at run time, so its dealer cannot deal them all first (use --no-segments for the static circuit)');
+    if (opts.link !== undefined) throw new Ig3dcError('usage', '--link: a model in segments runs without the emulated network for now (use --no-segments for the static circuit)');
     const { runSegmentedCommand } = await import('./run-segments.ts');
     return runSegmentedCommand(path, opts);
   }

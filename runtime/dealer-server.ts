@@ -142,20 +142,10 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
       issued = true; // also when the party is sent nothing
       // Everything is sent: wait for the party to say it has read it (a party that goes silent is
       // its peer's to time out; the dealer's part is done), then close.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]).finally(() => clearTimeout(timer));
-      await new Promise<void>((resolve) => {
-        if (link.socket.closed) return resolve();
-        const t = setTimeout(() => {
-          link.socket.destroy();
-          resolve();
-        }, timeoutMs);
-        link.socket.once('close', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        link.socket.end();
-      });
+      await awaitAtMost(finished, timeoutMs);
+      const closed = new Promise<void>((resolve) => (link.socket.closed ? resolve() : link.socket.once('close', () => resolve())));
+      if (!link.socket.closed) link.socket.end();
+      await awaitAtMost(closed, timeoutMs, () => link.socket.destroy());
     };
     // One failing stream stops the other at once (failLinks below tells both parties why).
     await new Promise<void>((resolve, reject) => {
@@ -165,5 +155,21 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
     return { sessionId: sid!, circuitHash, corrections: served.size, bytes: sent[0] + sent[1], bytesPerParty: sent };
   } catch (e) {
     return failLinks(links, e);
+  }
+}
+
+/** Waits for `p`, or `ms` at most: then runs `onTimeout` and goes on. A rejection of `p` in time is thrown. */
+async function awaitAtMost(p: Promise<unknown>, ms: number, onTimeout?: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      resolve();
+    }, ms);
+  });
+  try {
+    await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -171,12 +171,16 @@ describe('an FSS circuit in every mode', () => {
 describe('ig3dc run --preprocess-first on an FSS circuit', () => {
   afterEach(killAll);
 
-  it("the same outputs and counts as a plain run with the same seed, the dealer's phase and the online phase reported apart; a clear error with --threads 1", async () => {
+  /** The FSS circuit with its weights, its inputs and a seed file, in a fresh directory. */
+  const fssRunFiles = (): { circuit: string; inputs: string; seedFile: string } => {
     const dir = tempDir();
-    const circuit = writeCircuitWithWeights(dir, 'fss', fssCircuit(), { w: { shape: [8], data: ws } });
-    const inputs = writeCases(dir, { x: { shape: [8], data: xs } });
     const seedFile = join(dir, 'seed.hex');
     writeFileSync(seedFile, '3b9f02c4d7e1a6580f2c94b7e3d1a0c6');
+    return { circuit: writeCircuitWithWeights(dir, 'fss', fssCircuit(), { w: { shape: [8], data: ws } }), inputs: writeCases(dir, { x: { shape: [8], data: xs } }), seedFile };
+  };
+
+  it("the same outputs and counts as a plain run with the same seed, the dealer's phase and the online phase reported apart; a clear error with --threads 1", async () => {
+    const { circuit, inputs, seedFile } = fssRunFiles();
     type RunJson = { outputs: Record<string, { data: number[] }>; countsMatch: boolean; measured: unknown; phases?: Record<string, number> };
     const plain = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json']).done;
     const first = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json', '--preprocess-first']).done;
@@ -195,11 +199,7 @@ describe('ig3dc run --preprocess-first on an FSS circuit', () => {
   }, 60_000);
 
   it('--link: the same outputs and counts over an emulated network, its online phase at least half an RTT per round; clear errors for a bad network or one thread', async () => {
-    const dir = tempDir();
-    const circuit = writeCircuitWithWeights(dir, 'fss', fssCircuit(), { w: { shape: [8], data: ws } });
-    const inputs = writeCases(dir, { x: { shape: [8], data: xs } });
-    const seedFile = join(dir, 'seed.hex');
-    writeFileSync(seedFile, '3b9f02c4d7e1a6580f2c94b7e3d1a0c6');
+    const { circuit, inputs, seedFile } = fssRunFiles();
     type RunJson = { outputs: unknown; measured: { rounds: number }; countsMatch: boolean; phases: Record<string, number>; link?: string };
     const plain = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json', '--preprocess-first']).done;
     const linked = await ig3dc(['run', circuit, '--inputs', inputs, '--seed-file', seedFile, '--json', '--preprocess-first', '--link', '100,400']).done;

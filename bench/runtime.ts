@@ -198,7 +198,7 @@ function linkArg(): LinkModel | undefined {
   if (spec === undefined) return undefined;
   const net = networkOf(spec);
   if (net === undefined) throw new Error(`--link ${spec}: expected ${NETWORK_SPEC}`);
-  return { bandwidth: net.bandwidth, rtt: net.rtt };
+  return net;
 }
 
 const NAMES: Record<string, string> = { 'bert-tiny': 'tiny', 'bert-mini': 'mini', 'bert-base': 'base' };

@@ -23,7 +23,7 @@ export const PROFILES: readonly NetworkProfile[] = [
 ];
 
 /** A network for the runtime's emulated link (runtime/link-model.ts): a profile's name (lan, wan) or `<MB/s>,<RTT ms>`; undefined when the spec is neither. */
-export function networkOf(spec: string): { readonly bandwidth: number; readonly rtt: number; readonly description: string } | undefined {
+export function networkOf(spec: string): Omit<NetworkProfile, 'name'> | undefined {
   const named = PROFILES.find((p) => p.name === spec);
   if (named !== undefined) return named;
   const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(spec);

@@ -387,7 +387,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
       const inputs = clientInputs(c, cs, file);
       const caseCost = target === first ? staticCost : circuitCost(c);
       const t0 = performance.now();
-      const runOpts = { inputs, weights: target.weights, transcript: false, truncationReport: opts.truncationReport === true, preprocessFirst: opts.preprocessFirst === true, ...(net !== undefined ? { link: { bandwidth: net.bandwidth, rtt: net.rtt } } : {}), ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
+      const runOpts = { inputs, weights: target.weights, transcript: false, truncationReport: opts.truncationReport === true, preprocessFirst: opts.preprocessFirst === true, ...(net !== undefined ? { link: net } : {}), ...(seed !== undefined ? { seed } : {}), onRound: (d: number, t: number, st: Extract<Step, { kind: 'round' }>, layer?: number) => bar.onRound(d, t, st, layer ?? layerOf(st)) };
       let r: RunResult;
       try {
         r = threads === 2 ? await runCircuitWorkers(c, runOpts) : runCircuit(c, runOpts);

@@ -208,7 +208,8 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
   const top = bits - 1;
   const d = { count: n, bits: dcfBits(bits, drop), payload: g };
   // Each party's words in a buffer of their own are lent (pool.ts): the next layer's keys reuse them.
-  const p1 = shared ? new BigUint64Array(g * n + dcfCorrectionRows(d.bits, g) * n) : allocLent(g * n + dcfCorrectionRows(d.bits, g) * n);
+  const words = g * n + dcfCorrectionRows(d.bits, g) * n;
+  const p1 = shared ? new BigUint64Array(words) : allocLent(words);
   const cw = p1.subarray(g * n);
   let RHO = 0, P0C = 0, P1C = 0;
   const low = (1n << BigInt(top)) - 1n;

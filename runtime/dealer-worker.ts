@@ -102,7 +102,11 @@ async function main(): Promise<void> {
     if (m.type === 'stop') break;
     c = m.circuit;
   }
-  // The ports stay open: the parties may still be taking the last words (the main thread ends this thread).
+  // The ports stay open: the parties may still be taking the last words. The thread waits for the
+  // main thread to end it: once a party closes its end of the words port nothing else would keep
+  // it alive, and its exit could reach the main thread before the parties' results do, as a
+  // dealer that stopped early.
+  parentPort!.on('message', () => {});
 }
 
 main().catch((e: unknown) => {

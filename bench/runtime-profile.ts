@@ -9,6 +9,7 @@
 //   npx tsx bench/runtime-profile.ts mini                 # two worker threads
 //   npx tsx bench/runtime-profile.ts base --threads 1 --transcript
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/runtime-profile.ts mini --threads 1
+//   npx tsx bench/runtime-profile.ts base --protocols fss --preprocess-first   # online phase apart
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
   const seq = Number(arg('--seq') ?? 128);
   const protocols = arg('--protocols') ?? 'best';
   const transcript = process.argv.includes('--transcript');
+  const preprocessFirst = process.argv.includes('--preprocess-first');
+  if (preprocessFirst && threads !== 2) throw new Error('--preprocess-first needs --threads 2 (the dealer has a thread of its own)');
   const file = join(HERE, 'out', name === 'base' ? 'bert-base.onnx' : `bert-${name}-v30522.onnx`);
   if (!existsSync(file)) throw new Error(`${file} is missing: run bench/runtime.ts --one ${name} once (it writes the model)`);
   const compiled = compileModel(loadModel(file, { batch: 1, seq }), { protocols });
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
     ['token_type_ids', Tensor.from('i64', [1, seq], new Array<bigint>(seq).fill(0n))],
   ]);
   const own = new Set(compiled.circuit.inputs.filter((i) => i.party === 1).map((i) => i.name));
-  const opts = { inputs: new Map([...all].filter(([k]) => own.has(k))), weights: compiled.weights, seed: new Uint8Array(16).fill(1), transcript };
+  const opts = { inputs: new Map([...all].filter(([k]) => own.has(k))), weights: compiled.weights, seed: new Uint8Array(16).fill(1), transcript, preprocessFirst };
   const load0 = loadavg()[0]!;
   const faults0 = process.resourceUsage().minorPageFault;
   const t0 = performance.now();
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
       minorPageFaults: process.resourceUsage().minorPageFault - faults0,
       peakRssGB: +((process.resourceUsage().maxRSS * 1024) / 1e9).toFixed(2),
       load1m: [load0, loadavg()[0]!],
+      ...(r.phases !== undefined ? { phases: r.phases } : {}),
       ringMacs: r.ringMacs,
       outputs: h.digest('hex').slice(0, 16),
       transcript: r.transcriptHash.slice(0, 16),

@@ -90,6 +90,8 @@ export interface RunPhases {
   readonly preprocessingCpuSeconds: number;
   readonly onlineSeconds: number;
   readonly onlineCpuSeconds: number;
+  /** Of onlineCpuSeconds, the kernel's (page faults on fresh memory show up here). */
+  readonly onlineSystemSeconds: number;
 }
 
 /** Executes a circuit with both parties and the dealer in this process. */

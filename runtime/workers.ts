@@ -271,13 +271,13 @@ function startWorkers(inputs: WorkerInputs): { parties: Worker[]; dealer: Worker
   return { parties, dealer };
 }
 
-/** Rejects when the dealer's thread fails (it never finishes on its own: the main thread ends it). */
 /** The two phases of a run with its preprocessing first, from the clock and this process's CPU at the start, at the dealer's end and at the end. */
 function phasesOf(t0: number, c0: NodeJS.CpuUsage, mid: { t: number; cpu: NodeJS.CpuUsage }, t1: number, c1: NodeJS.CpuUsage): RunPhases {
   const cpu = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number => (b.user - a.user + b.system - a.system) / 1e6;
-  return { preprocessingSeconds: (mid.t - t0) / 1000, preprocessingCpuSeconds: cpu(c0, mid.cpu), onlineSeconds: (t1 - mid.t) / 1000, onlineCpuSeconds: cpu(mid.cpu, c1) };
+  return { preprocessingSeconds: (mid.t - t0) / 1000, preprocessingCpuSeconds: cpu(c0, mid.cpu), onlineSeconds: (t1 - mid.t) / 1000, onlineCpuSeconds: cpu(mid.cpu, c1), onlineSystemSeconds: (c1.system - mid.cpu.system) / 1e6 };
 }
 
+/** Rejects when the dealer's thread fails (it never finishes on its own: the main thread ends it). */
 function dealerFailure(w: Worker): Promise<never> {
   const p = new Promise<never>((_, reject) => {
     w.on('message', (m: DealerWorkerReply) => m.type === 'error' && reject(errorFrom(m, 'the simulated dealer')));

@@ -541,7 +541,7 @@ export function formatRunReport(r: RunReport): string {
 /** Phases summed over cases. */
 function sumPhases(ps: readonly RunPhases[]): RunPhases {
   const sum = (k: keyof RunPhases): number => ps.reduce((a, p) => a + p[k], 0);
-  return { preprocessingSeconds: sum('preprocessingSeconds'), preprocessingCpuSeconds: sum('preprocessingCpuSeconds'), onlineSeconds: sum('onlineSeconds'), onlineCpuSeconds: sum('onlineCpuSeconds') };
+  return { preprocessingSeconds: sum('preprocessingSeconds'), preprocessingCpuSeconds: sum('preprocessingCpuSeconds'), onlineSeconds: sum('onlineSeconds'), onlineCpuSeconds: sum('onlineCpuSeconds'), onlineSystemSeconds: sum('onlineSystemSeconds') };
 }
 
 /** The --truncation-report table: expected local-truncation failures per inference, by protocol. */

@@ -229,6 +229,53 @@ describe('spline tables', () => {
     });
     expect(worst).toBeLessThanOrEqual(tol + 2 * 2 ** -f);
   });
+  /** A quadratic table's value as the circuit combines the gate's two outputs: line (scale f) + C2 (untruncated, scale quadScale(f)) x^2 (reals; the square and the product exact). */
+  const quadOut = (got: bigint[][], i: number, xv: number): number => Number(got[0]![i]!) / 2 ** f + (Number(BigInt.asIntN(64, got[1]![i]!)) / 2 ** S.quadScale(f)) * xv * xv;
+  it('quadratic exp: the gate within its tolerance (+2 ulp) of exp on random inputs, the breakpoints, just below them (CUBIC_DROP low bits ignored) and the edges, with half the breakpoints or fewer; C2 an exact 0 below the pieces', () => {
+    const t = S.expQuadTable(f);
+    const linear = S.expTable(f);
+    expect(t.knots.length).toBeLessThanOrEqual(Math.ceil(linear.knots.length / 2));
+    expect(t.knots.length).toBeGreaterThan(S.expCubicTable(f).knots.length);
+    const drop = t.drop!;
+    expect(drop).toBe(S.CUBIC_DROP);
+    // the second output is one constant per piece
+    expect(t.s.slice(t.knots.length + 1).every((v) => v === 0)).toBe(true);
+    const [lo, hi] = [-24, S.EXP_CUBIC_HI];
+    const reals = [lo, hi, 0, -16, ...Array.from({ length: 400 }, () => lo + (hi - lo) * Math.random())];
+    for (const k of t.knots) {
+      reals.push(k / 2 ** f, (k - 1) / 2 ** f);
+      for (let j = 1; j <= 8; j++) reals.push((k - (j * 2 ** drop) / 8) / 2 ** f);
+    }
+    const xs = reals.filter((v) => v >= lo && v <= hi).map((v) => BigInt(Math.round(v * 2 ** f)) & M64);
+    const got = spline(t, 40, xs, xs.map((_, i) => (i < 5 ? edgeMasks[i]! : rand64())), drop);
+    xs.forEach((x, i) => {
+      const xv = Number(signed(x)) / 2 ** f;
+      expect(Math.abs(quadOut(got, i, xv) - (xv < -16 ? 0 : Math.exp(xv))), `x=${xv}`).toBeLessThanOrEqual(S.EXP_TOL + 2 * 2 ** -f);
+    });
+    // C2 x^2 stays far below 2^62 at scale quadScale(f) + 2f where C2 is not 0 (the exact truncation's range)
+    for (let p = 1; p <= t.knots.length; p++) {
+      const x = Math.min(-(t.knots[p - 1]! / 2 ** f), 16);
+      expect(Math.abs(t.a[t.knots.length + 1 + p]!) * 2 ** -S.quadScale(f) * x * x).toBeLessThan(1);
+    }
+    const far = [t.knots[0]! - 2 ** f, t.knots[0]! - 2 ** 30].map((k) => BigInt(k) & M64);
+    expect(spline(t, 64, far, far.map(() => rand64()))[1]).toEqual(far.map(() => 0n));
+  });
+  it('quadratic pieces: each coefficient on the grid the gate encodes, its error the largest on the piece; f too large for C2 x^2 in the ring is a usage error', () => {
+    for (const [x0, x1] of [[-16, -7], [-1.2, -0.9], [-0.2, 0.0625]] as const) {
+      const { coef, err } = S.fitQuadratic(Math.exp, x0, x1, f);
+      const [a, s, c2] = coef;
+      for (const [v, bits] of [[a, 2 * f], [s, f], [c2, S.quadScale(f)]] as const) expect(Number.isInteger(v * 2 ** bits)).toBe(true);
+      let worst = 0;
+      for (let i = 0; i <= 200; i++) {
+        const x = x0 + ((x1 - x0) * i) / 200;
+        worst = Math.max(worst, Math.abs(Math.exp(x) - (a + s * x + c2 * x * x)));
+      }
+      expect(worst).toBeLessThanOrEqual(err * 1.05 + 1e-9);
+      expect(err).toBeLessThan(1e-2);
+    }
+    expect(() => S.fitQuadTable(Math.exp, -16, 0, S.EXP_TOL, 20, [0, 0], 'openTop')).toThrow(/f <= 19, got f = 20/);
+  });
+
   it('cubic pieces: each coefficient on the grid the gate encodes, its error the largest on the piece, a narrow piece all but exact', () => {
     for (const [x0, x1] of [[-6, -3.26], [-0.5, 0.5], [-16, -6.4], [1, 1 + 2 ** -12]] as const) {
       const fn = x0 < -10 ? Math.exp : S.geluErf;
@@ -266,8 +313,9 @@ describe('spline tables', () => {
 });
 
 describe('splines in circuits', () => {
-  const fss = P.protocolConfig('fss,geluMethod=spline'); // linear pieces throughout
+  const fss = P.protocolConfig('fss,geluMethod=spline,expMethod=spline'); // linear pieces throughout
   const cubic = P.protocolConfig('fss,geluMethod=cubic,expMethod=cubic');
+  const quadratic = P.protocolConfig('fss,geluMethod=cubic,expMethod=quadratic');
 
   it("the dealer's material does not depend on the table: one fss_key whatever the function, identical words under equal seeds", () => {
     const seeds = { s0d: new Uint8Array(16).fill(1), s1d: new Uint8Array(16).fill(2) };
@@ -301,7 +349,7 @@ describe('splines in circuits', () => {
     return b;
   }
 
-  it.each([['linear', fss], ['cubic', cubic]] as const)('GELU (%s pieces), tanh, sigmoid; softmax, 1/x, 1/sqrt; measured == static; the leakage checker accepts the opens', (_, cfg) => {
+  it.each([['linear', fss], ['cubic', cubic], ['cubic GELU, quadratic exp', quadratic]] as const)('GELU (%s pieces), tanh, sigmoid; softmax, 1/x, 1/sqrt; measured == static; the leakage checker accepts the opens', (_, cfg) => {
     const xs = [0, -1.5, 2.25, -7, 9, 3, -(2 ** -16), 0.5];
     const c = build(xs, cfg).build();
     checkLeakage(c);
@@ -332,6 +380,24 @@ describe('splines in circuits', () => {
     // nothing of the cubic part is truncated locally: the spline's first output only
     expect(c3.instructions.filter((i) => i.op === 'trunc')).toHaveLength(0);
     expect(c3.instructions.filter((i) => i.op === 'trunc_exact')).toHaveLength(2);
+  });
+
+  it('exp in quadratic pieces: three rounds (the spline with the square beside it, the product, its exact truncation), one fewer than cubic; nothing of C2 x^2 truncated locally', () => {
+    const rounds = (cfg: typeof fss): [number, ReturnType<CircuitBuilder['build']>] => {
+      const b = new CircuitBuilder();
+      const x = b.bound(b.input('x', 1, [4]), -40, 0);
+      b.output(P.exp(b, x, cfg, cfg.expIterations, true), 'y');
+      const c = b.build();
+      return [circuitCost(c).rounds, c];
+    };
+    // the output's own round comes after each
+    expect(rounds(fss)[0]).toBe(2);
+    const [r2, c2] = rounds(quadratic);
+    expect(r2).toBe(4);
+    expect(rounds(cubic)[0]).toBe(5);
+    expect(c2.instructions.filter((i) => i.op === 'trunc')).toHaveLength(0);
+    expect(c2.instructions.filter((i) => i.op === 'trunc_exact')).toHaveLength(1);
+    checkLeakage(c2);
   });
 
   it("softmax's loose max: an element of its row within looseMaxSlack of the max (near ties, exact ties, spread rows); softmax within 3e-4; the max keys ignore 8 low bits", () => {

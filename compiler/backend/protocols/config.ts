@@ -13,7 +13,7 @@ export type ErfMethod = 'taylor' | 'erf-tree' | 'erf-clipped';
 export type GeluForm = 'erf' | 'tanh' | 'puma';
 export type LayerNormMethod = 'crypten' | 'fused';
 export type InvSqrtMethod = 'exp-nr' | 'normalized' | 'spline';
-export type ExpMethod = 'limit' | 'taylor-limit' | 'spline' | 'cubic';
+export type ExpMethod = 'limit' | 'taylor-limit' | 'spline' | 'quadratic' | 'cubic';
 export type GeluMethod = 'poly' | 'spline' | 'cubic';
 export type SigmoidMethod = 'reciprocal' | 'spline';
 export type CompareMethod = 'a2b' | 'fss';
@@ -32,9 +32,11 @@ export interface ProtocolConfig {
    * y = x/2^n (error about x^4/(24 8^n) plus 2^n ulp of rounding: ~1e-3 on [-8, 0] with n = 6;
    * y^2 and y^3 take two rounds, so n = 6 keeps CrypTen's 8). `spline` (FSS only): a
    * piecewise-linear spline in one round where the argument is known to be <= 0 (softmax after
-   * the max: error 2e-4, exactly 0 below -16); elsewhere taylor-limit. `cubic` (FSS only):
-   * the same in cubic pieces (6 breakpoints instead of 37), a product and two exact
-   * truncations more: four rounds (see spline.ts).
+   * the max: error 2e-4, exactly 0 below -16); elsewhere taylor-limit. `quadratic` (FSS only,
+   * the fss preset's): the same in quadratic pieces (a third of the breakpoints: the DCF
+   * evaluations are what an FSS run spends its time on), a product and one exact truncation
+   * more: three rounds. `cubic` (FSS only): cubic pieces (a sixth of the breakpoints), a
+   * product and two exact truncations more: four rounds (see spline.ts).
    * See spline.ts.
    */
   readonly expMethod: ExpMethod;
@@ -187,14 +189,14 @@ export const BEST: ProtocolConfig = Object.freeze({
   linear: 'cross',
 });
 
-/** `best` with one-round FSS comparisons from the dealer, splines for GELU (cubic pieces: 10 breakpoints instead of 52 for three rounds more), exp, 1/x, 1/sqrt, sigmoid and tanh (linear pieces; expMethod=cubic is the cubic exp; see spline.ts), and attention's products truncated exactly (its deferred normalization makes them the largest truncated values). */
+/** `best` with one-round FSS comparisons from the dealer, splines for GELU (cubic pieces: 10 breakpoints instead of 52 for three rounds more), exp (quadratic pieces: 14 breakpoints instead of 37 for two rounds more), 1/x, 1/sqrt, sigmoid and tanh (linear pieces; see spline.ts), and attention's products truncated exactly (its deferred normalization makes them the largest truncated values). */
 export const FSS: ProtocolConfig = Object.freeze({
   ...BEST,
   name: 'fss',
   compare: 'fss',
   geluMethod: 'cubic',
   sigmoidMethod: 'spline',
-  expMethod: 'spline',
+  expMethod: 'quadratic',
   reciprocalMethod: 'spline',
   invSqrtMethod: 'spline',
   fssBits: 'auto',
@@ -213,7 +215,7 @@ const CHOICES: Readonly<Record<string, readonly string[]>> = {
   whereMethod: ['two-mul', 'one-mul'],
   layerNorm: ['crypten', 'fused'],
   invSqrtMethod: ['exp-nr', 'normalized', 'spline'],
-  expMethod: ['limit', 'taylor-limit', 'spline', 'cubic'],
+  expMethod: ['limit', 'taylor-limit', 'spline', 'quadratic', 'cubic'],
   compare: ['a2b', 'fss'],
   truncation: ['local', 'attention', 'exact'],
   embedding: ['beaver', 'cross'],
@@ -260,7 +262,7 @@ export function protocolConfig(spec: string): ProtocolConfig {
   }
   out['name'] = spec;
   if (out['compare'] !== 'fss') {
-    const splines = SPLINE_OPTIONS.filter((k) => out[k] === 'spline' || out[k] === 'cubic');
+    const splines = SPLINE_OPTIONS.filter((k) => out[k] === 'spline' || out[k] === 'quadratic' || out[k] === 'cubic');
     if (splines.length > 0) throw new Ig3dcError('usage', `protocol options ${splines.map((k) => `${k}=${String(out[k])}`).join(', ')} need compare=fss (a spline is an FSS gate)`, {});
   }
   return Object.freeze(out) as unknown as ProtocolConfig;

@@ -48,7 +48,7 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import { addConst, mul, mulConst, rsubConst, square, sum, toFixed } from './arith.ts';
 import { ltz, where } from './compare.ts';
 import { CRYPTEN, type GeluForm, type ProtocolConfig } from './config.ts';
-import { cubicSpline, expCubicTable, expTable, geluCubicTable, geluTable, reciprocalTable, rsqrtTable, sigmoidTable, spline, tanhTable } from './spline.ts';
+import { cubicSpline, expCubicTable, expQuadTable, expTable, quadSpline, geluCubicTable, geluTable, reciprocalTable, rsqrtTable, sigmoidTable, spline, tanhTable } from './spline.ts';
 
 /**
  * exp(x) by the limit (1 + x/2^n)^(2^n) with n = iterations squarings. `nonPositive`: the caller
@@ -56,8 +56,9 @@ import { cubicSpline, expCubicTable, expTable, geluCubicTable, geluTable, recipr
  */
 export function exp(b: CircuitBuilder, x: Reg, cfg: ProtocolConfig = CRYPTEN, iterations = cfg.expIterations, nonPositive = false): Reg {
   if (cfg.expMethod === 'spline' && nonPositive) return b.withProtocol('exp-spline', () => spline(b, x, expTable(b.f), cfg)[0]!);
+  if (cfg.expMethod === 'quadratic' && nonPositive) return b.withProtocol('exp-quadratic', () => quadSpline(b, x, expQuadTable(b.f), cfg));
   if (cfg.expMethod === 'cubic' && nonPositive) return b.withProtocol('exp-cubic', () => cubicSpline(b, x, expCubicTable(b.f), cfg));
-  if (cfg.expMethod === 'taylor-limit' || cfg.expMethod === 'spline' || cfg.expMethod === 'cubic') {
+  if (cfg.expMethod !== 'limit') {
     return b.withProtocol('exp-taylor-limit', () => {
       const y = mulConst(b, x, 2 ** -iterations, cfg);
       const y2 = square(b, y);

@@ -3,7 +3,8 @@
 // With FSS splines (expMethod=spline, reciprocalMethod=spline): the max tree (one round per
 // level), exp by a spline (one round; exactly 0 below -16, so additively masked keys get no
 // weight), the sum, its reciprocal by a spline (2.5e-4 relative), the numerators' product:
-// log2(n) + 3 rounds, 10 for rows of 128 (expMethod=cubic: exp in four rounds, 13). Attention probabilities used only by probs @ v are
+// log2(n) + 3 rounds, 10 for rows of 128 (expMethod=quadratic, the fss preset's: exp in three
+// rounds, 12; expMethod=cubic: four, 13). Attention probabilities used only by probs @ v are
 // lowered as softmaxParts instead: the product with the per-row reciprocal follows the
 // matmul, whose round then runs beside the reciprocal's (one round fewer per layer, and the
 // product is on [.., S, d] instead of [.., S, S]).
@@ -72,16 +73,19 @@ function shifted(b: CircuitBuilder, xs: Reg, ax: number, cfg: ProtocolConfig): R
 }
 
 /**
- * With FSS comparisons and cubic exp, the max tree's comparisons ignore SOFTMAX_MAX_DROP low
+ * With FSS comparisons and quadratic or cubic exp, the max tree's comparisons ignore SOFTMAX_MAX_DROP low
  * bits (max.ts): softmax does not change when every score of a row moves by the same amount,
  * so a max a little below the true one only puts z = x - max a little above 0 (up to
- * log2(n) 2^-8 at f = 16: 0.027 for rows of 128), where the cubic exp table is still accurate
- * (spline.ts EXP_CUBIC_HI). 8 of the max keys' ~31 tree levels.
+ * log2(n) 2^-8 at f = 16: 0.027 for rows of 128), where the quadratic and cubic exp tables
+ * are still accurate (spline.ts EXP_CUBIC_HI). 8 of the max keys' ~31 tree levels.
  */
 export const SOFTMAX_MAX_DROP = 8;
-const looseBits = (cfg: ProtocolConfig): number => (cfg.compare === 'fss' && cfg.maxMethod === 'tree' && cfg.expMethod === 'cubic' ? SOFTMAX_MAX_DROP : 0);
+const looseBits = (cfg: ProtocolConfig): number => (cfg.compare === 'fss' && cfg.maxMethod === 'tree' && (cfg.expMethod === 'cubic' || cfg.expMethod === 'quadratic') ? SOFTMAX_MAX_DROP : 0);
 
-/** exp's spline (linear or cubic pieces) stays within 2^-8 of [0, e^slack] for z <= slack (a product with keep too). */
+/** Whether softmax's exp is an FSS table (linear, quadratic or cubic pieces). */
+const expBySpline = (cfg: ProtocolConfig): boolean => cfg.expMethod === 'spline' || cfg.expMethod === 'quadratic' || cfg.expMethod === 'cubic';
+
+/** exp's spline (linear, quadratic or cubic pieces) stays within 2^-8 of [0, e^slack] for z <= slack (a product with keep too). */
 const boundExp = (b: CircuitBuilder, e: Reg, n: number, cfg: ProtocolConfig): Reg => b.bound(e, -(2 ** -8), Math.exp(looseMaxSlack(n, looseBits(cfg), b.f)) + 2 ** -8);
 
 /** num / sum(num over axis), the sum scaled by 1/scale before the reciprocal (allPos). */
@@ -115,7 +119,7 @@ export function softmaxParts(b: CircuitBuilder, x: Reg, axis: number, keep: Reg 
     const xs = pushMaskedDown(b, x, keep);
     let num = exp(b, shifted(b, xs, ax, cfg), cfg, cfg.expIterations, true);
     if (keep !== undefined) num = mul(b, num, keep);
-    if (cfg.expMethod === 'spline' || cfg.expMethod === 'cubic') boundExp(b, num, x.shape[ax]!, cfg);
+    if (expBySpline(cfg)) boundExp(b, num, x.shape[ax]!, cfg);
     const scale = x.shape[ax]!;
     const s = mulConst(b, b.reduceSum(num, [ax], true), 1 / scale, cfg);
     const bn = b.boundOf(num);
@@ -132,7 +136,7 @@ export function softmax(b: CircuitBuilder, x: Reg, axis: number, keep?: Reg, cfg
     const xs = pushMaskedDown(b, x, keep);
     let e = exp(b, shifted(b, xs, ax, cfg), cfg, cfg.expIterations, true);
     if (keep !== undefined) e = mul(b, e, keep);
-    if (cfg.expMethod === 'spline' || cfg.expMethod === 'cubic') boundExp(b, e, x.shape[ax]!, cfg);
+    if (expBySpline(cfg)) boundExp(b, e, x.shape[ax]!, cfg);
     return normalize(b, e, ax, cfg, x.shape[ax]!);
   });
 }

@@ -279,6 +279,82 @@ export function cubicValue(t: SplineTable, p: number, xr: number, f: number): nu
   return lin + quad * x * x;
 }
 
+/**
+ * Quadratic pieces (`expMethod=quadratic`): on piece p, fn(x) ~ (A + S x) + C2 x^2 with C2 one
+ * constant per piece. One spline key gives the line A + S x (truncated to scale f as any spline
+ * output) and C2 exactly, untruncated, as ring words at scale quadScale(f) (a piecewise-constant
+ * second output). x^2 is a Beaver square opened in the same round as the spline's x + r and
+ * left untruncated at scale 2f; one Beaver product C2 x^2 at scale quadScale(f) + 2f = 57 (below
+ * 2^62 for |C2 x^2| < 32) is truncated exactly to scale f: three rounds, one fewer than the
+ * cubic's (whose second line C2 + C3 x needs x^2 truncated first), for about twice its
+ * breakpoints (a third of the linear table's). No value goes through a local truncation but
+ * the line's, as in a linear spline.
+ */
+export const quadScale = (f: number): number => 57 - 2 * f;
+
+/** The quadratic piece [A, S, C2] of fn on [x0, x1], each coefficient rounded as the gate encodes it (the lower ones refitted after each rounding), and its max error. */
+export function fitQuadratic(fn: (x: number) => number, x0: number, x1: number, f: number): { coef: [number, number, number]; err: number } {
+  const n = 64;
+  const xs: number[] = [];
+  for (let i = 0; i <= n; i++) xs.push(x0 + ((x1 - x0) * i) / n);
+  const m = (x0 + x1) / 2;
+  const h = Math.max((x1 - x0) / 2, 2 ** -f);
+  const q = (v: number, bits: number): number => Math.round(v * 2 ** bits) / 2 ** bits;
+  const ys = xs.map(fn);
+  // the grids the gate encodes: C2 at 2^-quadScale(f) (the second output's ring words), S at 2^-f, A at 2^-2f
+  const c2 = q(leastSquares(xs, ys, 3, m, h)[2]!, quadScale(f));
+  const r1 = xs.map((x, i) => ys[i]! - c2 * x * x);
+  const s = q(leastSquares(xs, r1, 2, m, h)[1]!, f);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    const r = r1[i]! - s * xs[i]!;
+    lo = Math.min(lo, r);
+    hi = Math.max(hi, r);
+  }
+  const a = q((lo + hi) / 2, 2 * f);
+  let err = 0;
+  for (const x of xs) err = Math.max(err, Math.abs(fn(x) - (a + s * x + c2 * x * x)));
+  return { coef: [a, s, c2], err };
+}
+
+/**
+ * Greedy quadratic pieces of fn on [lo, hi] within tol, as fitCubicTable (each piece fitted from
+ * 2^CUBIC_DROP ulp below its start, so its comparisons may ignore that many bits), with the last
+ * piece going on past hi (`openTop`: for inputs proven below hi) or the line `above` from hi on;
+ * a two-output table whose second output is C2 as ring words at scale quadScale(f).
+ */
+export function fitQuadTable(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number] | 'openTop'): SplineTable {
+  const t2 = quadScale(f);
+  if (t2 < f) throw new Ig3dcError('usage', `quadratic pieces need C2 x^2 at scale ${t2} + 2f below 2^62 with C2 on a grid at least as fine as 2^-f: f <= 19, got f = ${f}`, {});
+  const reach = 2 ** (CUBIC_DROP - f);
+  const { knots, pieces } = greedyPieces(lo, hi, f, tol, (x0, x1) => {
+    const { coef, err } = fitQuadratic(fn, x0 - reach, x1, f);
+    return { err, piece: coef };
+  });
+  const last = above === 'openTop' ? pieces.pop()! : undefined;
+  if (last !== undefined) knots.pop();
+  // the second output, a constant per piece: encodeSpline puts intercepts at scale f + shift (shift 0)
+  const c2Line = (c2: number): [number, number] => [c2 * 2 ** (t2 - f), 0];
+  const t = encodeSpline(
+    {
+      knots,
+      outputs: [
+        { shift: f, lines: [below, ...pieces.map(([a, s]) => [a, s] as [number, number]), last !== undefined ? [last[0], last[1]] : (above as readonly [number, number])] },
+        { shift: 0, lines: [[0, 0], ...pieces.map(([, , c2]) => c2Line(c2)), last !== undefined ? c2Line(last[2]) : [0, 0]] },
+      ],
+    },
+    f,
+  );
+  return { ...t, drop: dropWithin(fn, t.knots, (p, xr) => quadValue(t, p, xr, f), f, tol) };
+}
+
+/** Piece p of a quadratic table at x (ring units at scale f), in reals, as the gate computes it but for its truncations. */
+export function quadValue(t: SplineTable, p: number, xr: number, f: number): number {
+  const x = xr / 2 ** f;
+  return (t.a[p]! + t.s[p]! * xr) / 2 ** (2 * f) + (t.a[t.knots.length + 1 + p]! / 2 ** quadScale(f)) * x * x;
+}
+
 /** The ring encoding of a real spline for inputs at scale f. */
 export function encodeSpline(sp: RealSpline, f: number): SplineTable {
   const knots = sp.knots.map((k) => Math.round(k * 2 ** f));
@@ -370,6 +446,14 @@ export const EXP_CUBIC_HI = 2 ** -4;
  */
 export function expCubicTable(f: number): SplineTable {
   return cached(`exp3-${f}`, () => fitCubicTable(Math.exp, -16, EXP_CUBIC_HI, EXP_TOL, f, [0, 0], 'openTop'));
+}
+
+/**
+ * exp(z) for z <= EXP_CUBIC_HI in quadratic pieces on [-16, EXP_CUBIC_HI] (0 below -16; the
+ * last piece goes on above, as the cubic table's).
+ */
+export function expQuadTable(f: number): SplineTable {
+  return cached(`exp2-${f}`, () => fitQuadTable(Math.exp, -16, EXP_CUBIC_HI, EXP_TOL, f, [0, 0], 'openTop'));
 }
 
 export const RECIP_LO = 2 ** -10;
@@ -512,5 +596,22 @@ export function cubicSpline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: 
   const x2 = b.truncExact(square(b, x, cfg, false), b.f);
   // the second line at scale 2f + CUBIC_UP, times x^2 at f: at most ~2^55 ring units where it is not 0
   const prod = mul(b, b.divPow2(quad, b.f + CUBIC_UP), x2, cfg, false);
+  return b.add(lin, b.truncExact(prod, prod.scale - b.f));
+}
+
+/**
+ * A quadratic table's function of x (fitQuadTable): the spline's line and C2 from one key, x^2
+ * from a Beaver square opened in the same round as the spline's and left at scale 2f, then one
+ * Beaver product C2 x^2, truncated exactly. Where C2 is an exact 0 (outside the quadratic
+ * pieces) the product is an exact 0, whatever x^2 is (it wraps for far-out x).
+ */
+export function quadSpline(b: CircuitBuilder, x: Reg, table: SplineTable, cfg: ProtocolConfig): Reg {
+  if (table.shifts.length !== 2 || table.shifts[1] !== 0 || table.s.slice(table.knots.length + 1).some((v) => v !== 0)) {
+    throw new Error('quadSpline: a quadratic table has two outputs, the second a constant per piece, untruncated');
+  }
+  const [lin, c2] = spline(b, x, table, cfg) as [Reg, Reg];
+  const x2 = square(b, x, cfg, false);
+  // C2's ring words are at quadScale(f): relabel, then the product at quadScale(f) + 2f
+  const prod = mul(b, b.divPow2(c2, quadScale(b.f) - b.f), x2, cfg, false);
   return b.add(lin, b.truncExact(prod, prod.scale - b.f));
 }

@@ -214,9 +214,9 @@ describe('spline tables', () => {
     const far = [t.knots[0]! - 2 ** f, ...(fn === Math.exp ? [] : [t.knots[t.knots.length - 1]! + 2 ** f])].map((k) => BigInt(k) & M64);
     expect(spline(t, 64, far, far.map(() => rand64()))[1]).toEqual(far.map(() => 0n));
   });
-  it.each(cubic)('cubic %s ignoring CUBIC_DROP low bits (more than the linear table): within tol (+2 ulp), x dense just below every breakpoint (each piece is fitted from 2^CUBIC_DROP below its start)', (_, t, linear, fn, lo, hi, tol) => {
+  it.each(cubic)('cubic %s ignoring cubicDrop(f) low bits (more than the linear table): within tol (+2 ulp), x dense just below every breakpoint (each piece is fitted from 2^cubicDrop(f) below its start)', (_, t, linear, fn, lo, hi, tol) => {
     const drop = t.drop!;
-    expect(drop).toBe(S.CUBIC_DROP);
+    expect(drop).toBe(S.cubicDrop(f));
     expect(drop).toBeGreaterThan(linear.drop!);
     const reals = Array.from({ length: 100 }, () => lo + (hi - lo) * Math.random());
     for (const k of t.knots) for (let j = 1; j <= 8; j++) reals.push((k - (j * 2 ** drop) / 8) / 2 ** f);
@@ -231,13 +231,13 @@ describe('spline tables', () => {
   });
   /** A quadratic table's value as the circuit combines the gate's two outputs: line (scale f) + C2 (untruncated, scale quadScale(f)) x^2 (reals; the square and the product exact). */
   const quadOut = (got: bigint[][], i: number, xv: number): number => Number(got[0]![i]!) / 2 ** f + (Number(BigInt.asIntN(64, got[1]![i]!)) / 2 ** S.quadScale(f)) * xv * xv;
-  it('quadratic exp: the gate within its tolerance (+2 ulp) of exp on random inputs, the breakpoints, just below them (CUBIC_DROP low bits ignored) and the edges, with half the breakpoints or fewer; C2 an exact 0 below the pieces', () => {
+  it('quadratic exp: the gate within its tolerance (+2 ulp) of exp on random inputs, the breakpoints, just below them (cubicDrop(f) low bits ignored) and the edges, with half the breakpoints or fewer; C2 an exact 0 below the pieces', () => {
     const t = S.expQuadTable(f);
     const linear = S.expTable(f);
     expect(t.knots.length).toBeLessThanOrEqual(Math.ceil(linear.knots.length / 2));
     expect(t.knots.length).toBeGreaterThan(S.expCubicTable(f).knots.length);
     const drop = t.drop!;
-    expect(drop).toBe(S.CUBIC_DROP);
+    expect(drop).toBe(S.cubicDrop(f));
     // the second output is one constant per piece
     expect(t.s.slice(t.knots.length + 1).every((v) => v === 0)).toBe(true);
     const [lo, hi] = [-24, S.EXP_CUBIC_HI];
@@ -274,6 +274,14 @@ describe('spline tables', () => {
       expect(err).toBeLessThan(1e-2);
     }
     expect(() => S.fitQuadTable(Math.exp, -16, 0, S.EXP_TOL, 20, [0, 0], 'openTop')).toThrow(/f <= 19, got f = 20/);
+  });
+  it('quadratic and cubic tables at other fractional bits: as many pieces, each fitted from 2^-3 below its start (cubicDrop(f) = f - 3 ulp), not thousands of one-ulp pieces', () => {
+    for (const g of [12, 14, 18]) {
+      expect(Math.abs(S.expQuadTable(g).knots.length - S.expQuadTable(f).knots.length), `f = ${g}`).toBeLessThanOrEqual(1);
+      expect(Math.abs(S.expCubicTable(g).knots.length - S.expCubicTable(f).knots.length), `f = ${g}`).toBeLessThanOrEqual(1);
+      expect(S.geluCubicTable('erf', g).knots.length, `f = ${g}`).toBe(S.geluCubicTable('erf', f).knots.length);
+      expect(S.expQuadTable(g).drop).toBe(S.cubicDrop(g));
+    }
   });
 
   it('cubic pieces: each coefficient on the grid the gate encodes, its error the largest on the piece, a narrow piece all but exact', () => {

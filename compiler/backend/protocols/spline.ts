@@ -201,52 +201,58 @@ function leastSquares(xs: readonly number[], ys: readonly number[], d: number, m
   return out;
 }
 
-/** The cubic piece [A, S, C2, C3] of fn on [x0, x1], each coefficient rounded as the gate encodes it (the lower ones refitted after each rounding), and its max error. */
-export function fitCubic(fn: (x: number) => number, x0: number, x1: number, f: number): { coef: [number, number, number, number]; err: number } {
+/**
+ * A polynomial piece of fn on [x0, x1] in monomials of x: coefficient k (1..d) on the grid
+ * 2^-grids[k - 1], fitted by least squares on 65 points highest first, each rounded before the
+ * lower ones are refitted to what is left; the constant balances the error on 2^-2f. The
+ * coefficients [A, S, ...] and the max error.
+ */
+function fitPolynomial(fn: (x: number) => number, x0: number, x1: number, f: number, grids: readonly number[]): { coef: number[]; err: number } {
   const n = 64;
   const xs: number[] = [];
   for (let i = 0; i <= n; i++) xs.push(x0 + ((x1 - x0) * i) / n);
   const m = (x0 + x1) / 2;
   const h = Math.max((x1 - x0) / 2, 2 ** -f);
   const q = (v: number, bits: number): number => Math.round(v * 2 ** bits) / 2 ** bits;
-  const ys = xs.map(fn);
-  // the grids the gate encodes: C3 at 2^-(f + up), C2 at 2^-(2f + up) (the second line's ring words), S at 2^-f, A at 2^-2f
-  const c3 = q(leastSquares(xs, ys, 4, m, h)[3]!, f + CUBIC_UP);
-  const r2 = xs.map((x, i) => ys[i]! - c3 * x ** 3);
-  const c2 = q(leastSquares(xs, r2, 3, m, h)[2]!, 2 * f + CUBIC_UP);
-  const r1 = xs.map((x, i) => r2[i]! - c2 * x * x);
-  const s = q(leastSquares(xs, r1, 2, m, h)[1]!, f);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < xs.length; i++) {
-    const r = r1[i]! - s * xs[i]!;
-    lo = Math.min(lo, r);
-    hi = Math.max(hi, r);
+  const coef = new Array<number>(grids.length + 1).fill(0);
+  let rest = xs.map(fn);
+  for (let k = grids.length; k >= 1; k--) {
+    const c = q(leastSquares(xs, rest, k + 1, m, h)[k]!, grids[k - 1]!);
+    coef[k] = c;
+    rest = rest.map((r, i) => r - c * xs[i]! ** k);
   }
-  const a = q((lo + hi) / 2, 2 * f);
+  coef[0] = q((Math.min(...rest) + Math.max(...rest)) / 2, 2 * f);
   let err = 0;
-  for (const x of xs) err = Math.max(err, Math.abs(fn(x) - (a + s * x + (c2 + c3 * x) * x * x)));
-  return { coef: [a, s, c2, c3], err };
+  for (let i = 0; i < xs.length; i++) err = Math.max(err, Math.abs(rest[i]! - coef[0]));
+  return { coef, err };
+}
+
+/** The cubic piece [A, S, C2, C3] of fn on [x0, x1] on the grids the gate encodes (C3 at 2^-(f + up), C2 at 2^-(2f + up): the second line's ring words; S at 2^-f, A at 2^-2f), and its max error. */
+export function fitCubic(fn: (x: number) => number, x0: number, x1: number, f: number): { coef: [number, number, number, number]; err: number } {
+  const { coef, err } = fitPolynomial(fn, x0, x1, f, [f, 2 * f + CUBIC_UP, f + CUBIC_UP]);
+  return { coef: coef as [number, number, number, number], err };
 }
 
 /**
- * The low bits cubic tables are fitted to ignore: each piece is fitted within tol on
- * [k_p - 2^CUBIC_DROP ulp, k_(p+1)], where a comparison ignoring that many bits may already take
- * it, so the early reading costs no accuracy (GELU keeps its 10 pieces). 13 of f = 16
- * fractional bits: 3 tree levels fewer per breakpoint than the 10 the pieces allowed unfitted.
+ * The low bits cubic and quadratic tables are fitted to ignore: each piece is fitted within tol
+ * on [k_p - 2^cubicDrop(f) ulp, k_(p+1)] = [k_p - 1/8, k_(p+1)], where a comparison ignoring
+ * that many bits may already take it, so the early reading costs no accuracy (GELU keeps its 10
+ * cubic pieces). 13 of f = 16 fractional bits: 3 tree levels fewer per breakpoint than the 10
+ * the cubic pieces allowed unfitted. (A fixed 13 ulp would reach 2 below each piece at f = 12:
+ * no quadratic or cubic piece near exp's 0 stays within tol there.)
  */
-export const CUBIC_DROP = 13;
+export const cubicDrop = (f: number): number => f - 3;
 
 /**
  * Greedy cubic pieces of fn on [lo, hi] within tol (breakpoints on the 2^-f grid, as
- * fitPieces; each piece fitted from 2^CUBIC_DROP ulp below its start), the lines below lo and
+ * fitPieces; each piece fitted from 2^cubicDrop(f) ulp below its start), the lines below lo and
  * from hi on given, or with `openTop` the last cubic piece from its start on (for inputs proven
  * below hi: no breakpoint at hi); as a two-output table (see CUBIC_UP) with the drop its
  * function allows.
  */
 export function fitCubicTable(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number] | 'openTop'): SplineTable {
-  // each piece fitted from `reach` below its start, where a key ignoring CUBIC_DROP bits may take it
-  const reach = 2 ** (CUBIC_DROP - f);
+  // each piece fitted from `reach` below its start, where a key ignoring cubicDrop(f) bits may take it
+  const reach = 2 ** (cubicDrop(f) - f);
   const { knots, pieces } = greedyPieces(lo, hi, f, tol, (x0, x1) => {
     const { coef, err } = fitCubic(fn, x0 - reach, x1, f);
     return { err, piece: coef };
@@ -292,42 +298,22 @@ export function cubicValue(t: SplineTable, p: number, xr: number, f: number): nu
  */
 export const quadScale = (f: number): number => 57 - 2 * f;
 
-/** The quadratic piece [A, S, C2] of fn on [x0, x1], each coefficient rounded as the gate encodes it (the lower ones refitted after each rounding), and its max error. */
+/** The quadratic piece [A, S, C2] of fn on [x0, x1] on the grids the gate encodes (C2 at 2^-quadScale(f): the second output's ring words; S at 2^-f, A at 2^-2f), and its max error. */
 export function fitQuadratic(fn: (x: number) => number, x0: number, x1: number, f: number): { coef: [number, number, number]; err: number } {
-  const n = 64;
-  const xs: number[] = [];
-  for (let i = 0; i <= n; i++) xs.push(x0 + ((x1 - x0) * i) / n);
-  const m = (x0 + x1) / 2;
-  const h = Math.max((x1 - x0) / 2, 2 ** -f);
-  const q = (v: number, bits: number): number => Math.round(v * 2 ** bits) / 2 ** bits;
-  const ys = xs.map(fn);
-  // the grids the gate encodes: C2 at 2^-quadScale(f) (the second output's ring words), S at 2^-f, A at 2^-2f
-  const c2 = q(leastSquares(xs, ys, 3, m, h)[2]!, quadScale(f));
-  const r1 = xs.map((x, i) => ys[i]! - c2 * x * x);
-  const s = q(leastSquares(xs, r1, 2, m, h)[1]!, f);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < xs.length; i++) {
-    const r = r1[i]! - s * xs[i]!;
-    lo = Math.min(lo, r);
-    hi = Math.max(hi, r);
-  }
-  const a = q((lo + hi) / 2, 2 * f);
-  let err = 0;
-  for (const x of xs) err = Math.max(err, Math.abs(fn(x) - (a + s * x + c2 * x * x)));
-  return { coef: [a, s, c2], err };
+  const { coef, err } = fitPolynomial(fn, x0, x1, f, [f, quadScale(f)]);
+  return { coef: coef as [number, number, number], err };
 }
 
 /**
  * Greedy quadratic pieces of fn on [lo, hi] within tol, as fitCubicTable (each piece fitted from
- * 2^CUBIC_DROP ulp below its start, so its comparisons may ignore that many bits), with the last
+ * 2^cubicDrop(f) ulp below its start, so its comparisons may ignore that many bits), with the last
  * piece going on past hi (`openTop`: for inputs proven below hi) or the line `above` from hi on;
  * a two-output table whose second output is C2 as ring words at scale quadScale(f).
  */
 export function fitQuadTable(fn: (x: number) => number, lo: number, hi: number, tol: number, f: number, below: readonly [number, number], above: readonly [number, number] | 'openTop'): SplineTable {
   const t2 = quadScale(f);
   if (t2 < f) throw new Ig3dcError('usage', `quadratic pieces need C2 x^2 at scale ${t2} + 2f below 2^62 with C2 on a grid at least as fine as 2^-f: f <= 19, got f = ${f}`, {});
-  const reach = 2 ** (CUBIC_DROP - f);
+  const reach = 2 ** (cubicDrop(f) - f);
   const { knots, pieces } = greedyPieces(lo, hi, f, tol, (x0, x1) => {
     const { coef, err } = fitQuadratic(fn, x0 - reach, x1, f);
     return { err, piece: coef };
@@ -373,12 +359,9 @@ export function encodeSpline(sp: RealSpline, f: number): SplineTable {
   return { knots, shifts: sp.outputs.map((o) => o.shift), a, s };
 }
 
-/** The most low bits a table's comparisons ignore (each is one tree level fewer per breakpoint). */
-const MAX_DROP = CUBIC_DROP;
-
 /**
  * The low input bits a continuous table's comparisons may ignore (fss-spline.ts `drop`): the
- * largest s <= MAX_DROP (and < f) such that the breakpoints lie more than 2^s apart and, for
+ * largest s <= cubicDrop(f), the most any table ignores, such that the breakpoints lie more than 2^s apart and, for
  * every breakpoint k, the piece starting at k
  * still approximates fn within 2 tol on [k - 2^s, k) ring units (where the comparison may take
  * it early), sampled at 16 points and the far end. Piecewise-constant and relative tables keep 0.
@@ -404,7 +387,7 @@ function dropWithin(fn: (x: number) => number, knots: readonly number[], value: 
     }
     return true;
   };
-  for (let s = Math.min(MAX_DROP, f - 1); s > 0; s--) if (fits(s)) return s;
+  for (let s = cubicDrop(f); s > 0; s--) if (fits(s)) return s;
   return 0;
 }
 

@@ -48,7 +48,7 @@ import type { Reg } from '../../../ir/circuit/types.ts';
 import { addConst, mul, mulConst, rsubConst, square, sum, toFixed } from './arith.ts';
 import { ltz, where } from './compare.ts';
 import { CRYPTEN, type GeluForm, type ProtocolConfig } from './config.ts';
-import { cubicSpline, expCubicTable, expQuadTable, expTable, quadSpline, geluCubicTable, geluTable, reciprocalTable, rsqrtTable, sigmoidTable, spline, tanhTable } from './spline.ts';
+import { cubicSpline, expCubicTable, expQuadTable, expTable, geluCubicTable, geluTable, quadSpline, reciprocalTable, rsqrtTable, sigmoidTable, spline, tanhTable } from './spline.ts';
 
 /**
  * exp(x) by the limit (1 + x/2^n)^(2^n) with n = iterations squarings. `nonPositive`: the caller

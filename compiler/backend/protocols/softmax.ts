@@ -73,14 +73,15 @@ function shifted(b: CircuitBuilder, xs: Reg, ax: number, cfg: ProtocolConfig): R
 }
 
 /**
- * With FSS comparisons and quadratic or cubic exp, the max tree's comparisons ignore SOFTMAX_MAX_DROP low
- * bits (max.ts): softmax does not change when every score of a row moves by the same amount,
- * so a max a little below the true one only puts z = x - max a little above 0 (up to
- * log2(n) 2^-8 at f = 16: 0.027 for rows of 128), where the quadratic and cubic exp tables
- * are still accurate (spline.ts EXP_CUBIC_HI). 8 of the max keys' ~31 tree levels.
+ * With FSS comparisons and quadratic or cubic exp, the max tree's comparisons ignore
+ * SOFTMAX_MAX_DROP low bits (max.ts): softmax does not change when every score of a row moves
+ * by the same amount, so a max a little below the true one only puts z = x - max a little
+ * above 0 (up to log2(n) 2^-8 at f = 16: 0.027 for rows of 128), where the quadratic and cubic
+ * exp tables are still accurate (spline.ts EXP_CUBIC_HI; the linear table stops at 0). 8 of the
+ * max keys' ~31 tree levels.
  */
 export const SOFTMAX_MAX_DROP = 8;
-const looseBits = (cfg: ProtocolConfig): number => (cfg.compare === 'fss' && cfg.maxMethod === 'tree' && (cfg.expMethod === 'cubic' || cfg.expMethod === 'quadratic') ? SOFTMAX_MAX_DROP : 0);
+const looseBits = (cfg: ProtocolConfig): number => (cfg.compare === 'fss' && cfg.maxMethod === 'tree' && (cfg.expMethod === 'quadratic' || cfg.expMethod === 'cubic') ? SOFTMAX_MAX_DROP : 0);
 
 /** Whether softmax's exp is an FSS table (linear, quadratic or cubic pieces). */
 const expBySpline = (cfg: ProtocolConfig): boolean => cfg.expMethod === 'spline' || cfg.expMethod === 'quadratic' || cfg.expMethod === 'cubic';

@@ -19,6 +19,7 @@ import { pairKey, sessionSeed, ticketValid, tlsPsk, type RoleKeys } from './keys
 import { planParty } from './plan.ts';
 import { recycle } from './pool.ts';
 import { DEFAULT_TIMEOUT_MS, failLinks, helloSegment, Link, PROTOCOL_VERSION, type SegmentId } from './tcp.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 
 export interface DealerOptions {
   readonly circuit: Circuit;
@@ -66,6 +67,7 @@ interface DealerHello {
 
 /** Serves one session's dealer words to P1 (and to P0, for circuits with FSS gates). */
 export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
+  tuneGarbageCollector();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (opts.keys.role !== 'dealer') throw new Ig3dcError('usage', `the dealer needs the dealer key file, not the ${opts.keys.role} one`);
   admitCircuit(opts.circuit);

@@ -17,6 +17,7 @@ import { deriveSeeds, type PartySeeds } from './prg.ts';
 import { ringStats } from './kernels.ts';
 import { LocalTransport, type MeasuredRound } from './transport.ts';
 import { TruncationProbe, type TruncationReport } from './truncation-probe.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 
 type Ring = BigUint64Array;
 
@@ -96,6 +97,7 @@ export interface RunPhases {
 
 /** Executes a circuit with both parties and the dealer in this process. */
 export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
+  tuneGarbageCollector();
   admitCircuit(c, undefined, opts.checkLeakage !== false);
   checkPartyInputs(c, 0, opts.weights);
   checkPartyInputs(c, 1, opts.inputs);

@@ -29,6 +29,7 @@ import { checkPartyInputs, checkSharedInputs, partyProgram, roundWords, type Sha
 import { planParty, type Exchange, type Step } from './plan.ts';
 import { measuredRounds } from './measured-rounds.ts';
 import type { MeasuredRound } from './transport.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 
 export type { HostPort } from './channel.ts';
 export const PROTOCOL_VERSION = 'ig3dc-3pc/4';
@@ -179,6 +180,7 @@ function roundLabel(st: Exchange): string {
 
 /** Runs one party of a circuit over TLS. */
 export async function runPartyTcp(opts: TcpPartyOptions): Promise<TcpPartyResult> {
+  tuneGarbageCollector();
   const c = opts.circuit;
   const p = opts.party;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

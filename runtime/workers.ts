@@ -24,6 +24,7 @@ import { exchanges } from './plan.ts';
 import { fromWire } from './wire-tensor.ts';
 import { serveTensors } from './tensor-requests.ts';
 import { workerBootCode } from './worker-source.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 
 
 function errorFrom(reply: Extract<WorkerReply, { type: 'error' }>, who: string): Error {
@@ -51,6 +52,7 @@ function workersCost(c: Circuit, s: ReturnType<typeof schedule>, r0: DoneReply, 
 
 /** Runs a circuit with each party in its own worker thread (captureShares is not supported here). */
 export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<RunResult> {
+  tuneGarbageCollector();
   admitCircuit(c, undefined, opts.checkLeakage !== false);
   if (c.instructions.some((i) => i.op === 'shared_input' || i.op === 'handoff')) {
     throw new Ig3dcError('usage', `circuit '${c.name}' is a segment (it starts from or hands off shares): run the segment sequence (runSegmentedCircuitsWorkers), in process or over TCP, not one segment alone`);
@@ -124,6 +126,7 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
  * agree, as two processes would), compiles it if need be (the source) and posts it to both.
  */
 export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: SegmentedOptions): Promise<SegmentedResult> {
+  tuneGarbageCollector();
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   let n: SegmentShape = [src.tokens];
   let { circuit: c, weights } = src.get(0, n);

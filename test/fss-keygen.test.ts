@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { CircuitBuilder } from '../ir/circuit/index.ts';
 import { fssKeys, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
-import { dcfCorrectionRows, dcfGen } from '../ir/ring/dcf.ts';
+import { dcfCorrectionRows, dcfGen, dcfLeafBits } from '../ir/ring/dcf.ts';
 import { prgRing } from '../ir/ring/stream.ts';
 
 const M64 = (1n << 64n) - 1n;
@@ -43,21 +43,24 @@ function mmo(lo: bigint, hi: bigint): [bigint, bigint] {
  * comparison point alpha (n bits), payload beta (g words). Returns the dcfCorrectionRows(n, g)
  * correction words, row by row.
  *
- * Per level, from the top bit of alpha down: each party expands its seed s into a seed block
+ * Per tree level (all but the last nu = dcfLeafBits(n) bits), from the top bit of alpha down: each party expands its seed s into a seed block
  * and a value block per side q (s ^ tweak in the high word's upper half: L seed 0, L value 1,
  * R seed 2, R value 3); a seed block's lowest bit is the control bit. The side alpha takes is
  * kept, the other lost. Corrections: tL = t0L ^ t1L ^ a ^ 1, tR = t0R ^ t1R ^ a; the lost
  * seeds XORed (two lowest bits cleared) carry tL and tR in those bits; value correction
  * (-1)^t1 (a beta - W - v0_lose + v1_lose), W += that + v0_keep - v1_keep. A party's next seed is
  * its kept seed (two lowest bits cleared) ^ t_b (seed correction without the bits), its control
- * bit the kept seed's lowest bit ^ t_b t_keep. Last: (-1)^t1 (s1 - s0 - W), word j of a seed.
+ * bit the kept seed's lowest bit ^ t_b t_keep. The leaf, entry j < 2^nu (early termination):
+ * (-1)^t1 ([j < alpha mod 2^nu] beta + H1_j - H0_j - W), Hb_j the MMO hash of party b's seed ^
+ * tweak 4 + j (its words, one per payload word).
  */
 function refDcfGen(n: number, g: number, roots: [[bigint, bigint], [bigint, bigint]], alpha: bigint, beta: bigint[]): bigint[] {
   const s = roots.map((r) => [...r]);
   const t = [0n, 1n];
   const W = new Array<bigint>(g).fill(0n);
   const rows: bigint[] = [];
-  for (let i = n - 1; i >= 0; i--) {
+  const nu = dcfLeafBits(n);
+  for (let i = n - 1; i >= nu; i--) {
     const a = (alpha >> BigInt(i)) & 1n;
     // hash[b][q]: party b's block q.
     const hash = [0, 1].map((b) => [0n, 1n, 2n, 3n].map((q) => mmo(s[b]![0]!, s[b]![1]! ^ (q << 32n))));
@@ -81,9 +84,14 @@ function refDcfGen(n: number, g: number, roots: [[bigint, bigint], [bigint, bigi
       t[b] = (h0 ^ (tb & tKeep)) & 1n;
     }
   }
-  for (let j = 0; j < g; j++) {
-    const v = (s[1]![j]! - s[0]![j]! - W[j]!) & M64;
-    rows.push(t[1] === 1n ? -v & M64 : v);
+  // The leaf: entry j from each party's block j (seed ^ tweak 4 + j), beta where j < alpha's low nu bits.
+  const low = alpha & ((1n << BigInt(nu)) - 1n);
+  for (let j = 0n; j < 1n << BigInt(nu); j++) {
+    const [h0, h1] = [0, 1].map((b) => mmo(s[b]![0]!, s[b]![1]! ^ ((4n + j) << 32n)));
+    for (let q = 0; q < g; q++) {
+      const v = ((j < low ? beta[q]! : 0n) + h1![q]! - h0![q]! - W[q]!) & M64;
+      rows.push(t[1] === 1n ? -v & M64 : v);
+    }
   }
   return rows;
 }
@@ -217,11 +225,12 @@ describe('DCF key generation, word for word', () => {
   });
 });
 
-// sha256 of the words made by commit b4aad51 (before the key generation kernels changed).
+// sha256 of the words made with early termination (DCF_LEAF_BITS = 4), whose keys the slow
+// reference above checks word for word.
 const PINNED = {
-  dcf64g2: 'ad514eab2ae049f0be9a5f98186b2afacbb88ea81bdbd6637a703560800d1c65',
-  dcf20g1: 'bfe6efbe1f7608459bfcb40b38a36571400a8316107896466670ea31bee2e668',
-  relu64: '69435d4b90b211837da4b9b5cfd69c82804c4a6edf3c878f2cf70e02b2a4065a',
-  ltz37drop5: '3191ec38cc0b88619bd6a9fbd9b37c739ab91c8522219905f9f7f9ee8b04957d',
-  send: '6cd5912fe4f7f1c3e0a8a36f04da740cfa3cff6e80c90be899e9b910ae8bda83',
+  dcf64g2: '8cdff4c604ef7056bf92c2691c94906d1f2017a70192d534215badff27fa52f9',
+  dcf20g1: 'ca24ad07cf244579f50ac65a04547a44c00e126045a02b1ac8a225bf1193ae37',
+  relu64: 'a3fcda7ed3547c36ee0b0d15db9d90c670c4401ef9e92e674ee0d2cdc4ece067',
+  ltz37drop5: '802dc25db9f294fa49ea6844513ef37350065e4557af3bf6da11ce8469aedb4a',
+  send: 'a95343246cc70eb7c8c150502254ea2e402312ef02e181283ef27f377a33dcd1',
 };

@@ -1,6 +1,6 @@
 // WebAssembly kernels of DCF evaluation (ir/ring/dcf.ts): per tree level, the AES input of
 // every lane (prep) and, after AES, the lane's new seed, control bit and accumulated value
-// (update). i64 arithmetic wraps, which is exactly Z_2^64. Assembled at load time by
+// (update); after the last level, the leaf's block and the output (leafPrep, leaf). i64 arithmetic wraps, which is exactly Z_2^64. Assembled at load time by
 // wasm-encoder.ts; the AES itself stays in node:crypto (the caller passes the input out of
 // and the output back into this module's memory).
 //
@@ -203,34 +203,6 @@ function genUpdate(g: number): FuncBuilder {
 }
 
 /**
- * genLast(s0, s1, t1, w, c, cwl, rs) with g payload words: after key generation's last level,
- * the last correction words (-1)^t1 (conv(s1) - conv(s0) - W) of c elements, conv(s) the seed's
- * first g words; row j at cwl + j rs, element e at 8 e. t1: party 1's control-bit masks.
- */
-function genLast(g: number): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32], []);
-  const [s0, s1, t1, w, c, cwl, rs] = [0, 1, 2, 3, 4, 5, 6];
-  const [end] = [f.local(I32)];
-  const [tm] = [f.local(I64)];
-  f.get(s0).get(c).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
-  f.whileLoop(
-    (b) => b.get(s0).get(end).op(Op.i32LtU),
-    (b) => {
-      b.get(t1).load64().set(tm);
-      for (let j = 0; j < g; j++) {
-        // (v ^ tm) - tm: v where tm = 0, -v where tm is all ones.
-        b.get(cwl);
-        if (j > 0) b.get(rs).i32(j).op(Op.i32Mul).op(Op.i32Add);
-        b.get(s1).load64(8 * j).get(s0).load64(8 * j).op(Op.i64Sub).get(w).load64(8 * j).op(Op.i64Sub);
-        b.get(tm).op(Op.i64Xor).get(tm).op(Op.i64Sub).store64();
-      }
-      b.inc(s0, 16).inc(s1, 16).inc(t1, 8).inc(w, 8 * g).inc(cwl, 8);
-    },
-  );
-  return f;
-}
-
-/**
  * fssKeyPrep(rho, p0c, alpha, beta, p1c, c, top, drop, low, rs) with g payload words: the sign
  * formula's DCF inputs (ir/circuit/gates/fss.ts) for c masks rho, m = top + 1 bits: the point
  * alpha = (rho & low) >> drop (low = 2^top - 1), the payload beta_0 = 1 - 2 r_top and (g = 2)
@@ -267,30 +239,152 @@ function fssKeyPrep(g: number): FuncBuilder {
   return f;
 }
 
+/** mask = 2^nu - 1 (i64) from the i32 parameter nu. */
+function leafMask(f: FuncBuilder, nu: number, mask: number): void {
+  f.i64(1n).get(nu).op(Op.i64ExtendI32U).op(Op.i64Shl).i64(1n).op(Op.i64Sub).set(mask);
+}
+
 /**
- * finish(s, v, t, k, nl, cwl, rs, y) with g payload words; `sub`: party 1. After the last
- * level, each lane's share of f(x): y = v (+/-) (conv(s) + (CW_last & t)), conv(s) the seed's
- * first g words; CW_last row j at cwl + j rs, key k's word at 8 k. y: g words per lane.
+ * leafPrep(s, x, inp, nl, nu): after the tree's last level, per lane one AES block: its seed ^
+ * tweak 4 + j, j the low nu bits of its point (the leaf's entry, dcf.ts: early termination).
  */
-function finish(g: number, sub: boolean): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32], []);
-  const [s, v, t, k, nl, cwl, rs, y] = [0, 1, 2, 3, 4, 5, 6, 7];
+function leafPrep(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [s, x, inp, nl, nu] = [0, 1, 2, 3, 4];
+  const [end] = [f.local(I32)];
+  const [mask] = [f.local(I64)];
+  leafMask(f, nu, mask);
+  f.get(s).get(nl).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (g) => g.get(s).get(end).op(Op.i32LtU),
+    (g) => {
+      g.get(inp).get(s).load64().store64(0);
+      g.get(inp).get(s).load64(8).get(x).load64().get(mask).op(Op.i64And).i64(4n).op(Op.i64Add).i64(32n).op(Op.i64Shl).op(Op.i64Xor).store64(8);
+      g.inc(s, 16).inc(x, 8).inc(inp, 16);
+    },
+  );
+  return f;
+}
+
+/**
+ * leaf(s, v, t, x, k, inp, h, nl, nu, cwl, rs, y) with g payload words; `sub`: party 1. Each
+ * lane's share of f(x): y = v (+/-) (conv(H) + (CW_leaf[j] & t)), H the MMO hash of the lane's
+ * leaf block (h: AES of `inp`, 16 bytes per lane), j the point's low nu bits; CW_leaf row
+ * j g + w at cwl + (j g + w) rs, key k's word at 8 k. y: g words per lane.
+ */
+function leaf(g: number, sub: boolean): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [s, v, t, x, k, inp, h, nl, nu, cwl, rs, y] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const [end, cwk] = [f.local(I32), f.local(I32)];
-  const [tm] = [f.local(I64)];
+  const [mask, tm] = [f.local(I64), f.local(I64)];
+  leafMask(f, nu, mask);
   f.get(s).get(nl).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
   f.whileLoop(
     (b) => b.get(s).get(end).op(Op.i32LtU),
     (b) => {
       b.get(t).load64().set(tm);
-      b.get(cwl).get(k).op(I32_LOAD, 2, 0).i32(3).op(Op.i32Shl).op(Op.i32Add).set(cwk);
+      // cwk = cwl + 8 k + j g rs
+      b.get(cwl).get(k).op(I32_LOAD, 2, 0).i32(3).op(Op.i32Shl).op(Op.i32Add);
+      b.get(x).load64().get(mask).op(Op.i64And).op(I32_WRAP).i32(g).op(Op.i32Mul).get(rs).op(Op.i32Mul).op(Op.i32Add).set(cwk);
       for (let j = 0; j < g; j++) {
         b.get(y);
         b.get(v).load64(8 * j);
-        b.get(s).load64(8 * j);
-        b.get(cwk).get(rs).i32(j).op(Op.i32Mul).op(Op.i32Add).load64().get(tm).op(Op.i64And).op(Op.i64Add);
+        b.get(h).load64(8 * j).get(inp).load64(8 * j).op(Op.i64Xor);
+        b.get(cwk);
+        if (j > 0) b.get(rs).i32(j).op(Op.i32Mul).op(Op.i32Add);
+        b.load64().get(tm).op(Op.i64And).op(Op.i64Add);
         b.op(sub ? Op.i64Sub : Op.i64Add).store64(8 * j);
       }
-      b.inc(s, 16).inc(v, 8 * g).inc(t, 8).inc(k, 4).inc(y, 8 * g);
+      b.inc(s, 16).inc(v, 8 * g).inc(t, 8).inc(x, 8).inc(k, 4).inc(inp, 16).inc(h, 16).inc(y, 8 * g);
+    },
+  );
+  return f;
+}
+
+/** genLeafPrep(s0, s1, inp, c, nu): per element 2^(nu + 1) AES blocks: party 0's leaf blocks j = 0 .. 2^nu - 1 (seed ^ tweak 4 + j), then party 1's. */
+function genLeafPrep(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [s0, s1, inp, c, nu] = [0, 1, 2, 3, 4];
+  const [end, j, m] = [f.local(I32), f.local(I32), f.local(I32)];
+  const [lo, hi] = [f.local(I64), f.local(I64)];
+  f.i32(1).get(nu).op(Op.i32Shl).set(m);
+  f.get(s0).get(c).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (g) => g.get(s0).get(end).op(Op.i32LtU),
+    (g) => {
+      for (const s of [s0, s1]) {
+        g.get(s).load64().set(lo);
+        g.get(s).load64(8).set(hi);
+        g.i32(0).set(j);
+        g.whileLoop(
+          (q) => q.get(j).get(m).op(Op.i32LtU),
+          (q) => {
+            q.get(inp).get(lo).store64(0);
+            q.get(inp).get(hi).get(j).i32(4).op(Op.i32Add).op(Op.i64ExtendI32U).i64(32n).op(Op.i64Shl).op(Op.i64Xor).store64(8);
+            q.inc(inp, 16).inc(j, 1);
+          },
+        );
+      }
+      g.inc(s0, 16).inc(s1, 16);
+    },
+  );
+  return f;
+}
+
+/**
+ * genLeaf(t1, w, alpha, beta, inp, h, c, nu, cwl, rs) with g payload words: after key
+ * generation's last tree level, the leaf's correction words of c elements: entry j, word q is
+ * (-1)^t1 (conv_q(H1_j) - conv_q(H0_j) - W_q + [j < alpha mod 2^nu] beta_q), Hb_j the MMO hash
+ * of party b's leaf block j (h: AES of `inp`, per element party 0's 2^nu blocks, then party
+ * 1's). Row j g + q at cwl + (j g + q) rs, element e at 8 e; beta: g rows rs bytes apart.
+ */
+function genLeaf(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [t1, w, alpha, beta, inp, h, c, nu, cwl, rs] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [end, j, m, row, b0, b1] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const [mask, tm, al, lt, acc] = [f.local(I64), f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
+  // The MMO hash word at byte offset `off` of the block `at` bytes into the element's: AES ^ in.
+  const hash = (q: FuncBuilder, at: number, off: number): void => {
+    q.get(h).get(at).op(Op.i32Add).load64(off).get(inp).get(at).op(Op.i32Add).load64(off).op(Op.i64Xor);
+  };
+  leafMask(f, nu, mask);
+  f.i32(1).get(nu).op(Op.i32Shl).set(m);
+  f.get(t1).get(c).i32(3).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (b) => b.get(t1).get(end).op(Op.i32LtU),
+    (b) => {
+      b.get(t1).load64().set(tm);
+      b.get(alpha).load64().get(mask).op(Op.i64And).set(al);
+      b.i32(0).set(j);
+      b.get(cwl).set(row);
+      b.whileLoop(
+        (q) => q.get(j).get(m).op(Op.i32LtU),
+        (q) => {
+          // lt = all ones where j < alpha's low bits
+          q.i64(0n).get(j).op(Op.i64ExtendI32U).get(al).op(Op.i64LtU).op(Op.i64ExtendI32U).op(Op.i64Sub).set(lt);
+          // party 0's block j at 16 j, party 1's at 16 (m + j)
+          q.get(j).i32(4).op(Op.i32Shl).set(b0);
+          q.get(m).get(j).op(Op.i32Add).i32(4).op(Op.i32Shl).set(b1);
+          for (let p = 0; p < g; p++) {
+            q.get(beta);
+            if (p > 0) q.get(rs).i32(p).op(Op.i32Mul).op(Op.i32Add);
+            q.load64().get(lt).op(Op.i64And);
+            q.get(w).load64(8 * p).op(Op.i64Sub);
+            hash(q, b1, 8 * p);
+            q.op(Op.i64Add);
+            hash(q, b0, 8 * p);
+            q.op(Op.i64Sub).set(acc);
+            q.get(row);
+            if (p > 0) q.get(rs).i32(p).op(Op.i32Mul).op(Op.i32Add);
+            q.get(acc).get(tm).op(Op.i64Xor).get(tm).op(Op.i64Sub).store64();
+          }
+          q.get(row).get(rs).i32(g).op(Op.i32Mul).op(Op.i32Add).set(row);
+          q.inc(j, 1);
+        },
+      );
+      b.get(h).get(m).i32(5).op(Op.i32Shl).op(Op.i32Add).set(h);
+      b.get(inp).get(m).i32(5).op(Op.i32Shl).op(Op.i32Add).set(inp);
+      b.inc(t1, 8).inc(w, 8 * g).inc(alpha, 8).inc(beta, 8).inc(cwl, 8);
     },
   );
   return f;
@@ -422,15 +516,15 @@ function scatter(g: number): FuncBuilder {
  * points must be descending but for one wrap (a spline's X - k_p); otherwise trieDepart returns
  * 1 and the caller plans the chunk itself.
  *
- * trieDepart(base, offs, q, dep, own, rise, stl, std, cnt, kc, np, n, drop, mask) -> 0 | 1:
+ * trieDepart(base, offs, q, dep, own, rise, stl, std, cnt, kc, np, n, drop, mask, depth) -> 0 | 1:
  * per lane its departure level dep (i32: n minus the bit length of its point XOR the previous
- * point's in sorted order; 0 for the first) and owner own (i32 lane: the latest earlier point
+ * point's in sorted order, at most depth, the tree's levels; 0 for the first) and owner own (i32 lane: the latest earlier point
  * in sorted order leaving higher up; -1 for the first), cnt[dep + 1]++ (i32), rise[k] the
  * sorted order's start. stl, std: a stack of np + 1 lanes and depths.
  */
 function trieDepart(): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I64], [I32]);
-  const [base, offs, q, dep, own, rise, stl, std, cnt, kc, np, n, drop, mask] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I64, I32], [I32]);
+  const [base, offs, q, dep, own, rise, stl, std, cnt, kc, np, n, drop, mask, depth] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
   const L32 = (): number => f.local(I32);
   const [k, p, j, l, prev, rises, riseAt, top, d, o] = [L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32()];
   const L64 = (): number => f.local(I64);
@@ -498,6 +592,11 @@ function trieDepart(): FuncBuilder {
               a8(e, q, l).load64();
               a8(e, q, prev).load64();
               e.op(Op.i64Xor).op(Op.i64Clz).op(Op.i32WrapI64).op(Op.i32Add).set(d);
+              // points that agree on the tree's levels share the whole walk (they differ in the leaf only)
+              e.ifThen(
+                (g) => g.get(d).get(depth).op(Op.i32GtS),
+                (g) => g.get(depth).set(d),
+              );
               // pop while std[top - 1] > d
               e.whileLoop(
                 (g) => {
@@ -595,11 +694,13 @@ function triePlace(): FuncBuilder {
 export function dcfKernelModule(): Uint8Array {
   const funcs: ModuleFunction[] = [{ name: 'prep', fn: prep() }];
   for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `update${g}${sub ? 'sub' : 'add'}`, fn: update(g, sub) });
-  for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `finish${g}${sub ? 'sub' : 'add'}`, fn: finish(g, sub) });
+  funcs.push({ name: 'leafPrep', fn: leafPrep() });
+  for (const g of [1, 2]) for (const sub of [false, true]) funcs.push({ name: `leaf${g}${sub ? 'sub' : 'add'}`, fn: leaf(g, sub) });
   for (const g of [1, 2]) funcs.push({ name: `signAcc${g}`, fn: signAcc(g) });
   funcs.push({ name: 'genPrep', fn: genPrep() });
   for (const g of [1, 2]) funcs.push({ name: `genUpdate${g}`, fn: genUpdate(g) });
-  for (const g of [1, 2]) funcs.push({ name: `genLast${g}`, fn: genLast(g) });
+  funcs.push({ name: 'genLeafPrep', fn: genLeafPrep() });
+  for (const g of [1, 2]) funcs.push({ name: `genLeaf${g}`, fn: genLeaf(g) });
   for (const g of [1, 2]) funcs.push({ name: `fssKeyPrep${g}`, fn: fssKeyPrep(g) });
   for (const g of [1, 2]) funcs.push({ name: `copyLanes${g}`, fn: copyLanes(g) });
   for (const g of [1, 2]) funcs.push({ name: `scatter${g}`, fn: scatter(g) });
@@ -613,15 +714,17 @@ export interface DcfKernelExports {
   readonly memory: WasmMemory;
   prep(s: Ptr, x: Ptr, inp: Ptr, nl: number, bit: number): void;
   [update: `update${string}`]: (s: Ptr, v: Ptr, t: Ptr, x: Ptr, k: Ptr, inp: Ptr, h: Ptr, nl: number, bit: number, cwl: Ptr, rs: number) => void;
-  [finish: `finish${string}`]: (s: Ptr, v: Ptr, t: Ptr, k: Ptr, nl: number, cwl: Ptr, rs: number, y: Ptr) => void;
+  leafPrep(s: Ptr, x: Ptr, inp: Ptr, nl: number, nu: number): void;
+  [leaf: `leaf${string}`]: (s: Ptr, v: Ptr, t: Ptr, x: Ptr, k: Ptr, inp: Ptr, h: Ptr, nl: number, nu: number, cwl: Ptr, rs: number, y: Ptr) => void;
   [signAcc: `signAcc${string}`]: (y: Ptr, xk: Ptr, ck: Ptr, rk: Ptr, offs: Ptr, ca: Ptr, cs: Ptr, acc: Ptr, kc: number, np: number, no: number, top: number, one: number) => void;
   genPrep(s0: Ptr, s1: Ptr, inp: Ptr, c: number): void;
   [genUpdate: `genUpdate${string}`]: (s0: Ptr, s1: Ptr, t0: Ptr, t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, bit: number, cwl: Ptr, rs: number) => void;
-  [genLast: `genLast${string}`]: (s0: Ptr, s1: Ptr, t1: Ptr, w: Ptr, c: number, cwl: Ptr, rs: number) => void;
+  genLeafPrep(s0: Ptr, s1: Ptr, inp: Ptr, c: number, nu: number): void;
+  [genLeaf: `genLeaf${string}`]: (t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, nu: number, cwl: Ptr, rs: number) => void;
   [fssKeyPrep: `fssKeyPrep${string}`]: (rho: Ptr, p0c: Ptr, alpha: Ptr, beta: Ptr, p1c: Ptr, c: number, top: number, drop: number, low: bigint, rs: number) => void;
   [copyLanes: `copyLanes${string}`]: (s: Ptr, v: Ptr, t: Ptr, src: Ptr, from: number, to: number) => void;
   [scatter: `scatter${string}`]: (from: Ptr, perm: Ptr, to: Ptr, nl: number) => void;
-  trieDepart(base: Ptr, offs: Ptr, q: Ptr, dep: Ptr, own: Ptr, rise: Ptr, stl: Ptr, std: Ptr, cnt: Ptr, kc: number, np: number, n: number, drop: number, mask: bigint): number;
+  trieDepart(base: Ptr, offs: Ptr, q: Ptr, dep: Ptr, own: Ptr, rise: Ptr, stl: Ptr, std: Ptr, cnt: Ptr, kc: number, np: number, n: number, drop: number, mask: bigint, depth: number): number;
   triePlace(q: Ptr, dep: Ptr, own: Ptr, pos: Ptr, rise: Ptr, nxt: Ptr, perm: Ptr, lk: Ptr, lx: Ptr, lo: Ptr, kc: number, np: number): void;
 }
 

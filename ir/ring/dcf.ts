@@ -6,13 +6,22 @@
 //
 // A key is the party's root seed (128 bits) plus correction words shared by both keys, per
 // level: a seed correction (128 bits) whose two lowest bits carry the two control-bit
-// corrections, and a value correction (g ring words); after the last level, g words. Seeds
-// have their two lowest bits cleared (126 bits; the lowest bit of a hash output is its
-// control bit), so the seed correction's two lowest bits are free for the control-bit
-// corrections. The tree's PRG is fixed-key AES-128 in the Matyas-Meyer-Oseas form
-// H(s ^ i) = AES_K(s ^ i) ^ s ^ i through node:crypto (AES-NI): evaluation expands 2 blocks
-// per element and level (the seed and the value of the side the input takes), key
-// generation 8.
+// corrections, and a value correction (g ring words). Seeds have their two lowest bits
+// cleared (126 bits; the lowest bit of a hash output is its control bit), so the seed
+// correction's two lowest bits are free for the control-bit corrections. The tree's PRG is
+// fixed-key AES-128 in the Matyas-Meyer-Oseas form H(s ^ i) = AES_K(s ^ i) ^ s ^ i through
+// node:crypto (AES-NI): evaluation expands 2 blocks per element and level (the seed and the
+// value of the side the input takes), key generation 8.
+//
+// Early termination (as the paper's DPF does it; Boyle, Gilboa, Ishai, "Function Secret
+// Sharing: Improvements and Extensions", CCS 2016): the tree stops nu = min(DCF_LEAF_BITS, n)
+// levels early, and the last nu input bits j select a leaf entry instead. Each party hashes
+// its leaf seed with tweak 4 + j (one block), and the key ends in 2^nu g words, entry j
+// (-1)^t1 (conv(H1_j) - conv(H0_j) - W + [j < alpha mod 2^nu] beta): the paper's last
+// correction word once per entry. On alpha's path the two parties' hashes differ and the entry
+// gives beta [x < alpha]; off it the seeds and control bits agree and the leaf cancels. An
+// evaluation then costs 2 (n - nu) + 1 blocks, not 2 n, and a spline's points that agree but
+// for their last nu bits share the whole walk; key generation costs the same 8 n blocks.
 //
 // Elements go through the tree in chunks of CHUNK_BYTES of AES input, every level of a chunk
 // before the next chunk: one `update` per chunk and level (key generation: two, each below
@@ -32,9 +41,16 @@ import { dcfKernels, type DcfKernelExports } from './dcf-wasm.ts';
 /** Payload words (g) supported: the value block of the PRG holds two ring words. */
 export const DCF_MAX_PAYLOAD = 2;
 
-/** Rows of correction words for an n-bit DCF with g payload words (each row N words). */
+/** Input bits the leaf takes (early termination): the tree stops this many levels early. */
+export const DCF_LEAF_BITS = 4;
+
+/** The leaf's input bits nu of an n-bit DCF; the tree has n - nu levels. */
+export const dcfLeafBits = (n: number): number => Math.min(DCF_LEAF_BITS, n);
+
+/** Rows of correction words for an n-bit DCF with g payload words (each row N words): per tree level 2 + g, then the leaf's 2^nu entries of g. */
 export function dcfCorrectionRows(n: number, g: number): number {
-  return n * (2 + g) + g;
+  const nu = dcfLeafBits(n);
+  return (n - nu) * (2 + g) + (1 << nu) * g;
 }
 
 /** AES input per `update`: small enough to stay in cache and to be recycled by malloc. */
@@ -119,6 +135,11 @@ export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Arra
   const rows = 2 + g;
   const R = dcfCorrectionRows(n, g);
   if (cw.length !== R * N) throw new Error(`dcfGen: output of ${cw.length} words for ${R} x ${N}`);
+  const nu = dcfLeafBits(n);
+  const depth = n - nu;
+  // The leaf: 2^(nu + 1) AES blocks per element, in groups of elements that fit the AES input.
+  const leafBytes = 32 << nu;
+  const LC = Math.max(1, Math.floor(CHUNK_BYTES / leafBytes));
   const C = CHUNK_BYTES / 128;
   // The kernels' memory: AES input and output, both parties' seeds and control-bit masks, W (element-major), alpha, beta (rows of c), the chunk's correction words, the source's.
   const { take, used } = bumpAllocator();
@@ -129,7 +150,7 @@ export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Arra
   src.reserve(take, C);
   const W = dcfKernels(used());
   const genUpdate = W[`genUpdate${g}`]!;
-  const genLast = W[`genLast${g}`]!;
+  const genLeaf = W[`genLeaf${g}`]!;
   const mem = W.memory.buffer;
   const u8 = new Uint8Array(mem);
   const u32 = new Uint32Array(mem);
@@ -146,12 +167,18 @@ export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Arra
     // The chunk's AES input in pieces of at most GEN_UPDATE_BYTES (ECB: each block on its own).
     const pieces: Uint8Array[] = [];
     for (let at = 0; at < 128 * c; at += GEN_UPDATE_BYTES) pieces.push(u8.subarray(IN + at, IN + Math.min(at + GEN_UPDATE_BYTES, 128 * c)));
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < depth; i++) {
       W.genPrep(S0, S1, IN, c);
       for (let p = 0, at = H; p < pieces.length; at += pieces[p]!.length, p++) u8.set(aesBytes(pieces[p]!), at);
       genUpdate(S0, S1, T0, T1, WV, AL, BE, IN, H, c, n - 1 - i, CWB + 8 * i * rows * c, 8 * c);
     }
-    genLast(S0, S1, T1, WV, c, CWB + 8 * n * rows * c, 8 * c);
+    for (let l0 = 0; l0 < c; l0 += LC) {
+      const lc = Math.min(LC, c - l0);
+      const bytes = leafBytes * lc;
+      W.genLeafPrep(S0 + 16 * l0, S1 + 16 * l0, IN, lc, nu);
+      for (let at = 0; at < bytes; at += GEN_UPDATE_BYTES) u8.set(aesBytes(u8.subarray(IN + at, IN + Math.min(at + GEN_UPDATE_BYTES, bytes))), H + at);
+      genLeaf(T1 + 8 * l0, WV + 8 * g * l0, AL + 8 * l0, BE + 8 * l0, IN, H, lc, nu, CWB + 8 * depth * rows * c + 8 * l0, 8 * c);
+    }
     for (let r = 0; r < R; r++) cw.set(b64.subarray(CWB / 8 + r * c, CWB / 8 + (r + 1) * c), r * N + e0);
   }
   return cw;
@@ -166,6 +193,9 @@ function words32(bytes: Uint8Array, N: number): Uint32Array {
 
 /** AES input of an evaluation level: 2 blocks (32 bytes) per lane. */
 const EVAL_CHUNK = CHUNK_BYTES / 32;
+
+/** AES input of the leaf: 1 block per lane. */
+const LEAF_LANES = CHUNK_BYTES / 16;
 
 /**
  * Evaluation lanes in the kernels' memory (dcf-wasm.ts): each lane is one (key, input) pair
@@ -262,6 +292,8 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   const offs = given ? new Uint32Array(0) : new Uint32Array(src.offsets.buffer, src.offsets.byteOffset, 2 * P);
   const rows = 2 + g;
   const R = dcfCorrectionRows(n, g);
+  const nu = dcfLeafBits(n);
+  const depth = n - nu;
   const root32 = words32(root, N);
   const neg = party === 1;
   const drop = given ? 0 : (src.drop ?? 0);
@@ -288,7 +320,7 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   sink.reserve(take, L, KC);
   const W = dcfKernels(used());
   const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
-  const finish = W[`finish${g}${neg ? 'sub' : 'add'}`]!;
+  const leaf = W[`leaf${g}${neg ? 'sub' : 'add'}`]!;
   const copyLanes = W[`copyLanes${g}`]!;
   const scatter = W[`scatter${g}`]!;
   const mem = W.memory.buffer;
@@ -329,7 +361,7 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
       b64.set(src.base.subarray(e0, e0 + kc), TB / 8);
       u32.fill(0, TC / 4, TC / 4 + n + 2);
     }
-    if (!given && W.trieDepart(TB, TO, TQ, TD, TW, TR, TSL, TSD, TC, kc, P, n, drop, wideMask) === 0) {
+    if (!given && W.trieDepart(TB, TO, TQ, TD, TW, TR, TSL, TSD, TC, kc, P, n, drop, wideMask, depth) === 0) {
       // The plan in WebAssembly: the same as below, for points descending but for one wrap.
       atLevel.set(u32.subarray(TC / 4, TC / 4 + n + 2));
       for (let i = 1; i <= n + 1; i++) atLevel[i]! += atLevel[i - 1]!;
@@ -381,7 +413,8 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
         if (j > 0) {
           const m = sorted[j - 1]!;
           const xh = (qh[l]! ^ qh[m]!) >>> 0;
-          dep = n - (xh !== 0 ? 64 - Math.clz32(xh) : 32 - Math.clz32((ql[l]! ^ ql[m]!) >>> 0));
+          // Points that agree on the tree's levels share the whole walk (they differ in the leaf only).
+          dep = Math.min(depth, n - (xh !== 0 ? 64 - Math.clz32(xh) : 32 - Math.clz32((ql[l]! ^ ql[m]!) >>> 0)));
           while (stackDepth[top - 1]! > dep) top--;
           // An owner that leaves at the same depth is copied in the same step: take its own owner, active before.
           const o = stackLane[top - 1]!;
@@ -425,14 +458,20 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
       u32[tw] = u32[tw + 1] = neg ? 0xffffffff : 0;
       u32.fill(0, ln.v / 4 + 2 * g * w, ln.v / 4 + 2 * g * (w + 1));
     }
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < depth; i++) {
       if (i > 0 && atLevel[i + 1]! > atLevel[i]!) copyLanes(ln.s, ln.v, ln.t, OWNER, atLevel[i]!, atLevel[i + 1]!);
       level(i, atLevel[i + 1]!, kc);
     }
-    // Points equal to an earlier one (departure n) take its final state.
-    if (atLevel[n + 1]! > atLevel[n]!) copyLanes(ln.s, ln.v, ln.t, OWNER, atLevel[n]!, atLevel[n + 1]!);
-    // Output: v + (-1)^party (conv(s) + t CW_last), g words per lane, back in the sink's lane order.
-    finish(ln.s, ln.v, ln.t, ln.k, lc, CW + 8 * n * rows * kc, 8 * kc, YW);
+    // Points equal to an earlier one on the tree's levels (departure depth) take its final state
+    // (with no levels, every point starts from the root).
+    if (depth > 0 && atLevel[depth + 1]! > atLevel[depth]!) copyLanes(ln.s, ln.v, ln.t, OWNER, atLevel[depth]!, atLevel[depth + 1]!);
+    // The leaf: v + (-1)^party (conv(H(s ^ 4 + j)) + t CW_leaf[j]), g words per lane, then back in the sink's lane order.
+    for (let c0 = 0; c0 < lc; c0 += LEAF_LANES) {
+      const cn = Math.min(LEAF_LANES, lc - c0);
+      W.leafPrep(ln.s + 16 * c0, ln.x + 8 * c0, IN, cn, nu);
+      u8.set(aesBytes(u8.subarray(IN, IN + 16 * cn)), H);
+      leaf(ln.s + 16 * c0, ln.v + 8 * g * c0, ln.t + 8 * c0, ln.x + 8 * c0, ln.k + 4 * c0, IN, H, cn, nu, CW + 8 * depth * rows * kc, 8 * kc, YW + 8 * g * c0);
+    }
     scatter(YW, PERM, Y, lc);
     sink.chunk(views, e0, kc);
   }

@@ -86,8 +86,8 @@ describe('DCF', () => {
   it('batches larger than one AES chunk: every key and point right across chunk boundaries (one point, several, more points than a chunk)', () => {
     for (const [N, P, n] of [
       [3001, 1, 24],
-      [1000, 5, 40],
-      [2, 2100, 64],
+      [4000, 5, 40],
+      [5, 2100, 64],
     ] as const) {
       const mask = n === 64 ? M64 : (1n << BigInt(n)) - 1n;
       const alpha = BigUint64Array.from({ length: N }, () => rand64() & mask);

@@ -301,8 +301,11 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   // The points' bits before the drop: n + drop.
   const wide = n + drop;
   const [m0, m1] = wide >= 64 ? [0xffffffff, 0xffffffff] : wide >= 32 ? [0xffffffff, wide === 32 ? 0 : 0xffffffff >>> (64 - wide)] : [0xffffffff >>> (32 - wide), 0];
-  // Keys per chunk: all their points in one walk of at most EVAL_CHUNK lanes (more when one key has more points).
-  const KC = Math.max(1, Math.floor(EVAL_CHUNK / P));
+  // Keys per chunk: all their points in one walk of at most 4 EVAL_CHUNK lanes (more when one key
+  // has more points), and at most EVAL_CHUNK keys. A spline's points share their top levels, where
+  // only one lane per key is active: several AES chunks' worth of lanes keep those levels' AES
+  // calls large (exp's 14 points: 22% faster than one chunk of lanes).
+  const KC = Math.max(1, Math.floor(Math.min(EVAL_CHUNK, (4 * EVAL_CHUNK) / P)));
   const L = KC * P;
   // The kernels' memory: AES input and output, the lanes, their owners and output order, the chunk's correction words, the lane outputs (walk order, then the sink's order), the sink's.
   const { take, used } = bumpAllocator();

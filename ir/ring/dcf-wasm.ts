@@ -341,45 +341,49 @@ function genLeafPrep(): FuncBuilder {
 function genLeaf(g: number): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
   const [t1, w, alpha, beta, inp, h, c, nu, cwl, rs] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [end, j, m, row, b0, b1] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const [mask, tm, al, lt, acc] = [f.local(I64), f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
-  // The MMO hash word at byte offset `off` of the block `at` bytes into the element's: AES ^ in.
-  const hash = (q: FuncBuilder, at: number, off: number): void => {
-    q.get(h).get(at).op(Op.i32Add).load64(off).get(inp).get(at).op(Op.i32Add).load64(off).op(Op.i64Xor);
-  };
+  const L32 = (): number => f.local(I32);
+  const [end, j, m, row, step, h0, i0, h1, i1] = [L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32(), L32()];
+  const L64 = (): number => f.local(I64);
+  const [tm, al, lt, acc] = [L64(), L64(), L64(), L64()];
+  // Per element: its payload and path value words, loaded once.
+  const bw = Array.from({ length: g }, L64);
+  const ww = Array.from({ length: g }, L64);
+  const mask = L64();
   leafMask(f, nu, mask);
   f.i32(1).get(nu).op(Op.i32Shl).set(m);
+  f.get(rs).i32(g).op(Op.i32Mul).set(step);
   f.get(t1).get(c).i32(3).op(Op.i32Shl).op(Op.i32Add).set(end);
   f.whileLoop(
     (b) => b.get(t1).get(end).op(Op.i32LtU),
     (b) => {
       b.get(t1).load64().set(tm);
       b.get(alpha).load64().get(mask).op(Op.i64And).set(al);
-      b.i32(0).set(j);
+      for (let p = 0; p < g; p++) {
+        b.get(beta);
+        if (p > 0) b.get(rs).op(Op.i32Add);
+        b.load64().set(bw[p]!);
+        b.get(w).load64(8 * p).set(ww[p]!);
+      }
+      // party 0's blocks from h and inp, party 1's 16 m bytes on
+      b.get(h).set(h0).get(inp).set(i0);
+      b.get(h).get(m).i32(4).op(Op.i32Shl).op(Op.i32Add).set(h1);
+      b.get(inp).get(m).i32(4).op(Op.i32Shl).op(Op.i32Add).set(i1);
       b.get(cwl).set(row);
+      b.i32(0).set(j);
       b.whileLoop(
         (q) => q.get(j).get(m).op(Op.i32LtU),
         (q) => {
           // lt = all ones where j < alpha's low bits
           q.i64(0n).get(j).op(Op.i64ExtendI32U).get(al).op(Op.i64LtU).op(Op.i64ExtendI32U).op(Op.i64Sub).set(lt);
-          // party 0's block j at 16 j, party 1's at 16 (m + j)
-          q.get(j).i32(4).op(Op.i32Shl).set(b0);
-          q.get(m).get(j).op(Op.i32Add).i32(4).op(Op.i32Shl).set(b1);
           for (let p = 0; p < g; p++) {
-            q.get(beta);
-            if (p > 0) q.get(rs).i32(p).op(Op.i32Mul).op(Op.i32Add);
-            q.load64().get(lt).op(Op.i64And);
-            q.get(w).load64(8 * p).op(Op.i64Sub);
-            hash(q, b1, 8 * p);
-            q.op(Op.i64Add);
-            hash(q, b0, 8 * p);
-            q.op(Op.i64Sub).set(acc);
+            q.get(bw[p]!).get(lt).op(Op.i64And).get(ww[p]!).op(Op.i64Sub);
+            q.get(h1).load64(8 * p).get(i1).load64(8 * p).op(Op.i64Xor).op(Op.i64Add);
+            q.get(h0).load64(8 * p).get(i0).load64(8 * p).op(Op.i64Xor).op(Op.i64Sub).set(acc);
             q.get(row);
-            if (p > 0) q.get(rs).i32(p).op(Op.i32Mul).op(Op.i32Add);
+            if (p > 0) q.get(rs).op(Op.i32Add);
             q.get(acc).get(tm).op(Op.i64Xor).get(tm).op(Op.i64Sub).store64();
           }
-          q.get(row).get(rs).i32(g).op(Op.i32Mul).op(Op.i32Add).set(row);
-          q.inc(j, 1);
+          q.incBy(row, step).inc(h0, 16).inc(i0, 16).inc(h1, 16).inc(i1, 16).inc(j, 1);
         },
       );
       b.get(h).get(m).i32(5).op(Op.i32Shl).op(Op.i32Add).set(h);

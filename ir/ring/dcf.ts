@@ -124,17 +124,18 @@ export interface DcfGenSource {
 
 /**
  * dcfGen with the points and payloads written chunk by chunk by `src` (so no array of N of
- * them need exist), the correction words into `cw` (dcfCorrectionRows x N words, word-major).
+ * them need exist), the correction words into `cw` (dcfCorrectionRows x N words, word-major),
+ * and into `copy` too when given (a second party's words, written while the chunk is in cache).
  *
  * Elements go in chunks of CHUNK_BYTES / 128 (8 AES blocks per element and level), every level
  * of a chunk before the next; the per-level work, and the last correction words, run in
  * WebAssembly (dcf-wasm.ts) around node:crypto's AES.
  */
-export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], cw: BigUint64Array, src: DcfGenSource): BigUint64Array {
+export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Array], cw: BigUint64Array, src: DcfGenSource, copy?: BigUint64Array): BigUint64Array {
   const { count: N, bits: n, payload: g } = d;
   const rows = 2 + g;
   const R = dcfCorrectionRows(n, g);
-  if (cw.length !== R * N) throw new Error(`dcfGen: output of ${cw.length} words for ${R} x ${N}`);
+  if (cw.length !== R * N || (copy !== undefined && copy.length !== R * N)) throw new Error(`dcfGen: output of ${cw.length} words for ${R} x ${N}`);
   const nu = dcfLeafBits(n);
   const depth = n - nu;
   // The leaf: 2^(nu + 1) AES blocks per element, in groups of elements that fit the AES input.
@@ -179,7 +180,11 @@ export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Arra
       for (let at = 0; at < bytes; at += GEN_UPDATE_BYTES) u8.set(aesBytes(u8.subarray(IN + at, IN + Math.min(at + GEN_UPDATE_BYTES, bytes))), H + at);
       genLeaf(T1 + 8 * l0, WV + 8 * g * l0, AL + 8 * l0, BE + 8 * l0, IN, H, lc, nu, CWB + 8 * depth * rows * c + 8 * l0, 8 * c);
     }
-    for (let r = 0; r < R; r++) cw.set(b64.subarray(CWB / 8 + r * c, CWB / 8 + (r + 1) * c), r * N + e0);
+    for (let r = 0; r < R; r++) {
+      const row = b64.subarray(CWB / 8 + r * c, CWB / 8 + (r + 1) * c);
+      cw.set(row, r * N + e0);
+      copy?.set(row, r * N + e0);
+    }
   }
   return cw;
 }

@@ -211,6 +211,8 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
   const words = g * n + dcfCorrectionRows(d.bits, g) * n;
   const p1 = shared ? new BigUint64Array(words) : allocLent(words);
   const cw = p1.subarray(g * n);
+  // Not shared: P0's correction words, an array of their own, written with P1's chunk by chunk.
+  const p0 = shared ? undefined : allocLent(cw.length);
   let RHO = 0, P0C = 0, P1C = 0;
   const low = (1n << BigInt(top)) - 1n;
   dcfGenChunks(d, roots, cw, {
@@ -226,11 +228,8 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
       // P1's constant shares: the constants minus P0's seed-drawn shares.
       for (let j = 0; j < g; j++) p1.set(b64.subarray(P1C / 8 + j * c, P1C / 8 + (j + 1) * c), j * n + e0);
     },
-  });
-  if (shared) return [cw, p1];
-  const p0 = allocLent(cw.length);
-  p0.set(cw);
-  return [p0, p1];
+  }, p0);
+  return [p0 ?? cw, p1];
 }
 
 /**

@@ -462,6 +462,30 @@ function signAcc(g: number): FuncBuilder {
 }
 
 /**
+ * rootLanes(s, v, t, lk, rt, nl, tm) with g payload words: lanes 0 .. nl - 1 start at their
+ * key's root: seed rt[lk[l]] (16 bytes per key at rt, lk i32 per lane), control-bit mask tm
+ * (0 for party 0, all ones for party 1), values 0.
+ */
+function rootLanes(g: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I64], []);
+  const [s, v, t, lk, rt, nl, tm] = [0, 1, 2, 3, 4, 5, 6];
+  const [end, at] = [f.local(I32), f.local(I32)];
+  f.get(s).get(nl).i32(4).op(Op.i32Shl).op(Op.i32Add).set(end);
+  f.whileLoop(
+    (b) => b.get(s).get(end).op(Op.i32LtU),
+    (b) => {
+      b.get(rt).get(lk).op(I32_LOAD, 2, 0).i32(4).op(Op.i32Shl).op(Op.i32Add).set(at);
+      b.get(s).get(at).load64().store64(0);
+      b.get(s).get(at).load64(8).store64(8);
+      b.get(t).get(tm).store64();
+      for (let q = 0; q < g; q++) b.get(v).i64(0n).store64(8 * q);
+      b.inc(s, 16).inc(v, 8 * g).inc(t, 8).inc(lk, 4);
+    },
+  );
+  return f;
+}
+
+/**
  * copyLanes(s, v, t, src, from, to) with g payload words: lanes from .. to - 1 take the state
  * (seed, control-bit mask, values) of lane src[l] (i32 per lane at src + 4 l): a point leaving
  * the path it shared with another (dcf.ts, the walk over a key's points).
@@ -706,6 +730,7 @@ export function dcfKernelModule(): Uint8Array {
   funcs.push({ name: 'genLeafPrep', fn: genLeafPrep() });
   for (const g of [1, 2]) funcs.push({ name: `genLeaf${g}`, fn: genLeaf(g) });
   for (const g of [1, 2]) funcs.push({ name: `fssKeyPrep${g}`, fn: fssKeyPrep(g) });
+  for (const g of [1, 2]) funcs.push({ name: `rootLanes${g}`, fn: rootLanes(g) });
   for (const g of [1, 2]) funcs.push({ name: `copyLanes${g}`, fn: copyLanes(g) });
   for (const g of [1, 2]) funcs.push({ name: `scatter${g}`, fn: scatter(g) });
   funcs.push({ name: 'trieDepart', fn: trieDepart() }, { name: 'triePlace', fn: triePlace() });
@@ -726,6 +751,7 @@ export interface DcfKernelExports {
   genLeafPrep(s0: Ptr, s1: Ptr, inp: Ptr, c: number, nu: number): void;
   [genLeaf: `genLeaf${string}`]: (t1: Ptr, w: Ptr, alpha: Ptr, beta: Ptr, inp: Ptr, h: Ptr, c: number, nu: number, cwl: Ptr, rs: number) => void;
   [fssKeyPrep: `fssKeyPrep${string}`]: (rho: Ptr, p0c: Ptr, alpha: Ptr, beta: Ptr, p1c: Ptr, c: number, top: number, drop: number, low: bigint, rs: number) => void;
+  [rootLanes: `rootLanes${string}`]: (s: Ptr, v: Ptr, t: Ptr, lk: Ptr, rt: Ptr, nl: number, tm: bigint) => void;
   [copyLanes: `copyLanes${string}`]: (s: Ptr, v: Ptr, t: Ptr, src: Ptr, from: number, to: number) => void;
   [scatter: `scatter${string}`]: (from: Ptr, perm: Ptr, to: Ptr, nl: number) => void;
   trieDepart(base: Ptr, offs: Ptr, q: Ptr, dep: Ptr, own: Ptr, rise: Ptr, stl: Ptr, std: Ptr, cnt: Ptr, kc: number, np: number, n: number, drop: number, mask: bigint, depth: number): number;

@@ -189,13 +189,6 @@ export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Arra
   return cw;
 }
 
-/** A private copy of N root seeds (16 bytes each) as u32 words. */
-function words32(bytes: Uint8Array, N: number): Uint32Array {
-  const copy = new Uint8Array(16 * N);
-  copy.set(bytes.subarray(0, 16 * N));
-  return new Uint32Array(copy.buffer);
-}
-
 /** AES input of an evaluation level: 2 blocks (32 bytes) per lane. */
 const EVAL_CHUNK = CHUNK_BYTES / 32;
 
@@ -299,7 +292,6 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   const R = dcfCorrectionRows(n, g);
   const nu = dcfLeafBits(n);
   const depth = n - nu;
-  const root32 = words32(root, N);
   const neg = party === 1;
   const drop = given ? 0 : (src.drop ?? 0);
   if (!Number.isInteger(drop) || drop < 0 || n + drop > 64) throw new Error(`dcfEvalChunks: drop ${drop} on a ${n}-bit DCF`);
@@ -320,6 +312,7 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   const OWNER = take(4 * L);
   const PERM = take(4 * L);
   const CW = take(8 * R * KC);
+  const RT = take(16 * KC);
   const YW = take(8 * g * L);
   const Y = take(8 * g * L);
   // The trie's plan in WebAssembly (a spline's points): keys' bases, offsets, points, departures, owners, positions, rotations, stack, counts.
@@ -330,6 +323,7 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
   const update = W[`update${g}${neg ? 'sub' : 'add'}`]!;
   const leaf = W[`leaf${g}${neg ? 'sub' : 'add'}`]!;
   const copyLanes = W[`copyLanes${g}`]!;
+  const rootLanes = W[`rootLanes${g}`]!;
   const scatter = W[`scatter${g}`]!;
   const mem = W.memory.buffer;
   const u8 = new Uint8Array(mem);
@@ -454,18 +448,9 @@ export function dcfEvalChunks(d: DcfBatch, party: 0 | 1, root: Uint8Array, cw: B
 
   /** The walk of a planned chunk: roots, then every level with the lanes that have left their shared path, then the outputs to the sink. */
   function walkChunk(e0: number, kc: number, lc: number): void {
-    // Roots (departure 0): the key's root seed.
-    for (let w = 0; w < atLevel[1]!; w++) {
-      const e = e0 + u32[LK + w]!;
-      const sw = ln.s / 4 + 4 * w;
-      u32[sw] = root32[4 * e]!;
-      u32[sw + 1] = root32[4 * e + 1]!;
-      u32[sw + 2] = root32[4 * e + 2]!;
-      u32[sw + 3] = root32[4 * e + 3]!;
-      const tw = ln.t / 4 + 2 * w;
-      u32[tw] = u32[tw + 1] = neg ? 0xffffffff : 0;
-      u32.fill(0, ln.v / 4 + 2 * g * w, ln.v / 4 + 2 * g * (w + 1));
-    }
+    // Roots (departure 0): the key's root seed, control bit the party's, values 0.
+    u8.set(root.subarray(16 * e0, 16 * (e0 + kc)), RT);
+    rootLanes(ln.s, ln.v, ln.t, ln.k, RT, atLevel[1]!, neg ? -1n : 0n);
     for (let i = 0; i < depth; i++) {
       if (i > 0 && atLevel[i + 1]! > atLevel[i]!) copyLanes(ln.s, ln.v, ln.t, OWNER, atLevel[i]!, atLevel[i + 1]!);
       level(i, atLevel[i + 1]!, kc);

@@ -19,7 +19,6 @@ import type { Shares } from './party.ts';
 import { COUNT_OUTPUT, revealedCounts, sharesFor, type SegmentShape, type SegmentSource } from './segments.ts';
 import { runPartyTcp, type TcpPartyOptions } from './tcp.ts';
 import { runDealerTcp, type DealerOptions, type DealerResult } from './dealer-server.ts';
-import { tuneGarbageCollector } from './gc-tuning.ts';
 
 const shapeTokens = (s: SegmentShape): number => s.reduce((a, b) => a + b, 0);
 
@@ -59,7 +58,6 @@ export interface TcpSegmentStep {
 
 /** Runs one party's side of every segment (see the header). */
 export async function runPartySegmentsTcp(o: TcpSegmentsOptions): Promise<{ outputs: Map<string, Tensor>; steps: TcpSegmentStep[] }> {
-  tuneGarbageCollector();
   const steps: TcpSegmentStep[] = [];
   let n: SegmentShape = [o.src.tokens];
   let handoffs: ReadonlyMap<string, Shares> | undefined;

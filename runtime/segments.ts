@@ -21,7 +21,6 @@ import { numel, type Shape } from '../ir/types.ts';
 import { runCircuit, type MeasuredCost, type RunOptions } from './interpreter.ts';
 import type { Shares } from './party.ts';
 import { deriveSeeds, type PartySeeds } from './prg.ts';
-import { tuneGarbageCollector } from './gc-tuning.ts';
 
 /** A compiled segment: its circuit and the server's tensors for it. */
 export interface SegmentCircuit {
@@ -147,7 +146,6 @@ export function counts(t: Tensor | undefined, circuit: string): number[] {
 
 /** Runs every segment in turn (see the header). */
 export function runSegmentedCircuits(src: SegmentSource, opts: SegmentedOptions): SegmentedResult {
-  tuneGarbageCollector();
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const steps: SegmentStep[] = [];
   let n: SegmentShape = [src.tokens];

@@ -52,7 +52,6 @@ function workersCost(c: Circuit, s: ReturnType<typeof schedule>, r0: DoneReply, 
 
 /** Runs a circuit with each party in its own worker thread (captureShares is not supported here). */
 export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<RunResult> {
-  tuneGarbageCollector();
   admitCircuit(c, undefined, opts.checkLeakage !== false);
   if (c.instructions.some((i) => i.op === 'shared_input' || i.op === 'handoff')) {
     throw new Ig3dcError('usage', `circuit '${c.name}' is a segment (it starts from or hands off shares): run the segment sequence (runSegmentedCircuitsWorkers), in process or over TCP, not one segment alone`);
@@ -126,7 +125,6 @@ export async function runCircuitWorkers(c: Circuit, opts: RunOptions): Promise<R
  * agree, as two processes would), compiles it if need be (the source) and posts it to both.
  */
 export async function runSegmentedCircuitsWorkers(src: SegmentSource, opts: SegmentedOptions): Promise<SegmentedResult> {
-  tuneGarbageCollector();
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   let n: SegmentShape = [src.tokens];
   let { circuit: c, weights } = src.get(0, n);
@@ -260,6 +258,8 @@ export function workerInputs(
 
 /** The run's three worker threads: P0's, P1's and the simulated dealer's (workerInputs). */
 function startWorkers(inputs: WorkerInputs): { parties: Worker[]; dealer: Worker } {
+  // Before the threads exist: the flag is the process's, every thread's heap follows it.
+  tuneGarbageCollector();
   const code = workerBootCode(new URL('./party-worker.ts', import.meta.url), import.meta.url);
   const parties = inputs.parties.map((data) => {
     const transfer = data.dealerPort !== undefined ? [data.peer, data.tensors.port, data.dealerPort] : [data.peer, data.tensors.port];

@@ -157,6 +157,10 @@ export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Arra
   const u32 = new Uint32Array(mem);
   const b64 = new BigUint64Array(mem);
   const views: DcfGenMemory = { W, u8, b64 };
+  /** AES of the first `bytes` of the input into H, in pieces of at most GEN_UPDATE_BYTES (ECB: each block on its own). */
+  const hashInput = (bytes: number): void => {
+    for (let at = 0; at < bytes; at += GEN_UPDATE_BYTES) u8.set(aesBytes(u8.subarray(IN + at, IN + Math.min(at + GEN_UPDATE_BYTES, bytes))), H + at);
+  };
   for (let e0 = 0; e0 < N; e0 += C) {
     const c = Math.min(C, N - e0);
     u8.set(roots[0].subarray(16 * e0, 16 * (e0 + c)), S0);
@@ -165,19 +169,16 @@ export function dcfGenChunks(d: DcfBatch, roots: readonly [Uint8Array, Uint8Arra
     u32.fill(0xffffffff, T1 / 4, T1 / 4 + 2 * c);
     u32.fill(0, WV / 4, WV / 4 + 2 * g * c);
     src.chunk(views, e0, c, AL, BE);
-    // The chunk's AES input in pieces of at most GEN_UPDATE_BYTES (ECB: each block on its own).
-    const pieces: Uint8Array[] = [];
-    for (let at = 0; at < 128 * c; at += GEN_UPDATE_BYTES) pieces.push(u8.subarray(IN + at, IN + Math.min(at + GEN_UPDATE_BYTES, 128 * c)));
     for (let i = 0; i < depth; i++) {
       W.genPrep(S0, S1, IN, c);
-      for (let p = 0, at = H; p < pieces.length; at += pieces[p]!.length, p++) u8.set(aesBytes(pieces[p]!), at);
+      hashInput(128 * c);
       genUpdate(S0, S1, T0, T1, WV, AL, BE, IN, H, c, n - 1 - i, CWB + 8 * i * rows * c, 8 * c);
     }
     for (let l0 = 0; l0 < c; l0 += LC) {
       const lc = Math.min(LC, c - l0);
       const bytes = leafBytes * lc;
       W.genLeafPrep(S0 + 16 * l0, S1 + 16 * l0, IN, lc, nu);
-      for (let at = 0; at < bytes; at += GEN_UPDATE_BYTES) u8.set(aesBytes(u8.subarray(IN + at, IN + Math.min(at + GEN_UPDATE_BYTES, bytes))), H + at);
+      hashInput(bytes);
       genLeaf(T1 + 8 * l0, WV + 8 * g * l0, AL + 8 * l0, BE + 8 * l0, IN, H, lc, nu, CWB + 8 * depth * rows * c + 8 * l0, 8 * c);
     }
     for (let r = 0; r < R; r++) {

@@ -35,7 +35,8 @@
 // Each run is a child process of its own, so that its peak RSS is its own. `--repeat N` runs the
 // sequence (every family, then CrypTen) N times, alternating, so that a load that comes or goes
 // during the bench meets both systems; each row's ratios are to the CrypTen run of its own
-// repetition, and a last line per model gives the ratio of the medians.
+// repetition, and last lines per model and family give the medians, with their ratios to
+// best's and to CrypTen's (with --preprocess-first, of each phase too).
 
 import { networkOf, NETWORK_SPEC } from '../compiler/backend/report/latency.ts';
 import type { LinkModel } from '../runtime/link-model.ts';
@@ -87,6 +88,20 @@ function matmulBench(): void {
   console.log(`  kernel only: best ${g(Math.min(...kt))} GMAC/s`);
 }
 
+/** The median of a non-empty list. */
+function median(xs: readonly number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 === 1 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
+/** Wall and CPU seconds of a --preprocess-first run's two phases. */
+interface PhaseTimes {
+  preprocessingSeconds: number;
+  preprocessingCpuSeconds: number;
+  onlineSeconds: number;
+  onlineCpuSeconds: number;
+}
+
 interface ModelResult {
   name: string;
   compileSeconds: number;
@@ -103,7 +118,7 @@ interface ModelResult {
   argmaxAgree: boolean;
   peakRssBytes: number;
   /** With --preprocess-first: the dealer's phase and the online phase apart. */
-  phases?: { preprocessingSeconds: number; preprocessingCpuSeconds: number; onlineSeconds: number; onlineCpuSeconds: number };
+  phases?: PhaseTimes;
 }
 
 /** The model of a short name: BERT shapes with the 30522-token vocabulary (as the CrypTen measurements), generated into bench/out when missing. */
@@ -314,7 +329,6 @@ async function runModels(models: readonly string[], threads: number, seq: number
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   for (const row of [head, ...table]) console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   if (repeat > 1) {
-    const median = (xs: number[]): number => { const v = [...xs].sort((a, b) => a - b); return v.length % 2 === 1 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2; };
     const times = (model: string, run: string): { wall: number; cpu: number }[] =>
       rows.filter((x) => x.model === model && x.run === run && x.result !== undefined).map((x) => {
         const r = x.result!;
@@ -323,9 +337,12 @@ async function runModels(models: readonly string[], threads: number, seq: number
     for (const model of models) for (const proto of protocols) {
       const ig = times(model, `ig3dc ${proto}`);
       const cr = times(model, 'CrypTen');
-      if (ig.length === 0 || cr.length === 0) continue;
-      const [iw, ic, cw, cc] = [median(ig.map((t) => t.wall)), median(ig.map((t) => t.cpu)), median(cr.map((t) => t.wall)), median(cr.map((t) => t.cpu))];
-      console.log(`bert-${model} ig3dc ${proto}, medians of ${repeat} alternating runs: wall ${iw.toFixed(1)} s / CrypTen ${cw.toFixed(1)} s = ${(iw / cw).toFixed(2)}; cpu ${ic.toFixed(1)} / ${cc.toFixed(1)} = ${(ic / cc).toFixed(2)}`);
+      const best = times(model, 'ig3dc best');
+      if (ig.length === 0) continue;
+      const [iw, ic] = [median(ig.map((t) => t.wall)), median(ig.map((t) => t.cpu))];
+      const vsCrypten = cr.length > 0 ? `; / CrypTen ${median(cr.map((t) => t.wall)).toFixed(1)} s wall = ${(iw / median(cr.map((t) => t.wall))).toFixed(2)}, cpu ${(ic / median(cr.map((t) => t.cpu))).toFixed(2)}` : '';
+      const vsBest = proto !== 'best' && best.length > 0 ? `; ${(iw / median(best.map((t) => t.wall))).toFixed(2)}x best's wall, ${(ic / median(best.map((t) => t.cpu))).toFixed(2)}x its cpu` : '';
+      console.log(`bert-${model} ig3dc ${proto}, medians of ${ig.length} alternating runs: wall ${iw.toFixed(1)} s, cpu ${ic.toFixed(1)} s${vsBest}${vsCrypten}`);
     }
   }
   const phased = rows.filter((x) => x.result !== undefined && 'phases' in x.result && x.result.phases !== undefined);
@@ -340,6 +357,20 @@ async function runModels(models: readonly string[], threads: number, seq: number
     }
     const w = ph[0]!.map((_, i) => Math.max(...ph.map((r) => r[i]!.length)));
     for (const r of ph) console.log(r.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+    if (repeat > 1) {
+      // Medians over the alternating repetitions: the machine's noise is larger than the differences looked for.
+      for (const model of models) {
+        const of = (run: string): PhaseTimes[] => phased.filter((x) => x.model === model && x.run === run).map((x) => (x.result as ModelResult).phases!);
+        const bestOnline = median(of('ig3dc best').map((p) => p.onlineSeconds));
+        for (const proto of protocols) {
+          const ps = of(`ig3dc ${proto}`);
+          if (ps.length === 0) continue;
+          const m = (f: (p: PhaseTimes) => number): string => median(ps.map(f)).toFixed(1);
+          const online = median(ps.map((p) => p.onlineSeconds));
+          console.log(`bert-${model} ig3dc ${proto}, medians of ${ps.length} alternating runs: dealer phase ${m((p) => p.preprocessingSeconds)} s wall / ${m((p) => p.preprocessingCpuSeconds)} s CPU; online ${online.toFixed(1)} s wall / ${m((p) => p.onlineCpuSeconds)} s CPU${Number.isFinite(bestOnline) ? `, ${(online / bestOnline).toFixed(2)}x best's online wall` : ''}`);
+        }
+      }
+    }
   }
   console.log('wall / CrypTen: target <= 0.50; peak RSS: target <= 3 GB; load 1m: the 1-minute load average before and after the run (2 cores)');
   for (const note of new Set(rows.filter((r) => r.note !== undefined).map((r) => `${r.run}: ${r.note!}`))) console.log(note);

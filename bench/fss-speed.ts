@@ -5,13 +5,13 @@
 // wall).
 //
 //   npx tsx bench/fss-speed.ts [--n 32768] [--bits 64] [--reps 3]
-//   npx tsx bench/fss-speed.ts --keygen bert-base [--seq 128] [--separate]
+//   npx tsx bench/fss-speed.ts --keygen bert-base [--seq 128]
 //
 // --keygen: the dealer's FSS key generation alone for a whole model compiled with
 // --protocols fss (bench/out's generated BERT shapes, vocabulary 30522): every fss_key's
-// material, one instruction at a time as the dealer streams it, with wall, CPU and peak RSS:
-// P0's words a view of P1's as the TCP dealer and an in-process run make them, or with
-// --separate an array of their own for each party, as the dealer's thread makes them.
+// material, one instruction at a time as the dealer streams it, with wall, CPU and peak RSS;
+// each instruction's words go back to the lent pool once made, as the parties hand them back
+// (or the TCP dealer once it has framed them), so later layers' keys reuse the buffers.
 
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -25,6 +25,7 @@ import { loadModel } from '../compiler/load.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
 import { numel } from '../ir/types.ts';
 import { deriveSeeds } from '../runtime/index.ts';
+import { isLendable, takeBack } from '../ir/ring/pool.ts';
 import { modelFile, SHAPES } from './compile.ts';
 
 function arg(name: string, dflt: number): number {
@@ -114,7 +115,7 @@ function main(): void {
 }
 
 /** The dealer's key generation for every fss_key of a model, one instruction at a time. */
-function keygen(shape: string, seq: number, shared: boolean): void {
+function keygen(shape: string, seq: number): void {
   const s = SHAPES.find((x) => x.name === shape);
   if (s === undefined) throw new Error(`--keygen: one of ${SHAPES.map((x) => x.name).join(', ')}`);
   const c = compileModel(loadModel(modelFile(s), { batch: 1, seq }), { protocols: 'fss' });
@@ -130,22 +131,23 @@ function keygen(shape: string, seq: number, shared: boolean): void {
   const t = timed(() => {
     for (const ins of c.circuit.instructions) {
       if (ins.op !== 'fss_key') continue;
-      const words = gate.send(ins, c.circuit.registers, seeds, undefined, shared);
+      const words = gate.send(ins, c.circuit.registers, seeds);
       keys += numel(c.circuit.registers[ins.outputs[0]!]!.shape);
       const b = words.reduce((a, w) => a + (w?.byteLength ?? 0), 0);
       bytes += b;
       maxBytes = Math.max(maxBytes, b);
       peak = Math.max(peak, process.memoryUsage().rss);
+      for (const w of words) if (w !== undefined && isLendable(w)) takeBack(w.buffer as ArrayBuffer);
     }
   });
   console.log(
-    `fss key generation alone${shared ? '' : ' (separate words per party)'}, ${shape} (vocab 30522), batch 1, seq ${seq}: ${keys} keys, ${(bytes / 1e9).toFixed(2)} GB to the parties (largest instruction ${(maxBytes / 1e9).toFixed(2)} GB); ` +
+    `fss key generation alone, ${shape} (vocab 30522), batch 1, seq ${seq}: ${keys} keys, ${(bytes / 1e9).toFixed(2)} GB to the parties (largest instruction ${(maxBytes / 1e9).toFixed(2)} GB); ` +
       `${t.s.toFixed(1)} s wall, ${t.cpu.toFixed(1)} s CPU (${((t.cpu / keys) * 1e6).toFixed(1)} us CPU per key), ${((process.resourceUsage().minorPageFault - faults0) / 1e3).toFixed(0)}k page faults; RSS ${(rss0 / 1e9).toFixed(2)} GB -> peak ${(peak / 1e9).toFixed(2)} GB; load 1m ${load0.toFixed(1)}-${os.loadavg()[0]!.toFixed(1)} (${os.cpus().length} CPUs)`,
   );
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const i = process.argv.indexOf('--keygen');
-  if (i >= 0) keygen(process.argv[i + 1]!, arg('--seq', 128), !process.argv.includes('--separate'));
+  if (i >= 0) keygen(process.argv[i + 1]!, arg('--seq', 128));
   else main();
 }

@@ -17,7 +17,7 @@ import { Dealer } from './dealer.ts';
 import { correctionOrder, dealerSendsP0 } from './dealer-stream.ts';
 import { pairKey, sessionSeed, ticketValid, tlsPsk, type RoleKeys } from './keys.ts';
 import { planParty } from './plan.ts';
-import { recycle } from './pool.ts';
+import { isLendable, recycle, takeBack } from './pool.ts';
 import { DEFAULT_TIMEOUT_MS, failLinks, helloSegment, Link, PROTOCOL_VERSION, type SegmentId } from './tcp.ts';
 import { tuneGarbageCollector } from './gc-tuning.ts';
 
@@ -112,8 +112,7 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
     }
     opts.onSession?.(sid!, parties);
     for (const l of links) await l.sendJson(T_HELLO, { protocol: PROTOCOL_VERSION, circuitHash });
-    // Each frame holds a copy of its words: both parties' words may view one buffer.
-    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid!, circuitHash), sessionSeed(k1d, 'p1-dealer', sid!, circuitHash), true);
+    const dealer = new Dealer(sessionSeed(k0d, 'p0-dealer', sid!, circuitHash), sessionSeed(k1d, 'p1-dealer', sid!, circuitHash));
     const s = schedule(c);
     const sent: [number, number] = [0, 0];
     const served = new Set<number>();
@@ -133,7 +132,9 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
         served.add(item.ins);
         sent[p] += w.byteLength;
         const done = link.send(T_CORRECTION, ++seq, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-        recycle(w); // the frame holds a copy
+        // The frame holds a copy: the words' array goes back for later words (a lent one, an FSS key's, to the lent pool).
+        if (isLendable(w)) takeBack(w.buffer as ArrayBuffer);
+        else recycle(w);
         if (i + 1 === order.items.length) {
           // The last write may still be completing when the party, having read it, says it is done.
           issued = true;

@@ -43,7 +43,7 @@ export type DealerWorkerReply = { type: 'error'; kind?: string; detail: string; 
 async function serveOne(d: DealerWorkerInput, c: Circuit, segment: number, senders: readonly (StretchWordsSender | undefined)[]): Promise<void> {
   const seed = (s: Uint8Array): Uint8Array => (d.segmented === true ? segmentSeed(s, segment) : s);
   // Words are transferred to the parties' threads: each party's in a buffer of its own (P0's FSS words must not carry P1's).
-  const dealer = new Dealer(seed(d.s0d), seed(d.s1d), false);
+  const dealer = new Dealer(seed(d.s0d), seed(d.s1d));
   const s = schedule(c);
   const orders: (CorrectionOrder | undefined)[] = ([0, 1] as const).map((p) => (senders[p] !== undefined ? correctionOrder(c, planParty(c, p, new Set(), s, { fuse: d.fuse }), p) : undefined));
   const stretches = Math.max(...orders.map((o) => (o === undefined ? 0 : stretchCount(o))));

@@ -27,16 +27,9 @@ export class Dealer {
   bytes = 0;
   /** Words made for one party while serving the other, until asked for (keyed by the instruction's first output). */
   private readonly pending = [new Map<number, Ring>(), new Map<number, Ring>()] as const;
-  /**
-   * `shareWords`: the caller only reads or copies the words it is given (in process, or framed
-   * onto a socket), so the two parties' words of one instruction may share a buffer (an FSS
-   * key's correction words, the same for both). Not where words go to the parties' threads: a
-   * buffer is transferred whole, and one party's thread would then hold the other's words.
-   */
   constructor(
     private readonly s0d: Uint8Array,
     private readonly s1d: Uint8Array,
-    private readonly shareWords = false,
   ) {}
 
   /**
@@ -51,7 +44,7 @@ export class Dealer {
       this.pending[party].delete(key);
       return waiting;
     }
-    const words = dealerGate(ins.op).send(ins, regs, { s0d: this.s0d, s1d: this.s1d }, party === 1 ? own : undefined, this.shareWords);
+    const words = dealerGate(ins.op).send(ins, regs, { s0d: this.s0d, s1d: this.s1d }, party === 1 ? own : undefined);
     for (const w of words) if (w !== undefined) this.bytes += w.byteLength;
     const other = words[1 - party];
     if (other !== undefined) this.pending[(1 - party) as 0 | 1].set(key, other);

@@ -18,6 +18,7 @@ import { ringStats } from './kernels.ts';
 import { LocalTransport, type MeasuredRound } from './transport.ts';
 import { TruncationProbe, type TruncationReport } from './truncation-probe.ts';
 import { tuneGarbageCollector } from './gc-tuning.ts';
+import { borrow, isLendable, takeBack } from './pool.ts';
 
 type Ring = BigUint64Array;
 
@@ -107,8 +108,13 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
   const macs0 = ringStats.macs;
   const seeds = opts.seeds ?? deriveSeeds(opts.seed);
   const net = new LocalTransport(opts.transcript !== false);
-  // The parties read their words in place: both may view one buffer.
-  const dealer = new Dealer(seeds.s0d, seeds.s1d, true);
+  // Each party's words in a buffer of their own: a lent one (an FSS key) comes back to this
+  // thread's lent pool once the party's registers no longer view it, for the next layer's keys.
+  const dealer = new Dealer(seeds.s0d, seeds.s1d);
+  const received = (w: Ring): Ring => {
+    if (isLendable(w)) borrow(w, takeBack);
+    return w;
+  };
   const keep = new Set(opts.captureShares ?? []);
   const captured: [Map<number, Ring>, Map<number, Ring>] = [new Map(), new Map()];
   const probe = opts.truncationReport === true ? new TruncationProbe(c) : undefined;
@@ -129,7 +135,7 @@ export function runCircuit(c: Circuit, opts: RunOptions): RunResult {
       sd: p === 0 ? seeds.s0d : seeds.s1d,
       recycleMessages: true,
       ...(opts.shared !== undefined ? { shared: opts.shared[p] } : {}),
-      correction: (ins, own) => net.dealerTo(p, dealer.material(ins, c.registers, p, own)!),
+      correction: (ins, own) => received(net.dealerTo(p, dealer.material(ins, c.registers, p, own)!)),
       ...(keep.size > 0 || probe !== undefined ? { onDefine: (r: number, v: Ring) => onDefine(p, r, v) } : {}),
       ...(p === 1 && opts.onRound ? { onRound: (_k: number, st: Extract<Step, { kind: 'round' }>) => opts.onRound!(++roundsDone, totalRounds, st, c.instructions[st.comms[0]!]?.prov.layer) } : {}),
     }),

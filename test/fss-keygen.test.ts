@@ -11,6 +11,7 @@ import { fssKeys, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
 import { dcfCorrectionRows, dcfGen, dcfLeafBits } from '../ir/ring/dcf.ts';
 import { prgRing } from '../ir/ring/stream.ts';
+import { isLendable } from '../ir/ring/pool.ts';
 
 const M64 = (1n << 64n) - 1n;
 const LOW2 = M64 ^ 3n;
@@ -185,11 +186,9 @@ describe('DCF key generation, word for word', () => {
       const roots = rootsOf(`fss/${mode}/${bits}/${drop}`, N);
       const p0 = words(`p0/${mode}/${bits}/${drop}`, g * N);
       const [w0, w1] = refFssKeys(mode, bits, rho, roots, p0, drop);
-      for (const shared of [false, true]) {
-        const [k0, k1] = fssKeys(mode, bits, rho, roots, p0, drop, shared);
-        expect(digest(k0), `${mode} ${bits}-bit drop ${drop} shared ${shared}: P0's words`).toBe(digest(w0));
-        expect(digest(k1), `${mode} ${bits}-bit drop ${drop} shared ${shared}: P1's words`).toBe(digest(w1));
-      }
+      const [k0, k1] = fssKeys(mode, bits, rho, roots, p0, drop);
+      expect(digest(k0), `${mode} ${bits}-bit drop ${drop}: P0's words`).toBe(digest(w0));
+      expect(digest(k1), `${mode} ${bits}-bit drop ${drop}: P1's words`).toBe(digest(w1));
     }
   });
 
@@ -205,7 +204,7 @@ describe('DCF key generation, word for word', () => {
     expect(digest(...fssKeys('ltz', 37, rho, roots, words('pin/p0', N), 5))).toBe(PINNED.ltz37drop5);
   });
 
-  it("the dealer's words for fss_key instructions, from the seeds on, are those it sent before; shared or not, only the buffers differ", () => {
+  it("the dealer's words for fss_key instructions, from the seeds on, are those it sent before, each party's an array of its own", () => {
     const seeds = { s0d: new Uint8Array(16).fill(7), s1d: new Uint8Array(16).fill(9) };
     const b = new CircuitBuilder();
     b.dealer.fssKey([3, 250], b.f, 64, 'relu');
@@ -213,13 +212,12 @@ describe('DCF key generation, word for word', () => {
     const c = b.build();
     const sent: BigUint64Array[] = [];
     for (const ins of c.instructions.filter((i) => i.op === 'fss_key')) {
-      for (const shared of [false, true]) {
-        const [w0, w1] = findCircuitOp('fss_key')!.dealer!.send(ins, c.registers, seeds, undefined, shared);
-        // Shared: P0's words are the tail of P1's; otherwise an array of their own (transferable to a thread).
-        expect(w0!.buffer === w1!.buffer, `shared ${shared}`).toBe(shared);
-        if (!shared) expect(w0!.byteLength).toBe(w0!.buffer.byteLength);
-        sent.push(w0!, w1!);
-      }
+      const [w0, w1] = findCircuitOp('fss_key')!.dealer!.send(ins, c.registers, seeds);
+      // Whole lent buffers: transferable to a party's thread, and taken back for later keys.
+      for (const w of [w0!, w1!]) expect(isLendable(w)).toBe(true);
+      expect(w0!.buffer).not.toBe(w1!.buffer);
+      // Pinned when each instruction's words were made twice (once with P0's a view of P1's): the same words.
+      sent.push(w0!, w1!, w0!, w1!);
     }
     expect(digest(...sent)).toBe(PINNED.send);
   });

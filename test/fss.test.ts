@@ -13,6 +13,8 @@ import { fssEvalShares, type FssMode } from '../ir/circuit/gates/fss.ts';
 import { dcfCorrectionRows, dcfEval, dcfGen } from '../ir/ring/dcf.ts';
 import { Tensor } from '../ir/tensor.ts';
 import { runCircuit } from '../runtime/index.ts';
+import { allocLent, poolStats } from '../ir/ring/pool.ts';
+import { findCircuitOp } from '../ir/circuit/ops.ts';
 import { gateKeys, opened, M64, rand64 } from './fss-helpers.ts';
 
 const u64 = fc.bigInt({ min: 0n, max: M64 });
@@ -212,6 +214,33 @@ describe('FSS in circuits', () => {
     expect(cost.rounds).toBe(3);
     // The dealer sends both parties key words.
     expect(cost.dealerBytes).toBeGreaterThan(0);
+  });
+
+  it("in process, every key's buffers come back to the lent pool once the parties' registers are done with them, with exact results", () => {
+    // Four ReLU layers of the same size, each on the previous one's output plus a step: a buffer
+    // handed back while a party still reads it would show in the results (the next key is made
+    // in it, and the pool zeroes what comes back); one never handed back, in the pool after the run.
+    const n = 4096;
+    const xs = Array.from({ length: n }, (_, i) => ((i * 37) % 401) / 16 - 12);
+    const steps = [-1, 3, -1, 3];
+    const b = new CircuitBuilder();
+    let y = b.input('x', 1, [n]);
+    for (const step of steps) y = P.relu(b, b.addPub(y, b.constant(step, y.scale)), fss);
+    b.output(y, 'y');
+    const c = b.build();
+    const made = poolStats.lentFresh;
+    const res = runCircuit(c, { inputs: new Map([['x', Tensor.from('f64', [n], xs)]]), weights: new Map() });
+    expect(res.outputs.get('y')!.toNumbers()).toEqual(xs.map((x) => steps.reduce((v, step) => Math.max(v + step, 0), x)));
+    // Every buffer made for the keys (P0's words and P1's) is back in the lent pool, zeroed: the
+    // keys' sizes allocated again, as often as they were, reuse exactly the bytes made fresh.
+    const fresh = poolStats.lentFresh - made;
+    const sizes = c.instructions.filter((i) => i.op === 'fss_key').flatMap((i) => findCircuitOp('fss_key')!.dealer!.bytes(i, c.registers));
+    expect(sizes).toHaveLength(8);
+    expect(fresh).toBeGreaterThan(0);
+    const reused = poolStats.reused;
+    const again = sizes.map((bytes) => allocLent(bytes / 8));
+    expect(poolStats.reused - reused).toBe(fresh);
+    expect(again.every((w) => w.every((v) => v === 0n))).toBe(true);
   });
 
   it('the leakage checker rejects an FSS mask used by two opens', () => {

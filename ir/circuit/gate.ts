@@ -35,11 +35,10 @@ export interface DealerGate {
   /**
    * The words the dealer sends [P0, P1] (undefined: none), from both seeds, made together
    * (one key generation gives both parties' keys). `p1Own`, when given, is P1's seed-derived
-   * values (reused where P1 hosts the dealer). With `shared`, the two parties' words may be
-   * views of one buffer, never one from the pool (the caller only reads or copies them, and
-   * hands neither buffer over to another thread).
+   * values (reused where P1 hosts the dealer). Each party's words are an array of their own;
+   * a lent one (pool.ts allocLent) may come back to the dealer's thread for later words.
    */
-  send(ins: Instruction, regs: readonly RegType[], seeds: DealerSeeds, p1Own?: readonly Ring[], shared?: boolean): readonly [Ring | undefined, Ring | undefined];
+  send(ins: Instruction, regs: readonly RegType[], seeds: DealerSeeds, p1Own?: readonly Ring[]): readonly [Ring | undefined, Ring | undefined];
   /** Bytes the dealer sends to [P0, P1]. */
   bytes(ins: Instruction, regs: readonly RegType[]): [number, number];
   /** The party's outputs from its own values and the words it received. */

@@ -112,7 +112,7 @@ const keyGate: DealerGate = {
     const l = layout(ins, regs);
     return party === 0 ? [rShare(ins, l, seed), rootSeeds(ins, l, seed), constShares(ins, l, seed)] : [rShare(ins, l, seed), rootSeeds(ins, l, seed)];
   },
-  send(ins, regs, seeds, _p1Own, shared) {
+  send(ins, regs, seeds) {
     const l = layout(ins, regs);
     const r0 = rShare(ins, l, seeds.s0d);
     const r1 = rShare(ins, l, seeds.s1d);
@@ -120,8 +120,7 @@ const keyGate: DealerGate = {
     const seeds0 = rootSeeds(ins, l, seeds.s0d);
     const seeds1 = rootSeeds(ins, l, seeds.s1d);
     const p0Consts = constShares(ins, l, seeds.s0d);
-    // Shared: P0's correction words are the tail of P1's words, not a copy of them.
-    const words = fssKeys(l.mode, l.bits, rho, [asBytes(seeds0), asBytes(seeds1)], p0Consts, l.drop, shared === true);
+    const words = fssKeys(l.mode, l.bits, rho, [asBytes(seeds0), asBytes(seeds1)], p0Consts, l.drop);
     // The seed-derived temporaries come back every layer: to the pool (the words hold none of them).
     for (const t of [r0, r1, rho, seeds0, seeds1, p0Consts]) recycle(t);
     return words;
@@ -193,26 +192,24 @@ export const FSS_GATES: readonly CircuitOpDef[] = [
  * The dealer's words for comparisons with input masks `rho` (the opened value is x + rho):
  * [to P0: the correction words, to P1: its constant shares then the correction words].
  * `roots`: the parties' root seeds (16 bytes per element); `p0Consts`: P0's constant shares;
- * `drop`: the low bits the comparisons ignore (the DCF's point is alpha >> drop). With `shared`,
- * P0's words are a view of the correction words inside P1's, whose buffer also holds P1's
- * constant shares: only for a caller that holds both parties' words anyway and hands neither
- * buffer to a party's thread (one thread running both parties, or a dealer that copies each
- * party's words into its frames); otherwise each party's words are an array of its own.
+ * `drop`: the low bits the comparisons ignore (the DCF's point is alpha >> drop). Each party's
+ * words are a lent array of its own (pool.ts allocLent): P0's must not carry P1's constant
+ * shares, and a lent buffer comes back for the next layer's keys, where fresh memory would cost
+ * ~15 us of page faults per 4 KiB (one thread running both parties: 70 s for BERT-base with
+ * fss, 48 s with its keys' buffers recycled).
  *
  * The DCF's inputs (alpha, beta) and P1's constant shares are made chunk by chunk in the
  * kernels' memory (fssKeyPrep, dcf-wasm.ts), next to the key generation that uses them.
  */
-export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring, drop = 0, shared = false): [Ring, Ring] {
+export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly [Uint8Array, Uint8Array], p0Consts: Ring, drop = 0): [Ring, Ring] {
   const n = rho.length;
   const g = payloadOf(mode);
   const top = bits - 1;
   const d = { count: n, bits: dcfBits(bits, drop), payload: g };
-  // Each party's words in a buffer of their own are lent (pool.ts): the next layer's keys reuse them.
-  const words = g * n + dcfCorrectionRows(d.bits, g) * n;
-  const p1 = shared ? new BigUint64Array(words) : allocLent(words);
+  // P1's words: its constant shares, then the correction words; P0's: the correction words, written with P1's chunk by chunk.
+  const p1 = allocLent(g * n + dcfCorrectionRows(d.bits, g) * n);
   const cw = p1.subarray(g * n);
-  // Not shared: P0's correction words, an array of their own, written with P1's chunk by chunk.
-  const p0 = shared ? undefined : allocLent(cw.length);
+  const p0 = allocLent(cw.length);
   let RHO = 0, P0C = 0, P1C = 0;
   const low = (1n << BigInt(top)) - 1n;
   dcfGenChunks(d, roots, cw, {
@@ -229,7 +226,7 @@ export function fssKeys(mode: FssMode, bits: number, rho: Ring, roots: readonly 
       for (let j = 0; j < g; j++) p1.set(b64.subarray(P1C / 8 + j * c, P1C / 8 + (j + 1) * c), j * n + e0);
     },
   }, p0);
-  return [p0 ?? cw, p1];
+  return [p0, p1];
 }
 
 /**

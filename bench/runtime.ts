@@ -337,11 +337,12 @@ async function runModels(models: readonly string[], threads: number, seq: number
     for (const model of models) for (const proto of protocols) {
       const ig = times(model, `ig3dc ${proto}`);
       const cr = times(model, 'CrypTen');
-      const best = times(model, 'ig3dc best');
+      const best = proto !== 'best' ? times(model, 'ig3dc best') : [];
       if (ig.length === 0) continue;
       const [iw, ic] = [median(ig.map((t) => t.wall)), median(ig.map((t) => t.cpu))];
-      const vsCrypten = cr.length > 0 ? `; / CrypTen ${median(cr.map((t) => t.wall)).toFixed(1)} s wall = ${(iw / median(cr.map((t) => t.wall))).toFixed(2)}, cpu ${(ic / median(cr.map((t) => t.cpu))).toFixed(2)}` : '';
-      const vsBest = proto !== 'best' && best.length > 0 ? `; ${(iw / median(best.map((t) => t.wall))).toFixed(2)}x best's wall, ${(ic / median(best.map((t) => t.cpu))).toFixed(2)}x its cpu` : '';
+      const cw = cr.length > 0 ? median(cr.map((t) => t.wall)) : 0;
+      const vsCrypten = cr.length > 0 ? `; / CrypTen ${cw.toFixed(1)} s wall = ${(iw / cw).toFixed(2)}, cpu ${(ic / median(cr.map((t) => t.cpu))).toFixed(2)}` : '';
+      const vsBest = best.length > 0 ? `; ${(iw / median(best.map((t) => t.wall))).toFixed(2)}x best's wall, ${(ic / median(best.map((t) => t.cpu))).toFixed(2)}x its cpu` : '';
       console.log(`bert-${model} ig3dc ${proto}, medians of ${ig.length} alternating runs: wall ${iw.toFixed(1)} s, cpu ${ic.toFixed(1)} s${vsBest}${vsCrypten}`);
     }
   }
@@ -361,13 +362,14 @@ async function runModels(models: readonly string[], threads: number, seq: number
       // Medians over the alternating repetitions: the machine's noise is larger than the differences looked for.
       for (const model of models) {
         const of = (run: string): PhaseTimes[] => phased.filter((x) => x.model === model && x.run === run).map((x) => (x.result as ModelResult).phases!);
-        const bestOnline = median(of('ig3dc best').map((p) => p.onlineSeconds));
+        const bestRuns = of('ig3dc best');
+        const bestOnline = bestRuns.length > 0 ? median(bestRuns.map((p) => p.onlineSeconds)) : undefined;
         for (const proto of protocols) {
           const ps = of(`ig3dc ${proto}`);
           if (ps.length === 0) continue;
           const m = (f: (p: PhaseTimes) => number): string => median(ps.map(f)).toFixed(1);
           const online = median(ps.map((p) => p.onlineSeconds));
-          console.log(`bert-${model} ig3dc ${proto}, medians of ${ps.length} alternating runs: dealer phase ${m((p) => p.preprocessingSeconds)} s wall / ${m((p) => p.preprocessingCpuSeconds)} s CPU; online ${online.toFixed(1)} s wall / ${m((p) => p.onlineCpuSeconds)} s CPU${Number.isFinite(bestOnline) ? `, ${(online / bestOnline).toFixed(2)}x best's online wall` : ''}`);
+          console.log(`bert-${model} ig3dc ${proto}, medians of ${ps.length} alternating runs: dealer phase ${m((p) => p.preprocessingSeconds)} s wall / ${m((p) => p.preprocessingCpuSeconds)} s CPU; online ${online.toFixed(1)} s wall / ${m((p) => p.onlineCpuSeconds)} s CPU${bestOnline !== undefined ? `, ${(online / bestOnline).toFixed(2)}x best's online wall` : ''}`);
         }
       }
     }

@@ -31,8 +31,9 @@ const order = new Set<Ring>();
 const issued = new WeakSet<Ring>();
 let pooledBytes = 0;
 
-/** Bytes handed out by allocRing and allocLent: fresh allocations and reuses (for profiling); of them, allocLent's fresh bytes. */
+/** Fresh allocations by size in elements (allocRing; for profiling). */
 export const hist = new Map<number, number>();
+/** Bytes handed out by allocRing and allocLent, fresh and reused, and of the fresh ones allocLent's (for profiling and tests). */
 export const poolStats = { fresh: 0, reused: 0, lentFresh: 0 };
 
 /** An array of n ring elements with arbitrary contents (every caller overwrites all of it). */

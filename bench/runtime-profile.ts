@@ -10,6 +10,10 @@
 //   npx tsx bench/runtime-profile.ts base --threads 1 --transcript
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/runtime-profile.ts mini --threads 1
 //   npx tsx bench/runtime-profile.ts base --protocols fss --preprocess-first   # online phase apart
+//
+// It runs with this process's malloc (the JSON says which): `ig3dc run` and bench/runtime.ts's
+// runs add glibc tunables (runtime/malloc-tuning.ts); for the same here, start it with
+// GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -21,6 +25,7 @@ import { loadModel } from '../compiler/load.ts';
 import { compileModel } from '../compiler/backend/compile.ts';
 import { hist, poolStats } from '../ir/ring/pool.ts';
 import { runCircuit, runCircuitWorkers } from '../runtime/index.ts';
+import { mallocSetting } from '../runtime/malloc-tuning.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
       minorPageFaults: process.resourceUsage().minorPageFault - faults0,
       peakRssGB: +((process.resourceUsage().maxRSS * 1024) / 1e9).toFixed(2),
       load1m: [load0, loadavg()[0]!],
+      malloc: mallocSetting(),
       ...(r.phases !== undefined ? { phases: r.phases } : {}),
       ringMacs: r.ringMacs,
       outputs: h.digest('hex').slice(0, 16),

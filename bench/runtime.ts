@@ -48,6 +48,7 @@ import { fileURLToPath } from 'node:url';
 import { ringMatmul } from '../ir/ring/kernels.ts';
 import { ringKernels } from '../ir/ring/ring-wasm.ts';
 import type { Benchmark } from './benchmark.ts';
+import { MALLOC_TUNING_VAR, mallocSetting, tunedEnv } from '../runtime/malloc-tuning.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The shapes bench/make-bert.ts --preset gives, for CrypTen's script. */
@@ -278,7 +279,8 @@ async function runModels(models: readonly string[], threads: number, seq: number
         const out = execFileSync(
           process.execPath,
           ['--max-old-space-size=8192', '--import', 'tsx', fileURLToPath(import.meta.url), '--one', name, '--threads', String(threads), '--seq', String(seq), '--protocols', proto, ...(fromSources ? ['--from-sources'] : []), ...(preprocessFirst ? ['--preprocess-first'] : []), ...(arg('--link') !== undefined ? ['--link', arg('--link')!] : [])],
-          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
+          // The environment `ig3dc run` gives itself (runtime/malloc-tuning.ts).
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26, env: tunedEnv(process.env) ?? process.env },
         );
         const line = out.split('\n').find((l) => l.startsWith('RESULT '));
         if (line === undefined) throw new Error(`no result for ${name}:\n${out}`);
@@ -297,6 +299,7 @@ async function runModels(models: readonly string[], threads: number, seq: number
     for (const p of busy) p.kill();
   }
   console.log(`\nsecure inference, batch 1, seq ${seq}, vocabulary 30522 (ig3dc: ${threads === 2 ? 'two worker threads' : 'one thread'}; CrypTen: two processes, one thread each; cpu = all threads)`);
+  console.log(`malloc of the ig3dc runs: ${mallocSetting(tunedEnv(process.env) ?? process.env)} (as \`ig3dc run\` sets it; ${MALLOC_TUNING_VAR}=off for glibc's defaults)`);
   console.log(load > 0 ? `competing load: ${load} busy-loop process${load > 1 ? 'es' : ''} (one core each) running throughout` : 'competing load: none started by the bench (other users of the machine: see load 1m)');
   if (!('missing' in found)) console.log(`CrypTen: ${found.python}, ${found.versions}`);
   const head = ['model', 'run', 'wall s', 'cpu s', 'peak RSS GB', 'load 1m', 'wall / CrypTen', 'cpu / CrypTen', 'rounds', 'GB on wire', 'max err', 'argmax', 'counts'];

@@ -5,6 +5,7 @@ export * from './truncation-probe.ts';
 export { runCircuitWorkers } from './workers.ts';
 export { runPartyTcp, PROTOCOL_VERSION, DEFAULT_TIMEOUT_MS, type TcpPartyOptions, type TcpPartyResult, type HostPort } from './tcp.ts';
 export { runDealerTcp, type DealerOptions, type DealerResult } from './dealer-server.ts';
+export { MALLOC_TUNABLES, MALLOC_TUNING_VAR, mallocSetting, tunedEnv } from './malloc-tuning.ts';
 export * from './keys.ts';
 export { ringStats, ringMatmul, ringBinary, ringNeg, ringSar, ringNegSarNeg, ringShl, ringShr, reduceSum, transpose } from './kernels.ts';
 export { ringKernelModule } from '../ir/ring/ring-wasm.ts';

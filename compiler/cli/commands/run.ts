@@ -20,6 +20,7 @@ import { admitCircuit } from '../../../runtime/admit.ts';
 import { weakSecret } from '../../../runtime/keys.ts';
 import { quote } from '../../../ir/limits.ts';
 import { meanTruncationReport, runCircuit, runCircuitWorkers, type RunPhases, type RunResult, type Step, type TruncationReport } from '../../../runtime/index.ts';
+import { mallocSetting } from '../../../runtime/malloc-tuning.ts';
 import { loadModel, type DimBinding } from '../../load.ts';
 import { writeOut } from '../run-command.ts';
 
@@ -113,6 +114,8 @@ export interface RunReport {
   readonly wallSeconds: number;
   readonly plaintextSeconds: number | null;
   readonly peakRssBytes: number;
+  /** The process's glibc malloc tunables (runtime/malloc-tuning.ts), or 'glibc defaults'. */
+  readonly malloc: string;
   readonly cases: readonly CaseReport[];
   readonly labelled?: LabelledSummary;
   /** With --truncation-report: the mean over the cases of the expected failures per inference (observed: the total). */
@@ -459,6 +462,7 @@ export async function runCases(path: string, opts: RunCommandOptions): Promise<R
     wallSeconds: wall,
     plaintextSeconds: plainSeconds,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    malloc: mallocSetting(),
     cases: reports,
     ...(labels !== undefined ? { labelled: labelledSummary(file, reports, labels) } : {}),
     ...(opts.truncationReport === true ? { truncation: meanTruncationReport(reports.map((r) => r.truncation!)) } : {}),
@@ -530,7 +534,7 @@ export function formatRunReport(r: RunReport): string {
   lines.push(`  measured ${r.countsMatch ? '==' : '!='} static${r.cases.length > 1 ? ' on every case' : ''}${r.countsMatch ? '' : '  (MISMATCH: a runtime or cost-model bug)'}`);
   if (r.truncation !== undefined) lines.push(...formatTruncationReport(r.truncation, r.cases.length));
   if (r.link !== undefined) lines.push(`the parties' messages over an emulated network: ${r.link} (the dealer's words not delayed)`);
-  lines.push(`wall time ${r.wallSeconds.toFixed(2)} s${r.plaintextSeconds !== null ? ` (plaintext evaluator ${r.plaintextSeconds.toFixed(2)} s)` : ''}, peak memory ${MB(r.peakRssBytes)}`);
+  lines.push(`wall time ${r.wallSeconds.toFixed(2)} s${r.plaintextSeconds !== null ? ` (plaintext evaluator ${r.plaintextSeconds.toFixed(2)} s)` : ''}, peak memory ${MB(r.peakRssBytes)}, malloc ${r.malloc}`);
   if (r.phases !== undefined) {
     const p = r.phases;
     lines.push(`preprocessing first: dealer's phase ${p.preprocessingSeconds.toFixed(2)} s (${p.preprocessingCpuSeconds.toFixed(2)} CPU s), online ${p.onlineSeconds.toFixed(2)} s (${p.onlineCpuSeconds.toFixed(2)} CPU s)${r.cases.length > 1 ? ', summed over the cases' : ''}`);

@@ -25,6 +25,8 @@
 //                                                         # the dealer's phase first, then the online phase, timed apart
 //   npx tsx bench/runtime.ts --models base --protocols best,fss --preprocess-first --link wan --no-crypten
 //                                                         # the parties' messages over an emulated network (lan, wan or <MB/s>,<RTT ms>)
+//   IG3DC_MALLOC_TUNING=off npx tsx bench/runtime.ts --models base --protocols best,fss --no-crypten
+//                                                         # the runs with glibc's default malloc, not `ig3dc run`'s tunables
 //   npm run bench -- runtime                              # the same, as a registered benchmark
 //   npm run bench -- runtime/bert-mini
 //

@@ -25,7 +25,7 @@ import { loadModel } from '../compiler/load.ts';
 import { findCircuitOp } from '../ir/circuit/ops.ts';
 import { numel } from '../ir/types.ts';
 import { deriveSeeds } from '../runtime/index.ts';
-import { isLendable, takeBack } from '../ir/ring/pool.ts';
+import { recycle } from '../ir/ring/pool.ts';
 import { modelFile, SHAPES } from './compile.ts';
 
 function arg(name: string, dflt: number): number {
@@ -137,7 +137,7 @@ function keygen(shape: string, seq: number): void {
       bytes += b;
       maxBytes = Math.max(maxBytes, b);
       peak = Math.max(peak, process.memoryUsage().rss);
-      for (const w of words) if (w !== undefined && isLendable(w)) takeBack(w.buffer as ArrayBuffer);
+      for (const w of words) if (w !== undefined) recycle(w);
     }
   });
   console.log(

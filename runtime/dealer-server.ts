@@ -17,7 +17,7 @@ import { Dealer } from './dealer.ts';
 import { correctionOrder, dealerSendsP0 } from './dealer-stream.ts';
 import { pairKey, sessionSeed, ticketValid, tlsPsk, type RoleKeys } from './keys.ts';
 import { planParty } from './plan.ts';
-import { isLendable, recycle, takeBack } from './pool.ts';
+import { recycle } from './pool.ts';
 import { DEFAULT_TIMEOUT_MS, failLinks, helloSegment, Link, PROTOCOL_VERSION, type SegmentId } from './tcp.ts';
 import { tuneGarbageCollector } from './gc-tuning.ts';
 
@@ -132,9 +132,7 @@ export async function runDealerTcp(opts: DealerOptions): Promise<DealerResult> {
         served.add(item.ins);
         sent[p] += w.byteLength;
         const done = link.send(T_CORRECTION, ++seq, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-        // The frame holds a copy: the words' array goes back for later words (a lent one, an FSS key's, to the lent pool).
-        if (isLendable(w)) takeBack(w.buffer as ArrayBuffer);
-        else recycle(w);
+        recycle(w); // the frame holds a copy (an FSS key's lent buffer goes back to the lent pool)
         if (i + 1 === order.items.length) {
           // The last write may still be completing when the party, having read it, says it is done.
           issued = true;

@@ -21,6 +21,7 @@
 // Other C libraries (musl) ignore the variable; off Linux nothing is done.
 
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 
 /** The tunables (GLIBC_TUNABLES syntax). Unknown ones are ignored by older glibc (hugetlb needs 2.35). */
 export const MALLOC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864';
@@ -33,6 +34,9 @@ export const TUNED_COMMANDS: ReadonlySet<string> = new Set(['run']);
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The malloc tunables GLIBC_TUNABLES sets in `env`. */
+const mallocTunablesOf = (env: Env): string[] => (env['GLIBC_TUNABLES'] ?? '').split(':').filter((t) => t.startsWith('glibc.malloc.'));
+
 /**
  * The environment of a child process with the tunables, or undefined where none is needed: off
  * Linux, with IG3DC_MALLOC_TUNING set (the tuned child itself, or `off`), or where GLIBC_TUNABLES
@@ -40,14 +44,14 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export function tunedEnv(env: Env, platform: string = process.platform): Record<string, string | undefined> | undefined {
   if (platform !== 'linux' || env[MALLOC_TUNING_VAR] !== undefined) return undefined;
+  if (mallocTunablesOf(env).length > 0) return undefined;
   const own = env['GLIBC_TUNABLES'] ?? '';
-  if (own.split(':').some((t) => t.startsWith('glibc.malloc.'))) return undefined;
   return { ...env, GLIBC_TUNABLES: own === '' ? MALLOC_TUNABLES : `${own}:${MALLOC_TUNABLES}`, [MALLOC_TUNING_VAR]: 'child' };
 }
 
 /** This process's malloc tunables as it was started with them ('glibc defaults' when none). */
 export function mallocSetting(env: Env = process.env): string {
-  const t = (env['GLIBC_TUNABLES'] ?? '').split(':').filter((s) => s.startsWith('glibc.malloc.'));
+  const t = mallocTunablesOf(env);
   return t.length === 0 ? 'glibc defaults' : t.join(':');
 }
 
@@ -73,14 +77,12 @@ export async function runTuned(argv: readonly string[]): Promise<number | undefi
     });
     child.on('exit', (code, signal) => {
       for (const s of signals) process.off(s, pass);
-      resolve(code ?? 128 + (signal !== null ? (SIGNAL_NUMBERS[signal] ?? 0) : 0));
+      resolve(code ?? 128 + (signal !== null ? os.constants.signals[signal] : 0));
     });
   });
 }
 
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15, SIGABRT: 6 };
-
-/** In the tuned child: leave when the parent does (its end of the IPC channel closes, even on SIGKILL), without the channel keeping this process alive. */
+/** In the tuned child: leave when the parent does (its end of the IPC channel closes, even on SIGKILL; seen once the event loop turns), without the channel keeping this process alive. */
 export function watchParent(): void {
   if (process.env[MALLOC_TUNING_VAR] !== 'child' || process.channel === undefined) return;
   process.channel.unref();

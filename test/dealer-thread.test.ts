@@ -155,6 +155,18 @@ describe('lent dealer words (a dealer\'s largest words go back to its thread for
     expect(allocLent(63).buffer).not.toBe(words.buffer);
   });
 
+  it('recycle gives a whole lent array of this thread back to allocLent (a dealer done framing it), but not one that is lent out', () => {
+    const framed = allocLent(96);
+    recycle(framed.subarray(8)); // a view: ignored
+    expect(allocLent(96).buffer).not.toBe(framed.buffer);
+    recycle(framed);
+    expect(allocLent(96).buffer).toBe(framed.buffer);
+    const out = allocLent(80);
+    borrow(out, () => {});
+    recycle(out); // still lent: its views decide when it comes back
+    expect(allocLent(80).buffer).not.toBe(out.buffer);
+  });
+
   it('through the ports: the feed borrows what the sender marks lent, and the sender takes it back', async () => {
     const { port1, port2 } = new MessageChannel();
     try {

@@ -73,9 +73,17 @@ export function limitPool(bytes: number): void {
   maxPooledBytes = bytes;
 }
 
-/** Returns an array to the pool (ignored unless it came from allocRing and is no longer used anywhere). */
+/**
+ * Returns an array to the pool (ignored unless it came from allocRing and is no longer used
+ * anywhere); a whole lent buffer of this thread's (allocLent), not lent out, goes back to the
+ * lent pool for later words.
+ */
 export function recycle(a: Ring): void {
   if (releaseView(a)) return;
+  if (isLendable(a)) {
+    if (!borrowed.has(a.buffer as ArrayBuffer)) takeBack(a.buffer as ArrayBuffer);
+    return;
+  }
   if (!issued.has(a) || a.byteLength === 0 || a.byteLength > MAX_POOLED_ARRAY || a.byteLength > maxPooledBytes || order.has(a)) return;
   while (pooledBytes + a.byteLength > maxPooledBytes) {
     const old = order.values().next().value as Ring;
